@@ -1,0 +1,133 @@
+"""The ``greenslot`` command line. Maps typed errors to exit codes in one place.
+
+Exit codes (contract section 4): 0 done; 2 bad input or usage (one line naming file, row and
+field; nothing written); 3 the hard constraints cannot all hold; 1 a plan that fails
+``validate``; other non-zero: internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from greenslot import __version__
+from greenslot.model.errors import InfeasibleError, InvalidScheduleError, ScenarioError
+from greenslot.model.loader import load_scenario, parse_objective_weights
+from greenslot.model.scenario import Objective
+from greenslot.model.validator import check_totals, validate
+from greenslot.pipeline import plan
+from greenslot.plan_files import check_reported_figures, read_plan, write_plan
+from greenslot.solvers.registry import SOLVERS
+from greenslot.solvers.types import SolveOptions
+
+EXIT_OK, EXIT_INVALID_PLAN, EXIT_USAGE, EXIT_INFEASIBLE, EXIT_INTERNAL = 0, 1, 2, 3, 70
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors in one line with exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"greenslot: error: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _objective(text: str) -> Objective:
+    if text in ("carbon", "cost", "energy"):
+        return Objective.named(text)
+    try:
+        weights = json.loads(text)
+    except json.JSONDecodeError:
+        raise argparse.ArgumentTypeError(
+            "use carbon, cost, energy or JSON weights like '{\"carbon_kg\": 1, \"cost\": 0.1}'"
+        ) from None
+    return parse_objective_weights(weights, "--objective")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="greenslot", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"greenslot {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    verbs = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
+
+    p = verbs.add_parser("plan", help="plan a scenario and write schedule, summary, submit.sh")
+    p.add_argument("scenario", help="scenario.yaml or the folder holding it")
+    p.add_argument("--out", required=True, type=Path, help="folder to write the plan into")
+    p.add_argument("--solver", default="greedy", choices=sorted(SOLVERS))
+    p.add_argument("--objective", type=_objective, default=None,
+                   help="carbon | cost | energy | JSON weights (overrides the scenario)")
+    p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--strict", action="store_true",
+                   help="exit 3 and write nothing when any job cannot be placed")
+
+    v = verbs.add_parser("validate", help="re-check a written plan and recompute its totals")
+    v.add_argument("scenario")
+    v.add_argument("plan_dir", type=Path)
+    return parser
+
+
+def _summary_table(result, out_dir: Path) -> str:
+    totals, fifo = result.accounting.totals, result.baselines["fifo"]
+    lines = [f"plan {result.plan_id}: {len(result.schedule.assignments)} placed, "
+             f"{len(result.schedule.unplaced)} unplaced, solver {result.result.solver} "
+             f"({result.result.solve_seconds:.2f} s) -> {out_dir}",
+             f"{'':14}{'plan':>14}{'fifo':>14}{'change':>9}"]
+    for key in ("energy_kwh", "grid_kwh", "renewable_kwh", "carbon_kg", "cost"):
+        change = f"{(totals[key] / fifo[key] - 1) * 100:+.1f}%" if fifo[key] else "-"
+        lines.append(f"{key:14}{totals[key]:14.2f}{fifo[key]:14.2f}{change:>9}")
+    for u in result.schedule.unplaced:
+        lines.append(f"unplaced {u.job_id}: {u.reason}")
+    return "\n".join(lines)
+
+
+def _cmd_plan(args) -> int:
+    scenario = load_scenario(args.scenario)
+    if args.objective is not None:
+        scenario = scenario.with_objective(args.objective)
+    options = SolveOptions(time_limit_s=args.time_limit, threads=args.threads)
+    result = plan(scenario, solver=args.solver, options=options, strict=args.strict)
+    write_plan(result, args.out, __version__)
+    print(_summary_table(result, args.out))
+    return EXIT_OK
+
+
+def _cmd_validate(args) -> int:
+    scenario = load_scenario(args.scenario)
+    on_disk = read_plan(scenario, args.plan_dir)
+    violations = validate(scenario, on_disk.schedule)
+    if not violations:
+        violations = check_totals(scenario, on_disk.schedule, on_disk.summary.get("totals", {}))
+        violations += check_reported_figures(scenario, on_disk)
+    if violations:
+        for violation in violations:
+            print(f"invalid: {violation}", file=sys.stderr)
+        return EXIT_INVALID_PLAN
+    print(f"valid: {len(on_disk.schedule.assignments)} placed, "
+          f"{len(on_disk.schedule.unplaced)} unplaced; totals match to 1e-6")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="greenslot: %(message)s", stream=sys.stderr)
+    handlers = {"plan": _cmd_plan, "validate": _cmd_validate}
+    try:
+        return handlers[args.verb](args)
+    except ScenarioError as exc:
+        print(f"greenslot: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except InfeasibleError as exc:
+        print(f"greenslot: {exc}", file=sys.stderr)
+        return EXIT_INFEASIBLE
+    except InvalidScheduleError as exc:
+        print(f"greenslot: internal error, nothing written: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

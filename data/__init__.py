@@ -1,0 +1,1 @@
+"""Runtime data files (shipped power curves), read with importlib.resources."""

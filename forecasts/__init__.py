@@ -1,0 +1,1 @@
+"""Grid signals: reading forecast files and putting them on the planning grid."""

@@ -1,0 +1,62 @@
+"""Named input checks: one raise helper, and the catalogue of check names with what they mean.
+
+Why names: a user (or a script) can look a failure up, and tests assert on the name rather
+than on wording. Every failure is a :class:`ScenarioError` carrying file, row and field.
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+from greenslot.model.errors import Location, ScenarioError
+
+CHECKS: dict[str, str] = {
+    "missing_file": "a file the scenario names does not exist",
+    "bad_yaml": "the scenario file is not valid YAML or not a mapping",
+    "bad_csv": "a CSV file cannot be parsed",
+    "unknown_key": "a key the format does not define (typos are errors, not ignored)",
+    "missing_key": "a required key is absent",
+    "missing_column": "a required CSV column is absent",
+    "unknown_column": "a CSV column the format does not define",
+    "bad_type": "a value of the wrong type (text where a number or list is expected...)",
+    "bad_number": "a value that is not a number, or out of its allowed range",
+    "bad_time": "a time that is not ISO 8601",
+    "naive_time": "a time without a UTC offset",
+    "bad_duration": "a duration pandas cannot read, or not positive",
+    "horizon_not_multiple": "the horizon is not a whole number of slots",
+    "bad_objective": "an objective that is not carbon, cost, energy or a weight mapping",
+    "duplicate_name": "two sites, GPU types, nodes or jobs with the same name",
+    "bad_name": "a job_id with characters other than letters, digits and _ . -",
+    "bad_hostlist": "a node name expression Slurm would not accept",
+    "unknown_site": "a reference to a site the scenario does not define",
+    "unknown_gpu_type": "a reference to a GPU type the scenario does not define",
+    "unknown_partition": "a job restricted to a partition no node is in",
+    "unknown_node": "a pinned job on a node the scenario does not define",
+    "unknown_workload": "a job whose workload has no power curve on any GPU type it may use",
+    "unknown_power_limit": "a fixed power_limit_w that is not a row of the job's curves",
+    "bad_curve": "a power curve row out of range, duplicated, or not normalised to 1",
+    "deadline_before_release": "a job whose deadline is not after its release",
+    "unknown_dependency": "depends_on names a job that does not exist",
+    "dependency_cycle": "jobs that depend on each other in a cycle",
+    "script_and_command": "a job with both a script and a command",
+    "pinned_incomplete": "pinned_start without pinned_nodes, or the other way round",
+    "pinned_not_on_slot": "pinned_start is not on a slot boundary",
+    "pinned_nodes_mismatch": "pinned nodes that cannot hold the job (count, GPU type, site)",
+    "pinned_outside_horizon": "a pinned job that does not overlap the horizon or runs past it",
+    "bad_window": "a maintenance window whose end is not after its start",
+    "forecast_gap": "part of the horizon has no forecast value",
+    "forecast_nan": "an empty forecast value inside the horizon",
+    "forecast_not_increasing": "forecast times not strictly increasing",
+    "forecast_duplicate_column": "two forecast files of a site give the same signal",
+    "negative_signal": "a negative carbon intensity or renewable supply",
+    "bad_plan": "a plan folder (schedule.csv, summary.json) that cannot be read back",
+}
+
+
+def fail(
+    check: str, file: str, row: str | None = None, field: str | None = None, message: str = ""
+) -> NoReturn:
+    """Raise the named check's error. Unknown names are a programming error, caught in tests."""
+    if check not in CHECKS:
+        raise KeyError(f"unregistered check {check!r}")
+    raise ScenarioError(check, Location(file, row, field), message or CHECKS[check])

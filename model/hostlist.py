@@ -1,0 +1,134 @@
+"""Slurm hostlist expressions: ``gpu[001-016]`` <-> ``gpu001 ... gpu016``.
+
+Why our own: the scenario names nodes the way Slurm does and ``sbatch --nodelist`` takes the same
+syntax; the rules we need (ranges with zero padding, comma lists, several bracket groups) are
+small and pulling in a dependency for them is not worth it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable
+
+_BRACKET = re.compile(r"\[([^\]]*)\]")
+_VALID_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+
+class HostlistError(ValueError):
+    """An expression that is not a valid Slurm hostlist."""
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key that orders ``node2`` before ``node10``, as Slurm lists nodes."""
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name))
+
+
+def _split_top_level(expression: str) -> list[str]:
+    """Split on commas that are not inside brackets."""
+    parts, depth, current = [], 0, []
+    for char in expression:
+        if char == "[":
+            depth += 1
+        elif char == "]":
+            depth -= 1
+            if depth < 0:
+                raise HostlistError(f"unbalanced ']' in {expression!r}")
+        if char == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    if depth != 0:
+        raise HostlistError(f"unbalanced '[' in {expression!r}")
+    parts.append("".join(current))
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _expand_range_list(body: str, expression: str) -> list[str]:
+    values: list[str] = []
+    for item in body.split(","):
+        item = item.strip()
+        if re.fullmatch(r"\d+", item):
+            values.append(item)
+            continue
+        match = re.fullmatch(r"(\d+)-(\d+)", item)
+        if not match:
+            raise HostlistError(f"bad range {item!r} in {expression!r}")
+        low, high = match.groups()
+        if int(high) < int(low):
+            raise HostlistError(f"range {item!r} runs backwards in {expression!r}")
+        width = len(low) if low.startswith("0") else 0
+        values.extend(str(i).zfill(width) for i in range(int(low), int(high) + 1))
+    return values
+
+
+def _expand_one(expression: str) -> list[str]:
+    pieces = _BRACKET.split(expression)
+    literals, ranges = pieces[0::2], pieces[1::2]
+    if any("[" in lit or "]" in lit for lit in literals):
+        raise HostlistError(f"nested or unbalanced brackets in {expression!r}")
+    choices = [_expand_range_list(body, expression) for body in ranges]
+    names = []
+    for combo in itertools.product(*choices):
+        name = literals[0] + "".join(v + lit for v, lit in zip(combo, literals[1:], strict=True))
+        if not _VALID_NAME.match(name):
+            raise HostlistError(f"bad host name {name!r} in {expression!r}")
+        names.append(name)
+    return names
+
+
+def expand(expression: str | Iterable[str]) -> list[str]:
+    """Expand a hostlist expression (or a list of them) into host names, in written order.
+
+    >>> expand("gpu[01-03],cpu7")
+    ['gpu01', 'gpu02', 'gpu03', 'cpu7']
+    """
+    items = [expression] if isinstance(expression, str) else list(expression)
+    names: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise HostlistError(f"host name must be a string, got {item!r}")
+        for part in _split_top_level(item):
+            names.extend(_expand_one(part))
+    if not names:
+        raise HostlistError(f"empty hostlist {expression!r}")
+    return names
+
+
+def compress(names: Iterable[str]) -> str:
+    """Shortest-form hostlist of ``names`` (natural order), inverse of :func:`expand`.
+
+    Only the last run of digits in each name is folded into a range, which is the form Slurm
+    itself prints.
+
+    >>> compress(["gpu03", "gpu01", "gpu02", "cpu7"])
+    'cpu7,gpu[01-03]'
+    """
+    groups: dict[tuple[str, str, int], list[int]] = {}
+    plain: list[str] = []
+    for name in sorted(set(names), key=natural_key):
+        match = re.fullmatch(r"(.*?)(\d+)(\D*)", name)
+        if not match:
+            plain.append(name)
+            continue
+        prefix, digits, suffix = match.groups()
+        width = len(digits) if digits.startswith("0") and len(digits) > 1 else 0
+        groups.setdefault((prefix, suffix, width), []).append(int(digits))
+    parts = list(plain)
+    for (prefix, suffix, width), numbers in groups.items():
+        runs: list[tuple[int, int]] = []
+        for number in sorted(numbers):
+            if runs and number == runs[-1][1] + 1:
+                runs[-1] = (runs[-1][0], number)
+            else:
+                runs.append((number, number))
+        if len(numbers) == 1:
+            parts.append(f"{prefix}{str(numbers[0]).zfill(width)}{suffix}")
+            continue
+        body = ",".join(
+            str(a).zfill(width) if a == b else f"{str(a).zfill(width)}-{str(b).zfill(width)}"
+            for a, b in runs
+        )
+        parts.append(f"{prefix}[{body}]{suffix}")
+    return ",".join(sorted(parts, key=natural_key))

@@ -1,0 +1,71 @@
+"""Placement rules of the contract, shared by every solver and by the validator.
+
+These are definitions, not algorithms: which modes a job may run in, how many slots it then
+takes, which nodes it may use and how many GPUs of each. Keeping them in one place means a
+solver and the validator cannot disagree about what "valid" means.
+"""
+
+from __future__ import annotations
+
+from greenslot.model.scenario import GpuType, Job, Node, PowerMode, Scenario
+from greenslot.model.timegrid import TimeGrid
+
+
+def allowed_modes(job: Job, gpu_type: GpuType) -> tuple[PowerMode, ...]:
+    """Modes the planner may choose for ``job`` on ``gpu_type``, fastest first.
+
+    A fixed ``power_limit_w`` allows only that row; a pinned job runs at its fastest mode.
+    """
+    modes = gpu_type.modes(job.workload)
+    if job.power_limit_w is not None:
+        mode = gpu_type.mode(job.workload, job.power_limit_w)
+        return (mode,) if mode else ()
+    if job.pinned:
+        return modes[:1]
+    return modes
+
+
+def run_slots(grid: TimeGrid, job: Job, mode: PowerMode) -> int:
+    """Slots a job occupies in ``mode``: ``ceil(duration_h / relative_throughput / D - 1e-9)``."""
+    return grid.slots_for_hours(job.duration_h / mode.relative_throughput)
+
+
+def nodes_needed(job: Job, node: Node) -> tuple[int, int] | None:
+    """``(node count, GPUs used on each node)`` for ``job`` on nodes like ``node``, or None.
+
+    Up to a node's GPU count a job shares one node; above it, it takes whole nodes, so its GPU
+    count must be a multiple of the node's.
+    """
+    if job.gpus <= node.gpus:
+        return 1, job.gpus
+    if job.gpus % node.gpus == 0:
+        return job.gpus // node.gpus, node.gpus
+    return None
+
+
+def node_allowed(scenario: Scenario, job: Job, node: Node) -> bool:
+    """Whether ``job`` may run on ``node`` at all: restrictions, GPU count, a curve to run with."""
+    if job.gpu_type is not None and node.gpu_type != job.gpu_type:
+        return False
+    if job.site is not None and node.site != job.site:
+        return False
+    if job.partition is not None and node.partition != job.partition:
+        return False
+    if nodes_needed(job, node) is None:
+        return False
+    return bool(allowed_modes(job, scenario.gpu_type(node.gpu_type)))
+
+
+def earliest_start_slot(grid: TimeGrid, job: Job) -> int:
+    """First slot a non-pinned job may start in: its release rounded up, never before slot 0."""
+    return max(0, grid.slot_at_or_after(job.release))
+
+
+def latest_end_slot(grid: TimeGrid, job: Job) -> int:
+    """Last slot boundary a job may end at: its deadline rounded down, never past the horizon."""
+    return min(grid.n_slots, grid.slot_at_or_before(job.deadline))
+
+
+def needs_transfer(job: Job, site: str) -> bool:
+    """Whether running at ``site`` means moving the job's training data there."""
+    return job.data_gb > 0 and job.data_site is not None and job.data_site != site

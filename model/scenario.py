@@ -1,0 +1,219 @@
+"""Typed, immutable entities of a scenario: sites, GPU types and their power curves, nodes, jobs.
+
+Everything here is parsed and checked once at the edge (:mod:`greenslot.model.loader`); solvers
+and the validator receive these objects and never re-read files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+
+from greenslot.model.timegrid import TimeGrid
+
+
+@dataclass(frozen=True)
+class PowerMode:
+    """One row of a power curve: a GPU power limit and what a workload does under it.
+
+    ``power_w`` is one GPU's mean board power [W]; ``relative_throughput`` is work per second
+    relative to the workload's fastest row (0 < x <= 1), so the run takes
+    ``duration_h / relative_throughput`` hours.
+    """
+
+    power_limit_w: float
+    power_w: float
+    relative_throughput: float
+
+
+@dataclass(frozen=True)
+class GpuType:
+    """A GPU model with its idle draw [W] and measured power curves by workload.
+
+    ``curves[workload]`` lists the modes fastest first (ties: lower power first), which is the
+    order the contract's ``fifo`` baseline picks from.
+    """
+
+    name: str
+    gpu_idle_w: float
+    curves: Mapping[str, tuple[PowerMode, ...]]
+
+    def modes(self, workload: str) -> tuple[PowerMode, ...]:
+        return self.curves.get(workload, ())
+
+    def mode(self, workload: str, power_limit_w: float) -> PowerMode | None:
+        for mode in self.modes(workload):
+            if abs(mode.power_limit_w - power_limit_w) < 1e-9:
+                return mode
+        return None
+
+
+@dataclass(frozen=True)
+class Site:
+    """A facility with its own grid signals, PUE and optional power cap [kW, after PUE]."""
+
+    name: str
+    pue: float
+    power_cap_kw: float | None
+    power_down_idle: bool
+
+
+@dataclass(frozen=True)
+class Node:
+    """One GPU node. ``unavailable_slots`` are the slots overlapping a maintenance window."""
+
+    name: str
+    site: str
+    gpu_type: str
+    gpus: int
+    idle_w: float
+    partition: str | None
+    unavailable_slots: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
+class Job:
+    """A training job as the user wrote it, with times made tz-aware and defaults applied.
+
+    ``line`` is the job's line in the jobs CSV (header = line 1), kept for error messages.
+    """
+
+    job_id: str
+    gpus: int
+    duration_h: float
+    release: datetime
+    deadline: datetime
+    workload: str = "default"
+    gpu_type: str | None = None
+    site: str | None = None
+    partition: str | None = None
+    priority: float = 1.0
+    depends_on: tuple[str, ...] = ()
+    script: Path | None = None
+    command: str | None = None
+    data_gb: float = 0.0
+    data_site: str | None = None
+    pinned_start: datetime | None = None
+    pinned_nodes: tuple[str, ...] | None = None
+    power_limit_w: float | None = None
+    line: int = 0
+
+    @property
+    def pinned(self) -> bool:
+        return self.pinned_start is not None
+
+
+@dataclass(frozen=True)
+class SiteSeries:
+    """Per-slot grid signals of one site, already resampled onto the time grid.
+
+    Arrays have one value per slot: carbon intensity [g/kWh], price [per MWh] and on-site
+    renewable supply [kW]. They are made read-only so no solver can alter shared data.
+    """
+
+    carbon_g_per_kwh: np.ndarray
+    price_per_mwh: np.ndarray
+    renewable_kw: np.ndarray
+
+    def __post_init__(self) -> None:
+        for array in (self.carbon_g_per_kwh, self.price_per_mwh, self.renewable_kw):
+            array.setflags(write=False)
+
+
+@dataclass(frozen=True)
+class Objective:
+    """Weights of the three totals the planner minimises (the contract's ``objective``)."""
+
+    carbon_kg: float = 0.0
+    cost: float = 0.0
+    energy_kwh: float = 0.0
+    name: str = "weighted"
+
+    @classmethod
+    def named(cls, name: str) -> Objective:
+        presets = {
+            "carbon": cls(carbon_kg=1.0, name="carbon"),
+            "cost": cls(cost=1.0, name="cost"),
+            "energy": cls(energy_kwh=1.0, name="energy"),
+        }
+        return presets[name]
+
+    def value(self, carbon_kg: float, cost: float, energy_kwh: float) -> float:
+        return self.carbon_kg * carbon_kg + self.cost * cost + self.energy_kwh * energy_kwh
+
+    def as_json(self) -> str | dict[str, float]:
+        if self.name != "weighted":
+            return self.name
+        return {"carbon_kg": self.carbon_kg, "cost": self.cost, "energy_kwh": self.energy_kwh}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A complete, checked planning problem."""
+
+    name: str
+    source: Path
+    grid: TimeGrid
+    objective: Objective
+    transfer_kwh_per_gb: float
+    sites: tuple[Site, ...]
+    gpu_types: tuple[GpuType, ...]
+    nodes: tuple[Node, ...]
+    jobs: tuple[Job, ...]
+    series: Mapping[str, SiteSeries]
+    _index: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "series", MappingProxyType(dict(self.series)))
+        self._index.update(
+            site={s.name: s for s in self.sites},
+            gpu_type={g.name: g for g in self.gpu_types},
+            node={n.name: n for n in self.nodes},
+            node_pos={n.name: i for i, n in enumerate(self.nodes)},
+            job={j.job_id: j for j in self.jobs},
+        )
+
+    @property
+    def folder(self) -> Path:
+        return self.source.parent
+
+    def site(self, name: str) -> Site:
+        return self._index["site"][name]
+
+    def gpu_type(self, name: str) -> GpuType:
+        return self._index["gpu_type"][name]
+
+    def node(self, name: str) -> Node:
+        return self._index["node"][name]
+
+    def node_position(self, name: str) -> int:
+        return self._index["node_pos"][name]
+
+    def has_node(self, name: str) -> bool:
+        return name in self._index["node"]
+
+    def job(self, job_id: str) -> Job:
+        return self._index["job"][job_id]
+
+    def has_job(self, job_id: str) -> bool:
+        return job_id in self._index["job"]
+
+    def with_objective(self, objective: Objective) -> Scenario:
+        """A copy planned for another objective (a what-if that keeps everything else)."""
+        return Scenario(
+            name=self.name,
+            source=self.source,
+            grid=self.grid,
+            objective=objective,
+            transfer_kwh_per_gb=self.transfer_kwh_per_gb,
+            sites=self.sites,
+            gpu_types=self.gpu_types,
+            nodes=self.nodes,
+            jobs=self.jobs,
+            series=self.series,
+        )

@@ -1,0 +1,215 @@
+"""The independent schedule validator: every hard constraint of the contract, checked from scratch.
+
+Every plan passes through here before it is written, whatever solver made it. It rebuilds GPU
+occupancy and site power from the schedule alone, so a bug in a solver's bookkeeping cannot hide
+itself. Violations are collected (not raised one by one) so a broken schedule is explained whole.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from greenslot.model import rules
+from greenslot.model.accounting import TOTAL_KEYS, account
+from greenslot.model.scenario import Scenario
+from greenslot.model.schedule import Schedule
+
+CAP_TOLERANCE_KW = 1e-6
+
+VIOLATION_KINDS = (
+    "unknown_job", "duplicate_job", "unaccounted_job", "unknown_node", "bad_mode", "duration",
+    "window", "placement", "restriction", "capacity", "maintenance", "dependency", "pinned",
+    "power_cap", "totals",
+)
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule: its kind (one of ``VIOLATION_KINDS``), the job if any, and details."""
+
+    kind: str
+    job_id: str | None
+    message: str
+
+    def __str__(self) -> str:
+        who = f"{self.job_id}: " if self.job_id else ""
+        return f"[{self.kind}] {who}{self.message}"
+
+
+def validate(scenario: Scenario, schedule: Schedule) -> list[Violation]:
+    """All violations of ``schedule`` against ``scenario``; empty when the plan is valid."""
+    found: list[Violation] = []
+    found += _check_identity(scenario, schedule)
+    if any(v.kind in ("unknown_job", "duplicate_job", "unknown_node") for v in found):
+        return found
+    found += _check_each_placement(scenario, schedule)
+    if any(v.kind in ("bad_mode", "placement") for v in found):
+        return found
+    found += _check_dependencies(scenario, schedule)
+    found += _check_capacity(scenario, schedule)
+    found += _check_power_cap(scenario, schedule)
+    return found
+
+
+def _check_identity(scenario: Scenario, schedule: Schedule) -> list[Violation]:
+    found, seen = [], set()
+    for a in schedule.assignments:
+        if not scenario.has_job(a.job_id):
+            found.append(Violation("unknown_job", a.job_id, "not a job of the scenario"))
+            continue
+        if a.job_id in seen:
+            found.append(Violation("duplicate_job", a.job_id, "placed more than once"))
+        seen.add(a.job_id)
+        if not a.nodes:
+            found.append(Violation("placement", a.job_id, "placed on no node"))
+        for name in a.nodes:
+            if not scenario.has_node(name):
+                found.append(Violation("unknown_node", a.job_id, f"node {name!r} does not exist"))
+    for u in schedule.unplaced:
+        if u.job_id in seen:
+            found.append(Violation("duplicate_job", u.job_id, "both placed and listed unplaced"))
+        seen.add(u.job_id)
+    for job in scenario.jobs:
+        if job.job_id not in seen:
+            found.append(Violation("unaccounted_job", job.job_id, "neither placed nor unplaced"))
+    return found
+
+
+def _check_each_placement(scenario: Scenario, schedule: Schedule) -> list[Violation]:
+    grid = scenario.grid
+    found = []
+    for a in schedule.assignments:
+        job = scenario.job(a.job_id)
+        nodes = [scenario.node(n) for n in a.nodes]
+        first = nodes[0]
+        kinds = {(n.site, n.gpu_type, n.gpus) for n in nodes}
+        need = rules.nodes_needed(job, first)
+        if len(kinds) > 1:
+            found.append(Violation("placement", a.job_id,
+                                   "nodes of different sites, GPU types or sizes"))
+            continue
+        if need is None or need[0] != len(nodes) or len(set(a.nodes)) != len(a.nodes):
+            found.append(Violation(
+                "placement", a.job_id,
+                f"{job.gpus} GPUs on {len(nodes)} node(s) of {first.gpus} GPUs: a job takes one "
+                "node up to its GPU count, above it that many whole distinct nodes"))
+            continue
+        for field, wanted, actual in (("gpu_type", job.gpu_type, first.gpu_type),
+                                      ("site", job.site, first.site),
+                                      ("partition", job.partition, first.partition)):
+            if wanted is not None and wanted != actual:
+                found.append(Violation("restriction", a.job_id,
+                                       f"restricted to {field} {wanted!r}, placed on {actual!r}"))
+        gpu_type = scenario.gpu_type(first.gpu_type)
+        mode = gpu_type.mode(job.workload, a.power_limit_w)
+        if mode is None or mode not in rules.allowed_modes(job, gpu_type):
+            found.append(Violation("bad_mode", a.job_id,
+                                   f"power limit {a.power_limit_w:g} W is not an allowed mode of "
+                                   f"workload {job.workload!r} on {gpu_type.name}"))
+            continue
+        expected = rules.run_slots(grid, job, mode)
+        if a.end_slot - a.start_slot != expected:
+            found.append(Violation("duration", a.job_id,
+                                   f"runs {a.end_slot - a.start_slot} slots, needs {expected}"))
+        found += _check_window(scenario, a)
+        for node in nodes:
+            blocked = node.unavailable_slots.intersection(a.slots_in_horizon(grid.n_slots))
+            if blocked:
+                found.append(Violation("maintenance", a.job_id,
+                                       f"node {node.name} is under maintenance in slot "
+                                       f"{min(blocked)}"))
+    return found
+
+
+def _check_window(scenario: Scenario, a) -> list[Violation]:
+    grid = scenario.grid
+    job = scenario.job(a.job_id)
+    if job.pinned:
+        start = round(grid.offset_slots(job.pinned_start))
+        problems = []
+        if a.start_slot != start:
+            problems.append(f"pinned to slot {start}, placed at {a.start_slot}")
+        if set(a.nodes) != set(job.pinned_nodes):
+            problems.append(f"pinned to nodes {','.join(job.pinned_nodes)}")
+        if a.end_slot > grid.n_slots:
+            problems.append("runs past the horizon")
+        return [Violation("pinned", a.job_id, p) for p in problems]
+    problems = []
+    if a.start_slot < rules.earliest_start_slot(grid, job):
+        problems.append(f"starts at slot {a.start_slot}, before its release "
+                        f"(slot {rules.earliest_start_slot(grid, job)})")
+    if a.end_slot > rules.latest_end_slot(grid, job):
+        problems.append(f"ends at slot {a.end_slot}, after its deadline or the horizon "
+                        f"(slot {rules.latest_end_slot(grid, job)})")
+    return [Violation("window", a.job_id, p) for p in problems]
+
+
+def _check_dependencies(scenario: Scenario, schedule: Schedule) -> list[Violation]:
+    placed = schedule.by_job()
+    found = []
+    for a in schedule.assignments:
+        for dep in scenario.job(a.job_id).depends_on:
+            before = placed.get(dep)
+            if before is None:
+                found.append(Violation("dependency", a.job_id, f"depends on unplaced job {dep}"))
+            elif before.end_slot > a.start_slot:
+                found.append(Violation("dependency", a.job_id,
+                                       f"starts at slot {a.start_slot} before {dep} ends "
+                                       f"(slot {before.end_slot})"))
+    return found
+
+
+def _check_capacity(scenario: Scenario, schedule: Schedule) -> list[Violation]:
+    n_slots = scenario.grid.n_slots
+    used = np.zeros((len(scenario.nodes), n_slots), dtype=int)
+    for a in schedule.assignments:
+        job = scenario.job(a.job_id)
+        for name in a.nodes:
+            node = scenario.node(name)
+            slots = a.slots_in_horizon(n_slots)
+            used[scenario.node_position(name), slots.start:slots.stop] += (
+                rules.nodes_needed(job, node)[1])
+    found = []
+    for i, node in enumerate(scenario.nodes):
+        over = np.nonzero(used[i] > node.gpus)[0]
+        if len(over):
+            t = int(over[0])
+            who = sorted(a.job_id for a in schedule.assignments
+                         if node.name in a.nodes and t in a.slots_in_horizon(n_slots))
+            found.append(Violation("capacity", None,
+                                   f"node {node.name} holds {used[i, t]} GPUs of {node.gpus} in "
+                                   f"slot {t} ({', '.join(who)})"))
+    return found
+
+
+def _check_power_cap(scenario: Scenario, schedule: Schedule) -> list[Violation]:
+    figures = account(scenario, schedule)
+    found = []
+    for k, site in enumerate(scenario.sites):
+        if site.power_cap_kw is None:
+            continue
+        over = np.nonzero(figures.node_draw_kw[k] > site.power_cap_kw + CAP_TOLERANCE_KW)[0]
+        if len(over):
+            t = int(over[0])
+            found.append(Violation("power_cap", None,
+                                   f"site {site.name} draws {figures.node_draw_kw[k, t]:.3f} kW "
+                                   f"in slot {t}, cap {site.power_cap_kw:g} kW "
+                                   f"({len(over)} slot(s) over)"))
+    return found
+
+
+def check_totals(
+    scenario: Scenario, schedule: Schedule, reported: dict[str, float], rel_tol: float = 1e-6
+) -> list[Violation]:
+    """Compare reported totals with a fresh recomputation of contract section 3."""
+    fresh = account(scenario, schedule).totals
+    found = []
+    for key in TOTAL_KEYS:
+        value = reported.get(key)
+        if value is None or not math.isclose(value, fresh[key], rel_tol=rel_tol, abs_tol=1e-9):
+            found.append(Violation("totals", None,
+                                   f"{key} reported {value}, recomputed {fresh[key]:.9g}"))
+    return found

@@ -1,0 +1,127 @@
+"""Candidate search shared by the constructive solvers: where can a job go, at what cost.
+
+Vectorised over nodes and start slots with numpy: for each eligible node group and power mode,
+window sums of blocked slots, power-cap excess and marginal objective give every feasible start
+at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from greenslot.model import rules
+from greenslot.model.scenario import Job, PowerMode
+from greenslot.solvers.state import ClusterState, NodeGroup, window_sums
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A feasible placement and its exact marginal objective given the current state."""
+
+    cost: float
+    start: int
+    end: int
+    node_ids: tuple[int, ...]
+    mode: PowerMode
+    gpus_each: int
+
+
+def _transfer_kwh(state: ClusterState, job: Job, group: NodeGroup) -> float:
+    if rules.needs_transfer(job, state.site_names[group.site]):
+        return job.data_gb * state.scenario.transfer_kwh_per_gb
+    return 0.0
+
+
+def _group_mode_arrays(state: ClusterState, group: NodeGroup, mode: PowerMode, n: int):
+    """Per node and slot: blocked counts over each window, extra draw, marginal cost."""
+    ids = group.node_ids
+    unusable = (state.free[ids] < group.gpus_each) | state.blocked[ids]
+    delta_w = state.node_delta_w(ids, group.gpus_each, mode.power_w)
+    kwh = state.pue[group.site] * delta_w / 1000.0 * state.hours
+    cost = state.objective_terms(group.site, kwh)
+    bad = window_sums(unusable.astype(np.int64), n)
+    return bad, delta_w, kwh, cost
+
+
+def best_candidate(state: ClusterState, job: Job, earliest: int, latest_end: int,
+                   groups: list[NodeGroup] | None = None) -> Candidate | None:
+    """The least-cost feasible placement starting in ``[earliest, latest_end - n]``.
+
+    Ties go to the earlier start, then the faster mode, then the node group and nodes that come
+    first in name order, so results are deterministic.
+    """
+    best: tuple | None = None
+    best_candidate_: Candidate | None = None
+    for g_idx, group in enumerate(groups if groups is not None else state.candidate_groups(job)):
+        gpu_type = state.scenario.gpu_type(group.gpu_type)
+        transfer = _transfer_kwh(state, job, group)
+        for m_idx, mode in enumerate(rules.allowed_modes(job, gpu_type)):
+            n = rules.run_slots(state.scenario.grid, job, mode)
+            last = latest_end - n
+            if last < earliest:
+                continue
+            found = (_single_node(state, group, mode, n, earliest, last, transfer)
+                     if group.count == 1 else
+                     _multi_node(state, group, mode, n, earliest, last, transfer))
+            if found is None:
+                continue
+            cost, start, ids = found
+            key = (round(cost, 9), start, m_idx, g_idx)
+            if best is None or key < best:
+                best = key
+                best_candidate_ = Candidate(cost, start, start + n, ids, mode, group.gpus_each)
+    return best_candidate_
+
+
+def _start_correction(state, site, kwh, transfer):
+    """Extra marginal cost at each possible start slot from moving the job's data there."""
+    return state.objective_terms(site, kwh + transfer) - state.objective_terms(site, kwh)
+
+
+def _single_node(state, group, mode, n, earliest, last, transfer):
+    bad, delta_w, kwh, cost = _group_mode_arrays(state, group, mode, n)
+    over_cap = state.site_draw_w[group.site] + delta_w > state.cap_w[group.site] + 1e-9
+    bad = bad + window_sums(over_cap.astype(np.int64), n)
+    total = window_sums(cost, n)
+    if transfer > 0:
+        total = total + _start_correction(state, group.site, kwh, transfer)[:, : total.shape[1]]
+    total = np.where(bad == 0, total, np.inf)[:, earliest:last + 1]
+    ranked = np.round(total.T, 9)
+    flat = int(np.argmin(ranked))
+    s_off, node_pos = divmod(flat, ranked.shape[1])
+    if not np.isfinite(ranked[s_off, node_pos]):
+        return None
+    return float(total[node_pos, s_off]), earliest + s_off, (int(group.node_ids[node_pos]),)
+
+
+def _multi_node(state, group, mode, n, earliest, last, transfer):
+    bad, delta_w, _kwh, cost = _group_mode_arrays(state, group, mode, n)
+    separate = window_sums(cost, n)
+    site = group.site
+    best = None
+    for s in range(earliest, last + 1):
+        usable = np.nonzero(bad[:, s] == 0)[0]
+        if len(usable) < group.count:
+            continue
+        window = slice(s, s + n)
+        orders = (usable[np.argsort(separate[usable, s], kind="stable")],
+                  usable[np.argsort(delta_w[usable, window].sum(axis=1), kind="stable")])
+        for order in orders:
+            chosen = order[: group.count]
+            joint_w = delta_w[chosen, window].sum(axis=0)
+            if (state.site_draw_w[site, window] + joint_w > state.cap_w[site] + 1e-9).any():
+                continue
+            joint_kwh = state.pue[site] * joint_w / 1000.0 * state.hours
+            terms = state.objective_terms(site, joint_kwh, window)
+            value = float(terms.sum())
+            if transfer > 0:
+                head = slice(s, s + 1)
+                value += float(state.objective_terms(site, joint_kwh[:1] + transfer, head)[0]
+                               - terms[0])
+            if best is None or round(value, 9) < round(best[0], 9):
+                ids = tuple(int(group.node_ids[i]) for i in sorted(chosen))
+                best = (value, s, ids)
+            break
+    return best

@@ -1,0 +1,136 @@
+"""Incremental cluster state for constructive solvers (fifo, greedy).
+
+Holds free GPUs per node and slot, which nodes are powered, and each site's draw and energy,
+so the marginal objective of a candidate placement is exact given what is already placed. This
+bookkeeping is the solvers' own; the validator and the accounting recompute from scratch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from greenslot.model import rules
+from greenslot.model.scenario import Job, Scenario
+from greenslot.model.schedule import Assignment
+
+
+@dataclass(frozen=True)
+class NodeGroup:
+    """Nodes a job may use that are interchangeable in kind: one site, GPU type and size.
+
+    ``count`` nodes are needed, using ``gpus_each`` GPUs on each.
+    """
+
+    site: int
+    gpu_type: str
+    node_ids: np.ndarray
+    count: int
+    gpus_each: int
+
+
+class ClusterState:
+    """Occupancy and site energy as placements are added, all as numpy arrays."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        grid = scenario.grid
+        self.n_slots = grid.n_slots
+        self.hours = grid.slot_hours
+        self.site_names = [s.name for s in scenario.sites]
+        site_index = {name: k for k, name in enumerate(self.site_names)}
+        nodes = scenario.nodes
+        self.node_site = np.array([site_index[n.site] for n in nodes], dtype=int)
+        self.node_gpus = np.array([n.gpus for n in nodes], dtype=int)
+        self.node_idle_w = np.array([n.idle_w for n in nodes], dtype=float)
+        self.node_gpu_idle_w = np.array(
+            [scenario.gpu_type(n.gpu_type).gpu_idle_w for n in nodes], dtype=float)
+        self.always_on = np.array(
+            [not scenario.site(n.site).power_down_idle for n in nodes], dtype=bool)
+        self.blocked = np.zeros((len(nodes), self.n_slots), dtype=bool)
+        for i, node in enumerate(nodes):
+            self.blocked[i, sorted(node.unavailable_slots)] = True
+        self.free = np.tile(self.node_gpus[:, None], (1, self.n_slots))
+        self.running = np.zeros((len(nodes), self.n_slots), dtype=int)
+        self.pue = np.array([s.pue for s in scenario.sites])
+        cap_kw = np.array([np.inf if s.power_cap_kw is None else s.power_cap_kw
+                           for s in scenario.sites])
+        self.cap_w = cap_kw * 1000.0 / self.pue
+        self.site_draw_w = np.zeros((len(self.site_names), self.n_slots))
+        self.energy_kwh = np.zeros_like(self.site_draw_w)
+        series = [scenario.series[name] for name in self.site_names]
+        self.renewable_kwh = np.array([s.renewable_kw for s in series]) * self.hours
+        weights = scenario.objective
+        self.grid_weight = (np.array([s.carbon_g_per_kwh for s in series]) * weights.carbon_kg
+                            + np.array([s.price_per_mwh for s in series]) * weights.cost) / 1000.0
+        self.energy_weight = weights.energy_kwh
+        base_w = self.node_idle_w + self.node_gpus * self.node_gpu_idle_w
+        for i in np.nonzero(self.always_on)[0]:
+            self._add_draw(self.node_site[i], np.arange(self.n_slots), base_w[i])
+
+    def _add_draw(self, site: int, slots: np.ndarray, watts: np.ndarray | float) -> None:
+        self.site_draw_w[site, slots] += watts
+        self.energy_kwh[site, slots] += self.pue[site] * np.asarray(watts) / 1000.0 * self.hours
+
+    def objective_terms(self, site: int, extra_kwh: np.ndarray, slots=slice(None)) -> np.ndarray:
+        """Marginal objective per slot of adding ``extra_kwh`` to ``site``'s facility energy."""
+        energy = self.energy_kwh[site, slots]
+        renewable = self.renewable_kwh[site, slots]
+        before = np.maximum(0.0, energy - renewable)
+        after = np.maximum(0.0, energy + extra_kwh - renewable)
+        return self.grid_weight[site, slots] * (after - before) + self.energy_weight * extra_kwh
+
+    def node_delta_w(self, node_ids: np.ndarray, gpus_each: int, power_w: float) -> np.ndarray:
+        """Extra draw [W] per slot, shape ``(len(node_ids), slots)``, if a job ran there.
+
+        A powered-down node that the job wakes adds its whole base draw.
+        """
+        ids = np.asarray(node_ids)
+        gpu_part = gpus_each * (power_w - self.node_gpu_idle_w[ids])[:, None]
+        asleep = (self.running[ids] == 0) & ~self.always_on[ids, None]
+        wake = (self.node_idle_w[ids] + self.node_gpus[ids] * self.node_gpu_idle_w[ids])[:, None]
+        return gpu_part + np.where(asleep, wake, 0.0)
+
+    def candidate_groups(self, job: Job) -> list[NodeGroup]:
+        """The job's eligible nodes, grouped by (site, GPU type, GPUs per node), name order."""
+        groups: dict[tuple, list[int]] = {}
+        for i, node in enumerate(self.scenario.nodes):
+            if rules.node_allowed(self.scenario, job, node):
+                groups.setdefault((node.site, node.gpu_type, node.gpus), []).append(i)
+        result = []
+        for (site, gpu_type, _), ids in groups.items():
+            count, each = rules.nodes_needed(job, self.scenario.nodes[ids[0]])
+            if len(ids) >= count:
+                result.append(NodeGroup(self.site_names.index(site), gpu_type,
+                                        np.array(ids), count, each))
+        return result
+
+    def place(self, job: Job, node_ids, start: int, end: int, power_w: float,
+              gpus_each: int) -> None:
+        """Record a placement (slots clipped to the horizon for pinned jobs)."""
+        lo, hi = max(0, start), min(self.n_slots, end)
+        slots = np.arange(lo, hi)
+        ids = np.asarray(node_ids)
+        delta = self.node_delta_w(ids, gpus_each, power_w)[:, lo:hi]
+        site = int(self.node_site[ids[0]])
+        self._add_draw(site, slots, delta.sum(axis=0))
+        self.free[ids, lo:hi] -= gpus_each
+        self.running[ids, lo:hi] += 1
+        site_name = self.site_names[site]
+        if 0 <= start < self.n_slots and rules.needs_transfer(job, site_name):
+            self.energy_kwh[site, start] += job.data_gb * self.scenario.transfer_kwh_per_gb
+
+    def assignment(self, job: Job, node_ids, start: int, end: int, power_limit_w: float):
+        names = tuple(self.scenario.nodes[i].name for i in node_ids)
+        return Assignment(job.job_id, int(start), int(end), float(power_limit_w), names)
+
+
+def window_sums(values: np.ndarray, length: int) -> np.ndarray:
+    """Sums of every window of ``length`` consecutive slots along the last axis.
+
+    Entry ``s`` covers slots ``s .. s+length-1``; the result has ``T - length + 1`` entries.
+    """
+    padded = np.concatenate([np.zeros((*values.shape[:-1], 1)), np.cumsum(values, axis=-1)],
+                            axis=-1)
+    return padded[..., length:] - padded[..., :-length]

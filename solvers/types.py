@@ -1,0 +1,39 @@
+"""Our own status and result types, so no backend's objects leak past ``solvers/``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from greenslot.model.schedule import Schedule
+
+
+class SolveStatus(StrEnum):
+    """How good the returned schedule is known to be (the ``status`` of ``summary.json``)."""
+
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"
+    INFEASIBLE = "infeasible"
+
+
+@dataclass(frozen=True)
+class SolveOptions:
+    """Settings every solver accepts; a solver ignores what it has no use for."""
+
+    time_limit_s: float | None = None
+    threads: int = 1
+    gap: float | None = None
+
+
+@dataclass(frozen=True)
+class SolveResult:
+    """A solver's answer: the schedule and what is proven about it.
+
+    ``bound`` is a proven lower bound of the objective, or None for heuristics.
+    """
+
+    solver: str
+    status: SolveStatus
+    schedule: Schedule
+    bound: float | None
+    solve_seconds: float
