@@ -1,0 +1,156 @@
+"""The CLI end to end: plan, validate, submit.sh, exit codes, on real example data and tiny cases."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from scenario_builder import write_scenario
+
+from greenslot.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "examples" / "nightly"
+
+
+@pytest.fixture(scope="module")
+def example_plan(tmp_path_factory):
+    out = tmp_path_factory.mktemp("plan") / "nightly"
+    assert main(["plan", str(EXAMPLE), "--out", str(out)]) == 0
+    return out
+
+
+def test_example_plan_is_complete_valid_and_beats_fifo_on_carbon(example_plan, capsys):
+    summary = json.loads((example_plan / "summary.json").read_text())
+    schedule = pd.read_csv(example_plan / "schedule.csv")
+    jobs = pd.read_csv(EXAMPLE / "jobs.csv")
+    assert summary["status"] == "feasible" and summary["solver"] == "greedy"
+    assert summary["unplaced"] == [] and len(schedule) == len(jobs)
+    assert summary["totals"]["carbon_kg"] < summary["baselines"]["fifo"]["carbon_kg"]
+    assert summary["objective"] == pytest.approx(summary["totals"]["carbon_kg"])
+    assert main(["validate", str(EXAMPLE), str(example_plan)]) == 0
+    assert "totals match" in capsys.readouterr().out
+
+
+def test_example_power_cap_binds_somewhere(example_plan):
+    """The example is built so the cap matters: some site-slot sits at the cap."""
+    from greenslot.model.accounting import account
+    from greenslot.model.loader import load_scenario
+    from greenslot.plan_files import read_plan
+
+    scenario = load_scenario(EXAMPLE)
+    figures = account(scenario, read_plan(scenario, example_plan).schedule)
+    headroom = [site.power_cap_kw - figures.node_draw_kw[k].max()
+                for k, site in enumerate(scenario.sites) if site.power_cap_kw]
+    assert min(headroom) < 1.0  # kW: within one node's draw of the cap
+
+
+def test_validate_rejects_a_tampered_plan(example_plan, tmp_path, capsys):
+    broken = tmp_path / "broken"
+    shutil.copytree(example_plan, broken)
+    frame = pd.read_csv(broken / "schedule.csv")
+    frame.loc[0, "energy_kwh"] *= 1.01
+    frame.to_csv(broken / "schedule.csv", index=False)
+    assert main(["validate", str(EXAMPLE), str(broken)]) == 1
+    assert "[totals]" in capsys.readouterr().err
+
+
+def fake_sbatch(folder: Path) -> dict[str, str]:
+    """A recording ``sbatch`` for checking the script's calls (the real one is issue 7's)."""
+    folder.mkdir()
+    log = folder / "calls.jsonl"
+    script = folder / "sbatch"
+    script.write_text(
+        "#!/usr/bin/env python3\n"
+        "import json, sys, pathlib\n"
+        f"log = pathlib.Path({str(log)!r})\n"
+        "n = len(log.read_text().splitlines()) if log.exists() else 0\n"
+        "with log.open('a') as f:\n"
+        "    f.write(json.dumps(sys.argv[1:]) + '\\n')\n"
+        "print(f'{1000 + n};cluster')\n")
+    script.chmod(0o755)
+    return {**os.environ, "PATH": f"{folder}:{os.environ['PATH']}", "TZ": "America/New_York"}
+
+
+def test_submit_script_is_idempotent_and_converts_begin_to_local_time(example_plan, tmp_path):
+    env = fake_sbatch(tmp_path / "bin")
+    script = example_plan / "submit.sh"
+    subprocess.run(["bash", "-n", str(script)], check=True)
+    env["GREENSLOT_LEDGER"] = str(tmp_path / "ledger.tsv")
+    first = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    calls = [json.loads(x) for x in (tmp_path / "bin" / "calls.jsonl").read_text().splitlines()]
+    schedule = pd.read_csv(example_plan / "schedule.csv")
+    assert len(calls) == len(schedule)
+    second = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True)
+    assert second.returncode == 0
+    assert not [line for line in second.stdout.splitlines() if line.startswith("submitted")]
+    assert len((tmp_path / "bin" / "calls.jsonl").read_text().splitlines()) == len(calls)
+    by_name = {next(a for a in c if a.startswith("--job-name=")).split("=", 1)[1]: c
+               for c in calls}
+    row = schedule.iloc[0]
+    local = pd.Timestamp(row["start"]).tz_convert("America/New_York").strftime("%Y-%m-%dT%H:%M:%S")
+    assert f"--begin={local}" in by_name[row["job_id"]]
+    assert f"--nodelist={row['nodes']}" in by_name[row["job_id"]]
+    jobs = pd.read_csv(EXAMPLE / "jobs.csv", dtype=str, keep_default_na=False)
+    dependent = jobs[jobs["depends_on"] != ""].iloc[0]
+    dep_ids = [str(1000 + [c for c in calls].index(by_name[d]))
+               for d in dependent["depends_on"].split(";")]
+    assert f"--dependency=afterok:{':'.join(dep_ids)}" in by_name[dependent["job_id"]]
+
+
+def test_hostile_command_stays_inert(tmp_path):
+    marker = tmp_path / "pwned"
+    command = f"echo 'hi'; touch {marker} $(touch {marker}) `touch {marker}`"
+    path = write_scenario(tmp_path / "s", jobs=[
+        {"job_id": "x", "gpus": 1, "duration_h": 1, "command": f'"{command}"'}])
+    out = tmp_path / "out"
+    assert main(["plan", str(path), "--out", str(out)]) == 0
+    env = fake_sbatch(tmp_path / "bin")
+    subprocess.run(["bash", str(out / "submit.sh")], env=env, check=True, capture_output=True)
+    (call,) = [json.loads(x) for x in (tmp_path / "bin" / "calls.jsonl").read_text().split("\n")
+               if x]
+    assert f"--wrap={command}" in call
+    assert not marker.exists()
+
+
+def test_strict_with_an_unplaceable_job_exits_3_and_writes_nothing(tmp_path, capsys):
+    path = write_scenario(tmp_path / "s", jobs=[{"job_id": "huge", "gpus": 3, "duration_h": 1}])
+    out = tmp_path / "out"
+    assert main(["plan", str(path), "--out", str(out), "--strict"]) == 3
+    assert "huge" in capsys.readouterr().err and not out.exists()
+    assert main(["plan", str(path), "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["unplaced"][0]["job_id"] == "huge"
+
+
+def test_conflicting_pinned_jobs_exit_3_naming_them(tmp_path, capsys):
+    jobs = [{"job_id": p, "gpus": 2, "duration_h": 1, "pinned_start": "2022-06-14T00:00:00+00:00",
+             "pinned_nodes": "n2"} for p in ("p1", "p2")]
+    path = write_scenario(tmp_path / "s", jobs=jobs)
+    assert main(["plan", str(path), "--out", str(tmp_path / "out")]) == 3
+    err = capsys.readouterr().err
+    assert "p1" in err and "p2" in err and "n2" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_objective_override_is_recorded(tmp_path):
+    path = write_scenario(tmp_path / "s")
+    out = tmp_path / "out"
+    assert main(["plan", str(path), "--out", str(out), "--objective", "cost"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["objective_kind"] == "cost"
+    assert summary["objective"] == pytest.approx(summary["totals"]["cost"])
+
+
+def test_console_script_runs_as_installed(tmp_path):
+    exe = shutil.which("greenslot") or str(REPO / ".venv" / "bin" / "greenslot")
+    result = subprocess.run([exe, "plan", str(tmp_path / "nothing"), "--out",
+                             str(tmp_path / "o")], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "scenario file not found" in result.stderr
