@@ -17,6 +17,7 @@ import pandas as pd
 
 from greenslot.model import hostlist
 from greenslot.model.accounting import account
+from greenslot.model.csvfile import read_strict_csv
 from greenslot.model.errors import Location, ScenarioError
 from greenslot.model.scenario import Scenario
 from greenslot.model.schedule import Assignment, Schedule, Unplaced
@@ -143,17 +144,20 @@ def read_plan(scenario: Scenario, folder: Path) -> PlanOnDisk:
             raise _bad_plan(str(path), None, None, "plan file not found")
     try:
         summary = json.loads(summary_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise _bad_plan(str(summary_path), f"line {exc.lineno}", None, "not valid JSON") from None
-    frame = pd.read_csv(schedule_path, dtype=str, keep_default_na=False)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        line = f"line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else None
+        raise _bad_plan(str(summary_path), line, None, "not valid JSON") from None
+    if not isinstance(summary, dict):
+        raise _bad_plan(str(summary_path), None, None, "expected a JSON object")
+    frame = read_strict_csv(schedule_path, str(schedule_path), check="bad_plan")
     missing = [c for c in ("job_id", "start", "end", "nodes", "power_limit_w", "energy_kwh",
                            "carbon_kg", "cost") if c not in frame.columns]
     if missing:
         raise _bad_plan(str(schedule_path), "line 1", missing[0], "required column is missing")
     grid = scenario.grid
     assignments, figures = [], {}
-    for i, row in enumerate(frame.to_dict("records")):
-        where = f"line {i + 2}"
+    for line, row in zip(frame.attrs["lines"], frame.to_dict("records"), strict=True):
+        where = f"line {line}"
         slots = []
         for field in ("start", "end"):
             try:

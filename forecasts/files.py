@@ -14,11 +14,13 @@ import numpy as np
 import pandas as pd
 
 from greenslot.model.checks import fail
+from greenslot.model.csvfile import read_strict_csv
 from greenslot.model.timegrid import TimeGrid
 
 REQUIRED_SIGNALS = ("carbon_g_per_kwh", "price_per_mwh")
 OPTIONAL_SIGNALS = ("renewable_kw",)
 KNOWN_SIGNALS = REQUIRED_SIGNALS + OPTIONAL_SIGNALS
+NON_NEGATIVE = ("carbon_g_per_kwh", "renewable_kw")
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class ForecastTable:
     display: str
     times: pd.DatetimeIndex
     columns: dict[str, np.ndarray]
+    lines: list[int]
 
 
 def read_forecast(path: Path, display: str) -> ForecastTable:
@@ -38,10 +41,8 @@ def read_forecast(path: Path, display: str) -> ForecastTable:
     """
     if not path.is_file():
         fail("missing_file", display, None, None, "forecast file not found")
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        fail("bad_csv", display, None, None, f"cannot parse CSV: {exc}")
+    frame = read_strict_csv(path, display)
+    lines = frame.attrs["lines"]
     if "time" not in frame.columns:
         fail("missing_column", display, "line 1", "time", "forecast needs a 'time' column")
     signals = [c for c in frame.columns if c in KNOWN_SIGNALS]
@@ -52,13 +53,14 @@ def read_forecast(path: Path, display: str) -> ForecastTable:
         )
     times = []
     for i, raw in enumerate(frame["time"]):
+        line = lines[i]
         try:
             stamp = pd.Timestamp(raw)
         except ValueError:
-            fail("bad_time", display, f"line {i + 2}", "time", f"not an ISO 8601 time: {raw!r}")
+            fail("bad_time", display, f"line {line}", "time", f"not an ISO 8601 time: {raw!r}")
         if stamp.tzinfo is None:
             fail(
-                "naive_time", display, f"line {i + 2}", "time",
+                "naive_time", display, f"line {line}", "time",
                 f"time {raw!r} has no UTC offset; write it like 2022-06-14T01:00:00+00:00",
             )
         times.append(stamp.tz_convert("UTC"))
@@ -66,7 +68,7 @@ def read_forecast(path: Path, display: str) -> ForecastTable:
     for i in range(1, len(index)):
         if index[i] <= index[i - 1]:
             fail(
-                "forecast_not_increasing", display, f"line {i + 2}", "time",
+                "forecast_not_increasing", display, f"line {lines[i]}", "time",
                 "times must be strictly increasing (no duplicates)",
             )
     columns: dict[str, np.ndarray] = {}
@@ -74,10 +76,16 @@ def read_forecast(path: Path, display: str) -> ForecastTable:
         values = pd.to_numeric(frame[name].replace("", np.nan), errors="coerce")
         bad = frame[name][values.isna() & (frame[name] != "")]
         if len(bad):
-            row = int(bad.index[0]) + 2
+            row = lines[int(bad.index[0])]
             fail("bad_number", display, f"line {row}", name, f"not a number: {bad.iloc[0]!r}")
+        negative = values[values < 0]
+        if name in NON_NEGATIVE and len(negative):
+            row = lines[int(negative.index[0])]
+            fail("negative_signal", display, f"line {row}", name,
+                 f"must be >= 0, got {negative.iloc[0]:g}")
         columns[name] = values.to_numpy(dtype=float)
-    return ForecastTable(path=path, display=display, times=index, columns=columns)
+    return ForecastTable(path=path, display=display, times=index, columns=columns,
+                         lines=lines)
 
 
 def _coverage(times: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
@@ -120,7 +128,7 @@ def resample_to_grid(table: ForecastTable, grid: TimeGrid) -> dict[str, np.ndarr
         for name, values in table.columns.items():
             chunk = values[rows]
             if np.isnan(chunk).any():
-                row = int(rows[np.isnan(chunk)][0]) + 2
+                row = table.lines[int(rows[np.isnan(chunk)][0])]
                 fail("forecast_nan", table.display, f"line {row}", name, "empty value in horizon")
             out[name][t] = float(np.dot(chunk, overlap) / overlap.sum())
     return out
@@ -148,7 +156,4 @@ def load_site_signals(
                 f"the site's forecast files give no '{name}' column",
             )
     joined.setdefault("renewable_kw", np.zeros(grid.n_slots))
-    for name, values in joined.items():
-        if name in ("renewable_kw", "carbon_g_per_kwh") and (values < 0).any():
-            fail("negative_signal", site_display, None, name, f"'{name}' must be >= 0")
     return joined

@@ -21,6 +21,7 @@ import yaml
 from greenslot.forecasts.files import load_site_signals
 from greenslot.model import hostlist, rules
 from greenslot.model.checks import fail
+from greenslot.model.csvfile import read_strict_csv
 from greenslot.model.scenario import (
     GpuType,
     Job,
@@ -170,12 +171,12 @@ def parse_objective_weights(value: Any, display: str) -> Objective:
 def _load_curve(path: Path, display: str) -> dict[str, tuple[PowerMode, ...]]:
     if not path.is_file():
         fail("missing_file", display, message="power curve file not found")
-    frame = _read_csv(path, display)
+    frame = read_strict_csv(path, display)
     _require_columns(frame, CURVE_COLUMNS, display, CURVE_COLUMNS)
     rows: dict[str, list[PowerMode]] = {}
     seen: set[tuple[str, float]] = set()
-    for i, record in enumerate(frame.to_dict("records")):
-        where = f"line {i + 2}"
+    for line, record in _numbered(frame):
+        where = f"line {line}"
         workload = record["workload"].strip()
         if not workload:
             fail("bad_type", display, where, "workload", "workload name is empty")
@@ -201,11 +202,9 @@ def _load_curve(path: Path, display: str) -> dict[str, tuple[PowerMode, ...]]:
             for w, m in rows.items()}
 
 
-def _read_csv(path: Path, display: str) -> pd.DataFrame:
-    try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        fail("bad_csv", display, None, None, f"cannot parse CSV: {exc}")
+def _numbered(frame: pd.DataFrame):
+    """Records with their line numbers in the file (header = line 1)."""
+    return zip(frame.attrs["lines"], frame.to_dict("records"), strict=True)
 
 
 def _require_columns(frame: pd.DataFrame, required, display: str, known) -> None:
@@ -307,6 +306,9 @@ def _load_nodes(raw, reader: _YamlReader, sites, gpu_types, grid) -> tuple[Node,
     for i, item in enumerate(raw):
         where = f"nodes[{i}]"
         data = reader.mapping(item, where, NODE_KEYS, NODE_REQUIRED)
+        if not isinstance(data["names"], str | list):
+            fail("bad_type", reader.display, where, "names",
+                 "expected a hostlist like gpu[01-04] or a list of names")
         try:
             names = hostlist.expand(data["names"])
         except hostlist.HostlistError as exc:
@@ -406,14 +408,14 @@ def _load_jobs(path: Path, grid: TimeGrid) -> tuple[Job, ...]:
     display = _display(path)
     if not path.is_file():
         fail("missing_file", display, message="jobs file not found")
-    frame = _read_csv(path, display)
+    frame = read_strict_csv(path, display)
     _require_columns(frame, JOB_REQUIRED, display, JOB_REQUIRED + JOB_OPTIONAL)
     reader = _JobReader(display, path.parent, grid)
     jobs: dict[str, Job] = {}
-    for i, record in enumerate(frame.to_dict("records")):
-        job = reader.job(record, i + 2)
+    for line, record in _numbered(frame):
+        job = reader.job(record, line)
         if job.job_id in jobs:
-            fail("duplicate_name", display, f"line {i + 2}", "job_id",
+            fail("duplicate_name", display, f"line {line}", "job_id",
                  f"job {job.job_id!r} also on line {jobs[job.job_id].line}")
         jobs[job.job_id] = job
     return tuple(jobs.values())
@@ -514,6 +516,8 @@ def load_scenario(path: str | Path) -> Scenario:
         mark = getattr(exc, "problem_mark", None)
         row = f"line {mark.line + 1}" if mark else None
         fail("bad_yaml", display, row, None, f"not valid YAML: {getattr(exc, 'problem', exc)}")
+    if not isinstance(raw, dict):
+        fail("bad_yaml", display, None, None, "expected a mapping of keys (start, horizon, ...)")
     reader = _YamlReader(display)
     data = reader.mapping(raw, None, TOP_KEYS, TOP_REQUIRED)
     start = reader.time(data["start"], None, "start")

@@ -1,4 +1,4 @@
-"""The CLI end to end: plan, validate, submit.sh, exit codes, on real example data and tiny cases."""
+"""The CLI end to end: plan, validate, submit.sh and exit codes, on real data and tiny cases."""
 
 from __future__ import annotations
 

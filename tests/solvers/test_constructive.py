@@ -83,7 +83,7 @@ def test_power_cap_spreads_jobs_that_would_all_pick_the_same_clean_slot(tmp_path
 
 def test_multi_node_job_takes_whole_nodes_at_once(tmp_path):
     jobs = [{"job_id": "big", "gpus": 4, "duration_h": 1}]
-    scenario, greedy, fifo = plan_both(tmp_path, jobs=jobs)
+    _scenario, greedy, fifo = plan_both(tmp_path, jobs=jobs)
     (a,) = greedy.assignments
     assert a.nodes == ("n1", "n2") and a.start_slot == 2
     assert fifo.assignments[0].nodes == ("n1", "n2")
@@ -96,7 +96,7 @@ def test_dependency_chain_leaves_room_for_the_second_stage(tmp_path):
         {"job_id": "train", "gpus": 2, "duration_h": 2, "depends_on": "prep",
          "power_limit_w": 300},
     ]
-    scenario, greedy, _ = plan_both(tmp_path, jobs=jobs)
+    _scenario, greedy, _ = plan_both(tmp_path, jobs=jobs)
     placed = greedy.by_job()
     assert placed["prep"].end_slot <= placed["train"].start_slot
     assert not greedy.unplaced
@@ -128,7 +128,7 @@ def test_pinned_job_keeps_its_place_and_others_plan_around_it(tmp_path):
          "2022-06-13T23:00:00+00:00", "pinned_nodes": "n1"},
         {"job_id": "next", "gpus": 2, "duration_h": 1, "gpu_type": "G"},
     ]
-    scenario, greedy, _ = plan_both(tmp_path, jobs=jobs)
+    _scenario, greedy, _ = plan_both(tmp_path, jobs=jobs)
     placed = greedy.by_job()
     assert (placed["running"].start_slot, placed["running"].end_slot) == (-1, 1)
     assert placed["next"].start_slot == 2
