@@ -11,19 +11,26 @@ deterministically (fixed seed, no clock, no network):
 
 Usage::
 
-    python3 examples/build_nightly.py [--shared PATH] [--root PATH]
+    python3 examples/build_nightly.py [--shared PATH] [--root PATH] [--check]
 
 Only python3, pandas, numpy and pyyaml are needed. greenslot itself is deliberately not
 imported: the example is test input for the planner, so it must not be shaped by the planner's
-own code.
+own code. ``--check`` runs the installed ``greenslot plan`` on the result afterwards, as a
+separate process, and fails if it leaves any job unplaced (``make test`` checks the same,
+and that the power caps bind).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import re
-from collections.abc import Iterable
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,15 +85,14 @@ class Workload:
     network: str
     optimizer: str
     zeus_default_batch: int
-    example_dataset: str  # how the stand-in commands in jobs.csv name the data
 
 
 WORKLOADS = (
-    Workload("resnet50", "imagenet", "resnet50", "adadelta", 256, "imagenet"),
-    Workload("bert", "squad", "bert_base_uncased", "adamw", 32, "squad"),
-    Workload("deepspeech2", "librispeech", "deepspeech2", "adamw", 256, "librispeech"),
-    Workload("shufflenetv2", "cifar100", "shufflenetv2", "adadelta", 1024, "cifar100"),
-    Workload("ncf", "movielens-1m", "ncf", "adam", 1024, "movielens-1m"),
+    Workload("resnet50", "imagenet", "resnet50", "adadelta", 256),
+    Workload("bert", "squad", "bert_base_uncased", "adamw", 32),
+    Workload("deepspeech2", "librispeech", "deepspeech2", "adamw", 256),
+    Workload("shufflenetv2", "cifar100", "shufflenetv2", "adadelta", 1024),
+    Workload("ncf", "movielens-1m", "ncf", "adam", 1024),
 )
 WORKLOAD_BY_NAME = {w.name: w for w in WORKLOADS}
 
@@ -127,6 +133,11 @@ def measured_modes(trace: pd.DataFrame, workload: Workload, batch: int) -> pd.Da
     ).sort_values("power_limit_w", ignore_index=True)
 
 
+def energy_per_work(modes: pd.DataFrame) -> pd.Series:
+    """Energy per unit of work of each mode (power_w / relative_throughput): lower is better."""
+    return modes["power_w"] / modes["relative_throughput"]
+
+
 def pareto_modes(modes: pd.DataFrame, min_rows: int = MIN_CURVE_ROWS) -> pd.DataFrame:
     """Drop dominated modes, but keep at least ``min_rows`` so a curve stays a curve.
 
@@ -136,7 +147,7 @@ def pareto_modes(modes: pd.DataFrame, min_rows: int = MIN_CURVE_ROWS) -> pd.Data
     add back the dominated rows with the least energy per unit of work. The contract allows
     dominated rows, it only permits dropping them.
     """
-    ranked = modes.assign(energy=modes["power_w"] / modes["relative_throughput"]).sort_values(
+    ranked = modes.assign(energy=energy_per_work(modes)).sort_values(
         ["relative_throughput", "energy", "power_limit_w"], ascending=[False, True, True]
     )
     keep: list[int] = []
@@ -164,16 +175,15 @@ class Curve:
 def build_curve(shared: Path, gpu: str) -> Curve:
     """Derive one GPU's curve: one batch size per workload, Pareto rows, plus ``default``."""
     trace = read_zeus_trace(shared, gpu)
-    parts, batches, measured = [], {}, {}
+    parts, batches, measured = {}, {}, {}
     for workload in WORKLOADS:
         batch = zeus_batch_size(trace, workload)
         modes = measured_modes(trace, workload, batch)
-        parts.append(pareto_modes(modes))
+        parts[workload.name] = pareto_modes(modes)
         batches[workload.name] = batch
         measured[workload.name] = len(modes)
-    source = parts[[w.name for w in WORKLOADS].index(DEFAULT_WORKLOAD_SOURCE)]
-    parts.append(source.assign(workload=DEFAULT_WORKLOAD))
-    return Curve(gpu, pd.concat(parts, ignore_index=True), batches, measured)
+    parts[DEFAULT_WORKLOAD] = parts[DEFAULT_WORKLOAD_SOURCE].assign(workload=DEFAULT_WORKLOAD)
+    return Curve(gpu, pd.concat(parts.values(), ignore_index=True), batches, measured)
 
 
 def check_curve(curve: Curve) -> None:
@@ -314,23 +324,22 @@ NODE_GROUPS = (
 TOTAL_GPUS = sum(g.count * g.gpus for g in NODE_GROUPS)
 
 
-def max_facility_kw(site: Site, curves: dict[str, Curve]) -> float:
-    """Facility draw with every node active and every GPU at its curve's highest power_w."""
-    watts = 0.0
-    for group in (g for g in NODE_GROUPS if g.site == site.name):
-        gpu_w = curves[GPU_BY_NAME[group.gpu_type].curve].table["power_w"].max()
-        watts += group.count * (group.idle_w + group.gpus * gpu_w)
+def facility_kw(site: Site, gpu_w: Callable[[NodeGroup], float]) -> float:
+    """Facility draw (kW, PUE included) with every node of the site on, each GPU at gpu_w."""
+    watts = sum(
+        g.count * (g.idle_w + g.gpus * gpu_w(g)) for g in NODE_GROUPS if g.site == site.name
+    )
     return site.pue * watts / 1000.0
+
+
+def max_facility_kw(site: Site, curves: dict[str, Curve]) -> float:
+    """Every node active and every GPU at its curve's highest power_w: what the cap is cut from."""
+    return facility_kw(site, lambda g: curves[GPU_BY_NAME[g.gpu_type].curve].table["power_w"].max())
 
 
 def idle_floor_kw(site: Site) -> float:
-    """Facility draw with every node on and idle (the floor when idle nodes stay powered)."""
-    watts = sum(
-        g.count * (g.idle_w + g.gpus * GPU_BY_NAME[g.gpu_type].idle_w)
-        for g in NODE_GROUPS
-        if g.site == site.name
-    )
-    return site.pue * watts / 1000.0
+    """Every node on and idle: the least a site draws when idle nodes stay powered."""
+    return facility_kw(site, lambda g: GPU_BY_NAME[g.gpu_type].idle_w)
 
 
 def read_grid(shared: Path, ba: str) -> pd.DataFrame:
@@ -516,8 +525,8 @@ def build_chains(jobs: pd.DataFrame, rng: np.random.Generator) -> dict[int, list
             deps[job] = [head]
         deps[tail] = sorted(middle)
         workload = jobs.at[middle[0], "workload"]
-        if workload == DEFAULT_WORKLOAD:
-            workload = "resnet50"
+        if workload == DEFAULT_WORKLOAD:  # name the real model a pipeline prepares data for
+            workload = DEFAULT_WORKLOAD_SOURCE
         for job, role in [(head, "preprocess"), *((m, "train") for m in middle), (tail, "eval")]:
             jobs.at[job, "role"] = role
             jobs.at[job, "chain"] = n
@@ -526,12 +535,16 @@ def build_chains(jobs: pd.DataFrame, rng: np.random.Generator) -> dict[int, list
     return deps
 
 
+def workload_modes(curves: dict[str, Curve], gpu_type: str, workload: str) -> pd.DataFrame:
+    """The curve rows of one workload on one GPU type of the scenario."""
+    table = curves[GPU_BY_NAME[gpu_type].curve].table
+    return table[table["workload"] == workload]
+
+
 def min_energy_limit(curves: dict[str, Curve], gpu_type: str, workload: str) -> int:
     """The power limit with the least energy per unit of work on that GPU for that workload."""
-    table = curves[GPU_BY_NAME[gpu_type].curve].table
-    rows = table[table["workload"] == workload]
-    energy = rows["power_w"] / rows["relative_throughput"]
-    return int(rows.loc[energy.idxmin(), "power_limit_w"])
+    rows = workload_modes(curves, gpu_type, workload)
+    return int(rows.loc[energy_per_work(rows).idxmin(), "power_limit_w"])
 
 
 def apply_restrictions(
@@ -558,10 +571,8 @@ def fastest_hours(job: pd.Series, curves: dict[str, Curve]) -> float:
     """Run time at the fastest mode the job may use (its fixed power limit, if any)."""
     if pd.isna(job["power_limit_w"]):
         return float(job["duration_h"])
-    table = curves[GPU_BY_NAME[job["gpu_type"]].curve].table
-    row = table[
-        (table["workload"] == job["workload"]) & (table["power_limit_w"] == job["power_limit_w"])
-    ]
+    rows = workload_modes(curves, job["gpu_type"], job["workload"])
+    row = rows[rows["power_limit_w"] == job["power_limit_w"]]
     return float(job["duration_h"]) / float(row["relative_throughput"].iloc[0])
 
 
@@ -605,7 +616,7 @@ def assign_deadlines(
 def job_command(job: pd.Series, use_script: bool, quoted: bool, epochs: int) -> tuple[str, str]:
     """The (script, command) pair of a job: the stand-in script, or a ``--wrap`` line."""
     data = WORKLOAD_BY_NAME.get(job["workload"])
-    dataset = data.example_dataset if data else "custom"
+    dataset = data.dataset if data else "custom"
     if job["role"] == "preprocess":
         return "", f"python -m preprocess --dataset {dataset} --out /scratch/{dataset}"
     if job["role"] == "eval":
@@ -708,225 +719,6 @@ def check_jobs(jobs: pd.DataFrame) -> None:
         for dep in filter(None, job["depends_on"].split(";")):
             if dep >= job_id or pd.Timestamp(by_id.at[dep, "release"]) > release:
                 raise ValueError(f"{job_id}: dependency {dep} is not earlier")
-
-
-# --------------------------------------------------------------------------------------------
-# Sanity check: two greedy placements (a rough stand-in for the planner, not part of it)
-# --------------------------------------------------------------------------------------------
-
-SLOTS = round(HORIZON_H / SLOT_H)
-
-
-def slot_of(when: str, default: int) -> int:
-    """Slot index of an ISO time; ``default`` when empty."""
-    if not when:
-        return default
-    return round((pd.Timestamp(when) - START) / pd.Timedelta(hours=SLOT_H))
-
-
-def per_slot(forecast: pd.DataFrame, column: str) -> np.ndarray:
-    """An hourly forecast column held over the horizon's slots."""
-    return np.repeat(forecast[column].to_numpy(), round(1 / SLOT_H))[:SLOTS]
-
-
-@dataclass
-class Cluster:
-    """Per-node, per-slot occupancy and per-site node draw (kW, PUE included)."""
-
-    nodes: pd.DataFrame  # one row per node, in name order
-    free: np.ndarray  # [node, slot] free GPUs (0 during maintenance)
-    active: np.ndarray  # [node, slot] drawing power (always, where idle nodes stay on)
-    draw: dict[str, np.ndarray]  # site -> [slot]
-
-    @classmethod
-    def empty(cls) -> Cluster:
-        """All nodes free; maintenance windows blocked; always-on sites at their idle floor."""
-        rows = []
-        for group in NODE_GROUPS:
-            site = next(s for s in SITES if s.name == group.site)
-            gpu_idle = GPU_BY_NAME[group.gpu_type].idle_w
-            rows += [
-                {
-                    "group": group.names,
-                    "site": site.name,
-                    "gpu_type": group.gpu_type,
-                    "pue": site.pue,
-                    "gpus": group.gpus,
-                    "gpu_idle_w": gpu_idle,
-                    "idle_kw": site.pue * (group.idle_w + group.gpus * gpu_idle) / 1000,
-                    "always_on": not site.power_down_idle,
-                    "maintenance": group.unavailable,
-                }
-                for _ in range(group.count)
-            ]
-        nodes = pd.DataFrame(rows)
-        free = np.repeat(nodes["gpus"].to_numpy()[:, None], SLOTS, axis=1)
-        times = START + pd.to_timedelta(np.arange(SLOTS) * SLOT_H, unit="h")
-        for i, windows in enumerate(nodes["maintenance"]):
-            for begin, end in windows:
-                free[i, (times >= begin) & (times < end)] = 0
-        active = np.repeat(nodes["always_on"].to_numpy()[:, None], SLOTS, axis=1)
-        draw = {
-            s.name: np.full(SLOTS, 0.0 if s.power_down_idle else idle_floor_kw(s)) for s in SITES
-        }
-        return cls(nodes, free, active, draw)
-
-    def candidates(self, idx: np.ndarray, window: slice, gpus: int) -> list[list[int]]:
-        """Node sets of one group that can hold a job of ``gpus`` GPUs during ``window``."""
-        if gpus <= 8:
-            return [[i] for i in idx[(self.free[idx, window] >= gpus).all(axis=1)]]
-        whole = idx[(self.free[idx, window] == 8).all(axis=1)][: gpus // 8]
-        return [list(whole)] if len(whole) == gpus // 8 else []
-
-    def added_kw(self, chosen: list[int], window: slice, busy_kw: float) -> np.ndarray:
-        """Extra site draw per slot: the job's GPUs above idle, plus nodes it wakes up."""
-        wake = (~self.active[chosen, window]) * self.nodes["idle_kw"].to_numpy()[chosen, None]
-        return busy_kw * len(chosen) + wake.sum(axis=0)
-
-
-def precedence_order(jobs: pd.DataFrame) -> list[int]:
-    """Earliest deadline first, never before a job's dependencies (Kahn's algorithm).
-
-    A job's deadline is first tightened to what its dependents need (their deadline minus
-    their run time), so a pipeline's first step is not starved by its own late deadline.
-    """
-    position = {job_id: i for i, job_id in enumerate(jobs["job_id"])}
-    needs = {
-        i: [position[d] for d in filter(None, deps.split(";"))]
-        for i, deps in enumerate(jobs["depends_on"])
-    }
-    due = [slot_of(d, SLOTS) for d in jobs["deadline"]]
-    run = [math.ceil(h / SLOT_H - 1e-9) for h in jobs["duration_h"]]
-    for i in reversed(range(len(jobs))):  # dependencies always have smaller job ids
-        for d in needs[i]:
-            due[d] = min(due[d], due[i] - run[i])
-    waiting = {i: set(deps) for i, deps in needs.items()}
-    order: list[int] = []
-    while waiting:
-        ready = min((due[i], i) for i, deps in waiting.items() if not deps)[1]
-        order.append(ready)
-        del waiting[ready]
-        for deps in waiting.values():
-            deps.discard(ready)
-    return order
-
-
-def hurry_mode(curve: pd.DataFrame, workload: str, limit: str) -> tuple[float, float]:
-    """(power_w, relative_throughput) of the fastest mode a job may use (ties: less power)."""
-    rows = curve[curve["workload"] == (workload or DEFAULT_WORKLOAD)]
-    if limit:
-        rows = rows[rows["power_limit_w"] == int(limit)]
-    rows = rows.sort_values(["relative_throughput", "power_w"], ascending=[False, True])
-    return float(rows["power_w"].iloc[0]), float(rows["relative_throughput"].iloc[0])
-
-
-@dataclass
-class GreedyResult:
-    """What a greedy placement of the written jobs achieved."""
-
-    missed: list[str]
-    cap_bound: int  # jobs whose preferred start was refused only by a power cap
-    peak_kw: dict[str, float]
-
-
-@dataclass(frozen=True)
-class Option:
-    """One way to run a job: a start slot on some nodes, with its added site draw."""
-
-    score: tuple[float, int]  # (carbon kg or 0, start slot): lower is preferred
-    nodes: list[int]
-    window: slice
-    add_kw: np.ndarray
-    site: str
-    fits_cap: bool
-
-
-def group_options(
-    cluster: Cluster,
-    job: pd.Series,
-    group: pd.DataFrame,
-    curve: pd.DataFrame,
-    forecast: pd.DataFrame,
-    window_slots: tuple[int, int],
-) -> Iterable[Option]:
-    """Every start in [earliest, deadline] on one node group, at the job's fastest mode."""
-    first = group.iloc[0]
-    site, cap = first["site"], float(first["cap_kw"])
-    power_w, rt = hurry_mode(curve, job["workload"], job["power_limit_w"])
-    n = math.ceil(job["duration_h"] / rt / SLOT_H - 1e-9)
-    busy_kw = first["pue"] * min(job["gpus"], 8) * (power_w - first["gpu_idle_w"]) / 1000
-    ci = per_slot(forecast, "carbon_g_per_kwh")
-    solar = per_slot(forecast, "renewable_kw")
-    earliest, deadline = window_slots
-    for s in range(earliest, deadline - n + 1):
-        window = slice(s, s + n)
-        for nodes in cluster.candidates(group.index.to_numpy(), window, job["gpus"]):
-            add = cluster.added_kw(nodes, window, busy_kw)
-            now = cluster.draw[site][window]
-            grid = np.maximum(0, now + add - solar[window]) - np.maximum(0, now - solar[window])
-            carbon = float((grid * ci[window]).sum()) * SLOT_H / 1000
-            fits = bool((now + add <= cap + 1e-9).all())
-            yield Option((carbon, s), nodes, window, add, site, fits)
-
-
-def greedy_place(
-    jobs: pd.DataFrame,
-    curves: dict[str, Curve],
-    forecasts: dict[str, pd.DataFrame],
-    caps: dict[str, float],
-    by_carbon: bool,
-) -> GreedyResult:
-    """Place jobs one by one at full speed, at the earliest start or at the least-carbon one.
-
-    Honours releases, deadlines, dependencies, restrictions, whole nodes for wide jobs,
-    maintenance and the power caps, with node draws as in section 3 of the contract. It only
-    shows that the example is feasible and that seeking low carbon runs into the caps.
-    """
-    cluster = Cluster.empty()
-    nodes = cluster.nodes.assign(cap_kw=cluster.nodes["site"].map(caps))
-    position = {job_id: i for i, job_id in enumerate(jobs["job_id"])}
-    ends: dict[int, int] = {}
-    result = GreedyResult([], 0, {})
-
-    def preference(option: Option) -> tuple[float, int]:
-        return option.score if by_carbon else (0.0, option.score[1])
-
-    for j in precedence_order(jobs):
-        job = jobs.iloc[j]
-        deps = [position[d] for d in filter(None, job["depends_on"].split(";"))]
-        if any(d not in ends for d in deps):
-            result.missed.append(job["job_id"])
-            continue
-        window_slots = (
-            max([slot_of(job["release"], 0), *(ends[d] for d in deps)]),
-            slot_of(job["deadline"], SLOTS),
-        )
-        options = [
-            option
-            for _, group in nodes.groupby("group", sort=False)
-            if job["gpu_type"] in ("", group["gpu_type"].iloc[0])
-            and job["site"] in ("", group["site"].iloc[0])
-            for option in group_options(
-                cluster,
-                job,
-                group,
-                curves[GPU_BY_NAME[group["gpu_type"].iloc[0]].curve].table,
-                forecasts[group["site"].iloc[0]],
-                window_slots,
-            )
-        ]
-        allowed = [o for o in options if o.fits_cap]
-        if not allowed:
-            result.missed.append(job["job_id"])
-            continue
-        best = min(allowed, key=preference)
-        result.cap_bound += int(preference(min(options, key=preference)) < preference(best))
-        cluster.free[best.nodes, best.window] -= min(job["gpus"], 8)
-        cluster.active[best.nodes, best.window] = True
-        cluster.draw[best.site][best.window] += best.add_kw
-        ends[j] = best.window.stop
-    result.peak_kw = {name: float(d.max()) for name, d in cluster.draw.items()}
-    return result
 
 
 # --------------------------------------------------------------------------------------------
@@ -1088,7 +880,6 @@ def compute_stats(
     caps: dict[str, float],
     max_kw: dict[str, float],
     widened: int,
-    greedy: dict[str, GreedyResult],
 ) -> dict[str, object]:
     """Headline numbers of the example, printed and written into its README."""
     gpu_hours = float((jobs["gpus"] * jobs["duration_h"]).sum())
@@ -1116,12 +907,6 @@ def compute_stats(
         stats[f"{s.name} max facility draw / cap"] = (
             f"{max_kw[s.name]:.1f} kW / {caps[s.name]:g} kW "
             f"({caps[s.name] / max_kw[s.name]:.0%}); all-idle floor {idle_floor_kw(s):.1f} kW"
-        )
-    for name, run in greedy.items():
-        placed = len(jobs) - len(run.missed)
-        peaks = ", ".join(f"{site} {kw:.1f} kW" for site, kw in run.peak_kw.items())
-        stats[f"greedy {name}: placed / cap-bound jobs"] = (
-            f"{placed}/{len(jobs)} / {run.cap_bound}; peak draw {peaks}"
         )
     return stats
 
@@ -1230,12 +1015,10 @@ Everything is written by `examples/build_nightly.py` (seed {SEED}) from `shared/
 
 {stats_table}
 
-The two "greedy" rows come from a rough check in the build script, not from greenslot. Jobs
-are placed one at a time at full speed, honouring releases, deadlines, dependencies,
-restrictions, maintenance and the caps. Placed by earliest start (earliest deadline first),
-every job fits, so the example is feasible. Placed each at its least-carbon start, the cap
-refuses the preferred start of the "cap-bound" jobs, so the caps bind once work is shifted
-into clean hours (this myopic greedy also strands a few jobs; a planner should not).
+These numbers do not show that the example is feasible or that the caps bind; the planner
+does. `make test` plans it with greenslot and asserts that every job is placed and that some
+site's draw comes within 1 kW of its cap (`tests/test_cli.py`), and
+`build_nightly.py --check` plans it after writing and fails if any job is left unplaced.
 The `pinned_start`, `pinned_nodes` columns are present but empty.
 
 ## Regenerate
@@ -1397,6 +1180,33 @@ Ecology 22(4), 2018) are documented assumptions, not measurements.
 # --------------------------------------------------------------------------------------------
 
 
+def greenslot_executable() -> str:
+    """The ``greenslot`` command of this interpreter's environment, else the one on PATH."""
+    beside = Path(sys.executable).with_name("greenslot")
+    found = str(beside) if beside.is_file() else shutil.which("greenslot")
+    if found is None:
+        raise SystemExit("--check needs the greenslot command: run `make test` or pip install -e .")
+    return found
+
+
+def check_with_planner(example: Path) -> None:
+    """Plan the written example with the real planner and fail if any job is left unplaced.
+
+    A subprocess rather than an import, so the example stays independent of greenslot's code
+    (see the module docstring). It proves feasibility; ``tests/test_cli.py`` also checks that a
+    power cap binds.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "plan"
+        command = [greenslot_executable(), "plan", str(example), "--out", str(out)]
+        subprocess.run(command, check=True)
+        summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    if summary["unplaced"]:  # the planner has printed each one's reason above
+        missed = ", ".join(entry["job_id"] for entry in summary["unplaced"])
+        raise SystemExit(f"greenslot left {len(summary['unplaced'])} jobs unplaced: {missed}")
+    print(f"check: greenslot placed all {summary['placed']} jobs")
+
+
 def parse_args() -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -1411,6 +1221,11 @@ def parse_args() -> argparse.Namespace:
         type=Path,
         default=REPO_ROOT,
         help="repository root to write into (default: this repository)",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="afterwards, plan the example with the installed greenslot; fail on unplaced jobs",
     )
     return parser.parse_args()
 
@@ -1444,13 +1259,7 @@ def main() -> None:
     write_text(example / "scenario.yaml", scenario_yaml(caps, max_kw, solar_kw))
     write_text(example / "scripts" / "train.sh", TRAIN_SH, executable=True)
 
-    greedy = {
-        name: greedy_place(jobs, curves, forecasts, caps, by_carbon)
-        for name, by_carbon in (("earliest start", False), ("least carbon", True))
-    }
-    if greedy["earliest start"].missed:
-        raise ValueError(f"greedy placement misses {greedy['earliest start'].missed}")
-    stats = compute_stats(jobs, caps, max_kw, widened, greedy)
+    stats = compute_stats(jobs, caps, max_kw, widened)
     write_text(example / "README.md", nightly_readme(stats, caps, max_kw, solar_kw, forecasts))
     write_text(root / "data" / "README.md", data_readme(curves))
 
@@ -1458,6 +1267,8 @@ def main() -> None:
     print(f"wrote {example.relative_to(root)} and data/ under {root}")
     for key, value in stats.items():
         print(f"  {key:<{width}}  {value}")
+    if args.check:
+        check_with_planner(example)
 
 
 if __name__ == "__main__":
