@@ -43,7 +43,8 @@ def validate(scenario: Scenario, schedule: Schedule) -> list[Violation]:
     """All violations of ``schedule`` against ``scenario``; empty when the plan is valid."""
     found: list[Violation] = []
     found += _check_identity(scenario, schedule)
-    if any(v.kind in ("unknown_job", "duplicate_job", "unknown_node") for v in found):
+    if any(v.kind in ("unknown_job", "duplicate_job", "unknown_node", "placement")
+           for v in found):
         return found
     found += _check_each_placement(scenario, schedule)
     if any(v.kind in ("bad_mode", "placement") for v in found):
@@ -69,6 +70,9 @@ def _check_identity(scenario: Scenario, schedule: Schedule) -> list[Violation]:
             if not scenario.has_node(name):
                 found.append(Violation("unknown_node", a.job_id, f"node {name!r} does not exist"))
     for u in schedule.unplaced:
+        if not scenario.has_job(u.job_id):
+            found.append(Violation("unknown_job", u.job_id, "listed unplaced but not a job"))
+            continue
         if u.job_id in seen:
             found.append(Violation("duplicate_job", u.job_id, "both placed and listed unplaced"))
         seen.add(u.job_id)
