@@ -5,15 +5,31 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from greenslot.model.scenario import Scenario
+from greenslot.solvers.cpsat import solve_cpsat
+from greenslot.solvers.exact import solve_exact
 from greenslot.solvers.fifo import solve_fifo
 from greenslot.solvers.greedy import solve_greedy
+from greenslot.solvers.milp import solve_milp
 from greenslot.solvers.types import SolveOptions, SolveResult
 
 Solver = Callable[[Scenario, SolveOptions], SolveResult]
 
+
+def solve_with_milp(scenario: Scenario, options: SolveOptions) -> SolveResult:
+    """The time-indexed MILP, solved by HiGHS through Pyomo (or highspy when large)."""
+    return solve_exact(scenario, options, solve_milp, "milp")
+
+
+def solve_with_cpsat(scenario: Scenario, options: SolveOptions) -> SolveResult:
+    """The same time-indexed model, scaled to integers and solved by CP-SAT."""
+    return solve_exact(scenario, options, solve_cpsat, "cpsat")
+
+
 SOLVERS: dict[str, Solver] = {
     "greedy": solve_greedy,
     "fifo": solve_fifo,
+    "milp": solve_with_milp,
+    "cpsat": solve_with_cpsat,
 }
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from greenslot.model.schedule import Schedule
+
+DEFAULT_GAP = 1e-4
+"""Relative gap at which exact solvers stop; a plan proven within it is reported optimal."""
 
 
 class SolveStatus(StrEnum):
@@ -29,7 +32,10 @@ class SolveOptions:
 class SolveResult:
     """A solver's answer: the schedule and what is proven about it.
 
-    ``bound`` is a proven lower bound of the objective, or None for heuristics.
+    ``bound`` is a proven lower bound of the objective, or None for heuristics. The objective is
+    the scenario's weighted totals plus ``unplaced_penalty``: the exact solvers charge each job
+    they leave out although it has a feasible window, so that bound and objective compare
+    the same thing.
     """
 
     solver: str
@@ -37,3 +43,5 @@ class SolveResult:
     schedule: Schedule
     bound: float | None
     solve_seconds: float
+    unplaced_penalty: float = 0.0
+    details: dict = field(default_factory=dict)

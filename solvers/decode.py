@@ -1,0 +1,143 @@
+"""Between the time-indexed model and schedules: warm-start vectors and node assignment.
+
+``encode`` maps a valid schedule (the greedy plan) to a complete variable vector, so both
+backends start from it. ``decode`` turns chosen columns into concrete nodes: pools only count
+GPUs, so each job is given real nodes of its pool here, and a job that no longer fits because
+of fragmentation is re-inserted by the greedy search. The result always goes through the
+independent validator afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from greenslot.model.schedule import Assignment, Schedule
+from greenslot.solvers.formulation import Index
+from greenslot.solvers.linear import LinearModel
+from greenslot.solvers.prepare import Prepared
+from greenslot.solvers.search import best_candidate
+from greenslot.solvers.state import ClusterState
+
+logger = logging.getLogger(__name__)
+
+
+def _pool_of_node(prep: Prepared) -> dict[int, int]:
+    return {node: pool.index for pool in prep.pools for node in pool.node_ids}
+
+
+def encode(model: LinearModel, prep: Prepared, index: Index,
+           schedule: Schedule) -> np.ndarray | None:
+    """A complete, feasible variable vector for ``schedule``, or None if it has no columns."""
+    scenario = prep.scenario
+    pool_of = _pool_of_node(prep)
+    lookup = {(c.job, c.pool, c.power_limit_w, c.start): k for k, c in enumerate(prep.columns)}
+    job_index = {j.job_id: k for k, j in enumerate(prep.jobs)}
+    values = np.zeros(model.n_vars)
+    values[index.z] = 1.0
+    hosts: dict[tuple[int, int], set[int]] = {}
+    for a in schedule.assignments:
+        node_ids = [scenario.node_position(n) for n in a.nodes]
+        pools = {pool_of[i] for i in node_ids}
+        if scenario.job(a.job_id).pinned:
+            continue
+        key = (job_index[a.job_id], pools.pop(), a.power_limit_w, a.start_slot)
+        if pools or key not in lookup:
+            logger.info("warm start skipped: %s has no matching column", a.job_id)
+            return None
+        column = prep.columns[lookup[key]]
+        values[index.x[lookup[key]]] = 1.0
+        values[index.z[key[0]]] = 0.0
+        if not column.multi_node:
+            for t in range(column.start, column.end):
+                hosts.setdefault((column.pool, t), set()).update(node_ids)
+    for (p, t), var in index.w.items():
+        # pinned jobs sit on single-node pools, so their node is the one any host shares
+        values[var] = max(len(hosts.get((p, t), ())), int(prep.pools[p].fixed_active[t]))
+    _complete_derived(model, values)
+    problems = model.violations(values)
+    if problems:
+        logger.info("warm start skipped: %s", problems[0])
+        return None
+    return values
+
+
+def _complete_derived(model: LinearModel, values: np.ndarray) -> None:
+    """Set draw (equality rows) and grid (>= rows, at their least) from the decisions."""
+    for row in model.rows:
+        if row.name.startswith("draw["):
+            own = row.indices[0]
+            values[own] = row.lower - float(np.dot(row.coefs[1:], values[row.indices[1:]]))
+    for row in model.rows:
+        if row.name.startswith("grid["):
+            own = row.indices[0]
+            rest = float(np.dot(row.coefs[1:], values[row.indices[1:]]))
+            values[own] = max(0.0, row.lower - rest)
+
+
+def chosen_columns(prep: Prepared, index: Index, values: np.ndarray) -> list[int]:
+    return [k for k in range(len(prep.columns)) if values[index.x[k]] > 0.5]
+
+
+def decode(prep: Prepared, columns: list[int], pinned: dict[str, Assignment],
+           state: ClusterState) -> tuple[dict[str, Assignment], list[str]]:
+    """Concrete nodes for the chosen columns; jobs that do not fit are re-inserted greedily.
+
+    ``state`` holds the pinned jobs; placements are added to it. Returns the assignments
+    (pinned included) and the ids of jobs that could not be placed at all.
+    """
+    scenario = prep.scenario
+    placed = dict(pinned)
+    order = sorted(columns, key=lambda k: (prep.columns[k].start, -prep.columns[k].count,
+                                           -prep.columns[k].gpus_each))
+    leftovers = []
+    for k in order:
+        column = prep.columns[k]
+        job = prep.jobs[column.job]
+        ids = _pick_nodes(state, prep, column)
+        if ids is None:
+            leftovers.append(job)
+            continue
+        mode = scenario.gpu_type(prep.pools[column.pool].gpu_type).mode(
+            job.workload, column.power_limit_w)
+        state.place(job, ids, column.start, column.end, mode.power_w, column.gpus_each)
+        placed[job.job_id] = state.assignment(job, ids, column.start, column.end,
+                                              column.power_limit_w)
+    lost = []
+    for job in leftovers:
+        earliest = max([prep.earliest_start[job.job_id]]
+                       + [placed[d].end_slot for d in job.depends_on if d in placed])
+        latest = min([prep.latest_end[job.job_id]]
+                     + [placed[j].start_slot for j in placed
+                        if job.job_id in scenario.job(j).depends_on])
+        found = best_candidate(state, job, earliest, latest)
+        if found is None:
+            lost.append(job.job_id)
+            continue
+        state.place(job, found.node_ids, found.start, found.end, found.mode.power_w,
+                    found.gpus_each)
+        placed[job.job_id] = state.assignment(job, found.node_ids, found.start, found.end,
+                                              found.mode.power_limit_w)
+    if leftovers:
+        logger.info("decode re-inserted %d job(s), %d lost", len(leftovers), len(lost))
+    return placed, lost
+
+
+def _pick_nodes(state: ClusterState, prep: Prepared, column) -> tuple[int, ...] | None:
+    """Nodes of the column's pool free for its whole run: busy-but-fitting nodes first.
+
+    Preferring nodes that are already on (and the fullest of them) keeps powered-down nodes
+    asleep and leaves whole nodes free for multi-node jobs.
+    """
+    ids = np.array(prep.pools[column.pool].node_ids)
+    window = slice(column.start, column.end)
+    fits = (state.free[ids, window] >= column.gpus_each).all(axis=1)
+    fits &= ~state.blocked[ids, window].any(axis=1)
+    candidates = ids[fits]
+    if len(candidates) < column.count:
+        return None
+    awake = (state.running[candidates, window] > 0).sum(axis=1)
+    spare = state.free[candidates, window].min(axis=1)
+    order = np.lexsort((candidates, spare, -awake))
+    return tuple(sorted(int(i) for i in candidates[order][: column.count]))

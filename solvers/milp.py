@@ -1,0 +1,164 @@
+"""The MILP backend: the shared linear model solved by HiGHS, through Pyomo or highspy.
+
+Pyomo (its persistent ``appsi`` HiGHS interface) is the readable route and what analysts can
+inspect; for large models the Pyomo build and translation dominate, so the same rows can go to
+``highspy`` as one sparse matrix. Both warm-start from the greedy plan and report HiGHS's
+proven dual bound.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+import pyomo.environ as pyo
+from pyomo.contrib.appsi.base import TerminationCondition
+from pyomo.contrib.appsi.solvers.highs import Highs as AppsiHighs
+from pyomo.core.expr.numeric_expr import LinearExpression
+
+from greenslot.solvers.linear import LinearModel
+from greenslot.solvers.types import DEFAULT_GAP, SolveOptions
+
+logger = logging.getLogger(__name__)
+logger.addHandler(logging.NullHandler())
+
+
+@dataclass(frozen=True)
+class BackendAnswer:
+    """What a backend found: the best vector (or None), its objective and a proven bound."""
+
+    values: np.ndarray | None
+    objective: float | None
+    bound: float | None
+    optimal: bool
+    build_seconds: float
+    solve_seconds: float
+    interface: str
+
+
+def to_pyomo(model: LinearModel) -> pyo.ConcreteModel:
+    """A Pyomo model with one indexed variable and one constraint list from the rows."""
+    m = pyo.ConcreteModel(name="greenslot")
+    m.v = pyo.Var(range(model.n_vars))
+    for i in range(model.n_vars):
+        var = m.v[i]
+        lower, upper = model.lower[i], model.upper[i]
+        if model.integer[i]:
+            var.domain = pyo.Binary if (lower, upper) == (0, 1) else pyo.Integers
+        var.setlb(None if lower == -np.inf else lower)
+        var.setub(None if upper == np.inf else upper)
+    m.rows = pyo.ConstraintList()
+    for row in model.rows:
+        expr = LinearExpression(constant=0.0, linear_coefs=row.coefs.tolist(),
+                                linear_vars=[m.v[i] for i in row.indices])
+        lower = None if row.lower == -np.inf else row.lower
+        upper = None if row.upper == np.inf else row.upper
+        m.rows.add((lower, expr, upper))
+    used = [i for i, c in enumerate(model.objective) if c]
+    m.objective = pyo.Objective(expr=LinearExpression(
+        constant=model.objective_constant, linear_coefs=[model.objective[i] for i in used],
+        linear_vars=[m.v[i] for i in used]))
+    return m
+
+
+def solve_pyomo(model: LinearModel, options: SolveOptions,
+                start: np.ndarray | None) -> BackendAnswer:
+    began = time.perf_counter()
+    m = to_pyomo(model)
+    built = time.perf_counter() - began
+    opt = AppsiHighs()
+    opt.config.load_solution = False
+    opt.config.time_limit = options.time_limit_s
+    opt.config.mip_gap = options.gap if options.gap is not None else DEFAULT_GAP
+    opt.highs_options = {"threads": options.threads, "random_seed": 0}
+    if start is not None:
+        for i, value in enumerate(start):
+            m.v[i].set_value(float(value), skip_validation=True)
+        opt.config.warmstart = True
+    began = time.perf_counter()
+    result = opt.solve(m)
+    solved = time.perf_counter() - began
+    values = None
+    if result.best_feasible_objective is not None:
+        result.solution_loader.load_vars()
+        values = np.array([pyo.value(m.v[i]) for i in range(model.n_vars)])
+    return BackendAnswer(
+        values=values, objective=result.best_feasible_objective,
+        bound=result.best_objective_bound,
+        optimal=result.termination_condition == TerminationCondition.optimal,
+        build_seconds=built, solve_seconds=solved, interface="pyomo-appsi-highs")
+
+
+def to_highspy(model: LinearModel) -> highspy.Highs:
+    """The same rows as one column-wise sparse matrix, passed to HiGHS in one call."""
+    lp = highspy.HighsLp()
+    lp.num_col_ = model.n_vars
+    lp.num_row_ = len(model.rows)
+    lp.col_cost_ = np.array(model.objective, dtype=float)
+    lp.offset_ = model.objective_constant
+    lp.col_lower_ = np.array(model.lower, dtype=float)
+    lp.col_upper_ = np.array(model.upper, dtype=float)
+    lp.row_lower_ = np.array([r.lower for r in model.rows], dtype=float)
+    lp.row_upper_ = np.array([r.upper for r in model.rows], dtype=float)
+    lengths = np.array([len(r.indices) for r in model.rows], dtype=np.int64)
+    rows = np.repeat(np.arange(len(model.rows)), lengths)
+    cols = np.concatenate([r.indices for r in model.rows]) if model.rows else np.zeros(0, int)
+    vals = np.concatenate([r.coefs for r in model.rows]) if model.rows else np.zeros(0)
+    order = np.lexsort((rows, cols))
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    per_column = np.bincount(cols, minlength=model.n_vars)
+    lp.a_matrix_.start_ = np.concatenate([[0], np.cumsum(per_column)])
+    lp.a_matrix_.index_ = rows[order].astype(np.int32)
+    lp.a_matrix_.value_ = vals[order]
+    lp.integrality_ = [highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous
+                       for flag in model.integer]
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.passModel(lp)
+    return h
+
+
+def solve_highspy(model: LinearModel, options: SolveOptions,
+                  start: np.ndarray | None) -> BackendAnswer:
+    began = time.perf_counter()
+    h = to_highspy(model)
+    built = time.perf_counter() - began
+    if options.time_limit_s is not None:
+        h.setOptionValue("time_limit", float(options.time_limit_s))
+    h.setOptionValue("mip_rel_gap", options.gap if options.gap is not None else DEFAULT_GAP)
+    h.setOptionValue("threads", int(options.threads))
+    h.setOptionValue("random_seed", 0)
+    if start is not None:
+        solution = highspy.HighsSolution()
+        solution.col_value = start.tolist()
+        solution.value_valid = True
+        h.setSolution(solution)
+    began = time.perf_counter()
+    h.run()
+    solved = time.perf_counter() - began
+    info = h.getInfo()
+    values = objective = None
+    if info.primal_solution_status == 2:  # a feasible solution is at hand
+        values = np.array(h.getSolution().col_value)
+        objective = float(info.objective_function_value)
+    status = h.getModelStatus()
+    return BackendAnswer(
+        values=values, objective=objective, bound=float(info.mip_dual_bound),
+        optimal=status == highspy.HighsModelStatus.kOptimal, build_seconds=built,
+        solve_seconds=solved, interface="highspy")
+
+
+PYOMO_MAX_NONZEROS = 200_000
+
+
+def solve_milp(model: LinearModel, options: SolveOptions,
+               start: np.ndarray | None) -> BackendAnswer:
+    """Pyomo for models a person might inspect; highspy beyond ``PYOMO_MAX_NONZEROS``."""
+    nonzeros = sum(len(r.indices) for r in model.rows)
+    if nonzeros <= PYOMO_MAX_NONZEROS:
+        return solve_pyomo(model, options, start)
+    logger.info("MILP has %d nonzeros: building it with highspy directly", nonzeros)
+    return solve_highspy(model, options, start)

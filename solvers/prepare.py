@@ -1,0 +1,242 @@
+"""Shared preparation for the exact backends (MILP and CP-SAT): one time-indexed model.
+
+Nodes that are interchangeable (same site, GPU type, size, idle draw, partition, maintenance,
+and no pinned job) form a *pool*; a column is one way to run a job: (job, power mode, pool,
+start slot). Both backends build the same rows from these arrays, so they solve the same
+problem, and :mod:`greenslot.solvers.decode` turns either answer into concrete nodes.
+
+Pooling is a relaxation of per-node packing (GPUs of a pool are summed per slot), so a bound
+proven on this model is a valid lower bound of the full problem; decoding may cost more than
+the model predicted, which the reported gap then shows honestly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from greenslot.model import rules
+from greenslot.model.scenario import Job, Scenario
+from greenslot.solvers.greedy import latest_finish
+from greenslot.solvers.state import ClusterState
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Interchangeable nodes. ``available[t]`` is how many may run jobs in slot ``t``.
+
+    ``fixed_gpus[t]``, ``fixed_active[t]`` and ``fixed_extra_w[t]`` describe pinned jobs on a
+    single-node pool: GPUs they hold, whether they keep the node on, and their GPUs' draw
+    above idle.
+    """
+
+    index: int
+    site: int
+    gpu_type: str
+    gpus: int
+    node_ids: tuple[int, ...]
+    idle_w: float
+    gpu_idle_w: float
+    always_on: bool
+    available: np.ndarray
+    fixed_gpus: np.ndarray
+    fixed_active: np.ndarray
+    fixed_extra_w: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return len(self.node_ids)
+
+    @property
+    def node_base_w(self) -> float:
+        """Draw of one powered node with every GPU idle [W]."""
+        return self.idle_w + self.gpus * self.gpu_idle_w
+
+    def constant_w(self) -> np.ndarray:
+        """Draw per slot that no decision changes: always-on nodes and pinned GPUs [W]."""
+        on = self.size * self.node_base_w if self.always_on else 0.0
+        return on + self.fixed_extra_w
+
+
+@dataclass(frozen=True)
+class Column:
+    """One way to run job ``job``: ``mode`` on ``count`` nodes of pool ``pool`` from ``start``."""
+
+    job: int
+    pool: int
+    mode_index: int
+    power_limit_w: float
+    start: int
+    length: int
+    count: int
+    gpus_each: int
+    extra_w: float          # draw above idle of all its GPUs [W]
+    transfer_kwh: float     # data moved at the start slot
+
+    @property
+    def end(self) -> int:
+        return self.start + self.length
+
+    @property
+    def multi_node(self) -> bool:
+        return self.count > 1
+
+
+@dataclass
+class Prepared:
+    """Everything both backends need, as plain arrays and lists."""
+
+    scenario: Scenario
+    jobs: list[Job]
+    pools: list[Pool]
+    columns: list[Column]
+    columns_of_job: list[list[int]]
+    penalty: np.ndarray
+    dependencies: list[tuple[int, int]]          # (before, after) job indices
+    pue: np.ndarray
+    cap_w: np.ndarray                            # node-draw cap per site before PUE [W]
+    max_draw_w: np.ndarray                       # every node on at its highest draw [W]
+    renewable_kwh: np.ndarray                    # (sites, slots)
+    grid_weight: np.ndarray                      # objective per grid kWh (sites, slots)
+    energy_weight: float
+    hours: float
+    n_slots: int
+    earliest_start: dict[str, int] = field(default_factory=dict)
+    latest_end: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def n_sites(self) -> int:
+        return len(self.pue)
+
+
+def _pool_key(scenario: Scenario, node_id: int, pinned_nodes: set[str]):
+    node = scenario.nodes[node_id]
+    if node.name in pinned_nodes:
+        return ("pinned", node.name)
+    return (node.site, node.gpu_type, node.gpus, node.idle_w, node.partition,
+            node.unavailable_slots)
+
+
+def _pinned_usage(scenario: Scenario, state: ClusterState, pinned: dict):
+    """Per node: GPUs held and draw above idle of pinned jobs, per slot."""
+    gpus = np.zeros((len(scenario.nodes), state.n_slots))
+    extra = np.zeros_like(gpus)
+    for a in pinned.values():
+        job = scenario.job(a.job_id)
+        for name in a.nodes:
+            i = scenario.node_position(name)
+            node = scenario.nodes[i]
+            mode = scenario.gpu_type(node.gpu_type).mode(job.workload, a.power_limit_w)
+            used = rules.nodes_needed(job, node)[1]
+            slots = a.slots_in_horizon(state.n_slots)
+            gpus[i, slots.start:slots.stop] += used
+            extra[i, slots.start:slots.stop] += used * (mode.power_w - state.node_gpu_idle_w[i])
+    return gpus, extra
+
+
+def build_pools(scenario: Scenario, state: ClusterState, pinned: dict) -> list[Pool]:
+    pinned_nodes = {n for a in pinned.values() for n in a.nodes}
+    grouped: dict[tuple, list[int]] = {}
+    for i in range(len(scenario.nodes)):
+        grouped.setdefault(_pool_key(scenario, i, pinned_nodes), []).append(i)
+    gpus, extra = _pinned_usage(scenario, state, pinned)
+    pools = []
+    for index, ids in enumerate(grouped.values()):
+        first = scenario.nodes[ids[0]]
+        available = np.where(state.blocked[ids[0]], 0, len(ids)).astype(int)
+        pools.append(Pool(
+            index=index, site=int(state.node_site[ids[0]]), gpu_type=first.gpu_type,
+            gpus=first.gpus, node_ids=tuple(ids), idle_w=first.idle_w,
+            gpu_idle_w=float(state.node_gpu_idle_w[ids[0]]),
+            always_on=bool(state.always_on[ids[0]]), available=available,
+            fixed_gpus=gpus[ids].sum(axis=0), fixed_active=(gpus[ids] > 0).sum(axis=0),
+            fixed_extra_w=extra[ids].sum(axis=0),
+        ))
+    return pools
+
+
+def _max_draw_w(scenario: Scenario, state: ClusterState) -> np.ndarray:
+    """Per site: every node on, every GPU at the highest power of any curve [W]."""
+    max_power = np.array([max(m.power_w for curve in scenario.gpu_type(n.gpu_type)
+                              .curves.values() for m in curve) for n in scenario.nodes])
+    node_max_w = state.node_idle_w + state.node_gpus * np.maximum(max_power,
+                                                                  state.node_gpu_idle_w)
+    return np.bincount(state.node_site, weights=node_max_w, minlength=len(state.pue))
+
+
+def _penalties(scenario: Scenario, state: ClusterState, jobs: list[Job]) -> np.ndarray:
+    """Per-job penalty for leaving it out: above any objective change one job can cause.
+
+    The bound is the objective of every node at its highest draw in every slot plus every
+    transfer, so placing a job always beats leaving it out when it fits at all.
+    """
+    site_max_kwh = (state.pue * _max_draw_w(scenario, state) / 1000.0 * state.hours)[:, None]
+    transfers = sum(j.data_gb for j in jobs) * scenario.transfer_kwh_per_gb
+    ceiling = float(((state.grid_weight + state.energy_weight) * site_max_kwh).sum()
+                    + (state.grid_weight.max() + state.energy_weight) * transfers)
+    return np.array([job.priority * (ceiling + 1.0) for job in jobs])
+
+
+def prepare(scenario: Scenario, pinned: dict, state: ClusterState) -> Prepared:
+    """Build pools and columns for every non-pinned job.
+
+    ``state`` holds only pinned jobs and always-on nodes (as after ``place_pinned``). A job with
+    no column at all (no matching node, window too short) keeps an empty column list and can
+    only be left out.
+    """
+    pools = build_pools(scenario, state, pinned)
+    grid = scenario.grid
+    probe_groups = {j.job_id: state.candidate_groups(j) for j in scenario.jobs}
+    finish = latest_finish(scenario, probe_groups)
+    jobs = [j for j in scenario.jobs if not j.pinned]
+    columns: list[Column] = []
+    columns_of_job: list[list[int]] = []
+    earliest_of: dict[str, int] = {}
+    latest_of: dict[str, int] = {}
+    for j_index, job in enumerate(jobs):
+        own: list[int] = []
+        earliest = max([rules.earliest_start_slot(grid, job)]
+                       + [pinned[d].end_slot for d in job.depends_on if d in pinned])
+        latest = finish[job.job_id]
+        for limit in (pinned[p].start_slot for p in pinned
+                      if job.job_id in scenario.job(p).depends_on):
+            latest = min(latest, limit)
+        earliest_of[job.job_id], latest_of[job.job_id] = earliest, latest
+        for pool in pools:
+            node = scenario.nodes[pool.node_ids[0]]
+            if not rules.node_allowed(scenario, job, node):
+                continue
+            count, each = rules.nodes_needed(job, node)
+            if count > pool.size:
+                continue
+            site_name = state.site_names[pool.site]
+            transfer = (job.data_gb * scenario.transfer_kwh_per_gb
+                        if rules.needs_transfer(job, site_name) else 0.0)
+            for m_index, mode in enumerate(rules.allowed_modes(job, scenario.gpu_type(
+                    pool.gpu_type))):
+                length = rules.run_slots(grid, job, mode)
+                for start in range(earliest, latest - length + 1):
+                    window = pool.available[start:start + length]
+                    if window.min() < count:
+                        continue
+                    own.append(len(columns))
+                    columns.append(Column(
+                        job=j_index, pool=pool.index, mode_index=m_index,
+                        power_limit_w=mode.power_limit_w, start=start, length=length,
+                        count=count, gpus_each=each,
+                        extra_w=count * each * (mode.power_w - pool.gpu_idle_w),
+                        transfer_kwh=transfer))
+        columns_of_job.append(own)
+    index = {j.job_id: k for k, j in enumerate(jobs)}
+    dependencies = [(index[d], index[j.job_id]) for j in jobs for d in j.depends_on
+                    if d in index]
+    return Prepared(
+        scenario=scenario, jobs=jobs, pools=pools, columns=columns,
+        columns_of_job=columns_of_job, penalty=_penalties(scenario, state, jobs),
+        dependencies=dependencies, pue=state.pue, cap_w=state.cap_w,
+        max_draw_w=_max_draw_w(scenario, state),
+        renewable_kwh=state.renewable_kwh, grid_weight=state.grid_weight,
+        energy_weight=state.energy_weight, hours=state.hours, n_slots=state.n_slots,
+        earliest_start=earliest_of, latest_end=latest_of,
+    )
