@@ -56,18 +56,25 @@ def latest_finish(scenario: Scenario, groups: dict[str, list[NodeGroup]]) -> dic
 
     The critical-path rule: a job must end early enough for every job depending on it to run
     at its fastest mode before its own latest finish. Without it a greedy pass happily pushes
-    a first stage into the cheapest late slots and leaves no window for the second.
+    a first stage into the cheapest late slots and leaves no window for the second. A
+    dependant that cannot run in any case (its own window is too short, or it would leave
+    this job no room) imposes nothing: it is left out, and this job still runs.
     """
     grid = scenario.grid
     finish = {j.job_id: rules.latest_end_slot(grid, j) for j in scenario.jobs}
+    earliest = {j.job_id: rules.earliest_start_slot(grid, j) for j in scenario.jobs}
+    fastest = {j.job_id: _fastest_slots(scenario, groups, j) for j in scenario.jobs}
     successors: dict[str, list[Job]] = {}
     for job in scenario.jobs:
         for dep in job.depends_on:
             successors.setdefault(dep, []).append(job)
     for job in reversed(dependency_order(list(scenario.jobs), lambda j: (j.job_id,))):
         for child in successors.get(job.job_id, []):
-            fastest = _fastest_slots(scenario, groups, child)
-            finish[job.job_id] = min(finish[job.job_id], finish[child.job_id] - fastest)
+            limit = finish[child.job_id] - fastest[child.job_id]
+            child_viable = limit >= earliest[child.job_id]
+            leaves_room = limit - fastest[job.job_id] >= earliest[job.job_id]
+            if child_viable and leaves_room:
+                finish[job.job_id] = min(finish[job.job_id], limit)
     return finish
 
 
@@ -101,7 +108,12 @@ class _Pass:
         for job in order:
             missing = [d for d in job.depends_on if d not in self.placed]
             if missing:
-                self.failures[job.job_id] = ("dependency", missing[0])
+                own_window = (rules.earliest_start_slot(self.scenario.grid, job),
+                              self.finish[job.job_id])
+                self.failures[job.job_id] = (
+                    ("no_fit", *own_window) if own_window[1] - own_window[0]
+                    < _fastest_slots(self.scenario, self.groups, job)
+                    else ("dependency", missing[0]))
                 continue
             earliest, latest = self.window(job)
             found = best_candidate(self.state, job, earliest, latest, self.groups[job.job_id])
