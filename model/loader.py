@@ -37,7 +37,8 @@ from greenslot.model.timegrid import TimeGrid
 TOP_KEYS = {"name", "start", "horizon", "slot", "objective", "transfer_kwh_per_gb", "sites",
             "gpu_types", "nodes", "jobs"}
 TOP_REQUIRED = {"start", "horizon", "slot", "sites", "gpu_types", "nodes", "jobs"}
-SITE_KEYS = {"name", "pue", "power_cap_kw", "power_down_idle", "forecast"}
+SITE_KEYS = {"name", "pue", "power_cap_kw", "power_down_idle", "forecast", "energy_budget_kwh",
+             "carbon_budget_kg"}
 SITE_REQUIRED = {"name", "forecast"}
 GPU_KEYS = {"name", "gpu_idle_w", "power_curve"}
 NODE_KEYS = {"names", "site", "gpu_type", "gpus", "idle_w", "partition", "unavailable"}
@@ -252,7 +253,11 @@ def _load_sites(raw: Any, reader: _YamlReader, folder: Path, grid: TimeGrid):
             text = reader.text(entry, where, "forecast")
             files.append((folder / text, _display(folder / text)))
         signals = load_site_signals(files, grid, f"{reader.display}, {where}")
-        sites.append(Site(name=name, pue=pue, power_cap_kw=cap_kw, power_down_idle=down))
+        budgets = {key: None if data.get(key) is None
+                   else reader.number(data[key], where, key, 0, True)
+                   for key in ("energy_budget_kwh", "carbon_budget_kg")}
+        sites.append(Site(name=name, pue=pue, power_cap_kw=cap_kw, power_down_idle=down,
+                          **budgets))
         series[name] = SiteSeries(
             carbon_g_per_kwh=signals["carbon_g_per_kwh"],
             price_per_mwh=signals["price_per_mwh"],

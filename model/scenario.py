@@ -55,12 +55,19 @@ class GpuType:
 
 @dataclass(frozen=True)
 class Site:
-    """A facility with its own grid signals, PUE and optional power cap [kW, after PUE]."""
+    """A facility with its own grid signals, PUE and optional limits.
+
+    ``power_cap_kw`` bounds the facility node draw (after PUE) in every slot;
+    ``energy_budget_kwh`` and ``carbon_budget_kg`` bound the site's facility energy and grid
+    carbon summed over the horizon (hard caps, an extension of the contract's site keys).
+    """
 
     name: str
     pue: float
     power_cap_kw: float | None
     power_down_idle: bool
+    energy_budget_kwh: float | None = None
+    carbon_budget_kg: float | None = None
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,12 @@ from greenslot.model.scenario import Scenario
 from greenslot.model.schedule import Schedule
 
 CAP_TOLERANCE_KW = 1e-6
+BUDGET_TOLERANCE = 1e-9
 
 VIOLATION_KINDS = (
     "unknown_job", "duplicate_job", "unaccounted_job", "unknown_node", "bad_mode", "duration",
     "window", "placement", "restriction", "capacity", "maintenance", "dependency", "pinned",
-    "power_cap", "totals",
+    "power_cap", "budget", "totals",
 )
 
 
@@ -52,6 +53,7 @@ def validate(scenario: Scenario, schedule: Schedule) -> list[Violation]:
     found += _check_dependencies(scenario, schedule)
     found += _check_capacity(scenario, schedule)
     found += _check_power_cap(scenario, schedule)
+    found += _check_budgets(scenario, schedule)
     return found
 
 
@@ -202,6 +204,28 @@ def _check_power_cap(scenario: Scenario, schedule: Schedule) -> list[Violation]:
                                    f"site {site.name} draws {figures.node_draw_kw[k, t]:.3f} kW "
                                    f"in slot {t}, cap {site.power_cap_kw:g} kW "
                                    f"({len(over)} slot(s) over)"))
+    return found
+
+
+def site_carbon_kg(scenario: Scenario, grid_kwh: np.ndarray) -> np.ndarray:
+    """Grid carbon per site over the horizon [kg]."""
+    return np.array([float(np.dot(grid_kwh[k], scenario.series[s.name].carbon_g_per_kwh))
+                     / 1000.0 for k, s in enumerate(scenario.sites)])
+
+
+def _check_budgets(scenario: Scenario, schedule: Schedule) -> list[Violation]:
+    if not any(s.energy_budget_kwh or s.carbon_budget_kg for s in scenario.sites):
+        return []
+    figures = account(scenario, schedule)
+    energy = figures.energy_kwh.sum(axis=1)
+    carbon = site_carbon_kg(scenario, figures.grid_kwh)
+    found = []
+    for k, site in enumerate(scenario.sites):
+        for what, used, budget, unit in (("energy", energy[k], site.energy_budget_kwh, "kWh"),
+                                         ("carbon", carbon[k], site.carbon_budget_kg, "kg")):
+            if budget is not None and used > budget * (1 + BUDGET_TOLERANCE):
+                found.append(Violation("budget", None, f"site {site.name} uses {used:.6g} {unit} "
+                                       f"of {what}, budget {budget:g} {unit}"))
     return found
 
 

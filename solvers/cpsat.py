@@ -48,6 +48,18 @@ def _power_of_ten_at_least(value: float) -> float:
     return 10.0 ** max(0, math.ceil(math.log10(value))) if value > 0 else 1.0
 
 
+def _row_multiplier(row, per_unit: np.ndarray) -> float:
+    """1 for rows already in integers; the draw scale for draw rows (so draw keeps
+    coefficient 1); otherwise a power of ten giving ``ROW_DIGITS`` significant digits."""
+    if row.name.startswith("draw["):
+        return DRAW_SCALE
+    bounds = [b for b in (row.lower, row.upper) if not math.isinf(b)]
+    if np.all(per_unit == np.rint(per_unit)) and all(b == round(b) for b in bounds):
+        return 1.0
+    smallest = np.abs(per_unit[per_unit != 0]).min()
+    return _power_of_ten_at_least(ROW_DIGITS / smallest)
+
+
 class _IntegerModel:
     """The LinearModel in integer units, plus what is needed to map answers back."""
 
@@ -65,16 +77,17 @@ class _IntegerModel:
         self.row_multiplier = []
         for row in model.rows:
             per_unit = row.coefs / self.scale[row.indices]
-            multiplier = 1.0
-            if row.name.startswith(("draw[", "grid[")):
-                smallest = np.abs(per_unit[per_unit != 0]).min()
-                multiplier = _power_of_ten_at_least(ROW_DIGITS / smallest) if row.name.startswith(
-                    "grid[") else DRAW_SCALE
-            coefs = np.rint(per_unit * multiplier).astype(np.int64)
+            multiplier = _row_multiplier(row, per_unit)
+            budget = row.name.startswith(("energy_budget", "carbon_budget"))
+            # budgets round against the user (coefficients up, the cap down) so any integer
+            # answer keeps them; elsewhere nearest rounding, bounded in the reported bound
+            coefs = (np.ceil(per_unit * multiplier - 1e-9) if budget
+                     else np.rint(per_unit * multiplier)).astype(np.int64)
             expr = sum(int(c) * self.vars[i] for c, i in zip(coefs, row.indices, strict=True)
                        if c)
             lower = None if math.isinf(row.lower) else round(row.lower * multiplier)
-            upper = None if math.isinf(row.upper) else round(row.upper * multiplier)
+            upper = None if math.isinf(row.upper) else (
+                math.floor(row.upper * multiplier) if budget else round(row.upper * multiplier))
             if lower is not None and upper is not None and lower == upper:
                 self.cp.Add(expr == lower)
             else:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from greenslot.model.accounting import account, objective_value
 from greenslot.model.scenario import Scenario
 from greenslot.model.schedule import Schedule, Unplaced
+from greenslot.model.validator import validate
 from greenslot.solvers.decode import chosen_columns, decode, encode
 from greenslot.solvers.diagnose import explain_no_fit
 from greenslot.solvers.formulation import build
@@ -87,7 +88,10 @@ def solve_exact(scenario: Scenario, options: SolveOptions, backend: Backend,
         schedule = _with_reasons(scenario, decoded_state, placed, lost, prep)
         penalty = _penalty_of(prep, schedule)
         value = objective_value(scenario, account(scenario, schedule).totals)
-        if value + penalty < best_value + best_penalty - 1e-9:
+        problems = validate(scenario, schedule)
+        if problems:
+            logger.warning("%s plan discarded, greedy kept: %s", name, problems[0])
+        elif value + penalty < best_value + best_penalty - 1e-9:
             best_schedule, best_penalty, best_value, source = schedule, penalty, value, name
     bound = None if answer.bound is None else answer.bound - unavoidable
     total = best_value + best_penalty

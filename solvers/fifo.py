@@ -16,7 +16,7 @@ import numpy as np
 from greenslot.model import rules
 from greenslot.model.scenario import Job, Scenario
 from greenslot.model.schedule import Assignment, Schedule, Unplaced
-from greenslot.solvers.greedy import dependency_order
+from greenslot.solvers.ordering import dependency_order
 from greenslot.solvers.pinned import place_pinned
 from greenslot.solvers.state import ClusterState, window_sums
 from greenslot.solvers.types import SolveOptions, SolveResult, SolveStatus

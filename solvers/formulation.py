@@ -206,8 +206,32 @@ def add_dependencies(model: LinearModel, prep: Prepared, index: Index) -> None:
                       [1.0] * len(later) + [-1.0] * len(earlier), -INF, 0.0, name=f"{name}]")
 
 
+BUDGET_MARGIN = 1e-7  # relative: keeps solver tolerances from crossing the exact budget
+
+
+def add_budgets(model: LinearModel, prep: Prepared, index: Index) -> None:
+    """Per-site energy and carbon budgets over the horizon (hard caps).
+
+    Energy counts PUE x draw plus transfers; carbon counts grid energy only. Both are tightened
+    by ``BUDGET_MARGIN`` so a plan within solver tolerances still meets the exact budget.
+    """
+    for s in range(prep.n_sites):
+        factor = prep.pue[s] * prep.hours / 1000.0
+        moved = [k for k, c in enumerate(prep.columns)
+                 if c.transfer_kwh > 0 and prep.pools[c.pool].site == s]
+        if np.isfinite(prep.energy_budget_kwh[s]):
+            model.add_row([*index.draw[s], *index.x[moved]],
+                          [factor] * prep.n_slots + [prep.columns[k].transfer_kwh for k in moved],
+                          -INF, prep.energy_budget_kwh[s] * (1 - BUDGET_MARGIN),
+                          name=f"energy_budget[{s}]")
+        if np.isfinite(prep.carbon_budget_kg[s]):
+            model.add_row(index.grid[s], prep.carbon_kg_per_kwh[s], -INF,
+                          prep.carbon_budget_kg[s] * (1 - BUDGET_MARGIN),
+                          name=f"carbon_budget[{s}]")
+
+
 FORMULATION = (add_assignment, add_pool_capacity, add_site_draw, add_grid_draw,
-               add_dependencies)
+               add_dependencies, add_budgets)
 
 
 def build(prep: Prepared) -> tuple[LinearModel, Index]:

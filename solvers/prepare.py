@@ -97,6 +97,9 @@ class Prepared:
     pue: np.ndarray
     cap_w: np.ndarray                            # node-draw cap per site before PUE [W]
     max_draw_w: np.ndarray                       # every node on at its highest draw [W]
+    energy_budget_kwh: np.ndarray                # per site, inf when none
+    carbon_budget_kg: np.ndarray
+    carbon_kg_per_kwh: np.ndarray                # (sites, slots)
     renewable_kwh: np.ndarray                    # (sites, slots)
     grid_weight: np.ndarray                      # objective per grid kWh (sites, slots)
     energy_weight: float
@@ -235,7 +238,8 @@ def prepare(scenario: Scenario, pinned: dict, state: ClusterState) -> Prepared:
         scenario=scenario, jobs=jobs, pools=pools, columns=columns,
         columns_of_job=columns_of_job, penalty=_penalties(scenario, state, jobs),
         dependencies=dependencies, pue=state.pue, cap_w=state.cap_w,
-        max_draw_w=_max_draw_w(scenario, state),
+        max_draw_w=_max_draw_w(scenario, state), energy_budget_kwh=state.energy_budget_kwh,
+        carbon_budget_kg=state.carbon_budget_kg, carbon_kg_per_kwh=state.carbon_kg_per_kwh,
         renewable_kwh=state.renewable_kwh, grid_weight=state.grid_weight,
         energy_weight=state.energy_weight, hours=state.hours, n_slots=state.n_slots,
         earliest_start=earliest_of, latest_end=latest_of,

@@ -87,6 +87,8 @@ def _single_node(state, group, mode, n, earliest, last, transfer):
     total = window_sums(cost, n)
     if transfer > 0:
         total = total + _start_correction(state, group.site, kwh, transfer)[:, : total.shape[1]]
+    if state.has_budget(group.site):
+        bad = bad + _over_budget(state, group.site, kwh, transfer, n)
     total = np.where(bad == 0, total, np.inf)[:, earliest:last + 1]
     ranked = np.round(total.T, 9)
     flat = int(np.argmin(ranked))
@@ -94,6 +96,29 @@ def _single_node(state, group, mode, n, earliest, last, transfer):
     if not np.isfinite(ranked[s_off, node_pos]):
         return None
     return float(total[node_pos, s_off]), earliest + s_off, (int(group.node_ids[node_pos]),)
+
+
+def _over_budget(state: ClusterState, site: int, kwh: np.ndarray, transfer: float,
+                 n: int) -> np.ndarray:
+    """1 where a start would take the site past its energy or carbon budget, else 0."""
+    energy_room, carbon_room = state.budget_room(site)
+    energy = window_sums(kwh, n) + transfer
+    carbon = window_sums(state.carbon_terms(site, kwh), n)
+    if transfer > 0:
+        carbon = carbon + (state.carbon_terms(site, kwh + transfer)
+                           - state.carbon_terms(site, kwh))[:, : carbon.shape[1]]
+    return ((energy > energy_room) | (carbon > carbon_room)).astype(np.int64)
+
+
+def _within_budget(state: ClusterState, site: int, joint_kwh: np.ndarray, window: slice,
+                   transfer: float) -> bool:
+    if not state.has_budget(site):
+        return True
+    energy_room, carbon_room = state.budget_room(site)
+    with_transfer = joint_kwh.copy()
+    with_transfer[0] += transfer
+    carbon = float(state.carbon_terms(site, with_transfer, window).sum())
+    return with_transfer.sum() <= energy_room and carbon <= carbon_room
 
 
 def _multi_node(state, group, mode, n, earliest, last, transfer):
@@ -114,6 +139,8 @@ def _multi_node(state, group, mode, n, earliest, last, transfer):
             if (state.site_draw_w[site, window] + joint_w > state.cap_w[site] + 1e-9).any():
                 continue
             joint_kwh = state.pue[site] * joint_w / 1000.0 * state.hours
+            if not _within_budget(state, site, joint_kwh, window, transfer):
+                continue
             terms = state.objective_terms(site, joint_kwh, window)
             value = float(terms.sum())
             if transfer > 0:

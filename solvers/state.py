@@ -61,6 +61,11 @@ class ClusterState:
         self.energy_kwh = np.zeros_like(self.site_draw_w)
         series = [scenario.series[name] for name in self.site_names]
         self.renewable_kwh = np.array([s.renewable_kw for s in series]) * self.hours
+        self.carbon_kg_per_kwh = np.array([s.carbon_g_per_kwh for s in series]) / 1000.0
+        self.energy_budget_kwh = np.array([np.inf if s.energy_budget_kwh is None
+                                           else s.energy_budget_kwh for s in scenario.sites])
+        self.carbon_budget_kg = np.array([np.inf if s.carbon_budget_kg is None
+                                          else s.carbon_budget_kg for s in scenario.sites])
         weights = scenario.objective
         self.grid_weight = (np.array([s.carbon_g_per_kwh for s in series]) * weights.carbon_kg
                             + np.array([s.price_per_mwh for s in series]) * weights.cost) / 1000.0
@@ -80,6 +85,25 @@ class ClusterState:
         before = np.maximum(0.0, energy - renewable)
         after = np.maximum(0.0, energy + extra_kwh - renewable)
         return self.grid_weight[site, slots] * (after - before) + self.energy_weight * extra_kwh
+
+    def has_budget(self, site: int) -> bool:
+        return bool(np.isfinite(self.energy_budget_kwh[site])
+                    or np.isfinite(self.carbon_budget_kg[site]))
+
+    def carbon_terms(self, site: int, extra_kwh: np.ndarray, slots=slice(None)) -> np.ndarray:
+        """Extra grid carbon per slot [kg] of adding ``extra_kwh`` to ``site``."""
+        energy = self.energy_kwh[site, slots]
+        renewable = self.renewable_kwh[site, slots]
+        more = (np.maximum(0.0, energy + extra_kwh - renewable)
+                - np.maximum(0.0, energy - renewable))
+        return self.carbon_kg_per_kwh[site, slots] * more
+
+    def budget_room(self, site: int) -> tuple[float, float]:
+        """Energy [kWh] and carbon [kg] the site may still add within its budgets."""
+        grid = np.maximum(0.0, self.energy_kwh[site] - self.renewable_kwh[site])
+        carbon = float(np.dot(grid, self.carbon_kg_per_kwh[site]))
+        return (float(self.energy_budget_kwh[site] - self.energy_kwh[site].sum()),
+                float(self.carbon_budget_kg[site] - carbon))
 
     def node_delta_w(self, node_ids: np.ndarray, gpus_each: int, power_w: float) -> np.ndarray:
         """Extra draw [W] per slot, shape ``(len(node_ids), slots)``, if a job ran there.

@@ -453,10 +453,26 @@ def test_power_cap_ignores_transfer_energy(tmp_path):
     assert validate(scenario, Schedule((a_("a", 0, 1, "n1"),))) == []
 
 
+@pytest.mark.parametrize(("key", "budget", "ok"), [
+    # One 1-GPU hour in slot 0: 410 W x 1 h = 0.41 kWh, carbon 0.41 x 100 g = 0.041 kg.
+    ("energy_budget_kwh", 0.41, True), ("energy_budget_kwh", 0.40, False),
+    ("carbon_budget_kg", 0.041, True), ("carbon_budget_kg", 0.0409, False),
+])
+def test_budget(tmp_path, key, budget, ok):
+    config = base_config()
+    config["sites"][0][key] = budget
+    scenario = _load(tmp_path, [{"job_id": "a", "gpus": 1, "duration_h": 1}], config=config)
+    violations = validate(scenario, Schedule((a_("a", 0, 1, "n1"),)))
+    if ok:
+        assert violations == []
+    else:
+        assert_only(violations, "budget")
+
+
 def test_every_kind_has_a_test():
     tested = {"unknown_job", "duplicate_job", "unaccounted_job", "unknown_node", "bad_mode",
               "duration", "window", "placement", "restriction", "capacity", "maintenance",
-              "dependency", "pinned", "power_cap", "totals"}
+              "dependency", "pinned", "power_cap", "budget", "totals"}
     assert tested == set(VIOLATION_KINDS)
 
 
