@@ -21,6 +21,7 @@ from greenslot.model.scenario import Objective
 from greenslot.model.validator import check_totals, validate
 from greenslot.pipeline import plan
 from greenslot.plan_files import check_reported_figures, read_plan, write_plan
+from greenslot.progress import ProgressLine
 from greenslot.solvers.registry import SOLVERS
 from greenslot.solvers.types import SolveOptions
 
@@ -47,6 +48,23 @@ def _objective(text: str) -> Objective:
     return parse_objective_weights(weights, "--objective")
 
 
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = _positive(text)
+    if value != int(value):
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text}")
+    return int(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="greenslot", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"greenslot {__version__}")
@@ -56,11 +74,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("plan", help="plan a scenario and write schedule, summary, submit.sh")
     p.add_argument("scenario", help="scenario.yaml or the folder holding it")
     p.add_argument("--out", required=True, type=Path, help="folder to write the plan into")
-    p.add_argument("--solver", default="greedy", choices=sorted(SOLVERS))
+    p.add_argument("--solver", default="greedy", choices=sorted(SOLVERS),
+                   help="greedy (default), fifo, milp, cpsat, or auto (milp when the model is "
+                        "small enough, else greedy)")
     p.add_argument("--objective", type=_objective, default=None,
                    help="carbon | cost | energy | JSON weights (overrides the scenario)")
-    p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--time-limit", type=_positive, default=None, metavar="SECONDS",
+                   help="stop exact solvers then and keep the best plan found")
+    p.add_argument("--threads", type=_positive_int, default=1)
+    p.add_argument("--gap", type=_positive, default=None, metavar="G",
+                   help="relative gap at which exact solvers stop (default 1e-4)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     p.add_argument("--strict", action="store_true",
                    help="exit 3 and write nothing when any job cannot be placed")
 
@@ -72,9 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _summary_table(result, out_dir: Path) -> str:
     totals, fifo = result.accounting.totals, result.baselines["fifo"]
+    solved = result.result
+    proof = ""
+    if solved.bound is not None:
+        gap = max(0.0, (result.objective - solved.bound) / abs(result.objective or 1.0))
+        proof = f", {solved.status}, bound {solved.bound:.6g}, gap {gap:.3%}"
     lines = [f"plan {result.plan_id}: {len(result.schedule.assignments)} placed, "
-             f"{len(result.schedule.unplaced)} unplaced, solver {result.result.solver} "
-             f"({result.result.solve_seconds:.2f} s) -> {out_dir}",
+             f"{len(result.schedule.unplaced)} unplaced, solver {solved.solver} "
+             f"({solved.solve_seconds:.2f} s{proof}) -> {out_dir}",
              f"{'':14}{'plan':>14}{'fifo':>14}{'change':>9}"]
     for key in ("energy_kwh", "grid_kwh", "renewable_kwh", "carbon_kg", "cost"):
         change = f"{(totals[key] / fifo[key] - 1) * 100:+.1f}%" if fifo[key] else "-"
@@ -88,8 +117,10 @@ def _cmd_plan(args) -> int:
     scenario = load_scenario(args.scenario)
     if args.objective is not None:
         scenario = scenario.with_objective(args.objective)
-    options = SolveOptions(time_limit_s=args.time_limit, threads=args.threads)
-    result = plan(scenario, solver=args.solver, options=options, strict=args.strict)
+    with ProgressLine(args.solver, enabled=not args.quiet) as progress:
+        options = SolveOptions(time_limit_s=args.time_limit, threads=args.threads,
+                               gap=args.gap, progress=progress.update)
+        result = plan(scenario, solver=args.solver, options=options, strict=args.strict)
     write_plan(result, args.out, __version__)
     print(_summary_table(result, args.out))
     return EXIT_OK

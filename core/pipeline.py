@@ -24,7 +24,11 @@ logger.addHandler(logging.NullHandler())
 
 @dataclass(frozen=True)
 class Plan:
-    """A validated, priced plan plus the baselines it is compared with."""
+    """A validated, priced plan plus the baselines it is compared with.
+
+    ``objective`` is the scenario's objective on the plan's totals, plus the exact solvers'
+    penalty for jobs left out although they had a feasible window (zero when none are).
+    """
 
     scenario: Scenario
     result: SolveResult
@@ -82,6 +86,6 @@ def plan(scenario: Scenario, solver: str = "greedy", options: SolveOptions | Non
         scenario=scenario,
         result=result,
         accounting=figures,
-        objective=objective_value(scenario, figures.totals),
+        objective=objective_value(scenario, figures.totals) + result.unplaced_penalty,
         baselines=baseline_totals(scenario),
     )

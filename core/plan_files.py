@@ -78,6 +78,8 @@ def summary_dict(plan: Plan, version: str) -> dict:
         "bound": result.bound,
         "gap": gap,
         "solve_seconds": result.solve_seconds,
+        "solver_details": result.details,
+        "unplaced_penalty": result.unplaced_penalty,
         "totals": totals,
         "baselines": plan.baselines,
         "saving_vs_fifo": saving,

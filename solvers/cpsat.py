@@ -161,12 +161,18 @@ class _IntegerModel:
 
 
 class _Progress(cp_model.CpSolverSolutionCallback):
-    def __init__(self) -> None:
+    """Relays each new CP-SAT solution and its bound, in true objective units."""
+
+    def __init__(self, integer: _IntegerModel, report) -> None:
         super().__init__()
-        self.solutions = 0
+        self.integer = integer
+        self.report = report
 
     def on_solution_callback(self) -> None:
-        self.solutions += 1
+        if self.report is not None:
+            scale = self.integer.objective_scale
+            self.report(self.ObjectiveValue() / scale,
+                        self.integer.proven_bound(self.BestObjectiveBound()))
 
 
 def solve_cpsat(model: LinearModel, options: SolveOptions,
@@ -184,7 +190,7 @@ def solve_cpsat(model: LinearModel, options: SolveOptions,
     if options.time_limit_s is not None:
         params.max_time_in_seconds = float(options.time_limit_s)
     began = time.perf_counter()
-    status = solver.Solve(integer.cp, _Progress())
+    status = solver.Solve(integer.cp, _Progress(integer, options.progress))
     solved = time.perf_counter() - began
     values = objective = bound = None
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):

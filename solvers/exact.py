@@ -73,9 +73,17 @@ def solve_exact(scenario: Scenario, options: SolveOptions, backend: Backend,
     remaining = None
     if options.time_limit_s is not None:
         remaining = max(1.0, options.time_limit_s - (time.perf_counter() - began))
-    answer = backend(model, SolveOptions(time_limit_s=remaining, threads=options.threads,
-                                         gap=options.gap), start)
     unavoidable = _unavoidable_penalty(prep)
+    report = None
+    if options.progress is not None:
+        outer = options.progress
+
+        def report(incumbent: float | None, bound: float | None) -> None:
+            outer(None if incumbent is None else incumbent - unavoidable,
+                  None if bound is None else bound - unavoidable)
+
+    answer = backend(model, SolveOptions(time_limit_s=remaining, threads=options.threads,
+                                         gap=options.gap, progress=report), start)
     greedy_penalty = _penalty_of(prep, greedy.schedule)
     greedy_value = objective_value(scenario, account(scenario, greedy.schedule).totals)
     best_schedule, best_penalty, best_value = greedy.schedule, greedy_penalty, greedy_value

@@ -9,6 +9,7 @@ proven dual bound.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass
 
@@ -64,12 +65,43 @@ def to_pyomo(model: LinearModel) -> pyo.ConcreteModel:
     return m
 
 
+_HIGHS_PROGRESS = re.compile(
+    r"(?P<bound>[-+]?(?:inf|[\d.]+(?:e[-+]?\d+)?))\s+(?P<best>[-+]?(?:inf|[\d.]+(?:e[-+]?\d+)?))"
+    r"\s+(?:Large|[\d.]+%)\s+\d+\s+\d+\s+\d+\s+\d+\s+[\d.]+s\s*$")
+
+
+class _HighsLogProgress(logging.Handler):
+    """Reads HiGHS's branch-and-bound table as Pyomo relays it, for the progress line."""
+
+    def __init__(self, progress) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.progress = progress
+
+    def emit(self, record: logging.LogRecord) -> None:
+        match = _HIGHS_PROGRESS.search(record.getMessage())
+        if match:
+            best, bound = (_number(match["best"]), _number(match["bound"]))
+            self.progress(best, bound)
+
+
+def _number(text: str) -> float | None:
+    value = float(text)
+    return value if np.isfinite(value) else None
+
+
 def solve_pyomo(model: LinearModel, options: SolveOptions,
                 start: np.ndarray | None) -> BackendAnswer:
     began = time.perf_counter()
     m = to_pyomo(model)
     built = time.perf_counter() - began
     opt = AppsiHighs()
+    if options.progress is not None:
+        relay = logging.getLogger(f"{__name__}.highs")
+        relay.propagate = False
+        relay.handlers[:] = [_HighsLogProgress(options.progress)]
+        relay.setLevel(logging.DEBUG)
+        opt.config.solver_output_logger = relay
+        opt.config.log_level = logging.INFO
     opt.config.load_solution = False
     opt.config.time_limit = options.time_limit_s
     opt.config.mip_gap = options.gap if options.gap is not None else DEFAULT_GAP
@@ -131,6 +163,15 @@ def solve_highspy(model: LinearModel, options: SolveOptions,
     h.setOptionValue("mip_rel_gap", options.gap if options.gap is not None else DEFAULT_GAP)
     h.setOptionValue("threads", int(options.threads))
     h.setOptionValue("random_seed", 0)
+    if options.progress is not None:
+        report = options.progress
+
+        def relay(event) -> None:
+            out = event.data_out
+            report(_number(out.mip_primal_bound), _number(out.mip_dual_bound))
+
+        h.cbMipLogging.subscribe(relay)
+        h.cbMipImprovingSolution.subscribe(relay)
     if start is not None:
         solution = highspy.HighsSolution()
         solution.col_value = start.tolist()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from greenslot.model.scenario import Scenario
+from greenslot.solvers.auto import solve_auto
 from greenslot.solvers.cpsat import solve_cpsat
 from greenslot.solvers.exact import solve_exact
 from greenslot.solvers.fifo import solve_fifo
@@ -30,6 +31,7 @@ SOLVERS: dict[str, Solver] = {
     "fifo": solve_fifo,
     "milp": solve_with_milp,
     "cpsat": solve_with_cpsat,
+    "auto": solve_auto,
 }
 
 

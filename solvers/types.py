@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -19,6 +20,10 @@ class SolveStatus(StrEnum):
     INFEASIBLE = "infeasible"
 
 
+ProgressCallback = Callable[[float | None, float | None], None]
+"""Called with (incumbent objective, proven bound) as an exact solver improves either."""
+
+
 @dataclass(frozen=True)
 class SolveOptions:
     """Settings every solver accepts; a solver ignores what it has no use for."""
@@ -26,6 +31,7 @@ class SolveOptions:
     time_limit_s: float | None = None
     threads: int = 1
     gap: float | None = None
+    progress: ProgressCallback | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
