@@ -44,11 +44,32 @@ def _scales(model: LinearModel) -> np.ndarray:
     return scale
 
 
+def _smallest_significant(values: np.ndarray) -> float:
+    """Smallest |value| that matters: below 1e-12 of the largest, rounding to 0 is harmless."""
+    magnitudes = np.abs(values[values != 0])
+    if not len(magnitudes):
+        return 1.0
+    return float(magnitudes[magnitudes >= magnitudes.max() * 1e-12].min())
+
+
 def _power_of_ten_at_least(value: float) -> float:
     return 10.0 ** max(0, math.ceil(math.log10(value))) if value > 0 else 1.0
 
 
-def _row_multiplier(row, per_unit: np.ndarray) -> float:
+INT_HEADROOM = 2.0 ** 60  # CP-SAT sums must stay inside int64
+
+
+def _capped_power_of_ten(wanted: float, magnitude: float) -> float:
+    """The power of ten asked for, or the largest that keeps ``magnitude`` x it in int64.
+
+    Coefficients that then round to zero are tiny by construction; their loss is covered by
+    the bound allowance.
+    """
+    largest = 10.0 ** math.floor(math.log10(INT_HEADROOM / magnitude)) if magnitude else wanted
+    return max(1.0, min(wanted, largest))
+
+
+def _row_multiplier(row, per_unit: np.ndarray, upper_int: np.ndarray) -> float:
     """1 for rows already in integers; the draw scale for draw rows (so draw keeps
     coefficient 1); otherwise a power of ten giving ``ROW_DIGITS`` significant digits."""
     if row.name.startswith("draw["):
@@ -56,8 +77,9 @@ def _row_multiplier(row, per_unit: np.ndarray) -> float:
     bounds = [b for b in (row.lower, row.upper) if not math.isinf(b)]
     if np.all(per_unit == np.rint(per_unit)) and all(b == round(b) for b in bounds):
         return 1.0
-    smallest = np.abs(per_unit[per_unit != 0]).min()
-    return _power_of_ten_at_least(ROW_DIGITS / smallest)
+    smallest = _smallest_significant(per_unit)
+    magnitude = float(np.abs(per_unit) @ upper_int[row.indices]) + max(map(abs, bounds or [0]))
+    return _capped_power_of_ten(_power_of_ten_at_least(ROW_DIGITS / smallest), magnitude)
 
 
 class _IntegerModel:
@@ -72,12 +94,15 @@ class _IntegerModel:
         for i in range(model.n_vars):
             lower = math.ceil(model.lower[i] * self.scale[i] - 1e-9)
             upper = math.floor(model.upper[i] * self.scale[i] + 1e-9)
+            if self.scale[i] != 1:
+                # derived quantities: rounding must not cut off a plan at its limit
+                upper = math.ceil(model.upper[i] * self.scale[i] * (1 + 1e-6)) + 1
             self.upper_int[i] = upper
             self.vars.append(self.cp.NewIntVar(int(lower), int(upper), model.names[i]))
         self.row_multiplier = []
         for row in model.rows:
             per_unit = row.coefs / self.scale[row.indices]
-            multiplier = _row_multiplier(row, per_unit)
+            multiplier = _row_multiplier(row, per_unit, self.upper_int)
             budget = row.name.startswith(("energy_budget", "carbon_budget"))
             # budgets round against the user (coefficients up, the cap down) so any integer
             # answer keeps them; elsewhere nearest rounding, bounded in the reported bound
@@ -97,8 +122,10 @@ class _IntegerModel:
                     self.cp.Add(expr <= upper)
             self.row_multiplier.append(multiplier)
         per_unit = np.array(model.objective) / self.scale
-        smallest = np.abs(per_unit[per_unit != 0]).min() if np.any(per_unit) else 1.0
-        self.objective_scale = _power_of_ten_at_least(OBJECTIVE_DIGITS / smallest)
+        smallest = _smallest_significant(per_unit)
+        self.objective_scale = _capped_power_of_ten(
+            _power_of_ten_at_least(OBJECTIVE_DIGITS / smallest),
+            float(np.abs(per_unit) @ self.upper_int))
         self.objective = np.rint(per_unit * self.objective_scale).astype(np.int64)
         self.cp.Minimize(sum(int(c) * self.vars[i] for i, c in enumerate(self.objective) if c))
 
@@ -171,8 +198,9 @@ class _Progress(cp_model.CpSolverSolutionCallback):
     def on_solution_callback(self) -> None:
         if self.report is not None:
             scale = self.integer.objective_scale
-            self.report(self.ObjectiveValue() / scale,
-                        self.integer.proven_bound(self.BestObjectiveBound()))
+            factor = self.integer.model.objective_factor
+            self.report(self.ObjectiveValue() / scale / factor,
+                        self.integer.proven_bound(self.BestObjectiveBound()) / factor)
 
 
 def solve_cpsat(model: LinearModel, options: SolveOptions,
@@ -193,12 +221,16 @@ def solve_cpsat(model: LinearModel, options: SolveOptions,
     status = solver.Solve(integer.cp, _Progress(integer, options.progress))
     solved = time.perf_counter() - began
     values = objective = bound = None
+    slack = 0.0
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         ints = np.array([solver.Value(v) for v in integer.vars], dtype=float)
         values = ints / integer.scale
-        objective = float(np.dot(model.objective, values) + model.objective_constant)
+        objective = model.value(values)
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        bound = integer.proven_bound(solver.BestObjectiveBound())
+        raw = solver.BestObjectiveBound()
+        factor = model.objective_factor
+        bound = integer.proven_bound(raw) / factor
+        slack = max(0.0, raw / integer.objective_scale / factor - bound)
     return BackendAnswer(values=values, objective=objective, bound=bound,
                          optimal=status == cp_model.OPTIMAL, build_seconds=built,
-                         solve_seconds=solved, interface="ortools-cp-sat")
+                         solve_seconds=solved, interface="ortools-cp-sat", bound_slack=slack)

@@ -13,6 +13,7 @@ import logging
 
 import numpy as np
 
+from greenslot.model import rules
 from greenslot.model.schedule import Assignment, Schedule
 from greenslot.solvers.formulation import Index
 from greenslot.solvers.linear import LinearModel
@@ -41,6 +42,10 @@ def encode(model: LinearModel, prep: Prepared, index: Index,
         node_ids = [scenario.node_position(n) for n in a.nodes]
         pools = {pool_of[i] for i in node_ids}
         if scenario.job(a.job_id).pinned:
+            # pinned GPUs count with the single-node hosts of their pool
+            for t in a.slots_in_horizon(prep.n_slots):
+                for i in node_ids:
+                    hosts.setdefault((pool_of[i], t), set()).add(i)
             continue
         key = (job_index[a.job_id], pools.pop(), a.power_limit_w, a.start_slot)
         if pools or key not in lookup:
@@ -53,8 +58,7 @@ def encode(model: LinearModel, prep: Prepared, index: Index,
             for t in range(column.start, column.end):
                 hosts.setdefault((column.pool, t), set()).update(node_ids)
     for (p, t), var in index.w.items():
-        # pinned jobs sit on single-node pools, so their node is the one any host shares
-        values[var] = max(len(hosts.get((p, t), ())), int(prep.pools[p].fixed_active[t]))
+        values[var] = len(hosts.get((p, t), ()))
     _complete_derived(model, values)
     problems = model.violations(values)
     if problems:
@@ -130,7 +134,9 @@ def _pick_nodes(state: ClusterState, prep: Prepared, column) -> tuple[int, ...] 
     Preferring nodes that are already on (and the fullest of them) keeps powered-down nodes
     asleep and leaves whole nodes free for multi-node jobs.
     """
-    ids = np.array(prep.pools[column.pool].node_ids)
+    job = prep.jobs[column.job]
+    ids = np.array([i for i in prep.pools[column.pool].node_ids
+                    if rules.node_allowed(prep.scenario, job, prep.scenario.nodes[i])])
     window = slice(column.start, column.end)
     fits = (state.free[ids, window] >= column.gpus_each).all(axis=1)
     fits &= ~state.blocked[ids, window].any(axis=1)

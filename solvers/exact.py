@@ -105,7 +105,8 @@ def solve_exact(scenario: Scenario, options: SolveOptions, backend: Backend,
     total = best_value + best_penalty
     tolerance = max(options.gap if options.gap is not None else DEFAULT_GAP, 1e-9)
     optimal = bool(answer.optimal and bound is not None
-                   and total - bound <= tolerance * max(abs(total), 1e-9) + 1e-9)
+                   and total - bound <= tolerance * max(abs(total), 1e-9) + 1e-9
+                   + answer.bound_slack)
     if bound is not None and bound > total:
         if bound - total > OPTIMALITY_TOLERANCE * max(1.0, abs(total)):
             logger.warning("backend bound %.9g above a feasible objective %.9g: dropped",

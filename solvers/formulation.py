@@ -143,7 +143,7 @@ def add_site_draw(model: LinearModel, prep: Prepared, index: Index) -> None:
     sites = np.array([prep.pools[c.pool].site for c in prep.columns], dtype=np.int64)
     extra = np.array([c.extra_w for c in prep.columns])
     wake = np.array([0.0 if prep.pools[c.pool].always_on or not c.multi_node
-                     else c.count * prep.pools[c.pool].node_base_w for c in prep.columns])
+                     else c.count * prep.pools[c.pool].wake_w for c in prep.columns])
     keys = sites[index.cover_column] * prep.n_slots + index.cover_slot
     by_key = dict(_groups(keys))
     constant = np.zeros((prep.n_sites, prep.n_slots))
@@ -153,7 +153,7 @@ def add_site_draw(model: LinearModel, prep: Prepared, index: Index) -> None:
     for (p, t), var in index.w.items():
         pool = prep.pools[p]
         if not pool.always_on:
-            woken.setdefault((pool.site, t), []).append((var, -pool.node_base_w))
+            woken.setdefault((pool.site, t), []).append((var, -pool.wake_w))
     for s in range(prep.n_sites):
         for t in range(prep.n_slots):
             positions = by_key.get(s * prep.n_slots + t, np.zeros(0, dtype=np.int64))
@@ -240,4 +240,5 @@ def build(prep: Prepared) -> tuple[LinearModel, Index]:
     index = add_variables(model, prep)
     for add in FORMULATION:
         add(model, prep, index)
+    model.rescale_objective(float(prep.penalty.max()) if len(prep.penalty) else 0.0)
     return model, index

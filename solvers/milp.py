@@ -8,6 +8,7 @@ proven dual bound.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import time
@@ -29,7 +30,11 @@ logger.addHandler(logging.NullHandler())
 
 @dataclass(frozen=True)
 class BackendAnswer:
-    """What a backend found: the best vector (or None), its objective and a proven bound."""
+    """What a backend found: the best vector (or None), its objective and a proven bound.
+
+    ``bound_slack`` is how much the bound was lowered to stay proven despite the backend's
+    own rounding (CP-SAT's integer scaling); optimality is judged up to it.
+    """
 
     values: np.ndarray | None
     objective: float | None
@@ -38,6 +43,8 @@ class BackendAnswer:
     build_seconds: float
     solve_seconds: float
     interface: str
+    bound_slack: float = 0.0
+    reported_objective: float | None = None  # the solver's own figure, to cross-check
 
 
 def to_pyomo(model: LinearModel) -> pyo.ConcreteModel:
@@ -73,15 +80,17 @@ _HIGHS_PROGRESS = re.compile(
 class _HighsLogProgress(logging.Handler):
     """Reads HiGHS's branch-and-bound table as Pyomo relays it, for the progress line."""
 
-    def __init__(self, progress) -> None:
+    def __init__(self, progress, factor: float) -> None:
         super().__init__(level=logging.DEBUG)
         self.progress = progress
+        self.factor = factor
 
     def emit(self, record: logging.LogRecord) -> None:
         match = _HIGHS_PROGRESS.search(record.getMessage())
         if match:
             best, bound = (_number(match["best"]), _number(match["bound"]))
-            self.progress(best, bound)
+            self.progress(None if best is None else best / self.factor,
+                          None if bound is None else bound / self.factor)
 
 
 def _number(text: str) -> float | None:
@@ -98,7 +107,7 @@ def solve_pyomo(model: LinearModel, options: SolveOptions,
     if options.progress is not None:
         relay = logging.getLogger(f"{__name__}.highs")
         relay.propagate = False
-        relay.handlers[:] = [_HighsLogProgress(options.progress)]
+        relay.handlers[:] = [_HighsLogProgress(options.progress, model.objective_factor)]
         relay.setLevel(logging.DEBUG)
         opt.config.solver_output_logger = relay
         opt.config.log_level = logging.INFO
@@ -117,9 +126,13 @@ def solve_pyomo(model: LinearModel, options: SolveOptions,
     if result.best_feasible_objective is not None:
         result.solution_loader.load_vars()
         values = np.array([pyo.value(m.v[i]) for i in range(model.n_vars)])
+    factor = model.objective_factor
     return BackendAnswer(
-        values=values, objective=result.best_feasible_objective,
-        bound=result.best_objective_bound,
+        values=values, objective=None if values is None else model.value(values),
+        reported_objective=None if result.best_feasible_objective is None
+        else result.best_feasible_objective / factor,
+        bound=None if result.best_objective_bound is None
+        else result.best_objective_bound / factor,
         optimal=result.termination_condition == TerminationCondition.optimal,
         build_seconds=built, solve_seconds=solved, interface="pyomo-appsi-highs")
 
@@ -166,9 +179,13 @@ def solve_highspy(model: LinearModel, options: SolveOptions,
     if options.progress is not None:
         report = options.progress
 
+        factor = model.objective_factor
+
         def relay(event) -> None:
             out = event.data_out
-            report(_number(out.mip_primal_bound), _number(out.mip_dual_bound))
+            best, bound = _number(out.mip_primal_bound), _number(out.mip_dual_bound)
+            report(None if best is None else best / factor,
+                   None if bound is None else bound / factor)
 
         h.cbMipLogging.subscribe(relay)
         h.cbMipImprovingSolution.subscribe(relay)
@@ -181,13 +198,15 @@ def solve_highspy(model: LinearModel, options: SolveOptions,
     h.run()
     solved = time.perf_counter() - began
     info = h.getInfo()
-    values = objective = None
+    values = objective = reported = None
     if info.primal_solution_status == 2:  # a feasible solution is at hand
         values = np.array(h.getSolution().col_value)
-        objective = float(info.objective_function_value)
+        objective = model.value(values)
+        reported = float(info.objective_function_value) / model.objective_factor
     status = h.getModelStatus()
     return BackendAnswer(
-        values=values, objective=objective, bound=float(info.mip_dual_bound),
+        values=values, objective=objective, reported_objective=reported,
+        bound=float(info.mip_dual_bound) / model.objective_factor,
         optimal=status == highspy.HighsModelStatus.kOptimal, build_seconds=built,
         solve_seconds=solved, interface="highspy")
 
@@ -195,11 +214,41 @@ def solve_highspy(model: LinearModel, options: SolveOptions,
 PYOMO_MAX_NONZEROS = 200_000
 
 
+def _consistent(answer: BackendAnswer) -> bool:
+    """Whether HiGHS's own objective matches the solution it returned."""
+    if answer.values is None or answer.reported_objective is None:
+        return True
+    return abs(answer.reported_objective - answer.objective) <= 1e-6 * max(
+        1e-9, abs(answer.objective))
+
+
 def solve_milp(model: LinearModel, options: SolveOptions,
                start: np.ndarray | None) -> BackendAnswer:
-    """Pyomo for models a person might inspect; highspy beyond ``PYOMO_MAX_NONZEROS``."""
+    """Pyomo for models a person might inspect; highspy beyond ``PYOMO_MAX_NONZEROS``.
+
+    HiGHS 1.16 can lose presolve's objective offset when it evaluates a MIP start (it logs
+    "feasible in the reduced space" with another value) and then stops early with a bound
+    that is off by that offset. When its reported objective disagrees with the returned
+    solution, its bound is not trusted: the solve is repeated without the start, in the time
+    left, and the better solution of the two is kept with the second run's bound.
+    """
+    began = time.perf_counter()
     nonzeros = sum(len(r.indices) for r in model.rows)
-    if nonzeros <= PYOMO_MAX_NONZEROS:
-        return solve_pyomo(model, options, start)
-    logger.info("MILP has %d nonzeros: building it with highspy directly", nonzeros)
-    return solve_highspy(model, options, start)
+    route = solve_pyomo if nonzeros <= PYOMO_MAX_NONZEROS else solve_highspy
+    if route is solve_highspy:
+        logger.info("MILP has %d nonzeros: building it with highspy directly", nonzeros)
+    answer = route(model, options, start)
+    if start is None or _consistent(answer):
+        return answer
+    logger.warning("HiGHS reported %.9g for a solution worth %.9g: solving again without the "
+                   "MIP start", answer.reported_objective, answer.objective)
+    left = None
+    if options.time_limit_s is not None:
+        left = max(1.0, options.time_limit_s - (time.perf_counter() - began))
+    retry = route(model, dataclasses.replace(options, time_limit_s=left), None)
+    better = retry if (retry.values is not None and retry.objective <= answer.objective) \
+        else answer
+    return dataclasses.replace(
+        better, bound=retry.bound if _consistent(retry) else None, optimal=retry.optimal,
+        solve_seconds=answer.solve_seconds + retry.solve_seconds,
+        build_seconds=answer.build_seconds + retry.build_seconds)

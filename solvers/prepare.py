@@ -1,13 +1,16 @@
 """Shared preparation for the exact backends (MILP and CP-SAT): one time-indexed model.
 
-Nodes that are interchangeable (same site, GPU type, size, idle draw, partition, maintenance,
-and no pinned job) form a *pool*; a column is one way to run a job: (job, power mode, pool,
-start slot). Both backends build the same rows from these arrays, so they solve the same
-problem, and :mod:`greenslot.solvers.decode` turns either answer into concrete nodes.
+Nodes of one site, GPU type and size form a *pool* (the nodes a multi-node job may combine);
+a column is one way to run a job: (job, power mode, pool, start slot). Both backends build the
+same rows from these arrays, so they solve the same problem, and
+:mod:`greenslot.solvers.decode` turns either answer into concrete nodes.
 
-Pooling is a relaxation of per-node packing (GPUs of a pool are summed per slot), so a bound
-proven on this model is a valid lower bound of the full problem; decoding may cost more than
-the model predicted, which the reported gap then shows honestly.
+Pooling is a relaxation of per-node packing: GPUs of a pool are summed per slot, maintenance
+and pinned jobs reduce the pool's counts, partition restrictions only limit how many nodes a
+column may take, and waking a node is charged at the pool's cheapest node. So a bound proven on
+this model is a valid lower bound of the full problem; decoding to concrete nodes may cost more
+than the model predicted, which the reported gap then shows honestly. On the usual cluster
+(identical nodes per pool) the model is exact apart from packing.
 """
 
 from __future__ import annotations
@@ -18,17 +21,17 @@ import numpy as np
 
 from greenslot.model import rules
 from greenslot.model.scenario import Job, Scenario
-from greenslot.solvers.greedy import latest_finish
 from greenslot.solvers.state import ClusterState
 
 
 @dataclass(frozen=True)
 class Pool:
-    """Interchangeable nodes. ``available[t]`` is how many may run jobs in slot ``t``.
+    """Nodes of one site, GPU type and size. ``available[t]``: nodes outside maintenance.
 
-    ``fixed_gpus[t]``, ``fixed_active[t]`` and ``fixed_extra_w[t]`` describe pinned jobs on a
-    single-node pool: GPUs they hold, whether they keep the node on, and their GPUs' draw
-    above idle.
+    ``fixed_gpus[t]``, ``fixed_active[t]`` and ``fixed_extra_w[t]`` describe pinned jobs: GPUs
+    they hold, nodes they keep on, and their GPUs' draw above idle. ``base_w`` is the draw of
+    all nodes on with idle GPUs; ``wake_w`` the cheapest node's (what waking one costs at
+    least).
     """
 
     index: int
@@ -36,9 +39,10 @@ class Pool:
     gpu_type: str
     gpus: int
     node_ids: tuple[int, ...]
-    idle_w: float
     gpu_idle_w: float
     always_on: bool
+    base_w: float
+    wake_w: float
     available: np.ndarray
     fixed_gpus: np.ndarray
     fixed_active: np.ndarray
@@ -48,14 +52,9 @@ class Pool:
     def size(self) -> int:
         return len(self.node_ids)
 
-    @property
-    def node_base_w(self) -> float:
-        """Draw of one powered node with every GPU idle [W]."""
-        return self.idle_w + self.gpus * self.gpu_idle_w
-
     def constant_w(self) -> np.ndarray:
         """Draw per slot that no decision changes: always-on nodes and pinned GPUs [W]."""
-        on = self.size * self.node_base_w if self.always_on else 0.0
+        on = self.base_w if self.always_on else 0.0
         return on + self.fixed_extra_w
 
 
@@ -113,14 +112,6 @@ class Prepared:
         return len(self.pue)
 
 
-def _pool_key(scenario: Scenario, node_id: int, pinned_nodes: set[str]):
-    node = scenario.nodes[node_id]
-    if node.name in pinned_nodes:
-        return ("pinned", node.name)
-    return (node.site, node.gpu_type, node.gpus, node.idle_w, node.partition,
-            node.unavailable_slots)
-
-
 def _pinned_usage(scenario: Scenario, state: ClusterState, pinned: dict):
     """Per node: GPUs held and draw above idle of pinned jobs, per slot."""
     gpus = np.zeros((len(scenario.nodes), state.n_slots))
@@ -139,20 +130,21 @@ def _pinned_usage(scenario: Scenario, state: ClusterState, pinned: dict):
 
 
 def build_pools(scenario: Scenario, state: ClusterState, pinned: dict) -> list[Pool]:
-    pinned_nodes = {n for a in pinned.values() for n in a.nodes}
     grouped: dict[tuple, list[int]] = {}
-    for i in range(len(scenario.nodes)):
-        grouped.setdefault(_pool_key(scenario, i, pinned_nodes), []).append(i)
+    for i, node in enumerate(scenario.nodes):
+        grouped.setdefault((node.site, node.gpu_type, node.gpus), []).append(i)
     gpus, extra = _pinned_usage(scenario, state, pinned)
     pools = []
     for index, ids in enumerate(grouped.values()):
         first = scenario.nodes[ids[0]]
-        available = np.where(state.blocked[ids[0]], 0, len(ids)).astype(int)
+        node_base = state.node_idle_w[ids] + state.node_gpus[ids] * state.node_gpu_idle_w[ids]
         pools.append(Pool(
             index=index, site=int(state.node_site[ids[0]]), gpu_type=first.gpu_type,
-            gpus=first.gpus, node_ids=tuple(ids), idle_w=first.idle_w,
+            gpus=first.gpus, node_ids=tuple(ids),
             gpu_idle_w=float(state.node_gpu_idle_w[ids[0]]),
-            always_on=bool(state.always_on[ids[0]]), available=available,
+            always_on=bool(state.always_on[ids[0]]), base_w=float(node_base.sum()),
+            wake_w=float(node_base.min()),
+            available=(~state.blocked[ids]).sum(axis=0).astype(int),
             fixed_gpus=gpus[ids].sum(axis=0), fixed_active=(gpus[ids] > 0).sum(axis=0),
             fixed_extra_w=extra[ids].sum(axis=0),
         ))
@@ -171,14 +163,15 @@ def _max_draw_w(scenario: Scenario, state: ClusterState) -> np.ndarray:
 def _penalties(scenario: Scenario, state: ClusterState, jobs: list[Job]) -> np.ndarray:
     """Per-job penalty for leaving it out: above any objective change one job can cause.
 
-    The bound is the objective of every node at its highest draw in every slot plus every
-    transfer, so placing a job always beats leaving it out when it fits at all.
+    The ceiling is the objective of every node at its highest draw in every slot plus every
+    transfer; twice that (times the job's priority) makes placing a job beat leaving it out
+    whenever it fits at all.
     """
     site_max_kwh = (state.pue * _max_draw_w(scenario, state) / 1000.0 * state.hours)[:, None]
     transfers = sum(j.data_gb for j in jobs) * scenario.transfer_kwh_per_gb
     ceiling = float(((state.grid_weight + state.energy_weight) * site_max_kwh).sum()
                     + (state.grid_weight.max() + state.energy_weight) * transfers)
-    return np.array([job.priority * (ceiling + 1.0) for job in jobs])
+    return np.array([job.priority * max(2.0 * ceiling, 1e-9) for job in jobs])
 
 
 def prepare(scenario: Scenario, pinned: dict, state: ClusterState) -> Prepared:
@@ -190,8 +183,6 @@ def prepare(scenario: Scenario, pinned: dict, state: ClusterState) -> Prepared:
     """
     pools = build_pools(scenario, state, pinned)
     grid = scenario.grid
-    probe_groups = {j.job_id: state.candidate_groups(j) for j in scenario.jobs}
-    finish = latest_finish(scenario, probe_groups)
     jobs = [j for j in scenario.jobs if not j.pinned]
     columns: list[Column] = []
     columns_of_job: list[list[int]] = []
@@ -201,17 +192,21 @@ def prepare(scenario: Scenario, pinned: dict, state: ClusterState) -> Prepared:
         own: list[int] = []
         earliest = max([rules.earliest_start_slot(grid, job)]
                        + [pinned[d].end_slot for d in job.depends_on if d in pinned])
-        latest = finish[job.job_id]
+        # the deadline only: dependency rows order jobs exactly, and a tighter window (like
+        # greedy's critical-path finish) would cut off plans and make the bound invalid
+        latest = rules.latest_end_slot(grid, job)
         for limit in (pinned[p].start_slot for p in pinned
                       if job.job_id in scenario.job(p).depends_on):
             latest = min(latest, limit)
         earliest_of[job.job_id], latest_of[job.job_id] = earliest, latest
         for pool in pools:
-            node = scenario.nodes[pool.node_ids[0]]
-            if not rules.node_allowed(scenario, job, node):
+            allowed = [i for i in pool.node_ids
+                       if rules.node_allowed(scenario, job, scenario.nodes[i])]
+            if not allowed:
                 continue
-            count, each = rules.nodes_needed(job, node)
-            if count > pool.size:
+            count, each = rules.nodes_needed(job, scenario.nodes[allowed[0]])
+            usable = (~state.blocked[allowed]).sum(axis=0)
+            if count > len(allowed):
                 continue
             site_name = state.site_names[pool.site]
             transfer = (job.data_gb * scenario.transfer_kwh_per_gb
@@ -220,8 +215,7 @@ def prepare(scenario: Scenario, pinned: dict, state: ClusterState) -> Prepared:
                     pool.gpu_type))):
                 length = rules.run_slots(grid, job, mode)
                 for start in range(earliest, latest - length + 1):
-                    window = pool.available[start:start + length]
-                    if window.min() < count:
+                    if usable[start:start + length].min() < count:
                         continue
                     own.append(len(columns))
                     columns.append(Column(
