@@ -18,7 +18,7 @@ from greenslot.model.schedule import Assignment, Schedule
 from greenslot.solvers.formulation import Index
 from greenslot.solvers.linear import LinearModel
 from greenslot.solvers.prepare import Prepared
-from greenslot.solvers.search import best_candidate
+from greenslot.solvers.search import best_candidate, within_budget
 from greenslot.solvers.state import ClusterState
 
 logger = logging.getLogger(__name__)
@@ -91,7 +91,6 @@ def decode(prep: Prepared, columns: list[int], pinned: dict[str, Assignment],
     ``state`` holds the pinned jobs; placements are added to it. Returns the assignments
     (pinned included) and the ids of jobs that could not be placed at all.
     """
-    scenario = prep.scenario
     placed = dict(pinned)
     order = sorted(columns, key=lambda k: (prep.columns[k].start, -prep.columns[k].count,
                                            -prep.columns[k].gpus_each))
@@ -99,33 +98,54 @@ def decode(prep: Prepared, columns: list[int], pinned: dict[str, Assignment],
     for k in order:
         column = prep.columns[k]
         job = prep.jobs[column.job]
-        ids = _pick_nodes(state, prep, column)
-        if ids is None:
+        assignment = place_column(state, prep, column)
+        if assignment is None:
             leftovers.append(job)
             continue
-        mode = scenario.gpu_type(prep.pools[column.pool].gpu_type).mode(
-            job.workload, column.power_limit_w)
-        state.place(job, ids, column.start, column.end, mode.power_w, column.gpus_each)
-        placed[job.job_id] = state.assignment(job, ids, column.start, column.end,
-                                              column.power_limit_w)
-    lost = []
-    for job in leftovers:
-        earliest = max([prep.earliest_start[job.job_id]]
-                       + [placed[d].end_slot for d in job.depends_on if d in placed])
-        latest = min([prep.latest_end[job.job_id]]
-                     + [placed[j].start_slot for j in placed
-                        if job.job_id in scenario.job(j).depends_on])
-        found = best_candidate(state, job, earliest, latest)
-        if found is None:
-            lost.append(job.job_id)
-            continue
-        state.place(job, found.node_ids, found.start, found.end, found.mode.power_w,
-                    found.gpus_each)
-        placed[job.job_id] = state.assignment(job, found.node_ids, found.start, found.end,
-                                              found.mode.power_limit_w)
+        placed[job.job_id] = assignment
+    lost = [job.job_id for job in leftovers if place_anywhere(state, prep, job, placed) is None]
     if leftovers:
         logger.info("decode re-inserted %d job(s), %d lost", len(leftovers), len(lost))
     return placed, lost
+
+
+def place_column(state: ClusterState, prep: Prepared, column) -> Assignment | None:
+    """Put ``column`` on concrete nodes if they are free and the power cap and budgets hold."""
+    job = prep.jobs[column.job]
+    ids = _pick_nodes(state, prep, column)
+    if ids is None:
+        return None
+    mode = prep.scenario.gpu_type(prep.pools[column.pool].gpu_type).mode(
+        job.workload, column.power_limit_w)
+    window = slice(column.start, column.end)
+    joint_w = state.node_delta_w(np.array(ids), column.gpus_each, mode.power_w)[:, window].sum(0)
+    site = prep.pools[column.pool].site
+    if (state.site_draw_w[site, window] + joint_w > state.cap_w[site] + 1e-9).any():
+        return None
+    joint_kwh = state.pue[site] * joint_w / 1000.0 * state.hours
+    if not within_budget(state, site, joint_kwh, window, column.transfer_kwh):
+        return None
+    state.place(job, ids, column.start, column.end, mode.power_w, column.gpus_each)
+    return state.assignment(job, ids, column.start, column.end, column.power_limit_w)
+
+
+def place_anywhere(state: ClusterState, prep: Prepared, job,
+                   placed: dict[str, Assignment]) -> Assignment | None:
+    """The greedy search's best place for ``job`` around what is placed (a repair step)."""
+    scenario = prep.scenario
+    earliest = max([prep.earliest_start[job.job_id]]
+                   + [placed[d].end_slot for d in job.depends_on if d in placed])
+    latest = min([prep.latest_end[job.job_id]]
+                 + [placed[j].start_slot for j in placed
+                    if job.job_id in scenario.job(j).depends_on])
+    found = best_candidate(state, job, earliest, latest)
+    if found is None:
+        return None
+    state.place(job, found.node_ids, found.start, found.end, found.mode.power_w,
+                found.gpus_each)
+    placed[job.job_id] = state.assignment(job, found.node_ids, found.start, found.end,
+                                          found.mode.power_limit_w)
+    return placed[job.job_id]
 
 
 def _pick_nodes(state: ClusterState, prep: Prepared, column) -> tuple[int, ...] | None:

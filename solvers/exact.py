@@ -1,9 +1,16 @@
-"""Exact solving: greedy warm start -> prepare -> build -> backend -> decode -> keep the better.
+"""Exact solving: greedy -> model -> LP bound and LP-guided rounding -> backend -> best plan.
 
-Shared by the MILP and CP-SAT backends. The greedy plan is computed first and passed as a
-complete start, so the answer is never worse than greedy; when the backend's plan decodes to a
-higher true objective than greedy (fragmentation, a time limit with no better incumbent),
-greedy's plan is returned with the backend's bound.
+Shared by the MILP and CP-SAT backends:
+
+1. the greedy plan, always valid, is the first candidate;
+2. the time-indexed model is built once; its LP relaxation gives a proven bound and, by
+   rounding (:mod:`greenslot.solvers.rounding`), a second candidate;
+3. the better candidate is the backend's complete warm start, so the backend's answer is
+   never worse than either;
+4. the backend's answer is decoded to concrete nodes and validated; the best valid plan wins.
+
+The reported bound is the best of the LP's and the backend's, both proven on a relaxation of
+the full problem.
 """
 
 from __future__ import annotations
@@ -11,18 +18,22 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from greenslot.model.accounting import account, objective_value
 from greenslot.model.scenario import Scenario
-from greenslot.model.schedule import Schedule, Unplaced
+from greenslot.model.schedule import Assignment, Schedule, Unplaced
 from greenslot.model.validator import validate
 from greenslot.solvers.decode import chosen_columns, decode, encode
 from greenslot.solvers.diagnose import explain_no_fit
 from greenslot.solvers.formulation import build
 from greenslot.solvers.greedy import solve_greedy
+from greenslot.solvers.improve import improve
 from greenslot.solvers.milp import BackendAnswer
 from greenslot.solvers.pinned import place_pinned
 from greenslot.solvers.prepare import Prepared, prepare
+from greenslot.solvers.relaxation import solve_relaxation
+from greenslot.solvers.rounding import round_relaxation
 from greenslot.solvers.state import ClusterState
 from greenslot.solvers.types import DEFAULT_GAP, SolveOptions, SolveResult, SolveStatus
 
@@ -31,6 +42,23 @@ logger.addHandler(logging.NullHandler())
 
 Backend = Callable[..., BackendAnswer]
 OPTIMALITY_TOLERANCE = 1e-6
+LP_TIME_SHARE = 0.5  # of the time limit, at most, for the LP relaxation
+IMPROVE_TIME_SHARE = 0.25  # of the time limit, for local improvement of the warm start
+IMPROVE_SECONDS = 60.0  # the same without a time limit
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A valid plan, where it came from and its penalised objective."""
+
+    source: str
+    schedule: Schedule
+    value: float
+    penalty: float
+
+    @property
+    def total(self) -> float:
+        return self.value + self.penalty
 
 
 def _penalty_of(prep: Prepared, schedule: Schedule) -> float:
@@ -44,8 +72,8 @@ def _unavoidable_penalty(prep: Prepared) -> float:
     return float(sum(prep.penalty[k] for k, cols in enumerate(prep.columns_of_job) if not cols))
 
 
-def _with_reasons(scenario: Scenario, state: ClusterState, placed: dict, lost: list[str],
-                  prep: Prepared) -> Schedule:
+def _with_reasons(state: ClusterState, placed: dict[str, Assignment], prep: Prepared
+                  ) -> Schedule:
     unplaced = []
     for job in prep.jobs:
         if job.job_id in placed:
@@ -60,79 +88,126 @@ def _with_reasons(scenario: Scenario, state: ClusterState, placed: dict, lost: l
     return Schedule(tuple(placed.values()), tuple(unplaced))
 
 
+def _candidate(scenario: Scenario, prep: Prepared, source: str,
+               schedule: Schedule) -> Candidate | None:
+    """A candidate if the independent validator accepts the plan, else None (logged)."""
+    problems = validate(scenario, schedule)
+    if problems:
+        logger.warning("%s plan discarded: %s", source, problems[0])
+        return None
+    value = objective_value(scenario, account(scenario, schedule).totals)
+    return Candidate(source, schedule, value, _penalty_of(prep, schedule))
+
+
+def _improved(scenario: Scenario, prep: Prepared, best: Candidate,
+              deadline: float) -> Candidate | None:
+    """``best`` after local improvement (each job moved where it now costs least)."""
+    state = ClusterState(scenario)
+    placed = {}
+    for a in best.schedule.assignments:
+        job = scenario.job(a.job_id)
+        ids = [scenario.node_position(n) for n in a.nodes]
+        node = scenario.nodes[ids[0]]
+        mode = scenario.gpu_type(node.gpu_type).mode(job.workload, a.power_limit_w)
+        state.place(job, ids, a.start_slot, a.end_slot, mode.power_w,
+                    job.gpus if len(ids) == 1 else node.gpus)
+        placed[a.job_id] = a
+    if not improve(state, placed, prep, deadline):
+        return None
+    return _candidate(scenario, prep, f"{best.source}+moves", _with_reasons(state, placed, prep))
+
+
+def _remaining(options: SolveOptions, began: float, share: float = 1.0) -> float | None:
+    if options.time_limit_s is None:
+        return None
+    return max(1.0, share * (options.time_limit_s - (time.perf_counter() - began)))
+
+
+def _progress_relay(options: SolveOptions, offset: float):
+    if options.progress is None:
+        return None
+    outer = options.progress
+
+    def report(incumbent: float | None, bound: float | None) -> None:
+        outer(None if incumbent is None else incumbent - offset,
+              None if bound is None else bound - offset)
+
+    return report
+
+
 def solve_exact(scenario: Scenario, options: SolveOptions, backend: Backend,
                 name: str) -> SolveResult:
-    """Solve with ``backend`` (milp or cpsat), warm-started from and never worse than greedy."""
+    """Solve with ``backend`` (milp or cpsat) as the module docstring describes."""
     began = time.perf_counter()
     greedy = solve_greedy(scenario, options)
     state = ClusterState(scenario)
-    pinned = place_pinned(state)
-    prep = prepare(scenario, pinned, state)
+    prep = prepare(scenario, place_pinned(state), state)
     model, index = build(prep)
-    start = encode(model, prep, index, greedy.schedule)
-    remaining = None
-    if options.time_limit_s is not None:
-        remaining = max(1.0, options.time_limit_s - (time.perf_counter() - began))
     unavoidable = _unavoidable_penalty(prep)
-    report = None
+    candidates = [_candidate(scenario, prep, "greedy", greedy.schedule)]
+
+    relaxation = solve_relaxation(model, _remaining(options, began, LP_TIME_SHARE),
+                                  options.threads)
+    if relaxation.values is not None:
+        rounded_state, placed, _ = round_relaxation(prep, index, relaxation.values)
+        candidates.append(_candidate(scenario, prep, "lp-rounding",
+                                     _with_reasons(rounded_state, placed, prep)))
+    candidates = [c for c in candidates if c is not None]
+    best = min(candidates, key=lambda c: c.total)
+    improved = _improved(scenario, prep, best, began + IMPROVE_SECONDS if options.time_limit_s
+                         is None else began + IMPROVE_TIME_SHARE * options.time_limit_s)
+    if improved is not None and improved.total < best.total - 1e-9:
+        candidates.append(improved)
+        best = improved
     if options.progress is not None:
-        outer = options.progress
+        options.progress(best.total, None if relaxation.bound is None
+                         else relaxation.bound - unavoidable)
 
-        def report(incumbent: float | None, bound: float | None) -> None:
-            outer(None if incumbent is None else incumbent - unavoidable,
-                  None if bound is None else bound - unavoidable)
-
-    answer = backend(model, SolveOptions(time_limit_s=remaining, threads=options.threads,
-                                         gap=options.gap, progress=report), start)
-    greedy_penalty = _penalty_of(prep, greedy.schedule)
-    greedy_value = objective_value(scenario, account(scenario, greedy.schedule).totals)
-    best_schedule, best_penalty, best_value = greedy.schedule, greedy_penalty, greedy_value
-    source = "greedy"
+    start = encode(model, prep, index, best.schedule)
+    answer = backend(model, SolveOptions(time_limit_s=_remaining(options, began),
+                                         threads=options.threads, gap=options.gap,
+                                         progress=_progress_relay(options, unavoidable)),
+                     start)
     if answer.values is not None:
         decoded_state = ClusterState(scenario)
-        decoded_pinned = place_pinned(decoded_state)
-        placed, lost = decode(prep, chosen_columns(prep, index, answer.values), decoded_pinned,
-                              decoded_state)
-        schedule = _with_reasons(scenario, decoded_state, placed, lost, prep)
-        penalty = _penalty_of(prep, schedule)
-        value = objective_value(scenario, account(scenario, schedule).totals)
-        problems = validate(scenario, schedule)
-        if problems:
-            logger.warning("%s plan discarded, greedy kept: %s", name, problems[0])
-        elif value + penalty < best_value + best_penalty - 1e-9:
-            best_schedule, best_penalty, best_value, source = schedule, penalty, value, name
-    bound = None if answer.bound is None else answer.bound - unavoidable
-    total = best_value + best_penalty
-    tolerance = max(options.gap if options.gap is not None else DEFAULT_GAP, 1e-9)
-    optimal = bool(answer.optimal and bound is not None
-                   and total - bound <= tolerance * max(abs(total), 1e-9) + 1e-9
-                   + answer.bound_slack)
-    if bound is not None and bound > total:
-        if bound - total > OPTIMALITY_TOLERANCE * max(1.0, abs(total)):
-            logger.warning("backend bound %.9g above a feasible objective %.9g: dropped",
-                           bound, total)
+        placed, _ = decode(prep, chosen_columns(prep, index, answer.values),
+                           place_pinned(decoded_state), decoded_state)
+        found = _candidate(scenario, prep, name, _with_reasons(decoded_state, placed, prep))
+        if found is not None and found.total < best.total - 1e-9:
+            best = found
+
+    bounds = [b - unavoidable for b in (relaxation.bound, answer.bound) if b is not None]
+    bound = max(bounds) if bounds else None
+    if bound is not None and bound > best.total:
+        if bound - best.total > OPTIMALITY_TOLERANCE * max(1.0, abs(best.total)):
+            logger.warning("bound %.9g above a feasible objective %.9g: dropped", bound,
+                           best.total)
             bound = None
         else:
-            bound = total
-    nonzeros = int(sum(len(r.indices) for r in model.rows))
+            bound = best.total
+    tolerance = max(options.gap if options.gap is not None else DEFAULT_GAP, 1e-9)
+    optimal = bound is not None and (
+        best.total - bound <= tolerance * max(abs(best.total), 1e-9) + 1e-9
+        + (answer.bound_slack if answer.optimal else 0.0))
     return SolveResult(
         solver=name,
         status=SolveStatus.OPTIMAL if optimal else SolveStatus.FEASIBLE,
-        schedule=best_schedule,
+        schedule=best.schedule,
         bound=bound,
         solve_seconds=time.perf_counter() - began,
-        unplaced_penalty=best_penalty,
+        unplaced_penalty=best.penalty,
         details={
-            "plan_from": source, "interface": answer.interface,
+            "plan_from": best.source, "interface": answer.interface,
             "build_seconds": answer.build_seconds, "backend_seconds": answer.solve_seconds,
+            "lp_seconds": relaxation.seconds,
+            "lp_bound": None if relaxation.bound is None else relaxation.bound - unavoidable,
+            "backend_bound": None if answer.bound is None else answer.bound - unavoidable,
             "columns": len(prep.columns), "variables": model.n_vars, "rows": len(model.rows),
-            "nonzeros": nonzeros, "warm_start": start is not None,
-            "greedy_objective": greedy_value + greedy_penalty,
-            "backend_objective": answer.objective if answer.objective is None
+            "nonzeros": int(sum(len(r.indices) for r in model.rows)),
+            "warm_start": start is not None,
+            "candidates": {c.source: c.total for c in candidates},
+            "backend_objective": None if answer.objective is None
             else answer.objective - unavoidable,
             "pools": len(prep.pools),
         },
     )
-
-
-__all__ = ["solve_exact"]

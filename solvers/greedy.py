@@ -102,16 +102,10 @@ class _Pass:
             self.placed[job.job_id] = self.state.assignment(
                 job, found.node_ids, found.start, found.end, found.mode.power_limit_w)
 
-    def objective(self) -> float:
-        state = self.state
-        grid_kwh = (state.energy_kwh - state.renewable_kwh).clip(min=0.0)
-        return float((state.grid_weight * grid_kwh).sum()
-                     + state.energy_weight * state.energy_kwh.sum())
-
     def score(self) -> tuple[float, float]:
         """Priority-weighted unplaced jobs first, then the objective: lower is better."""
         lost = sum(self.scenario.job(j).priority for j in self.failures)
-        return (lost, self.objective())
+        return (lost, self.state.objective())
 
 
 def _keys(scenario: Scenario, groups: dict[str, list[NodeGroup]], finish: dict[str, int]):

@@ -27,6 +27,13 @@ from greenslot.solvers.types import DEFAULT_GAP, SolveOptions
 logger = logging.getLogger(__name__)
 logger.addHandler(logging.NullHandler())
 
+HIGHS_OPTIONS = {
+    "random_seed": 0,
+    # HiGHS's default (1e-6) let presolve misjudge rows with tiny right-hand sides (a 1 W
+    # renewable supply) and return a wrong optimum; 1e-9 keeps them exact.
+    "mip_feasibility_tolerance": 1e-9,
+}
+
 
 @dataclass(frozen=True)
 class BackendAnswer:
@@ -114,7 +121,7 @@ def solve_pyomo(model: LinearModel, options: SolveOptions,
     opt.config.load_solution = False
     opt.config.time_limit = options.time_limit_s
     opt.config.mip_gap = options.gap if options.gap is not None else DEFAULT_GAP
-    opt.highs_options = {"threads": options.threads, "random_seed": 0}
+    opt.highs_options = {"threads": options.threads, **HIGHS_OPTIONS}
     if start is not None:
         for i, value in enumerate(start):
             m.v[i].set_value(float(value), skip_validation=True)
@@ -175,10 +182,20 @@ def solve_highspy(model: LinearModel, options: SolveOptions,
         h.setOptionValue("time_limit", float(options.time_limit_s))
     h.setOptionValue("mip_rel_gap", options.gap if options.gap is not None else DEFAULT_GAP)
     h.setOptionValue("threads", int(options.threads))
-    h.setOptionValue("random_seed", 0)
+    for key, value in HIGHS_OPTIONS.items():
+        h.setOptionValue(key, value)
+    if options.time_limit_s is not None:
+        # HiGHS checks time_limit only between phases; a long root cut loop can overrun it
+        # by minutes (seen: 157 s for 60 s), so its MIP interrupt callback enforces it too
+        stop_at = time.perf_counter() + float(options.time_limit_s)
+
+        def enforce(event) -> None:
+            if time.perf_counter() > stop_at:
+                event.interrupt()
+
+        h.cbMipInterrupt.subscribe(enforce)
     if options.progress is not None:
         report = options.progress
-
         factor = model.objective_factor
 
         def relay(event) -> None:

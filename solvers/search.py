@@ -110,7 +110,7 @@ def _over_budget(state: ClusterState, site: int, kwh: np.ndarray, transfer: floa
     return ((energy > energy_room) | (carbon > carbon_room)).astype(np.int64)
 
 
-def _within_budget(state: ClusterState, site: int, joint_kwh: np.ndarray, window: slice,
+def within_budget(state: ClusterState, site: int, joint_kwh: np.ndarray, window: slice,
                    transfer: float) -> bool:
     if not state.has_budget(site):
         return True
@@ -139,7 +139,7 @@ def _multi_node(state, group, mode, n, earliest, last, transfer):
             if (state.site_draw_w[site, window] + joint_w > state.cap_w[site] + 1e-9).any():
                 continue
             joint_kwh = state.pue[site] * joint_w / 1000.0 * state.hours
-            if not _within_budget(state, site, joint_kwh, window, transfer):
+            if not within_budget(state, site, joint_kwh, window, transfer):
                 continue
             terms = state.objective_terms(site, joint_kwh, window)
             value = float(terms.sum())

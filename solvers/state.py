@@ -145,6 +145,25 @@ class ClusterState:
         if 0 <= start < self.n_slots and rules.needs_transfer(job, site_name):
             self.energy_kwh[site, start] += job.data_gb * self.scenario.transfer_kwh_per_gb
 
+    def remove(self, job: Job, node_ids, start: int, end: int, power_w: float,
+               gpus_each: int) -> None:
+        """Undo :meth:`place` exactly (the same state gives the same draw to take off)."""
+        lo, hi = max(0, start), min(self.n_slots, end)
+        ids = np.asarray(node_ids)
+        self.free[ids, lo:hi] += gpus_each
+        self.running[ids, lo:hi] -= 1
+        delta = self.node_delta_w(ids, gpus_each, power_w)[:, lo:hi]
+        site = int(self.node_site[ids[0]])
+        self._add_draw(site, np.arange(lo, hi), -delta.sum(axis=0))
+        if 0 <= start < self.n_slots and rules.needs_transfer(job, self.site_names[site]):
+            self.energy_kwh[site, start] -= job.data_gb * self.scenario.transfer_kwh_per_gb
+
+    def objective(self) -> float:
+        """The scenario's objective of everything placed so far."""
+        grid_kwh = (self.energy_kwh - self.renewable_kwh).clip(min=0.0)
+        return float((self.grid_weight * grid_kwh).sum()
+                     + self.energy_weight * self.energy_kwh.sum())
+
     def assignment(self, job: Job, node_ids, start: int, end: int, power_limit_w: float):
         names = tuple(self.scenario.nodes[i].name for i in node_ids)
         return Assignment(job.job_id, int(start), int(end), float(power_limit_w), names)

@@ -1,0 +1,62 @@
+"""LP-guided rounding: a plan built job by job from where the LP relaxation put each job.
+
+Jobs go in dependency order, the most decided first (largest LP weight on one column); each
+takes its LP columns in decreasing weight, the first that fits on concrete nodes under the
+power cap and budgets; a job none of whose columns fits is placed by the greedy search.
+Because the relaxation is nearly integral here, this lands within a fraction of a percent of
+its bound on most instances, far closer than greedy alone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from greenslot.model.schedule import Assignment
+from greenslot.solvers.decode import place_anywhere, place_column
+from greenslot.solvers.formulation import Index
+from greenslot.solvers.ordering import dependency_order
+from greenslot.solvers.pinned import place_pinned
+from greenslot.solvers.prepare import Prepared
+from greenslot.solvers.state import ClusterState
+
+SUPPORT = 1e-6  # LP weights below this are noise
+
+
+def round_relaxation(prep: Prepared, index: Index, values: np.ndarray
+                     ) -> tuple[ClusterState, dict[str, Assignment], list[str]]:
+    """Placements guided by the LP values ``values``; returns state, placed and lost jobs."""
+    weights = values[index.x]
+    support: list[list[int]] = []
+    decided = np.zeros(len(prep.jobs))
+    for j, columns in enumerate(prep.columns_of_job):
+        chosen = [k for k in columns if weights[k] > SUPPORT]
+        chosen.sort(key=lambda k: (-weights[k], prep.columns[k].start))
+        support.append(chosen)
+        decided[j] = weights[chosen[0]] if chosen else 0.0
+    position = {job.job_id: j for j, job in enumerate(prep.jobs)}
+    order = dependency_order(prep.jobs, lambda job: (-decided[position[job.job_id]],
+                                                     job.job_id))
+    state = ClusterState(prep.scenario)
+    placed = place_pinned(state)
+    lost: list[str] = []
+    for job in order:
+        j = position[job.job_id]
+        if any(d not in placed for d in job.depends_on):
+            lost.append(job.job_id)
+            continue
+        earliest = max([prep.earliest_start[job.job_id]]
+                       + [placed[d].end_slot for d in job.depends_on])
+        assignment = None
+        for k in support[j]:
+            column = prep.columns[k]
+            if column.start >= earliest and column.end <= prep.latest_end[job.job_id]:
+                assignment = place_column(state, prep, column)
+                if assignment is not None:
+                    break
+        if assignment is None:
+            assignment = place_anywhere(state, prep, job, placed)
+        if assignment is None:
+            lost.append(job.job_id)
+        else:
+            placed[job.job_id] = assignment
+    return state, placed, lost
