@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from greenslot.model.schedule import Assignment
+from greenslot.solvers.ordering import dependency_order
 from greenslot.solvers.prepare import Prepared
 from greenslot.solvers.search import best_candidate
 from greenslot.solvers.state import ClusterState
@@ -35,13 +38,9 @@ def improve(state: ClusterState, placed: dict[str, Assignment], prep: Prepared,
         for job in movable:
             if time.perf_counter() > deadline:
                 return moves
-            old = placed[job.job_id]
-            node_ids = [scenario.node_position(n) for n in old.nodes]
-            node = scenario.nodes[node_ids[0]]
-            mode = scenario.gpu_type(node.gpu_type).mode(job.workload, old.power_limit_w)
-            each = job.gpus if len(node_ids) == 1 else node.gpus
+            old = placed.pop(job.job_id)
             before = state.objective()
-            state.remove(job, node_ids, old.start_slot, old.end_slot, mode.power_w, each)
+            _lift(state, scenario, job, old)
             saved = before - state.objective()
             earliest = max([prep.earliest_start[job.job_id]]
                            + [placed[d].end_slot for d in job.depends_on if d in placed])
@@ -56,8 +55,97 @@ def improve(state: ClusterState, placed: dict[str, Assignment], prep: Prepared,
                                                       found.end, found.mode.power_limit_w)
                 moved_this_pass += 1
             else:
-                state.place(job, node_ids, old.start_slot, old.end_slot, mode.power_w, each)
+                _drop(state, scenario, job, old)
+                placed[job.job_id] = old
         moves += moved_this_pass
         if not moved_this_pass:
             break
     return moves
+
+
+def ruin_and_recreate(state: ClusterState, placed: dict[str, Assignment], prep: Prepared,
+                      deadline: float, seed: int = 0, batch: int = 12, width: int = 8) -> int:
+    """Take out the jobs running around a random slot and re-insert them, while it pays.
+
+    Single moves stall when two jobs block each other's better slot; clearing a window of
+    ``batch`` jobs and re-inserting them one by one (dependencies first, then a random order)
+    lets them trade places. A round that does not lower the objective, or cannot re-insert a
+    job, is undone exactly. Stops at ``deadline`` or after ``3 x jobs`` rounds in a row
+    without a gain. Deterministic for a given ``seed``. Returns accepted rounds.
+    """
+    scenario = prep.scenario
+    rng = np.random.default_rng(seed)
+    movable = [j for j in prep.jobs if j.job_id in placed]
+    if not movable:
+        return 0
+    groups = {j.job_id: state.candidate_groups(j) for j in movable}
+    dependants: dict[str, list[str]] = {}
+    for job in scenario.jobs:
+        for dep in job.depends_on:
+            dependants.setdefault(dep, []).append(job.job_id)
+    accepted = idle = 0
+    patience = max(30, 3 * len(movable))  # rounds without a gain before giving up
+    while time.perf_counter() < deadline and idle < patience:
+        idle += 1
+        anchor = int(rng.integers(0, state.n_slots))
+        near = [j for j in movable if placed[j.job_id].start_slot < anchor + width
+                and placed[j.job_id].end_slot > anchor - width]
+        if not near:
+            continue
+        chosen = [near[i] for i in rng.permutation(len(near))[:batch]]
+        before = state.objective()
+        old = {j.job_id: placed.pop(j.job_id) for j in chosen}
+        for job in chosen:
+            _lift(state, scenario, job, old[job.job_id])
+        new: dict[str, Assignment] = {}
+        rank = {j.job_id: i for i, j in enumerate(chosen)}
+        ok = True
+        for job in dependency_order(chosen, lambda j, rank=rank: (rank[j.job_id],)):
+            found = _best_place(state, placed, prep, job, dependants, groups[job.job_id])
+            if found is None:
+                ok = False
+                break
+            new[job.job_id] = placed[job.job_id] = found
+        if ok and state.objective() < before - 1e-9 * max(1.0, abs(before)):
+            accepted += 1
+            idle = 0
+            continue
+        for job_id, a in new.items():
+            _lift(state, scenario, scenario.job(job_id), a)
+            del placed[job_id]
+        for job in chosen:
+            _drop(state, scenario, job, old[job.job_id])
+            placed[job.job_id] = old[job.job_id]
+    return accepted
+
+
+def _footprint(scenario, job, a: Assignment):
+    ids = [scenario.node_position(n) for n in a.nodes]
+    node = scenario.nodes[ids[0]]
+    mode = scenario.gpu_type(node.gpu_type).mode(job.workload, a.power_limit_w)
+    return ids, mode.power_w, (job.gpus if len(ids) == 1 else node.gpus)
+
+
+def _lift(state: ClusterState, scenario, job, a: Assignment) -> None:
+    ids, power_w, each = _footprint(scenario, job, a)
+    state.remove(job, ids, a.start_slot, a.end_slot, power_w, each)
+
+
+def _drop(state: ClusterState, scenario, job, a: Assignment) -> None:
+    ids, power_w, each = _footprint(scenario, job, a)
+    state.place(job, ids, a.start_slot, a.end_slot, power_w, each)
+
+
+def _best_place(state, placed, prep, job, dependants, groups) -> Assignment | None:
+    earliest = max([prep.earliest_start[job.job_id]]
+                   + [placed[d].end_slot for d in job.depends_on if d in placed])
+    latest = min([prep.latest_end[job.job_id]]
+                 + [placed[c].start_slot for c in dependants.get(job.job_id, [])
+                    if c in placed])
+    found = best_candidate(state, job, earliest, latest, groups)
+    if found is None:
+        return None
+    state.place(job, found.node_ids, found.start, found.end, found.mode.power_w,
+                found.gpus_each)
+    return state.assignment(job, found.node_ids, found.start, found.end,
+                            found.mode.power_limit_w)

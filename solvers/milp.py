@@ -186,14 +186,15 @@ def solve_highspy(model: LinearModel, options: SolveOptions,
         h.setOptionValue(key, value)
     if options.time_limit_s is not None:
         # HiGHS checks time_limit only between phases; a long root cut loop can overrun it
-        # by minutes (seen: 157 s for 60 s), so its MIP interrupt callback enforces it too
+        # by minutes (seen: 157 s for 60 s), so its interrupt callbacks enforce it too
         stop_at = time.perf_counter() + float(options.time_limit_s)
 
         def enforce(event) -> None:
             if time.perf_counter() > stop_at:
                 event.interrupt()
 
-        h.cbMipInterrupt.subscribe(enforce)
+        for event in (h.cbMipInterrupt, h.cbSimplexInterrupt, h.cbIpmInterrupt):
+            event.subscribe(enforce)
     if options.progress is not None:
         report = options.progress
         factor = model.objective_factor
