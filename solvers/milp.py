@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import re
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import highspy
@@ -100,6 +104,21 @@ class _HighsLogProgress(logging.Handler):
                           None if bound is None else bound / self.factor)
 
 
+@contextmanager
+def quiet_stdout() -> Iterator[None]:
+    """Silence file descriptor 1: HiGHS prints its banner from C++ when it starts, which
+    would land in the middle of the CLI's summary table."""
+    sys.stdout.flush()
+    saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _number(text: str) -> float | None:
     value = float(text)
     return value if np.isfinite(value) else None
@@ -127,7 +146,8 @@ def solve_pyomo(model: LinearModel, options: SolveOptions,
             m.v[i].set_value(float(value), skip_validation=True)
         opt.config.warmstart = True
     began = time.perf_counter()
-    result = opt.solve(m)
+    with quiet_stdout():
+        result = opt.solve(m)
     solved = time.perf_counter() - began
     values = None
     if result.best_feasible_objective is not None:
@@ -167,7 +187,8 @@ def to_highspy(model: LinearModel) -> highspy.Highs:
     lp.a_matrix_.value_ = vals[order]
     lp.integrality_ = [highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous
                        for flag in model.integer]
-    h = highspy.Highs()
+    with quiet_stdout():
+        h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.passModel(lp)
     return h
