@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/greenslot plan examples/nightly --out out/nightly --solver auto --time-limit 60
+	$(BIN)/greenslot plan examples/nightly --out out/nightly --solver auto --time-limit 90
 
 test: $(STAMP)
 	$(BIN)/ruff check .

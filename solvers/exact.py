@@ -42,7 +42,7 @@ logger.addHandler(logging.NullHandler())
 
 Backend = Callable[..., BackendAnswer]
 OPTIMALITY_TOLERANCE = 1e-6
-LP_TIME_SHARE = 0.5  # of the time limit, at most, for the LP relaxation
+LP_TIME_SHARE = 0.8  # of the time left, at most, for the LP relaxation (bound and guide)
 IMPROVE_TIME_SHARE = 0.6  # of the time limit, for local improvement of the warm start
 IMPROVE_SECONDS = 60.0  # the same without a time limit
 # HiGHS's root LP inside branch and bound (after MIP presolve and a heuristic) took about ten
