@@ -129,16 +129,23 @@ def place_column(state: ClusterState, prep: Prepared, column) -> Assignment | No
     return state.assignment(job, ids, column.start, column.end, column.power_limit_w)
 
 
-def place_anywhere(state: ClusterState, prep: Prepared, job,
-                   placed: dict[str, Assignment]) -> Assignment | None:
-    """The greedy search's best place for ``job`` around what is placed (a repair step)."""
-    scenario = prep.scenario
+def window_around(prep: Prepared, job, placed: dict[str, Assignment]) -> tuple[int, int]:
+    """First start and last end slot for ``job`` given the placed jobs it depends on (it
+    starts after they end) and the placed jobs that depend on it (it ends before they start).
+    """
     earliest = max([prep.earliest_start[job.job_id]]
                    + [placed[d].end_slot for d in job.depends_on if d in placed])
     latest = min([prep.latest_end[job.job_id]]
-                 + [placed[j].start_slot for j in placed
-                    if job.job_id in scenario.job(j).depends_on])
-    found = best_candidate(state, job, earliest, latest)
+                 + [placed[c].start_slot for c in prep.dependants.get(job.job_id, [])
+                    if c in placed])
+    return earliest, latest
+
+
+def place_anywhere(state: ClusterState, prep: Prepared, job, placed: dict[str, Assignment],
+                   groups=None) -> Assignment | None:
+    """The greedy search's best place for ``job`` around what is placed, placed there."""
+    earliest, latest = window_around(prep, job, placed)
+    found = best_candidate(state, job, earliest, latest, groups)
     if found is None:
         return None
     state.place(job, found.node_ids, found.start, found.end, found.mode.power_w,

@@ -13,6 +13,7 @@ import time
 import numpy as np
 
 from greenslot.model.schedule import Assignment
+from greenslot.solvers.decode import place_anywhere, window_around
 from greenslot.solvers.ordering import dependency_order
 from greenslot.solvers.prepare import Prepared
 from greenslot.solvers.search import best_candidate
@@ -28,10 +29,6 @@ def improve(state: ClusterState, placed: dict[str, Assignment], prep: Prepared,
     scenario = prep.scenario
     movable = [j for j in prep.jobs if j.job_id in placed]
     groups = {j.job_id: state.candidate_groups(j) for j in movable}
-    dependants: dict[str, list[str]] = {}
-    for job in scenario.jobs:
-        for dep in job.depends_on:
-            dependants.setdefault(dep, []).append(job.job_id)
     moves = 0
     for _ in range(max_passes):
         moved_this_pass = 0
@@ -42,11 +39,7 @@ def improve(state: ClusterState, placed: dict[str, Assignment], prep: Prepared,
             before = state.objective()
             _lift(state, scenario, job, old)
             saved = before - state.objective()
-            earliest = max([prep.earliest_start[job.job_id]]
-                           + [placed[d].end_slot for d in job.depends_on if d in placed])
-            latest = min([prep.latest_end[job.job_id]]
-                         + [placed[c].start_slot for c in dependants.get(job.job_id, [])
-                            if c in placed])
+            earliest, latest = window_around(prep, job, placed)
             found = best_candidate(state, job, earliest, latest, groups[job.job_id])
             if found is not None and found.cost < saved - 1e-9 * max(1.0, abs(saved)):
                 state.place(job, found.node_ids, found.start, found.end, found.mode.power_w,
@@ -79,10 +72,6 @@ def ruin_and_recreate(state: ClusterState, placed: dict[str, Assignment], prep: 
     if not movable:
         return 0
     groups = {j.job_id: state.candidate_groups(j) for j in movable}
-    dependants: dict[str, list[str]] = {}
-    for job in scenario.jobs:
-        for dep in job.depends_on:
-            dependants.setdefault(dep, []).append(job.job_id)
     accepted = idle = 0
     patience = max(30, 3 * len(movable))  # rounds without a gain before giving up
     while time.perf_counter() < deadline and idle < patience:
@@ -101,7 +90,7 @@ def ruin_and_recreate(state: ClusterState, placed: dict[str, Assignment], prep: 
         rank = {j.job_id: i for i, j in enumerate(chosen)}
         ok = True
         for job in dependency_order(chosen, lambda j, rank=rank: (rank[j.job_id],)):
-            found = _best_place(state, placed, prep, job, dependants, groups[job.job_id])
+            found = place_anywhere(state, prep, job, placed, groups[job.job_id])
             if found is None:
                 ok = False
                 break
@@ -134,18 +123,3 @@ def _lift(state: ClusterState, scenario, job, a: Assignment) -> None:
 def _drop(state: ClusterState, scenario, job, a: Assignment) -> None:
     ids, power_w, each = _footprint(scenario, job, a)
     state.place(job, ids, a.start_slot, a.end_slot, power_w, each)
-
-
-def _best_place(state, placed, prep, job, dependants, groups) -> Assignment | None:
-    earliest = max([prep.earliest_start[job.job_id]]
-                   + [placed[d].end_slot for d in job.depends_on if d in placed])
-    latest = min([prep.latest_end[job.job_id]]
-                 + [placed[c].start_slot for c in dependants.get(job.job_id, [])
-                    if c in placed])
-    found = best_candidate(state, job, earliest, latest, groups)
-    if found is None:
-        return None
-    state.place(job, found.node_ids, found.start, found.end, found.mode.power_w,
-                found.gpus_each)
-    return state.assignment(job, found.node_ids, found.start, found.end,
-                            found.mode.power_limit_w)

@@ -106,6 +106,7 @@ class Prepared:
     n_slots: int
     earliest_start: dict[str, int] = field(default_factory=dict)
     latest_end: dict[str, int] = field(default_factory=dict)
+    dependants: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def n_sites(self) -> int:
@@ -237,4 +238,6 @@ def prepare(scenario: Scenario, pinned: dict, state: ClusterState) -> Prepared:
         renewable_kwh=state.renewable_kwh, grid_weight=state.grid_weight,
         energy_weight=state.energy_weight, hours=state.hours, n_slots=state.n_slots,
         earliest_start=earliest_of, latest_end=latest_of,
+        dependants={j.job_id: [d.job_id for d in scenario.jobs if j.job_id in d.depends_on]
+                    for j in scenario.jobs},
     )
