@@ -57,12 +57,14 @@ def improve(state: ClusterState, placed: dict[str, Assignment], prep: Prepared,
 
 
 def ruin_and_recreate(state: ClusterState, placed: dict[str, Assignment], prep: Prepared,
-                      deadline: float, seed: int = 0, batch: int = 12, width: int = 8) -> int:
+                      deadline: float, seed: int = 0, batch: int = 6, width: int = 4) -> int:
     """Take out the jobs running around a random slot and re-insert them, while it pays.
 
     Single moves stall when two jobs block each other's better slot; clearing a window of
     ``batch`` jobs and re-inserting them one by one (dependencies first, then a random order)
-    lets them trade places. A round that does not lower the objective, or cannot re-insert a
+    lets them trade places. Small rounds win on the benchmarks (L, 60 s from the same start:
+    6 jobs within 4 slots 488.0 kg, 12 within 8 488.6, 25 within 12 491.5), as more of them
+    fit in the time. A round that does not lower the objective, or cannot re-insert a
     job, is undone exactly. Stops at ``deadline`` or after ``3 x jobs`` rounds in a row
     without a gain. Deterministic for a given ``seed``. Returns accepted rounds.
     """
