@@ -191,7 +191,7 @@ def test_pinned_job_maintenance_and_dependency_hold_in_exact_plans(tmp_path, nam
         {"job_id": "train", "gpus": 4, "duration_h": 1, "depends_on": "prep"},
     ]
     scenario = load_scenario(write_scenario(tmp_path, config, jobs))
-    result, _, objective = solve(scenario, name)
+    result, _, _ = solve(scenario, name)
     placed = result.schedule.by_job()
     assert (placed["running"].start_slot, placed["running"].end_slot) == (-1, 1)
     assert placed["prep"].end_slot <= placed["train"].start_slot
