@@ -6,10 +6,20 @@ quiet when stderr is not a terminal (cron, CI, pipes) without any configuration.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
 from typing import TextIO
+
+
+def _own_stderr() -> TextIO:
+    """A private copy of the terminal's stderr: Pyomo redirects file descriptors 1 and 2
+    while HiGHS runs (to capture its log), which would swallow the progress line."""
+    try:
+        return os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1)
+    except (AttributeError, OSError, ValueError):
+        return sys.stderr
 
 
 class ProgressLine:
@@ -23,7 +33,8 @@ class ProgressLine:
     def __init__(self, label: str, stream: TextIO | None = None, enabled: bool = True,
                  delay_s: float = 2.0) -> None:
         self.label = label
-        self.stream = stream or sys.stderr
+        self._owns_stream = stream is None
+        self.stream = stream or _own_stderr()
         self.enabled = enabled and bool(getattr(self.stream, "isatty", lambda: False)())
         self.delay_s = delay_s
         self.incumbent: float | None = None
@@ -72,3 +83,5 @@ class ProgressLine:
         if self._drawn:
             self.stream.write("\r\033[K")
             self.stream.flush()
+        if self.stream is not sys.stderr and self._owns_stream:
+            self.stream.close()
