@@ -16,32 +16,30 @@ from __future__ import annotations
 import dataclasses
 
 from greenslot.model.scenario import Scenario
-from greenslot.solvers.exact import solve_exact
+from greenslot.solvers.exact import prepared, solve_exact
 from greenslot.solvers.greedy import solve_greedy
 from greenslot.solvers.milp import solve_milp
-from greenslot.solvers.pinned import place_pinned
-from greenslot.solvers.prepare import prepare
-from greenslot.solvers.state import ClusterState
+from greenslot.solvers.prepare import Prepared
 from greenslot.solvers.types import SolveOptions, SolveResult
 
 AUTO_MAX_NONZEROS = 12_000_000
 AUTO_TIME_LIMIT_S = 300.0
 
 
-def model_nonzeros(scenario: Scenario) -> int:
+def model_nonzeros(scenario: Scenario, prep: Prepared | None = None) -> int:
     """Nonzeros of the time-indexed model, counted from its columns without building it."""
-    state = ClusterState(scenario)
-    prep = prepare(scenario, place_pinned(state), state)
+    prep = prep if prep is not None else prepared(scenario)
     return sum(2 * column.length + 1 for column in prep.columns)
 
 
 def solve_auto(scenario: Scenario, options: SolveOptions) -> SolveResult:
     """The exact pipeline (time-limited, default ``AUTO_TIME_LIMIT_S``) or greedy by size."""
-    nonzeros = model_nonzeros(scenario)
+    prep = prepared(scenario)
+    nonzeros = model_nonzeros(scenario, prep)
     if nonzeros <= AUTO_MAX_NONZEROS:
         limit = options.time_limit_s if options.time_limit_s is not None else AUTO_TIME_LIMIT_S
         result = solve_exact(scenario, dataclasses.replace(options, time_limit_s=limit),
-                             solve_milp, "milp")
+                             solve_milp, "milp", prep)
         chose = "milp"
     else:
         result = solve_greedy(scenario, options)

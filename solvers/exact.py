@@ -141,13 +141,22 @@ def _progress_relay(options: SolveOptions, offset: float):
     return report
 
 
+def prepared(scenario: Scenario) -> Prepared:
+    """The shared preparation of ``scenario`` (pools, columns) around its pinned jobs."""
+    state = ClusterState(scenario)
+    return prepare(scenario, place_pinned(state), state)
+
+
 def solve_exact(scenario: Scenario, options: SolveOptions, backend: Backend,
-                name: str) -> SolveResult:
-    """Solve with ``backend`` (milp or cpsat) as the module docstring describes."""
+                name: str, prep: Prepared | None = None) -> SolveResult:
+    """Solve with ``backend`` (milp or cpsat) as the module docstring describes.
+
+    ``prep`` is the scenario's preparation when the caller made it already (``auto`` does,
+    to measure the model); it is built here otherwise.
+    """
     began = time.perf_counter()
     greedy = solve_greedy(scenario, options)
-    state = ClusterState(scenario)
-    prep = prepare(scenario, place_pinned(state), state)
+    prep = prep if prep is not None else prepared(scenario)
     model, index = build(prep)
     unavoidable = _unavoidable_penalty(prep)
     candidates = [_candidate(scenario, prep, "greedy", greedy.schedule)]
