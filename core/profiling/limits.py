@@ -11,13 +11,31 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+import signal
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from greenslot.profiling.nvml import Gpu, ProfileError, describe_nvml_error
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Ignore SIGINT and SIGTERM for a moment: a second Ctrl-C must not stop the restore."""
+    try:
+        previous = {sig: signal.signal(sig, signal.SIG_IGN)
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread, where signals cannot arrive anyway
+        yield
+        return
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class PowerLimitGuard:
@@ -93,6 +111,7 @@ class PowerLimitGuard:
                     f"'nvidia-smi -i {gpu.index} -pl {original / 1000:g}' as root")
 
     def __exit__(self, *exc_info: object) -> None:
-        self.restore()
+        with _signals_held():
+            self.restore()
         for failure in self.restore_failures:
             log.error("%s", failure)

@@ -64,8 +64,8 @@ def profile_once(nvml: Any, gpus: Sequence[Gpu], argv: Sequence[str], interval_s
     """
     sampler = Sampler(nvml, gpus, interval_s) if clock is None else \
         Sampler(nvml, gpus, interval_s, clock)
-    sampler.start()
     try:
+        sampler.start()
         run = runner(argv, pattern)
     except KeyboardInterrupt as exc:
         exc.samples = sampler.stop()  # type: ignore[attr-defined]

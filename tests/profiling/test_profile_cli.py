@@ -186,3 +186,28 @@ def test_the_workload_gets_the_interrupt_too(tmp_path):
     pid = int(marker.read_text())
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+class LostAfter(ReplayNVML):
+    """A replay whose GPU falls off the bus after ``reads`` power readings."""
+
+    def __init__(self, replay: ReplayNVML, reads: int) -> None:
+        self.__dict__.update(replay.__dict__)
+        self.reads = reads
+
+    def nvmlDeviceGetPowerUsage(self, handle):
+        self.reads -= 1
+        if self.reads < 0:
+            raise self.NVMLError_GpuIsLost()
+        return super().nvmlDeviceGetPowerUsage(handle)
+
+
+def test_a_gpu_lost_mid_run_keeps_the_samples_so_far_and_exits_2(tmp_path, capsys):
+    out = tmp_path / "run.csv"
+    replay = LostAfter(busy_replay(), reads=1)
+    slow = [sys.executable, "-c", "import time; time.sleep(0.5)"]
+    assert profile(["--out", str(out), "--interval-ms", "20", "--", *slow], replay) == 2
+    summary = json.loads((tmp_path / "run.summary.json").read_text())
+    assert "NVML error reading a GPU" in summary["sampler_error"]
+    assert summary["runs"][0]["gpus"][0]["samples"] == 1
+    assert "samples up to then are written" in capsys.readouterr().err
