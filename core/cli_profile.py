@@ -118,6 +118,8 @@ def _checked(args: argparse.Namespace) -> tuple[list[str], re.Pattern[str] | Non
     for path in _paths(args):
         if path is not None and not path.parent.is_dir():
             raise ProfileError(f"--out: folder {path.parent} does not exist")
+        if path is not None and path.is_dir():
+            raise ProfileError(f"--out: {path} is a folder; it names a file")
     if "," in args.workload or not args.workload.strip():
         raise ProfileError(f"--workload: {args.workload!r} is not a usable workload name")
     return argv, pattern

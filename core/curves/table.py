@@ -112,7 +112,12 @@ def write_curve(rows: Sequence[CurveRow], path: Path) -> None:
     def check(tmp: Path) -> None:
         _load_curve(tmp, str(path))
 
-    atomic_write_text(path, curve_csv(rows), check=check)
+    if path.is_dir():
+        raise CurveError(f"{path} is a folder; --out names the curve file")
+    try:
+        atomic_write_text(path, curve_csv(rows), check=check)
+    except OSError as exc:
+        raise CurveError(f"{path}: cannot write: {exc.strerror}") from None
 
 
 def read_curve(path: Path) -> list[CurveRow]:

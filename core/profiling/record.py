@@ -68,8 +68,12 @@ def energy_dict(energy: GpuEnergy) -> dict:
 def write_record(samples_path: Path, summary_path: Path,
                  runs: Sequence[tuple[float | None, Sequence[Sample]]], summary: dict) -> None:
     """Write the samples CSV and the summary JSON, each atomically."""
-    atomic_write_text(samples_path, samples_csv(runs))
-    atomic_write_text(summary_path, json.dumps(summary, indent=2) + "\n")
+    try:
+        atomic_write_text(samples_path, samples_csv(runs))
+        atomic_write_text(summary_path, json.dumps(summary, indent=2) + "\n")
+    except OSError as exc:
+        raise ProfileError(f"cannot write the record to {exc.filename or samples_path}: "
+                           f"{exc.strerror}") from None
 
 
 def summary_line(energy: GpuEnergy, name: str) -> str:

@@ -7,6 +7,8 @@ argument list run without a shell, so nothing in it is re-interpreted.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import signal
 import subprocess
@@ -48,18 +50,27 @@ def throughput_values(pattern: re.Pattern[str], line: str) -> list[float]:
     return values
 
 
+def _signal_group(child: subprocess.Popen[str], sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, sig)
+
+
 def _stop_child(child: subprocess.Popen[str]) -> None:
-    """Pass Ctrl-C on, then escalate: the workload gets the chance to clean up, but we end."""
+    """Pass Ctrl-C on, then escalate: the workload gets the chance to clean up, but we end.
+
+    The whole process group is signalled, so launchers (torchrun, mpirun) pass it to their
+    workers; exactly one SIGINT reaches it, because the terminal's Ctrl-C reaches only us.
+    """
     for sig, wait_s in ((signal.SIGINT, INTERRUPT_GRACE_S), (signal.SIGTERM, 5.0)):
         if child.poll() is not None:
             return
-        child.send_signal(sig)
+        _signal_group(child, sig)
         try:
             child.wait(wait_s)
             return
         except subprocess.TimeoutExpired:
             continue
-    child.kill()
+    _signal_group(child, signal.SIGKILL)
     child.wait()
 
 
@@ -81,8 +92,12 @@ def run_workload(argv: Sequence[str], pattern: re.Pattern[str] | None = None,
     run = WorkloadRun(list(argv))
     started = clock()
     try:
-        child = subprocess.Popen(run.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                 text=True, bufsize=1, errors="replace")
+        # Its own process group: a terminal's Ctrl-C reaches greenslot alone, which then
+        # stops the command in order (see _stop_child). No stdin: a background process group
+        # reading the terminal would be stopped by SIGTTIN and hang the profile.
+        child = subprocess.Popen(run.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True, bufsize=1,
+                                 errors="replace", process_group=0)
     except OSError as exc:
         raise ProfileError(f"cannot run {run.argv[0]!r}: {exc.strerror}") from None
     try:

@@ -67,3 +67,11 @@ def test_cli_fit_and_prune(tmp_path):
     # 125 and 275 W (interpolated) are dominated like their measured neighbours 150 and 300 W.
     assert {r.power_limit_w for r in read_curve(pruned)} == {100, 175, 200, 225, 250}
     assert main(["curves", "fit", str(src), "--out", str(fitted), "--limits", "400"]) == 2
+
+
+def test_out_naming_a_folder_is_one_clear_error(tmp_path, capsys):
+    src = tmp_path / "in.csv"
+    write_curve(ROWS, src)
+    assert main(["curves", "prune", str(src), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is a folder" in err[0]
