@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from replays import busy_replay
 
-from greenslot.cli import build_parser
+from greenslot.cli import build_parser, main
 from greenslot.cli_profile import run_profile
 from greenslot.profiling import ProfileError, load_pynvml, open_gpus
 from greenslot.profiling.limits import PowerLimitGuard
@@ -211,3 +211,21 @@ def test_a_gpu_lost_mid_run_keeps_the_samples_so_far_and_exits_2(tmp_path, capsy
     assert "NVML error reading a GPU" in summary["sampler_error"]
     assert summary["runs"][0]["gpus"][0]["samples"] == 1
     assert "samples up to then are written" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    ([], "no command to profile"),
+    (["--sweep-power-limits", "150", "--", "true"], "needs --out CURVE.csv"),
+    (["--sweep-power-limits", "150", "--out", "c.csv", "--", "true"],
+     "needs --throughput-regex REGEX or --fixed-work"),
+    (["--sweep-power-limits", "150", "--out", "c.csv", "--throughput-regex", "(", "--", "true"],
+     "--throughput-regex: missing ), unterminated subpattern"),
+    (["--out", "missing/p.csv", "--", "true"], "folder missing does not exist"),
+])
+def test_usage_problems_are_caught_before_nvml_or_the_command(argv, message, tmp_path, capsys,
+                                                              monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["profile", *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert list(tmp_path.iterdir()) == []
