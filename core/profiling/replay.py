@@ -7,7 +7,8 @@ without a GPU: for tests, and to re-analyse a recording. The error types are pyn
 error handling is exercised as it is on a GPU.
 
 Each call to :meth:`ReplayNVML.clock` moves to the next recorded instant; device reads return
-that instant's readings. After the last instant the readings hold and the clock keeps
+that instant's readings, except the power limit, which is the replayed GPU's current one
+(what set calls left), as on a GPU. After the last instant the readings hold and the clock keeps
 advancing by the last interval. A field the recording lacks raises NVMLError_NotSupported, as
 a GPU without that sensor does.
 """

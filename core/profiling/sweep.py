@@ -42,6 +42,22 @@ class Sweep:
     restore_failures: list[str] = field(default_factory=list)
 
 
+LIMIT_TOLERANCE_W = 0.5
+
+
+def check_limit_held(samples: Sequence[Sample], limit_w: float) -> None:
+    """Refuse a run whose GPUs did not run at the limit the sweep set.
+
+    Why: another tool (a second profiler, a node health check, ``nvidia-smi -pl``) can change a
+    limit mid-run, and a curve row labelled 200 W that ran at 300 W would mislead every plan.
+    """
+    for sample in samples:
+        if sample.power_limit_w is not None and \
+                abs(sample.power_limit_w - limit_w) > LIMIT_TOLERANCE_W:
+            raise ProfileError(f"GPU {sample.gpu} ran at a {sample.power_limit_w:g} W limit, not "
+                               f"the {limit_w:g} W the sweep set (did another tool change it?)")
+
+
 def throughput_of(run: WorkloadRun, fixed_work: bool) -> float:
     """Work per second of one run (any unit; the curve divides by the fastest)."""
     if fixed_work:
@@ -102,6 +118,7 @@ def run_sweep(nvml: Any, gpus: Sequence[Gpu], limits_w: Sequence[float], argv: S
         sweep.runs.append(LimitRun(limit, run, samples, energy))
         if error is not None:
             raise ProfileError(f"at {limit:g} W: {error}")
+        check_limit_held(samples, limit)
         if not run.succeeded:
             return
         sweep.runs[-1].throughput = throughput_of(run, fixed_work)

@@ -229,3 +229,22 @@ def test_usage_problems_are_caught_before_nvml_or_the_command(argv, message, tmp
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
     assert list(tmp_path.iterdir()) == []
+
+
+class IgnoresLimits(ReplayNVML):
+    """A replay whose limit changes silently do not take (as if another tool reset them)."""
+
+    def __init__(self, replay: ReplayNVML) -> None:
+        self.__dict__.update(replay.__dict__)
+
+    def nvmlDeviceSetPowerManagementLimit(self, handle, limit_mw):
+        self.set_calls.append((handle.index, int(limit_mw)))
+
+
+def test_a_limit_that_did_not_hold_gives_no_curve(tmp_path, capsys):
+    out = tmp_path / "curve.csv"
+    replay = IgnoresLimits(busy_replay())
+    rc = profile(["--sweep-power-limits", "150,200", "--fixed-work", "--out", str(out), "--",
+                  *WORKLOAD, "0"], replay)
+    assert rc == 2 and not out.exists()
+    assert "ran at a 300 W limit, not the 150 W the sweep set" in capsys.readouterr().err
