@@ -19,8 +19,10 @@ import shlex
 from dataclasses import dataclass
 
 from greenslot.model.hostlist import compress
+from greenslot.model.reservations import Reservation
 from greenslot.model.scenario import Scenario
 from greenslot.model.schedule import Assignment, Schedule
+from greenslot.slurm.reservations import slurm_name
 
 TIME_MARGIN_FRACTION = 0.10
 TIME_MARGIN_MIN_MINUTES = 10
@@ -50,6 +52,23 @@ begin_time() {{
   else
     date -d "@$1" '+%Y-%m-%dT%H:%M:%S'
   fi
+}}
+
+# Creates a Slurm reservation unless one of that name exists (greenslot submit also updates
+# one whose time or nodes changed).
+reserve() {{
+  local name=$1 epoch=$2 minutes=$3 nodes=$4 users=${{5:-$(id -un)}}
+  if (( epoch + minutes * 60 <= $(date +%s) )); then
+    echo "reservation $name: already over"
+    return 0
+  fi
+  if scontrol show reservation "$name" >/dev/null 2>&1; then
+    echo "reservation $name: exists"
+    return 0
+  fi
+  scontrol create reservation "ReservationName=$name" "StartTime=$(begin_time "$epoch")" \
+    "Duration=$minutes" "Nodes=$nodes" "Users=$users"
+  echo "reservation $name: created"
 }}
 
 submitted_id() {{
@@ -188,7 +207,15 @@ def submissions_json(scenario: Scenario, schedule: Schedule, plan_id: str) -> st
                  for s in planned.jobs],
         "pinned": list(planned.pinned),
         "skipped": list(planned.skipped),
+        "reservations": [reservation_entry(r) for r in scenario.reservations],
     }, indent=2) + "\n"
+
+
+def reservation_entry(res: Reservation) -> dict:
+    """One reservation as ``submit`` creates it: whole minutes, rounded up, and a hostlist."""
+    return {"name": res.name, "start_epoch": int(res.start.timestamp()),
+            "duration_min": math.ceil(res.duration.total_seconds() / 60),
+            "nodes": compress(res.nodes), "users": list(res.users)}
 
 
 def render_submit_script(scenario: Scenario, schedule: Schedule, plan_id: str,
@@ -197,6 +224,11 @@ def render_submit_script(scenario: Scenario, schedule: Schedule, plan_id: str,
     lines = [_PRELUDE.format(version=version, plan_id=plan_id, plan_id_q=shlex.quote(plan_id),
                              scenario=scenario.name.replace("\n", " "))]
     planned = plan_submissions(scenario, schedule, plan_id)
+    for res in scenario.reservations:
+        entry = reservation_entry(res)
+        fields = (slurm_name(res.name), str(entry["start_epoch"]), str(entry["duration_min"]),
+                  entry["nodes"], ",".join(res.users))
+        lines.append("reserve " + " ".join(shlex.quote(x) for x in fields) + "\n")
     for s in planned.jobs:
         begin = f'--begin="$(begin_time {s.begin_epoch})"'
         quoted = " ".join(shlex.quote(x) for x in s.args)

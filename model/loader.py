@@ -22,6 +22,7 @@ from greenslot.forecasts.files import load_site_signals
 from greenslot.model import hostlist, rules
 from greenslot.model.checks import fail
 from greenslot.model.csvfile import read_strict_csv
+from greenslot.model.reservations import load_reservations, reserve_nodes
 from greenslot.model.scenario import (
     GpuType,
     Job,
@@ -35,7 +36,7 @@ from greenslot.model.scenario import (
 from greenslot.model.timegrid import TimeGrid
 
 TOP_KEYS = {"name", "start", "horizon", "slot", "objective", "transfer_kwh_per_gb", "sites",
-            "gpu_types", "nodes", "jobs"}
+            "gpu_types", "nodes", "jobs", "reservations"}
 TOP_REQUIRED = {"start", "horizon", "slot", "sites", "gpu_types", "nodes", "jobs"}
 SITE_KEYS = {"name", "pue", "power_cap_kw", "power_down_idle", "forecast", "energy_budget_kwh",
              "carbon_budget_kg"}
@@ -539,6 +540,8 @@ def load_scenario(path: str | Path) -> Scenario:
     sites, series = _load_sites(data["sites"], reader, folder, grid)
     gpu_types = _load_gpu_types(data["gpu_types"], reader, folder)
     nodes = _load_nodes(data["nodes"], reader, sites, gpu_types, grid)
+    reservations = load_reservations(data.get("reservations"), reader, nodes)
+    nodes = reserve_nodes(nodes, reservations, grid)
     jobs_path = folder / reader.text(data["jobs"], None, "jobs")
     jobs = _load_jobs(jobs_path, grid)
     scenario = Scenario(
@@ -552,6 +555,7 @@ def load_scenario(path: str | Path) -> Scenario:
         nodes=nodes,
         jobs=jobs,
         series={k: v for k, v in series.items()},
+        reservations=reservations,
     )
     _check_references(scenario, _display(jobs_path))
     return scenario

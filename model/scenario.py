@@ -11,10 +11,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from greenslot.model.timegrid import TimeGrid
+
+if TYPE_CHECKING:
+    from greenslot.model.reservations import Reservation
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,9 @@ class Scenario:
     nodes: tuple[Node, ...]
     jobs: tuple[Job, ...]
     series: Mapping[str, SiteSeries]
+    # Capacity held back (greenslot.model.reservations.Reservation); already applied to the
+    # nodes' unavailable slots, kept here so submit can create the Slurm reservations.
+    reservations: tuple[Reservation, ...] = ()
     _index: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -223,4 +230,5 @@ class Scenario:
             nodes=self.nodes,
             jobs=self.jobs,
             series=self.series,
+            reservations=self.reservations,
         )

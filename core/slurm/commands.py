@@ -47,7 +47,9 @@ def run_slurm(args: Sequence[str], timeout_s: float = SLURM_TIMEOUT_S) -> str:
     except subprocess.TimeoutExpired:
         raise SlurmError(f"{args[0]}: no answer after {timeout_s:g} s") from None
     if done.returncode != 0:
-        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        # Slurm says why on stderr, except some scontrol messages ("... not found") on stdout.
+        lines = [line for line in (done.stderr + "\n" + done.stdout).splitlines()
+                 if line.strip()]
         reason = lines[0].strip() if lines else f"exit code {done.returncode}"
         raise SlurmError(f"{args[0]} failed: {reason}")
     return done.stdout

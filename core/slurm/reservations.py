@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import getpass
 import re
+import time
 from collections.abc import Callable
 
 from greenslot.slurm.commands import Runner, SlurmError, controller_time, run_slurm
@@ -55,6 +56,10 @@ def ensure_reservations(reservations: list[dict], runner: Runner = run_slurm,
     done = {}
     for res in reservations:
         name = slurm_name(res["name"])
+        if res["start_epoch"] + 60 * int(res["duration_min"]) <= time.time():
+            done[name] = "already over"
+            say(f"reservation {name}: already over, not created")
+            continue
         start = controller_time(res["start_epoch"], tz)
         fields = [f"StartTime={start}", f"Duration={int(res['duration_min'])}",
                   f"Nodes={res['nodes']}"]
