@@ -47,8 +47,9 @@ class QueueJob:
     """One job of ``squeue``. Times are Unix seconds; ``None`` where Slurm has none yet.
 
     ``start_epoch`` of a job held by ``--begin`` is its begin time; of a running or finished
-    job its real start. ``nodes`` are the allocated nodes (empty while pending),
-    ``required_nodes`` the ``--nodelist``.
+    job its real start; ``eligible_epoch`` is the ``--begin`` (``StartTime=`` of an update).
+    ``nodes`` are the allocated nodes (empty while pending), ``required_nodes`` the
+    ``--nodelist``.
     """
 
     slurm_id: int
@@ -57,6 +58,7 @@ class QueueJob:
     reason: str
     comment: str
     start_epoch: int | None
+    eligible_epoch: int | None
     end_epoch: int | None
     time_limit_min: int | None
     nodes: tuple[str, ...]
@@ -74,6 +76,12 @@ class QueueJob:
     @property
     def pending(self) -> bool:
         return self.state in PENDING_STATES
+
+    @property
+    def begin_epoch(self) -> int | None:
+        """When a pending job may start: its ``--begin`` (``EligibleTime``), or the backfill
+        estimate when Slurm shows no eligible time (a dependency-held job)."""
+        return self.eligible_epoch or self.start_epoch
 
 
 def _number(value: Any) -> int | None:
@@ -119,6 +127,7 @@ def parse_squeue_json(text: str) -> list[QueueJob]:
             reason=str(raw.get("state_reason") or ""),
             comment=str(raw.get("comment") or ""),
             start_epoch=_number(raw.get("start_time")),
+            eligible_epoch=_number(raw.get("eligible_time")),
             end_epoch=_number(raw.get("end_time")),
             time_limit_min=_number(raw.get("time_limit")),
             nodes=_nodes(raw.get("nodes")),

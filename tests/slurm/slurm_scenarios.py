@@ -80,3 +80,15 @@ def tagged(slurm, plan_id: str) -> list[dict[str, str]]:
 def run_submit_sh(plan_dir: Path, env=None) -> subprocess.CompletedProcess:
     return subprocess.run(["bash", str(plan_dir / "submit.sh")], capture_output=True, text=True,
                           env=env, timeout=120)
+
+
+def begin_of(slurm, slurm_id: str) -> str:
+    """The begin time Slurm holds (``EligibleTime``), shown even for dependency-held jobs."""
+    text = slurm.run("scontrol", "show", "job", str(slurm_id)).stdout
+    return text.split("EligibleTime=", 1)[1].split()[0]
+
+
+def plan_id_of(plan_dir: Path) -> str:
+    import json
+
+    return json.loads((plan_dir / "sbatch.json").read_text())["plan_id"]

@@ -17,7 +17,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from slurm_scenarios import local, plan_into, queue, run_submit_sh, slurm_scenario, tagged
+from slurm_scenarios import (
+    begin_of,
+    local,
+    plan_id_of,
+    plan_into,
+    queue,
+    run_submit_sh,
+    slurm_scenario,
+    tagged,
+)
 
 from greenslot.cli import main
 from greenslot.slurm.ledger import Ledger
@@ -85,17 +94,11 @@ def _new(output: str) -> list[str]:
     return [line for line in output.splitlines() if line.startswith("submitted ")]
 
 
-def _begin_of(slurm, slurm_id: str) -> str:
-    """The begin time Slurm holds (``EligibleTime``), shown even for dependency-held jobs."""
-    text = slurm.run("scontrol", "show", "job", slurm_id).stdout
-    return text.split("EligibleTime=", 1)[1].split()[0]
-
-
 @pytest.mark.parametrize("how", ["greenslot submit", "submit.sh"])
 def test_every_placed_job_is_queued_once_as_planned_and_a_rerun_adds_nothing(
         slurm, tmp_path, how, capsys):
     schedule = plan_into(_write_scenario(tmp_path / "s"), tmp_path / "plan")
-    plan_id = (tmp_path / "plan" / "sbatch.json").read_text().split('"plan_id": "')[1][:12]
+    plan_id = plan_id_of(tmp_path / "plan")
     assert len(schedule) == len(JOBS)
 
     def submit():
@@ -110,7 +113,7 @@ def test_every_placed_job_is_queued_once_as_planned_and_a_rerun_adds_nothing(
     assert len(_new(first)) == 5
     ids = _assert_plan_in_queue(slurm, tmp_path / "plan", schedule, plan_id)
     for job_id in ("train", "eval"):
-        assert _begin_of(slurm, ids[job_id]) == local(schedule.loc[job_id, "start"])
+        assert begin_of(slurm, ids[job_id]) == local(schedule.loc[job_id, "start"])
     assert (tmp_path / "s" / "job.sh").resolve().as_posix() in slurm.run(
         "scontrol", "show", "job", ids["batch"]).stdout
     second = submit()
@@ -149,7 +152,7 @@ if [ "$n" -eq {calls} ]; then touch {hung}; exec sleep 60; fi
 def test_a_run_killed_after_sbatch_then_rerun_submits_each_job_exactly_once(
         slurm, tmp_path, how):
     schedule = plan_into(_write_scenario(tmp_path / "s"), tmp_path / "plan")
-    plan_id = (tmp_path / "plan" / "sbatch.json").read_text().split('"plan_id": "')[1][:12]
+    plan_id = plan_id_of(tmp_path / "plan")
     env = _sbatch_that_hangs_after(tmp_path / "bin", 3)
     command = ([sys.executable, "-m", "greenslot", "submit", str(tmp_path / "plan")]
                if how == "greenslot submit" else ["bash", str(tmp_path / "plan" / "submit.sh")])
@@ -178,7 +181,7 @@ def test_a_job_planned_seconds_ahead_really_runs_and_completes(slurm, tmp_path):
     schedule = plan_into(scenario, tmp_path / "plan")
     assert main(["submit", str(tmp_path / "plan")]) == 0
     (slurm_id,) = Ledger(tmp_path / "plan" / "submitted.tsv").ids(
-        (tmp_path / "plan" / "sbatch.json").read_text().split('"plan_id": "')[1][:12]).values()
+        plan_id_of(tmp_path / "plan")).values()
     (row,) = queue(slurm, [slurm_id])
     assert row["state"] == "PENDING" and row["start"] == local(schedule.loc["soon", "start"])
     deadline = time.monotonic() + 60
