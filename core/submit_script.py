@@ -127,7 +127,12 @@ def slurm_time_limit(minutes: float) -> str:
 
 
 def sbatch_arguments(scenario: Scenario, a: Assignment, plan_id: str) -> list[str]:
-    """Arguments of one job's ``sbatch`` (without dependencies, added at run time)."""
+    """Arguments of one job's ``sbatch`` (without dependencies, added at run time).
+
+    The power mode travels as ``--gpu-freq`` where the curve gives the mode's clock, and
+    always in the tag ``--comment=greenslot:plan=<id>,power_limit_w=<W>[,gpu_freq_mhz=<MHz>]``
+    that the shipped prolog (``examples/slurm/``) reads to apply ``nvidia-smi -pl``.
+    """
     job = scenario.job(a.job_id)
     node = scenario.node(a.nodes[0])
     gpus_each = job.gpus if len(a.nodes) == 1 else node.gpus
@@ -138,8 +143,14 @@ def sbatch_arguments(scenario: Scenario, a: Assignment, plan_id: str) -> list[st
         f"--nodelist={compress(a.nodes)}",
         f"--gres=gpu:{gpus_each}",
         f"--time={slurm_time_limit(minutes)}",
-        f"--comment=greenslot:plan={plan_id},power_limit_w={a.power_limit_w:g}",
     ]
+    mode = scenario.gpu_type(node.gpu_type).mode(job.workload, a.power_limit_w)
+    comment = f"greenslot:plan={plan_id},power_limit_w={a.power_limit_w:g}"
+    if mode is not None and mode.gpu_freq_mhz is not None:
+        # A clock mode: Slurm sets the clock; the tag says so and the prolog leaves -pl alone.
+        args.append(f"--gpu-freq={mode.gpu_freq_mhz:g}")
+        comment += f",gpu_freq_mhz={mode.gpu_freq_mhz:g}"
+    args.append(f"--comment={comment}")
     if node.partition:
         args.append(f"--partition={node.partition}")
     if job.script is not None:

@@ -46,6 +46,8 @@ NODE_KEYS = {"names", "site", "gpu_type", "gpus", "idle_w", "partition", "unavai
 NODE_REQUIRED = {"names", "site", "gpu_type", "gpus", "idle_w"}
 WINDOW_KEYS = {"from", "to"}
 CURVE_COLUMNS = ("workload", "power_limit_w", "power_w", "relative_throughput")
+# Optional: the GPU clock that realises the mode; submit then sets it with --gpu-freq.
+CURVE_OPTIONAL = ("gpu_freq_mhz",)
 JOB_REQUIRED = ("job_id", "gpus", "duration_h")
 JOB_OPTIONAL = ("release", "deadline", "workload", "gpu_type", "site", "partition", "priority",
                 "depends_on", "script", "command", "data_gb", "data_site", "pinned_start",
@@ -174,7 +176,7 @@ def _load_curve(path: Path, display: str) -> dict[str, tuple[PowerMode, ...]]:
     if not path.is_file():
         fail("missing_file", display, message="power curve file not found")
     frame = read_strict_csv(path, display)
-    _require_columns(frame, CURVE_COLUMNS, display, CURVE_COLUMNS)
+    _require_columns(frame, CURVE_COLUMNS, display, CURVE_COLUMNS + CURVE_OPTIONAL)
     rows: dict[str, list[PowerMode]] = {}
     seen: set[tuple[str, float]] = set()
     for line, record in _numbered(frame):
@@ -193,7 +195,10 @@ def _load_curve(path: Path, display: str) -> dict[str, tuple[PowerMode, ...]]:
             fail("bad_curve", display, where, "power_limit_w",
                  f"workload {workload!r} lists power limit {limit:g} W twice")
         seen.add((workload, limit))
-        rows.setdefault(workload, []).append(PowerMode(limit, power, rel))
+        clock = (record.get("gpu_freq_mhz") or "").strip()
+        clock_mhz = (_csv_number(clock, display, where, "gpu_freq_mhz", 0, True)
+                     if clock else None)
+        rows.setdefault(workload, []).append(PowerMode(limit, power, rel, clock_mhz))
     if not rows:
         fail("bad_curve", display, None, None, "power curve has no rows")
     for workload, modes in rows.items():

@@ -27,12 +27,14 @@ class PowerMode:
 
     ``power_w`` is one GPU's mean board power [W]; ``relative_throughput`` is work per second
     relative to the workload's fastest row (0 < x <= 1), so the run takes
-    ``duration_h / relative_throughput`` hours.
+    ``duration_h / relative_throughput`` hours. ``gpu_freq_mhz``, where the curve gives it, is
+    the GPU clock that realises the mode (Slurm sets it with ``--gpu-freq``).
     """
 
     power_limit_w: float
     power_w: float
     relative_throughput: float
+    gpu_freq_mhz: float | None = None
 
 
 @dataclass(frozen=True)

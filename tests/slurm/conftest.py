@@ -7,17 +7,22 @@ cluster that does not come up fails the tests with its log tails.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from local_slurm import LocalSlurm
 
 # Node names the Slurm test scenarios use (tests/slurm/slurm_scenarios.py).
 NODES = {"gsnode1": 4, "gsnode2": 4, "gsnode3": 4}
+# The shipped prolog/epilog run for every job, so a broken one would fail the job tests.
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "slurm"
 
 
 @pytest.fixture(scope="session")
 def slurm_cluster(tmp_path_factory):
-    cluster = LocalSlurm(tmp_path_factory.mktemp("slurm"), dict(NODES))
+    cluster = LocalSlurm(tmp_path_factory.mktemp("slurm"), dict(NODES),
+                         prolog=EXAMPLES / "greenslot-prolog.sh",
+                         epilog=EXAMPLES / "greenslot-epilog.sh")
     began = time.monotonic()
     cluster.start()
     cluster.start_seconds = time.monotonic() - began

@@ -86,6 +86,8 @@ class LocalSlurm:
     partition: str = "gpu"
     cpus: int = 8
     mem_mb: int = 64000
+    prolog: Path | None = None
+    epilog: Path | None = None
     processes: list[subprocess.Popen] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
 
@@ -154,6 +156,8 @@ class LocalSlurm:
             "SlurmctldTimeout=30",
             "SlurmdTimeout=120",
         ]
+        lines += [f"Prolog={self.prolog}"] if self.prolog else []
+        lines += [f"Epilog={self.epilog}"] if self.epilog else []
         gres = ["AutoDetect=off"]
         for (name, gpus), port in zip(self.nodes.items(), node_ports, strict=True):
             files = f"{dev}/gpu0" if gpus == 1 else f"{dev}/gpu[0-{gpus - 1}]"

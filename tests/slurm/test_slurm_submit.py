@@ -17,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from scenario_builder import _write_csv
 from slurm_scenarios import (
     begin_of,
     local,
@@ -168,7 +169,12 @@ def test_a_run_killed_after_sbatch_then_rerun_submits_each_job_exactly_once(
     assert len(ledger.ids(plan_id)) == 2  # the third job is in Slurm but not in the ledger
     assert len(tagged(slurm, plan_id)) == 3
 
-    assert main(["submit", str(tmp_path / "plan")]) == 0
+    if how == "submit.sh":  # the same tool again: each recognises the other's gap itself
+        again = run_submit_sh(tmp_path / "plan")
+        assert again.returncode == 0, again.stderr
+        assert "already in the queue as Slurm job" in again.stdout
+    else:
+        assert main(["submit", str(tmp_path / "plan")]) == 0
     _assert_plan_in_queue(slurm, tmp_path / "plan", schedule, plan_id)
     assert len(ledger.entries()) == 5
 
@@ -193,3 +199,24 @@ def test_a_job_planned_seconds_ahead_really_runs_and_completes(slurm, tmp_path):
     assert row["start"] == local(schedule.loc["soon", "start"])  # started at its begin time
     log = tmp_path / "plan" / "logs" / f"soon-{slurm_id}.out"
     assert log.read_text().strip() == f"ran on {schedule.loc['soon', 'nodes']}"
+
+
+def test_a_curve_in_clocks_travels_as_gpu_freq(slurm, tmp_path, capsys):
+    curve = [
+        {"workload": "default", "power_limit_w": 300, "power_w": 300, "relative_throughput": 1.0,
+         "gpu_freq_mhz": 1980},
+        {"workload": "default", "power_limit_w": 200, "power_w": 200, "relative_throughput": 0.5,
+         "gpu_freq_mhz": 1410},
+    ]
+    jobs = [{"job_id": "fast", "gpus": 1, "duration_h": 1, "command": "true",
+             "power_limit_w": 200}]
+    path = slurm_scenario(tmp_path / "s", jobs)
+    _write_csv(tmp_path / "s" / "curve-g.csv", curve)
+    plan_into(path, tmp_path / "plan")
+    assert main(["submit", str(tmp_path / "plan")]) == 0
+    (slurm_id,) = Ledger(tmp_path / "plan" / "submitted.tsv").ids(
+        plan_id_of(tmp_path / "plan")).values()
+    shown = slurm.run("scontrol", "show", "job", slurm_id).stdout
+    assert "TresFreq=gpu:1410" in shown
+    assert f"Comment=greenslot:plan={plan_id_of(tmp_path / 'plan')},power_limit_w=200," \
+           "gpu_freq_mhz=1410" in shown
