@@ -79,3 +79,29 @@ def test_controller_time_uses_the_zone_given():
     assert controller_time(1_800_000_000, "UTC") == "2027-01-15T08:00:00"
     with pytest.raises(SlurmError, match="not a known time zone"):
         controller_time(0, "Mars/Olympus")
+
+
+def test_submit_of_a_folder_without_a_plan_is_one_line_exit_2(tmp_path, capsys):
+    from greenslot.cli import main
+
+    assert main(["submit", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "sbatch.json" in err and "[bad_plan]" in err, err
+
+
+def test_submit_without_slurm_is_one_line_exit_4_and_records_nothing(tmp_path, capsys,
+                                                                     monkeypatch):
+    from scenario_builder import write_scenario
+
+    from greenslot.cli import main
+
+    path = write_scenario(tmp_path / "s", jobs=[
+        {"job_id": "a", "gpus": 1, "duration_h": 1, "command": "true"}])
+    assert main(["plan", str(path), "--out", str(tmp_path / "plan"), "-q"]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no squeue, no sbatch
+    monkeypatch.delenv("GREENSLOT_LEDGER", raising=False)
+    assert main(["submit", str(tmp_path / "plan")]) == 4
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "squeue: not found" in err and "Traceback" not in err, err
+    assert Ledger(tmp_path / "plan" / "submitted.tsv").entries() == []
