@@ -70,11 +70,12 @@ def ensure_packages(log: Path) -> None:
 
 
 def _tail(path: Path, lines: int = 15) -> str:
+    """The last ``lines`` lines of a log, without slurmd's harmless pmix noise."""
     try:
         text = path.read_text(errors="replace").splitlines()
     except OSError:
         return f"({path} missing)"
-    return "\n".join(line for line in text if "pmix" not in line)[-4000:] if lines else ""
+    return "\n".join([line for line in text if "pmix" not in line][-lines:])
 
 
 @dataclass
