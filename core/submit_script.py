@@ -38,6 +38,13 @@ ledger="${{GREENSLOT_LEDGER:-$here/submitted.tsv}}"
 plan_id={plan_id_q}
 tag="greenslot:plan=$plan_id,"
 touch "$ledger"
+# One submitter per ledger (greenslot submit takes the same lock): two at once could both
+# submit a job.
+exec 9>>"$ledger.lock"
+if ! flock -n 9; then
+  echo "error: another submit holds $ledger.lock" >&2
+  exit 4
+fi
 mkdir -p "$here/logs"
 # Jobs of this plan already in the queue (name|id|comment), read once: a job found here was
 # submitted by a run that died before its ledger line was written.

@@ -105,3 +105,19 @@ def test_submit_without_slurm_is_one_line_exit_4_and_records_nothing(tmp_path, c
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "squeue: not found" in err and "Traceback" not in err, err
     assert Ledger(tmp_path / "plan" / "submitted.tsv").entries() == []
+
+
+def test_submit_sh_and_greenslot_submit_share_one_lock(tmp_path):
+    import subprocess
+
+    from scenario_builder import write_scenario
+
+    from greenslot.cli import main
+
+    path = write_scenario(tmp_path / "s", jobs=[
+        {"job_id": "a", "gpus": 1, "duration_h": 1, "command": "true"}])
+    assert main(["plan", str(path), "--out", str(tmp_path / "plan"), "-q"]) == 0
+    with Ledger(tmp_path / "plan" / "submitted.tsv").locked():
+        done = subprocess.run(["bash", str(tmp_path / "plan" / "submit.sh")],
+                              capture_output=True, text=True, timeout=60)
+    assert done.returncode == 4 and "another submit holds" in done.stderr, done
