@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from greenslot import __version__, cli_curves, cli_profile
+from greenslot import __version__, cli_curves, cli_profile, cli_slurm
 from greenslot.model.errors import InfeasibleError, InvalidScheduleError, ScenarioError
 from greenslot.model.loader import load_scenario, parse_objective_weights
 from greenslot.model.scenario import Objective
@@ -93,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("plan_dir", type=Path)
     cli_profile.add_parser(verbs)
     cli_curves.add_parser(verbs)
+    cli_slurm.add_parsers(verbs)
     return parser
 
 
@@ -149,7 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="greenslot: %(message)s", stream=sys.stderr)
     handlers = {"plan": _cmd_plan, "validate": _cmd_validate,
-                "profile": cli_profile.cmd_profile, "curves": cli_curves.cmd_curves}
+                "profile": cli_profile.cmd_profile, "curves": cli_curves.cmd_curves,
+                **cli_slurm.HANDLERS}
     try:
         return handlers[args.verb](args)
     except ScenarioError as exc:

@@ -44,6 +44,7 @@ CHECKS: dict[str, str] = {
     "pinned_nodes_mismatch": "pinned nodes that cannot hold the job (count, GPU type, site)",
     "pinned_outside_horizon": "a pinned job that does not overlap the horizon or runs past it",
     "bad_window": "a maintenance window whose end is not after its start",
+    "bad_reservation": "a reservation without nodes or gpus, or more GPUs than its nodes hold",
     "forecast_gap": "part of the horizon has no forecast value",
     "forecast_nan": "an empty forecast value inside the horizon",
     "forecast_not_increasing": "forecast times not strictly increasing",

@@ -22,6 +22,7 @@ from greenslot.forecasts.files import load_site_signals
 from greenslot.model import hostlist, rules
 from greenslot.model.checks import fail
 from greenslot.model.csvfile import read_strict_csv
+from greenslot.model.reservations import load_reservations, reserve_nodes
 from greenslot.model.scenario import (
     GpuType,
     Job,
@@ -35,7 +36,7 @@ from greenslot.model.scenario import (
 from greenslot.model.timegrid import TimeGrid
 
 TOP_KEYS = {"name", "start", "horizon", "slot", "objective", "transfer_kwh_per_gb", "sites",
-            "gpu_types", "nodes", "jobs"}
+            "gpu_types", "nodes", "jobs", "reservations"}
 TOP_REQUIRED = {"start", "horizon", "slot", "sites", "gpu_types", "nodes", "jobs"}
 SITE_KEYS = {"name", "pue", "power_cap_kw", "power_down_idle", "forecast", "energy_budget_kwh",
              "carbon_budget_kg"}
@@ -45,6 +46,8 @@ NODE_KEYS = {"names", "site", "gpu_type", "gpus", "idle_w", "partition", "unavai
 NODE_REQUIRED = {"names", "site", "gpu_type", "gpus", "idle_w"}
 WINDOW_KEYS = {"from", "to"}
 CURVE_COLUMNS = ("workload", "power_limit_w", "power_w", "relative_throughput")
+# Optional: the GPU clock that realises the mode; submit then sets it with --gpu-freq.
+CURVE_OPTIONAL = ("gpu_freq_mhz",)
 JOB_REQUIRED = ("job_id", "gpus", "duration_h")
 JOB_OPTIONAL = ("release", "deadline", "workload", "gpu_type", "site", "partition", "priority",
                 "depends_on", "script", "command", "data_gb", "data_site", "pinned_start",
@@ -173,7 +176,7 @@ def _load_curve(path: Path, display: str) -> dict[str, tuple[PowerMode, ...]]:
     if not path.is_file():
         fail("missing_file", display, message="power curve file not found")
     frame = read_strict_csv(path, display)
-    _require_columns(frame, CURVE_COLUMNS, display, CURVE_COLUMNS)
+    _require_columns(frame, CURVE_COLUMNS, display, CURVE_COLUMNS + CURVE_OPTIONAL)
     rows: dict[str, list[PowerMode]] = {}
     seen: set[tuple[str, float]] = set()
     for line, record in _numbered(frame):
@@ -192,7 +195,10 @@ def _load_curve(path: Path, display: str) -> dict[str, tuple[PowerMode, ...]]:
             fail("bad_curve", display, where, "power_limit_w",
                  f"workload {workload!r} lists power limit {limit:g} W twice")
         seen.add((workload, limit))
-        rows.setdefault(workload, []).append(PowerMode(limit, power, rel))
+        clock = (record.get("gpu_freq_mhz") or "").strip()
+        clock_mhz = (_csv_number(clock, display, where, "gpu_freq_mhz", 0, True)
+                     if clock else None)
+        rows.setdefault(workload, []).append(PowerMode(limit, power, rel, clock_mhz))
     if not rows:
         fail("bad_curve", display, None, None, "power curve has no rows")
     for workload, modes in rows.items():
@@ -539,6 +545,8 @@ def load_scenario(path: str | Path) -> Scenario:
     sites, series = _load_sites(data["sites"], reader, folder, grid)
     gpu_types = _load_gpu_types(data["gpu_types"], reader, folder)
     nodes = _load_nodes(data["nodes"], reader, sites, gpu_types, grid)
+    reservations = load_reservations(data.get("reservations"), reader, nodes)
+    nodes = reserve_nodes(nodes, reservations, grid)
     jobs_path = folder / reader.text(data["jobs"], None, "jobs")
     jobs = _load_jobs(jobs_path, grid)
     scenario = Scenario(
@@ -552,6 +560,7 @@ def load_scenario(path: str | Path) -> Scenario:
         nodes=nodes,
         jobs=jobs,
         series={k: v for k, v in series.items()},
+        reservations=reservations,
     )
     _check_references(scenario, _display(jobs_path))
     return scenario

@@ -11,10 +11,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from greenslot.model.timegrid import TimeGrid
+
+if TYPE_CHECKING:
+    from greenslot.model.reservations import Reservation
 
 
 @dataclass(frozen=True)
@@ -23,12 +27,14 @@ class PowerMode:
 
     ``power_w`` is one GPU's mean board power [W]; ``relative_throughput`` is work per second
     relative to the workload's fastest row (0 < x <= 1), so the run takes
-    ``duration_h / relative_throughput`` hours.
+    ``duration_h / relative_throughput`` hours. ``gpu_freq_mhz``, where the curve gives it, is
+    the GPU clock that realises the mode (Slurm sets it with ``--gpu-freq``).
     """
 
     power_limit_w: float
     power_w: float
     relative_throughput: float
+    gpu_freq_mhz: float | None = None
 
 
 @dataclass(frozen=True)
@@ -173,6 +179,9 @@ class Scenario:
     nodes: tuple[Node, ...]
     jobs: tuple[Job, ...]
     series: Mapping[str, SiteSeries]
+    # Capacity held back (greenslot.model.reservations.Reservation); already applied to the
+    # nodes' unavailable slots, kept here so submit can create the Slurm reservations.
+    reservations: tuple[Reservation, ...] = ()
     _index: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -223,4 +232,5 @@ class Scenario:
             nodes=self.nodes,
             jobs=self.jobs,
             series=self.series,
+            reservations=self.reservations,
         )
