@@ -172,8 +172,9 @@ def _report_gaps(index: pd.DatetimeIndex, query: Query, name: str,
             parts.append(f"{before} before {index[0].isoformat()}")
         if after > 0:
             parts.append(f"{after} after {index[-1].isoformat()}")
-        warn(f"{name}: intervals of {step.total_seconds() / 60:g} min missing: {', '.join(parts)}; they are left out of "
-             f"the file, not filled")
+        minutes = step.total_seconds() / 60
+        warn(f"{name}: intervals of {minutes:g} min missing: {', '.join(parts)}; they are "
+             f"left out of the file, not filled")
 
 
 def fetch(name: str, start: pd.Timestamp, end: pd.Timestamp, region: str | None = None,

@@ -59,7 +59,7 @@ class Request:
     def display_url(self) -> str:
         """The URL as it is safe to show: public parameters, secrets as ``***``."""
         shown = dict(self.params) | {name: "***" for name in self.secret_params}
-        return f"{self.url}?{urlencode(shown)}" if shown else self.url
+        return f"{self.url}?{urlencode(shown, safe='*')}" if shown else self.url
 
     def secrets(self) -> list[str]:
         """Every secret value this request carries, to scrub from any text we print."""

@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from provider_server import ProviderServer  # noqa: E402
+from provider_server import ProviderServer
 
 
 @pytest.fixture

@@ -39,7 +39,7 @@ class ProviderServer:
         outer = self
 
         class _Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
                 seen = Seen(parts.path, query, {k.lower(): v for k, v in self.headers.items()})
