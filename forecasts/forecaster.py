@@ -1,0 +1,144 @@
+"""Our own forecaster, for when no provider forecast exists or the provider is down.
+
+Every method forecasts the ``horizon`` intervals that follow a regular history ``y`` (one value
+per interval, NaN where missing), from what is known at the end of the history:
+
+- ``persistence``: the last known value, held (the baseline every forecast must beat);
+- ``seasonal_daily``: the value one day earlier (two days for leads beyond a day, and so on);
+- ``seasonal_weekly``: the value one week earlier;
+- ``profile``: a blended profile with a recent level. Over the last four weeks, the mean shape
+  of a day (per time of day) and of a week (per day of week and time of day) are taken as
+  deviations from the four-week mean and averaged with weight ``DAILY_WEIGHT``; the level is the
+  mean of the last day; and the current anomaly (last value minus what the profile says for
+  it) decays with a half-life of ``ANOMALY_HALF_LIFE``, so short leads follow the present and
+  long leads the profile.
+
+Why these: grid carbon intensity is driven by the daily cycle of demand and solar, a weekly
+cycle of demand, and weather that persists for hours; each method isolates one of these, and
+the backtest (:mod:`greenslot.forecasts.backtest`) measures which earns its place where.
+A missing value is never read as zero: seasonal methods step back a further period, and where
+nothing is known the forecast falls back to the last known value.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+
+METHODS = ("persistence", "seasonal_daily", "seasonal_weekly", "profile")
+DAILY_WEIGHT = 0.5
+ANOMALY_HALF_LIFE = timedelta(hours=3)
+PROFILE_WEEKS = 4
+DAY = timedelta(days=1)
+
+
+def _last_known(y: np.ndarray) -> float:
+    known = np.flatnonzero(~np.isnan(y))
+    if not len(known):
+        raise ValueError("the history has no known value")
+    return float(y[known[-1]])
+
+
+def _seasonal(y: np.ndarray, horizon: int, period: int) -> np.ndarray:
+    """y[T + h - k*period] for the smallest k that lands in the history on a known value."""
+    n, out = len(y), np.empty(horizon)
+    fallback = _last_known(y)
+    for h in range(horizon):
+        k = h // period + 1
+        value = np.nan
+        while n + h - k * period >= 0:
+            value = y[n + h - k * period]
+            if not np.isnan(value):
+                break
+            k += 1
+        out[h] = fallback if np.isnan(value) else value
+    return out
+
+
+def _column_means(window: np.ndarray, width: int, empty: float) -> np.ndarray:
+    """Mean of each column of ``window`` folded into rows of ``width``; ``empty`` where none."""
+    folded = window.reshape(-1, width)
+    known = ~np.isnan(folded)
+    counts = known.sum(axis=0)
+    sums = np.where(known, folded, 0.0).sum(axis=0)
+    return np.where(counts > 0, sums / np.maximum(counts, 1), empty)
+
+
+def _profile(y: np.ndarray, horizon: int, per_day: int, step: timedelta,
+             phase: int) -> np.ndarray:
+    """The blended daily/weekly profile plus the recent level and a decaying anomaly.
+
+    ``phase`` is the position within the week of the first forecast interval, counted in
+    intervals from Monday 00:00 UTC, so profiles line up with clock time.
+    """
+    per_week = 7 * per_day
+    span = min(len(y) // per_week, PROFILE_WEEKS) * per_week
+    if span == 0:  # under a week of history: a daily profile only
+        span = (len(y) // per_day) * per_day
+    window = y[len(y) - span:]
+    if span == 0 or np.all(np.isnan(window)):
+        return np.full(horizon, _last_known(y))
+    mean = np.nanmean(window)
+    # position in the week of every window interval, then of the forecast intervals; the
+    # window is whole days (weeks), so column j of a day (week) reshape is position phase + j
+    week_pos = (phase - span + np.arange(span + horizon)) % per_week
+    day_pos = week_pos % per_day
+    daily = np.roll(_column_means(window, per_day, mean) - mean, phase % per_day)
+    shape = daily[day_pos]
+    if span >= per_week:
+        weekly = np.roll(_column_means(window, per_week, mean) - mean, phase)
+        shape = DAILY_WEIGHT * shape + (1 - DAILY_WEIGHT) * weekly[week_pos]
+    # level: how far the last day sat above or below what the profile expected of it
+    fitted = mean + shape[:span]
+    recent = (window - fitted)[span - per_day:]
+    level = mean + (np.nanmean(recent) if np.any(~np.isnan(recent)) else 0.0)
+    baseline = level + shape[span:]
+    last = y[-1]
+    anomaly = 0.0 if np.isnan(last) else last - (level + shape[span - 1])
+    decay = 0.5 ** (np.arange(1, horizon + 1) * (step / ANOMALY_HALF_LIFE))
+    return baseline + anomaly * decay
+
+
+def forecast_array(y: np.ndarray, horizon: int, method: str, step: timedelta,
+                   phase: int = 0) -> np.ndarray:
+    """Forecast ``horizon`` intervals after the regular history ``y`` [same unit as ``y``]."""
+    if step <= timedelta(0) or DAY % step:
+        raise ValueError(f"the interval ({step}) must divide a day")
+    per_day = DAY // step
+    if method == "persistence":
+        return np.full(horizon, _last_known(y))
+    if method == "seasonal_daily":
+        return _seasonal(y, horizon, per_day)
+    if method == "seasonal_weekly":
+        return _seasonal(y, horizon, 7 * per_day)
+    if method == "profile":
+        return _profile(y, horizon, per_day, step, phase)
+    raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
+
+
+def week_phase(start: pd.Timestamp, step: timedelta) -> int:
+    """Intervals from the Monday 00:00 UTC before ``start`` to ``start``."""
+    start = pd.Timestamp(start).tz_convert("UTC")
+    monday = start.normalize() - pd.Timedelta(days=start.day_of_week)
+    return int((start - monday) // step)
+
+
+def forecast(history: pd.Series, horizon: timedelta = timedelta(hours=48),
+             method: str = "profile", step: timedelta | None = None) -> pd.Series:
+    """The next ``horizon`` after ``history`` at interval ``step`` (default: the history's).
+
+    ``history`` is indexed by tz-aware interval starts. It is first put on a regular grid of
+    ``step`` (mean of the values in each interval; an interval with none is missing, not 0).
+    Returns a series indexed by the interval starts of the forecast.
+    """
+    index = pd.DatetimeIndex(history.index).tz_convert("UTC")
+    series = pd.Series(history.to_numpy(dtype=float), index=index).sort_index()
+    if step is None:
+        step = pd.Series(index[1:] - index[:-1]).mode().iloc[0].to_pytimedelta()
+    regular = series.resample(step).mean()
+    start = regular.index[-1] + step
+    n = int(horizon // step)
+    values = forecast_array(regular.to_numpy(), n, method, step, week_phase(start, step))
+    return pd.Series(values, index=pd.date_range(start, periods=n, freq=step, name="time"))
