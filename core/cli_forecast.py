@@ -17,10 +17,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from greenslot.forecasts.backtest import backtest
 from greenslot.forecasts.errors import CredentialsError, ProviderError, QueryError
 from greenslot.forecasts.fetch import FetchOptions, fetch, write_forecast_csv
+from greenslot.forecasts.files import KNOWN_SIGNALS
+from greenslot.forecasts.forecaster import METHODS, forecast
 from greenslot.forecasts.http_client import RetryPolicy
 from greenslot.forecasts.registry import PROVIDERS
+from greenslot.forecasts.series_file import read_history
 
 EXIT_OK, EXIT_USAGE, EXIT_PROVIDER = 0, 2, 4
 
@@ -60,6 +64,17 @@ def _count(text: str) -> int:
     return int(value)
 
 
+def _duration(text: str) -> timedelta:
+    try:
+        value = pd.Timedelta(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (like 15min, 6h, 28D)") \
+            from None
+    if value <= pd.Timedelta(0):
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value.to_pytimedelta()
+
+
 def _base_url(text: str) -> str:
     if not text.startswith(("http://", "https://")):
         raise argparse.ArgumentTypeError(f"must start with http:// or https://, got {text!r}")
@@ -88,6 +103,29 @@ def add_parser(verbs) -> None:
     f.add_argument("--timeout", type=_positive, default=30.0, metavar="SECONDS",
                    help="read timeout per request (connect timeout 5 s)")
 
+    b = sub.add_parser("backtest", help="MAE and MAPE by lead time of our forecasting methods")
+    b.add_argument("series", type=Path, help="CSV: time, one value column, optional f1..fK")
+    b.add_argument("--column", help="the value column, when the file has several")
+    b.add_argument("--slot", type=_duration, help="resample to this interval first")
+    b.add_argument("--horizon", type=_duration, default=timedelta(hours=48))
+    b.add_argument("--every", type=_duration, default=timedelta(hours=6),
+                   help="time between forecast origins (default 6h)")
+    b.add_argument("--warmup", type=_duration, default=timedelta(days=28),
+                   help="history before the first origin (default 28D)")
+    b.add_argument("--forecast-prefix", default="f",
+                   help="prefix of the provider forecast columns (default f: f1, f2...)")
+
+    p = sub.add_parser("predict", help="forecast the next 48 h from history with our methods")
+    p.add_argument("history", type=Path, help="CSV: time and one value column")
+    p.add_argument("--out", required=True, type=Path, help="contract forecast CSV to write")
+    p.add_argument("--column", help="the value column, when the file has several")
+    p.add_argument("--as", dest="as_column", choices=KNOWN_SIGNALS,
+                   help="contract column to write (default: the value column's own name)")
+    p.add_argument("--method", choices=METHODS, default="profile")
+    p.add_argument("--slot", type=_duration, help="interval of the forecast (default: the "
+                                                   "history's)")
+    p.add_argument("--horizon", type=_duration, default=timedelta(hours=48))
+
 
 def _cmd_fetch(args) -> int:
     if args.end <= args.start:
@@ -108,10 +146,42 @@ def _cmd_fetch(args) -> int:
     return EXIT_OK
 
 
+def _cmd_backtest(args) -> int:
+    history = read_history(args.series, str(args.series), args.column, args.forecast_prefix)
+    try:
+        result = backtest(history.values, history.provider or None, horizon=args.horizon,
+                          every=args.every, warmup=args.warmup, step=args.slot)
+    except ValueError as exc:
+        print(f"greenslot: error: {args.series}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{args.series}: {history.name}, {result.origins} origins every {args.every}, "
+          f"interval {result.step}; cells are MAE ({history.name}'s unit) and MAPE")
+    print(result.markdown())
+    return EXIT_OK
+
+
+def _cmd_predict(args) -> int:
+    history = read_history(args.history, str(args.history), args.column)
+    column = args.as_column or history.name
+    if column not in KNOWN_SIGNALS:
+        print(f"greenslot: error: {args.history}: column {column!r} is not a contract signal; "
+              f"name one with --as ({', '.join(KNOWN_SIGNALS)})", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        predicted = forecast(history.values, args.horizon, args.method, args.slot)
+    except ValueError as exc:
+        print(f"greenslot: error: {args.history}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    write_forecast_csv(predicted.to_frame(column), args.out)
+    print(f"wrote {args.out}: {len(predicted)} rows of {column} from "
+          f"{predicted.index[0].isoformat()} ({args.method})")
+    return EXIT_OK
+
+
 def run(args) -> int:
     """Handler for ``greenslot forecast ...``; maps provider errors to exit 4, usage to 2."""
     try:
-        handlers = {"fetch": _cmd_fetch}
+        handlers = {"fetch": _cmd_fetch, "backtest": _cmd_backtest, "predict": _cmd_predict}
         return handlers[args.forecast_verb](args)
     except (CredentialsError, QueryError) as exc:
         print(f"greenslot: error: {exc}", file=sys.stderr)

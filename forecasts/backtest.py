@@ -46,7 +46,7 @@ class Backtest:
             cells = []
             for bucket in self.mae.columns:
                 mae, mape = self.mae.loc[method, bucket], self.mape.loc[method, bucket]
-                cells.append("" if np.isnan(mae) else f"{mae:.1f} ({mape:.1f} %)")
+                cells.append("" if np.isnan(mae) else f"{mae:.3g} ({mape:.1f} %)")
             first = [label.strip("-"), method] if label else [method]
             lines.append("| " + " | ".join([*first, *cells]) + " |")
         return "\n".join(lines)

@@ -9,9 +9,9 @@ per interval, NaN where missing), from what is known at the end of the history:
 - ``profile``: a blended profile with a recent level. Over the last four weeks, the mean shape
   of a day (per time of day) and of a week (per day of week and time of day) are taken as
   deviations from the four-week mean and averaged with weight ``DAILY_WEIGHT``; the level is the
-  mean of the last day; and the current anomaly (last value minus what the profile says for
-  it) decays with a half-life of ``ANOMALY_HALF_LIFE``, so short leads follow the present and
-  long leads the profile.
+  profile's mean error over the last day; and the current anomaly (last value minus what the
+  profile says for it) decays as an AR(1) process whose coefficient is fitted on the window's
+  residuals, so short leads follow the present and long leads the profile.
 
 Why these: grid carbon intensity is driven by the daily cycle of demand and solar, a weekly
 cycle of demand, and weather that persists for hours; each method isolates one of these, and
@@ -29,7 +29,6 @@ import pandas as pd
 
 METHODS = ("persistence", "seasonal_daily", "seasonal_weekly", "profile")
 DAILY_WEIGHT = 0.5
-ANOMALY_HALF_LIFE = timedelta(hours=3)
 PROFILE_WEEKS = 4
 DAY = timedelta(days=1)
 
@@ -55,6 +54,20 @@ def _seasonal(y: np.ndarray, horizon: int, period: int) -> np.ndarray:
             k += 1
         out[h] = fallback if np.isnan(value) else value
     return out
+
+
+def _persistence_of(residual: np.ndarray) -> float:
+    """Lag-one autocorrelation of the profile's residual (an AR(1) coefficient), in [0, 1).
+
+    Why fitted, not fixed: how long a departure from the usual day lasts depends on the grid
+    and the interval (weather fronts over hours; 5-minute MOER noise over minutes).
+    """
+    a, b = residual[1:], residual[:-1]
+    both = ~np.isnan(a) & ~np.isnan(b)
+    denominator = float(np.sum(b[both] ** 2))
+    if denominator <= 0:
+        return 0.0
+    return float(np.clip(np.sum(a[both] * b[both]) / denominator, 0.0, 0.999))
 
 
 def _column_means(window: np.ndarray, width: int, empty: float) -> np.ndarray:
@@ -97,8 +110,7 @@ def _profile(y: np.ndarray, horizon: int, per_day: int, step: timedelta,
     baseline = level + shape[span:]
     last = y[-1]
     anomaly = 0.0 if np.isnan(last) else last - (level + shape[span - 1])
-    decay = 0.5 ** (np.arange(1, horizon + 1) * (step / ANOMALY_HALF_LIFE))
-    return baseline + anomaly * decay
+    return baseline + anomaly * _persistence_of(window - fitted) ** np.arange(1, horizon + 1)
 
 
 def forecast_array(y: np.ndarray, horizon: int, method: str, step: timedelta,
