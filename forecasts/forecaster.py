@@ -139,18 +139,24 @@ def week_phase(start: pd.Timestamp, step: timedelta) -> int:
 
 def forecast(history: pd.Series, horizon: timedelta = timedelta(hours=48),
              method: str = "profile", step: timedelta | None = None) -> pd.Series:
-    """The next ``horizon`` after ``history`` at interval ``step`` (default: the history's).
+    """The next ``horizon`` after ``history``, at interval ``step`` (default: the history's).
 
-    ``history`` is indexed by tz-aware interval starts. It is first put on a regular grid of
-    ``step`` (mean of the values in each interval; an interval with none is missing, not 0).
-    Returns a series indexed by the interval starts of the forecast.
+    ``history`` is indexed by tz-aware interval starts; it is put on its own regular grid
+    (interval means; an interval without a value is missing, never 0) and forecast there. The
+    forecast is then brought to ``step`` as the contract resamples: the mean over a coarser
+    interval, the value held over a finer one. Returns a series indexed by interval starts.
     """
     index = pd.DatetimeIndex(history.index).tz_convert("UTC")
     series = pd.Series(history.to_numpy(dtype=float), index=index).sort_index()
-    if step is None:
-        step = pd.Series(index[1:] - index[:-1]).mode().iloc[0].to_pytimedelta()
-    regular = series.resample(step).mean()
-    start = regular.index[-1] + step
-    n = int(horizon // step)
-    values = forecast_array(regular.to_numpy(), n, method, step, week_phase(start, step))
-    return pd.Series(values, index=pd.date_range(start, periods=n, freq=step, name="time"))
+    native = pd.Series(index[1:] - index[:-1]).mode().iloc[0].to_pytimedelta()
+    step = step or native
+    regular = series.resample(native).mean()
+    start = regular.index[-1] + native
+    n_native = -(-horizon // native) + -(-step // native)  # enough to cover a last coarse slot
+    values = forecast_array(regular.to_numpy(), n_native, method, native,
+                            week_phase(start, native))
+    ahead = pd.Series(values, index=pd.date_range(start, periods=n_native, freq=native))
+    target = pd.date_range(start, periods=int(horizon // step), freq=step, name="time")
+    if step >= native:
+        return ahead.resample(step).mean().reindex(target)
+    return ahead.reindex(target, method="ffill")
