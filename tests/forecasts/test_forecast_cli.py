@@ -18,11 +18,6 @@ def run(server, tmp_path, provider="uk-carbon-intensity", *extra):
     return code, out
 
 
-@pytest.mark.parametrize(("args", "needle"), [
-    (["--start", "2026-11-30T00:00:00", "--end", "2026-11-30T02:00:00+00:00"], "UTC offset"),
-    (["--start", "tomorrow", "--end", "2026-11-30T02:00:00+00:00"], "not an ISO 8601 time"),
-    (["--start", "2026-11-30T02:00:00Z", "--end", "2026-11-30T00:00:00Z"], "is not after"),
-])
 def exit_code(argv):
     """The exit code, whether main returns it or argparse raises SystemExit."""
     try:
@@ -31,6 +26,11 @@ def exit_code(argv):
         return exc.code
 
 
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--start", "2026-11-30T00:00:00", "--end", "2026-11-30T02:00:00+00:00"], "UTC offset"),
+    (["--start", "tomorrow", "--end", "2026-11-30T02:00:00+00:00"], "not an ISO 8601 time"),
+    (["--start", "2026-11-30T02:00:00Z", "--end", "2026-11-30T00:00:00Z"], "is not after"),
+])
 def test_bad_window_is_exit_2(server, tmp_path, capsys, args, needle):
     out = tmp_path / "f.csv"
     code = exit_code(["forecast", "fetch", "uk-carbon-intensity", *args,
