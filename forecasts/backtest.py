@@ -21,7 +21,7 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
-from greenslot.forecasts.forecaster import METHODS, PROFILE_WEEKS, forecast_array, week_phase
+from greenslot.forecasts.forecaster import METHODS, PROFILE_WEEKS, forecast_array
 
 BUCKETS_H = (1, 3, 6, 12, 24, 48)  # lead buckets (previous edge, edge] in hours
 PROVIDER = "provider"
@@ -36,20 +36,27 @@ class Backtest:
     origins: int
     step: timedelta
 
-    def markdown(self, label: str = "") -> str:
-        """One row per method, each cell ``MAE (MAPE %)``; ``label`` heads the first column."""
-        head = ["series", "method", *self.mae.columns] if label else ["method",
-                                                                      *self.mae.columns]
-        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        lines = lines if label != "-" else []
+    def rows(self, label: str | None = None) -> list[str]:
+        """Markdown rows, one per method, each cell ``MAE (MAPE %)``; ``label`` leads each."""
+        lines = []
         for method in self.mae.index:
-            cells = []
+            cells = [] if label is None else [label]
+            cells.append(method)
             for bucket in self.mae.columns:
                 mae, mape = self.mae.loc[method, bucket], self.mape.loc[method, bucket]
                 cells.append("" if np.isnan(mae) else f"{mae:.3g} ({mape:.1f} %)")
-            first = [label.strip("-"), method] if label else [method]
-            lines.append("| " + " | ".join([*first, *cells]) + " |")
-        return "\n".join(lines)
+            lines.append("| " + " | ".join(cells) + " |")
+        return lines
+
+    def markdown(self) -> str:
+        """The whole table: a header, then :meth:`rows`."""
+        return "\n".join([header(), *self.rows()])
+
+
+def header(label: str | None = None) -> str:
+    """The markdown header for :meth:`Backtest.rows` (with a leading ``label`` column)."""
+    names = ([] if label is None else [label]) + ["method", *_bucket_names()]
+    return "| " + " | ".join(names) + " |\n|" + "---|" * len(names)
 
 
 def _bucket_names() -> list[str]:
@@ -106,8 +113,7 @@ def backtest(actual: pd.Series, provider: Mapping[int, pd.Series] | None = None,
         history = y[max(0, T - (PROFILE_WEEKS + 1) * per_week):T]
         if np.all(np.isnan(history)):
             continue
-        forecasts = {m: forecast_array(history, H, m, step, week_phase(times[T], step))
-                     for m in methods}
+        forecasts = {m: forecast_array(history, H, m, step) for m in methods}
         if provider:
             forecasts[PROVIDER] = np.array([issued[h][T - 1] if issued.get(h) is not None
                                             else np.nan for h in range(1, H + 1)])

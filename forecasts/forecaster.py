@@ -7,11 +7,12 @@ per interval, NaN where missing), from what is known at the end of the history:
 - ``seasonal_daily``: the value one day earlier (two days for leads beyond a day, and so on);
 - ``seasonal_weekly``: the value one week earlier;
 - ``profile``: a blended profile with a recent level. Over the last four weeks, the mean shape
-  of a day (per time of day) and of a week (per day of week and time of day) are taken as
-  deviations from the four-week mean and averaged with weight ``DAILY_WEIGHT``; the level is the
-  profile's mean error over the last day; and the current anomaly (last value minus what the
-  profile says for it) decays as an AR(1) process whose coefficient is fitted on the window's
-  residuals, so short leads follow the present and long leads the profile.
+  of a day (per time of day, as deviations from each day's mean) and of a week (the same per
+  day of week, plus each weekday's level against its week) are averaged with weight
+  ``DAILY_WEIGHT``; the level is the last day's, net of the shape; and the current anomaly
+  (last value minus level and shape) decays as an AR(1) process whose coefficient is fitted on
+  the window's within-day residuals, so short leads follow the present and long leads the
+  profile at the recent level.
 
 Why these: grid carbon intensity is driven by the daily cycle of demand and solar, a weekly
 cycle of demand, and weather that persists for hours; each method isolates one of these, and
@@ -70,51 +71,68 @@ def _persistence_of(residual: np.ndarray) -> float:
     return float(np.clip(np.sum(a[both] * b[both]) / denominator, 0.0, 0.999))
 
 
-def _column_means(window: np.ndarray, width: int, empty: float) -> np.ndarray:
-    """Mean of each column of ``window`` folded into rows of ``width``; ``empty`` where none."""
-    folded = window.reshape(-1, width)
+def _column_means(folded: np.ndarray) -> np.ndarray:
+    """NaN-aware mean of each column; 0 where a column has no value (no deviation known)."""
     known = ~np.isnan(folded)
     counts = known.sum(axis=0)
     sums = np.where(known, folded, 0.0).sum(axis=0)
-    return np.where(counts > 0, sums / np.maximum(counts, 1), empty)
+    return np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
 
 
-def _profile(y: np.ndarray, horizon: int, per_day: int, step: timedelta,
-             phase: int) -> np.ndarray:
+def _centred_mean(values: np.ndarray, width: int) -> np.ndarray:
+    """Centred moving mean over ``width`` intervals; NaN where the window is not full.
+
+    Why not shorter windows at the edges: a half-day mean at the window's end is not a level
+    but part of the daily cycle, and would bias the shape there.
+    """
+    need = max(1, width * 9 // 10)  # a few missing values inside are fine
+    mean = pd.Series(values).rolling(width, center=True, min_periods=need).mean().to_numpy(
+        copy=True)
+    half = width // 2
+    mean[:half] = np.nan
+    mean[len(mean) - (width - half) + 1:] = np.nan
+    return mean
+
+
+def _profile(y: np.ndarray, horizon: int, per_day: int) -> np.ndarray:
     """The blended daily/weekly profile plus the recent level and a decaying anomaly.
 
-    ``phase`` is the position within the week of the first forecast interval, counted in
-    intervals from Monday 00:00 UTC, so profiles line up with clock time.
+    The window is whole days (whole weeks when there are) ending one interval before the
+    origin, so column ``j`` of the window folded by days (weeks) is the time of day (of week)
+    of the last known interval for ``j = 0`` and of lead ``j`` after it: the last known value
+    and the first leads read consecutive columns, with no wrap-around between them. Shapes are
+    taken against a centred 24 h moving mean, so a windy week moves the level, not the shape.
     """
     per_week = 7 * per_day
-    span = min(len(y) // per_week, PROFILE_WEEKS) * per_week
+    usable = len(y) - 1
+    span = min(usable // per_week, PROFILE_WEEKS) * per_week
     if span == 0:  # under a week of history: a daily profile only
-        span = (len(y) // per_day) * per_day
-    window = y[len(y) - span:]
+        span = (usable // per_day) * per_day
+    window = y[usable - span:usable]
     if span == 0 or np.all(np.isnan(window)):
         return np.full(horizon, _last_known(y))
-    mean = np.nanmean(window)
-    # position in the week of every window interval, then of the forecast intervals; the
-    # window is whole days (weeks), so column j of a day (week) reshape is position phase + j
-    week_pos = (phase - span + np.arange(span + horizon)) % per_week
-    day_pos = week_pos % per_day
-    daily = np.roll(_column_means(window, per_day, mean) - mean, phase % per_day)
-    shape = daily[day_pos]
+    trend = _centred_mean(window, per_day)
+    deviation = window - trend
+    # shape of the window's own intervals, then of the last known one (0) and the leads
+    inside, ahead = np.arange(span), np.arange(horizon + 1)
+    daily = _column_means(deviation.reshape(-1, per_day))
+    shape_in, shape_ahead = daily[inside % per_day], daily[ahead % per_day]
     if span >= per_week:
-        weekly = np.roll(_column_means(window, per_week, mean) - mean, phase)
-        shape = DAILY_WEIGHT * shape + (1 - DAILY_WEIGHT) * weekly[week_pos]
-    # level: how far the last day sat above or below what the profile expected of it
-    fitted = mean + shape[:span]
-    recent = (window - fitted)[span - per_day:]
-    level = mean + (np.nanmean(recent) if np.any(~np.isnan(recent)) else 0.0)
-    baseline = level + shape[span:]
+        # within-week shape of the deviations, plus each day's level against its week
+        day_of_week = trend - _centred_mean(window, per_week)
+        weekly = _column_means((deviation + day_of_week).reshape(-1, per_week))
+        w = DAILY_WEIGHT
+        shape_in = w * shape_in + (1 - w) * weekly[inside % per_week]
+        shape_ahead = w * shape_ahead + (1 - w) * weekly[ahead % per_week]
+    last_day = (window - shape_in)[span - per_day:]
+    level = np.nanmean(last_day) if np.any(~np.isnan(last_day)) else np.nanmean(window)
     last = y[-1]
-    anomaly = 0.0 if np.isnan(last) else last - (level + shape[span - 1])
-    return baseline + anomaly * _persistence_of(window - fitted) ** np.arange(1, horizon + 1)
+    anomaly = 0.0 if np.isnan(last) else last - (level + shape_ahead[0])
+    decay = _persistence_of(window - level - shape_in) ** np.arange(1, horizon + 1)
+    return level + shape_ahead[1:] + anomaly * decay
 
 
-def forecast_array(y: np.ndarray, horizon: int, method: str, step: timedelta,
-                   phase: int = 0) -> np.ndarray:
+def forecast_array(y: np.ndarray, horizon: int, method: str, step: timedelta) -> np.ndarray:
     """Forecast ``horizon`` intervals after the regular history ``y`` [same unit as ``y``]."""
     if step <= timedelta(0) or DAY % step:
         raise ValueError(f"the interval ({step}) must divide a day")
@@ -126,15 +144,8 @@ def forecast_array(y: np.ndarray, horizon: int, method: str, step: timedelta,
     if method == "seasonal_weekly":
         return _seasonal(y, horizon, 7 * per_day)
     if method == "profile":
-        return _profile(y, horizon, per_day, step, phase)
+        return _profile(y, horizon, per_day)
     raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
-
-
-def week_phase(start: pd.Timestamp, step: timedelta) -> int:
-    """Intervals from the Monday 00:00 UTC before ``start`` to ``start``."""
-    start = pd.Timestamp(start).tz_convert("UTC")
-    monday = start.normalize() - pd.Timedelta(days=start.day_of_week)
-    return int((start - monday) // step)
 
 
 def forecast(history: pd.Series, horizon: timedelta = timedelta(hours=48),
@@ -153,8 +164,7 @@ def forecast(history: pd.Series, horizon: timedelta = timedelta(hours=48),
     regular = series.resample(native).mean()
     start = regular.index[-1] + native
     n_native = -(-horizon // native) + -(-step // native)  # enough to cover a last coarse slot
-    values = forecast_array(regular.to_numpy(), n_native, method, native,
-                            week_phase(start, native))
+    values = forecast_array(regular.to_numpy(), n_native, method, native)
     ahead = pd.Series(values, index=pd.date_range(start, periods=n_native, freq=native))
     target = pd.date_range(start, periods=int(horizon // step), freq=step, name="time")
     if step >= native:
