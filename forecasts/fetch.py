@@ -124,7 +124,7 @@ class _Fetcher:
         return points, "provider"
 
 
-def _assemble(points: list[Point], query: Query, provider: Provider,
+def _assemble(points: list[Point], query: Query, provider: Provider, base_url: str,
               warn: Callable[[str], None]) -> pd.DataFrame:
     """Points -> one row per interval start in ``[start, end)``; report gaps, never fill them."""
     values: dict[tuple[pd.Timestamp, str], float] = {}
@@ -141,7 +141,7 @@ def _assemble(points: list[Point], query: Query, provider: Provider,
         warn(f"{provider.name}: {conflicts} intervals were sent twice with different values; "
              f"the first value was kept")
     if not values:
-        raise ProviderError(provider.name, provider.default_base_url, None,
+        raise ProviderError(provider.name, base_url, None,
                             f"no values for {query.start.isoformat()} to "
                             f"{query.end.isoformat()}")
     order = [s.column for s in provider.signals]
@@ -195,7 +195,7 @@ def fetch(name: str, start: pd.Timestamp, end: pd.Timestamp, region: str | None 
         got, source = fetcher.one(request, query)
         points.extend(got)
         sources.append(source)
-    table = _assemble(points, query, provider, fetcher.warn)
+    table = _assemble(points, query, provider, fetcher.base_url, fetcher.warn)
     return FetchResult(provider.name, table, tuple(sources), tuple(fetcher.warnings))
 
 

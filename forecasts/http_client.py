@@ -169,7 +169,7 @@ class HttpClient:
             try:
                 answer = self.session.get(
                     request.url, params=params, headers=dict(request.headers),
-                    auth=request.auth, allow_redirects=True,
+                    auth=request.auth, allow_redirects=False,
                     timeout=(policy.connect_timeout_s, policy.read_timeout_s),
                 )
             except requests.Timeout as exc:
@@ -212,6 +212,9 @@ class HttpClient:
 
     def _refusal(self, status: int, body: str) -> str:
         """One line for a 4xx the provider will not change its mind about."""
+        if 300 <= status < 400:
+            # Not followed: a custom key header (auth-token) would travel to the new host.
+            return "redirected; point --base-url at the final host"
         if status in (401, 403):
             hint = f"; {self.auth_hint}" if self.auth_hint else ""
             return f"the provider refused the credentials{hint}"

@@ -118,3 +118,20 @@ def test_malformed_json_is_a_typed_error(server, body):
     with pytest.raises(ProviderError, match="malformed response") as caught:
         fetch("uk-carbon-intensity", START, END, options=options(server, Sleeps()))
     assert caught.value.status == 200 and len(server.seen) == 1
+
+
+def test_redirects_are_not_followed(server, monkeypatch):
+    """A key header must not travel to whatever host a redirect names."""
+    monkeypatch.setenv("ELECTRICITYMAPS_API_KEY", "em-key")
+    server.handler = lambda seen: Reply(302, "", {"Location": "http://example.invalid/x"})
+    with pytest.raises(ProviderError, match="redirected") as caught:
+        fetch("electricitymaps", START, END, "DE", options(server, Sleeps()),
+              now=pd.Timestamp("2026-11-29T00:00Z"))
+    assert caught.value.status == 302 and len(server.seen) == 1
+
+
+def test_an_empty_answer_is_an_error_naming_the_host(server):
+    server.handler = lambda seen: Reply(body='{"data": []}')
+    with pytest.raises(ProviderError, match="no values for") as caught:
+        fetch("uk-carbon-intensity", START, END, options=options(server, Sleeps()))
+    assert caught.value.url == server.url
