@@ -108,7 +108,11 @@ class _Fetcher:
             return self.provider.parse(cached.response, query), "cache"
         if cached is not None and (self.now - pd.Timestamp(cached.fetched_at)
                                    <= self.options.max_age):
-            return self.provider.parse(cached.response, query), "cache"
+            try:
+                return self.provider.parse(cached.response, query), "cache"
+            except ProviderError as exc:  # e.g. stored by an older parser: ask again
+                self.warn(f"{exc}; ignoring that cached answer")
+                cached = None
         try:
             response, points = self._ask(request, query)
         except ProviderError as exc:

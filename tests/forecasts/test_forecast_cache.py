@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 from gb_api import GbApi
@@ -99,3 +101,14 @@ def test_cli_cache_dir_is_used(server, tmp_path):
     server.close()
     assert main([*args, "--offline", "--out", str(tmp_path / "b.csv")]) == 0
     assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
+
+
+def test_an_unreadable_fresh_entry_is_refetched(server, isolated_cache):
+    server.handler = GbApi(seed=26)
+    fetch("uk-carbon-intensity", START, END, options=opts(server), now=NOW)
+    (entry,) = isolated_cache.glob("uk-carbon-intensity/*.json")
+    stored = json.loads(entry.read_text())
+    entry.write_text(json.dumps(stored | {"text": "{\"data\": 5}"}))
+    again = fetch("uk-carbon-intensity", START, END, options=opts(server),
+                  now=NOW + pd.Timedelta("1min"))
+    assert again.source == "provider" and len(server.seen) == 2
