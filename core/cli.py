@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from greenslot import __version__, cli_curves, cli_profile, cli_slurm
+from greenslot import __version__, cli_curves, cli_forecast, cli_profile, cli_slurm
 from greenslot.model.errors import InfeasibleError, InvalidScheduleError, ScenarioError
 from greenslot.model.loader import load_scenario, parse_objective_weights
 from greenslot.model.scenario import Objective
@@ -94,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_profile.add_parser(verbs)
     cli_curves.add_parser(verbs)
     cli_slurm.add_parsers(verbs)
+    cli_forecast.add_parser(verbs)
     return parser
 
 
@@ -151,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="greenslot: %(message)s", stream=sys.stderr)
     handlers = {"plan": _cmd_plan, "validate": _cmd_validate,
                 "profile": cli_profile.cmd_profile, "curves": cli_curves.cmd_curves,
-                **cli_slurm.HANDLERS}
+                "forecast": cli_forecast.run, **cli_slurm.HANDLERS}
     try:
         return handlers[args.verb](args)
     except ScenarioError as exc:
