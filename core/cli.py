@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from greenslot import __version__, cli_curves, cli_forecast, cli_profile, cli_slurm
+from greenslot import __version__, cli_analysts, cli_curves, cli_forecast, cli_profile, cli_slurm
 from greenslot.model.errors import InfeasibleError, InvalidScheduleError, ScenarioError
 from greenslot.model.loader import parse_objective_weights
 from greenslot.model.scenario import Objective
@@ -92,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what-if edit of the scenario, e.g. sites.<name>.power_cap_kw=30 "
                         "(repeatable; recorded in summary.json)")
 
+    cli_analysts.add_parsers(verbs, plan_parser=p)
+
     v = verbs.add_parser("validate", help="re-check a written plan and recompute its totals")
     v.add_argument("scenario")
     v.add_argument("plan_dir", type=Path)
@@ -161,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="greenslot: %(message)s", stream=sys.stderr)
     handlers = {"plan": _cmd_plan, "validate": _cmd_validate,
                 "profile": cli_profile.cmd_profile, "curves": cli_curves.cmd_curves,
-                "forecast": cli_forecast.run, **cli_slurm.HANDLERS}
+                "forecast": cli_forecast.run, **cli_slurm.HANDLERS, **cli_analysts.HANDLERS}
     try:
         return handlers[args.verb](args)
     except ScenarioError as exc:
