@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -83,6 +84,9 @@ def open_client(spec: ClusterSpec) -> Iterator[object]:
                     host="127.0.0.1"))
             logger.info("started a LocalCluster with %d workers", spec.workers)
         elif spec.kind == "slurm":
+            if shutil.which("sbatch") is None:
+                raise ClusterError("--cluster slurm starts workers with sbatch, which is not "
+                                   "on PATH here; run the sweep on a Slurm login node")
             try:
                 from dask_jobqueue import SLURMCluster
             except ImportError:
