@@ -74,14 +74,18 @@ def open_client(spec: ClusterSpec) -> Iterator[object]:
     distributed = _quiet_import()
     with contextlib.ExitStack() as stack:
         if spec.kind == "local":
-            with _worker_environment():
-                # no dashboard, and the scheduler's HTTP routes on a free port: a fixed 8787
-                # clashes with any other Dask (or sweep) running on this machine
-                cluster = stack.enter_context(distributed.LocalCluster(
-                    n_workers=spec.workers, threads_per_worker=1, processes=True,
-                    dashboard_address=None, silence_logs=logging.ERROR,
-                    scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
-                    host="127.0.0.1"))
+            # no dashboard, and the scheduler's HTTP routes on a free port: a fixed 8787
+            # clashes with any other Dask (or sweep) running on this machine
+            try:
+                with _worker_environment():
+                    cluster = stack.enter_context(distributed.LocalCluster(
+                        n_workers=spec.workers, threads_per_worker=1, processes=True,
+                        dashboard_address=None, silence_logs=logging.ERROR,
+                        scheduler_kwargs={"dashboard": False,
+                                          "dashboard_address": "127.0.0.1:0"},
+                        host="127.0.0.1"))
+            except (OSError, RuntimeError) as exc:
+                raise ClusterError(f"cannot start a local Dask cluster: {exc}") from None
             logger.info("started a LocalCluster with %d workers", spec.workers)
         elif spec.kind == "slurm":
             if shutil.which("sbatch") is None:

@@ -126,6 +126,7 @@ def run_sweep(scenario_path: str | Path, axes: Sequence[Axis], fixed: Sequence[O
                *TOTAL_KEYS, "placed", "unplaced", "makespan_h", "solve_seconds", "plan_dir",
                "error"]
     table = pd.DataFrame(rows).reindex(columns=columns)
+    table = table.astype({"placed": "Int64", "unplaced": "Int64"})  # counts, blank when failed
     _write(Path(out_dir), table, [results[i] for i in range(len(points))],
            [_label(p) for p in points])
     return Sweep(table, Path(out_dir))

@@ -54,27 +54,45 @@ def test_two_point_sweep_on_a_local_cluster(tmp_path, capsys):
     assert main(["validate", str(scenario), str(out / "points" / "000")]) == 0
 
 
-def test_sweep_on_an_existing_scheduler_by_address(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def scheduler():
+    """A running Dask scheduler with one in-process worker, reached over TCP by address."""
     from greenslot.sweep.cluster import _quiet_import
 
     distributed = _quiet_import()
-    scenario = two_sites(tmp_path / "s")
-    out = tmp_path / "sweep"
-    price = "objective.carbon_price_per_tonne"
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                                   protocol="tcp", dashboard_address=None, host="127.0.0.1",
                                   scheduler_kwargs={"dashboard": False,
                                                     "dashboard_address": "127.0.0.1:0"}
                                   ) as cluster:
-        rc = main(["sweep", str(scenario), "--set", "objective=cost",
-                   "--vary", f"{price}=0,5000", "--out", str(out),
-                   "--cluster", cluster.scheduler_address, "-q"])
+        yield cluster.scheduler_address
+
+
+def test_sweep_on_an_existing_scheduler_by_address(scheduler, tmp_path, capsys):
+    scenario = two_sites(tmp_path / "s")
+    out = tmp_path / "sweep"
+    price = "objective.carbon_price_per_tonne"
+    rc = main(["sweep", str(scenario), "--set", "objective=cost", "--vary", f"{price}=0,5000",
+               "--out", str(out), "--cluster", scheduler, "-q"])
     assert rc == 0, capsys.readouterr().err
     table = pd.read_csv(out / "sweep.csv")
     _check_rows(table, scenario, [["objective=cost", f"{price}=0"],
                                   ["objective=cost", f"{price}=5000"]])
     # a carbon price never raises the carbon of the plan it is optimised for in this scenario
     assert table["carbon_kg"].iloc[1] <= table["carbon_kg"].iloc[0] + 1e-9
+
+
+def test_an_infeasible_point_is_a_row_with_its_reason(scheduler, tmp_path, capsys):
+    scenario = two_sites(tmp_path / "s")  # job "pin" is pinned on e1
+    out = tmp_path / "sweep"
+    rc = main(["sweep", str(scenario), "--vary", "nodes.e1.unavailable=false,true",
+               "--out", str(out), "--cluster", scheduler, "-q"])
+    assert rc == 0
+    assert "point 1: infeasible: pin" in capsys.readouterr().err
+    table = pd.read_csv(out / "sweep.csv", keep_default_na=False)
+    assert list(table["status"]) == ["feasible", "infeasible"]
+    assert list(table["plan_dir"]) == ["points/000", ""]
+    assert sorted(p.name for p in (out / "points").iterdir()) == ["000"]
 
 
 def test_bad_point_fails_before_any_cluster_starts_and_writes_nothing(tmp_path, capsys):
