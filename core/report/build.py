@@ -6,6 +6,7 @@ the report never draws a plan that does not fit its inputs.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -13,6 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from greenslot.model import hostlist
 from greenslot.model.accounting import account
 from greenslot.model.errors import Location, ScenarioError
 from greenslot.model.scenario import Scenario
@@ -60,8 +62,6 @@ def _hours(scenario: Scenario, slots: float) -> float:
 
 def job_rows(scenario: Scenario, schedule: Schedule, fifo: Schedule, per_job: dict):
     """Per-job rows: where and how each job runs, how far it moved, and its figures."""
-    from greenslot.model import hostlist
-
     grid = scenario.grid
     fifo_at = fifo.by_job()
     rows, classes = [], []
@@ -151,8 +151,6 @@ def build_report(plan_dir: str | Path, scenario_path: str | Path | None = None) 
 
 
 def _escape(value: object) -> str:
-    import html
-
     return html.escape("" if value is None else str(value))
 
 

@@ -28,7 +28,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pandas as pd
 import yaml
@@ -86,7 +86,7 @@ class Override:
         except yaml.YAMLError:
             self.fail("not a YAML value; quote text, write lists as [a, b], maps as {k: v}")
 
-    def fail(self, message: str) -> None:
+    def fail(self, message: str) -> NoReturn:
         fail("bad_override", self.label, message=message)
 
 
@@ -243,7 +243,6 @@ def _node_group(groups: list, name: str, override: Override) -> int:
             groups.append({**copy.deepcopy(group), "names": name})
             return len(groups) - 1
     override.fail(f"no node named {name!r}")
-    raise AssertionError  # unreachable: fail raises
 
 
 def _windows(value: Any, config: dict, override: Override) -> Any:

@@ -7,8 +7,8 @@ import json
 import re
 
 import pytest
+from analyst_chromium import render
 from analyst_scenarios import two_sites
-from chromium import render
 
 from greenslot.cli import main
 from greenslot.model import hostlist
