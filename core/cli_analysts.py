@@ -62,6 +62,11 @@ def add_parsers(verbs, plan_parser: argparse.ArgumentParser) -> None:
     s.add_argument("--slurm-partition", default=None)
     s.add_argument("--slurm-memory", default="4GB")
     s.add_argument("--slurm-walltime", default="01:00:00")
+    s.add_argument("--slurm-log-dir", default=None,
+                   help="folder for the worker jobs' Slurm output (default: "
+                        "$TMPDIR/greenslot-sweep-slurm)")
+    s.add_argument("--slurm-start-timeout", type=float, default=600.0, metavar="SECONDS",
+                   help="give up when no worker job has started by then (default 600)")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     for action in plan_parser._actions:  # the very same options, so they cannot drift apart
         if action.dest in SOLVE_OPTIONS:
@@ -88,7 +93,7 @@ def cmd_sweep(args) -> int:
     axes = [parse_vary(v) for v in args.vary]
     fixed = [parse_override(o) for o in args.overrides]
     spec = ClusterSpec(args.cluster, args.workers, args.slurm_partition, args.slurm_memory,
-                       args.slurm_walltime)
+                       args.slurm_walltime, args.slurm_start_timeout, args.slurm_log_dir)
     options = {"time_limit_s": args.time_limit, "threads": args.threads, "gap": args.gap}
     total = 1
     for axis in axes:

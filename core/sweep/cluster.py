@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import shutil
+import tempfile
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,6 +38,12 @@ class ClusterSpec:
     slurm_partition: str | None = None
     slurm_memory: str = "4GB"
     slurm_walltime: str = "01:00:00"
+    # Slurm may queue the worker jobs; past this a sweep stops instead of waiting forever on a
+    # partition that rejects them.
+    slurm_start_timeout_s: float = 600.0
+    # Where worker jobs write their Slurm output (default: a folder in the temp directory,
+    # not the working folder, which sbatch would otherwise fill with slurm-<id>.out files).
+    slurm_log_dir: str | None = None
 
 
 def _quiet_import():
@@ -68,6 +75,18 @@ def _worker_environment() -> Iterator[None]:
             os.environ["PYTHONWARNINGS"] = old
 
 
+def _close_slurm_cluster(cluster) -> None:
+    """Close a SLURMCluster, even one whose worker jobs Slurm refused.
+
+    distributed (2026.8) asserts on closing worker jobs that never started, which would
+    replace the sweep's own one-line error with a traceback; the jobs are cancelled either way.
+    """
+    try:
+        cluster.close()
+    except (AssertionError, RuntimeError, OSError, TimeoutError) as exc:
+        logger.info("closing the Slurm cluster: %r", exc)
+
+
 @contextlib.contextmanager
 def open_client(spec: ClusterSpec) -> Iterator[object]:
     """A ``distributed.Client`` on the requested cluster, closed (with its cluster) on exit."""
@@ -97,12 +116,16 @@ def open_client(spec: ClusterSpec) -> Iterator[object]:
                 raise ClusterError("--cluster slurm needs dask-jobqueue: "
                                    "pip install 'greenslot[slurm]'") from None
             try:
-                cluster = stack.enter_context(SLURMCluster(
+                log_dir = spec.slurm_log_dir or os.path.join(tempfile.gettempdir(),
+                                                             "greenslot-sweep-slurm")
+                cluster = SLURMCluster(
                     cores=1, processes=1, memory=spec.slurm_memory,
                     walltime=spec.slurm_walltime, queue=spec.slurm_partition,
-                    scheduler_options={"dashboard_address": None}))
+                    log_directory=log_dir,
+                    scheduler_options={"dashboard": False, "dashboard_address": ":0"})
             except (OSError, RuntimeError) as exc:
                 raise ClusterError(f"cannot start Dask workers on Slurm: {exc}") from None
+            stack.callback(_close_slurm_cluster, cluster)
             cluster.scale(jobs=spec.workers)
             logger.info("asked Slurm for %d Dask worker jobs", spec.workers)
         else:
@@ -111,4 +134,11 @@ def open_client(spec: ClusterSpec) -> Iterator[object]:
             client = stack.enter_context(distributed.Client(cluster, timeout="20s"))
         except (OSError, TimeoutError) as exc:
             raise ClusterError(f"cannot reach the Dask scheduler at {spec.kind}: {exc}") from None
+        if spec.kind == "slurm":
+            try:
+                client.wait_for_workers(1, timeout=spec.slurm_start_timeout_s)
+            except TimeoutError:
+                raise ClusterError(f"no Dask worker started on Slurm within "
+                                   f"{spec.slurm_start_timeout_s:g} s; see squeue and the "
+                                   "partition, memory and walltime options") from None
         yield client
