@@ -92,8 +92,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what-if edit of the scenario, e.g. sites.<name>.power_cap_kw=30 "
                         "(repeatable; recorded in summary.json)")
 
-    cli_analysts.add_parsers(verbs, plan_parser=p)
-
     v = verbs.add_parser("validate", help="re-check a written plan and recompute its totals")
     v.add_argument("scenario")
     v.add_argument("plan_dir", type=Path)
@@ -103,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_curves.add_parser(verbs)
     cli_slurm.add_parsers(verbs)
     cli_forecast.add_parser(verbs)
+    cli_analysts.add_parsers(verbs, plan_parser=p)
     return parser
 
 
