@@ -46,8 +46,13 @@ def _times(scenario: Scenario, slots: Sequence[float]) -> np.ndarray:
 
 
 def _format_time_axis(axis, scenario: Scenario) -> None:
-    formatter = mdates.DateFormatter("%d %b\n%H:%M", tz=scenario.grid.start.tzinfo)
-    axis.xaxis.set_major_formatter(formatter)
+    tz = scenario.grid.start.tzinfo
+    locator = mdates.AutoDateLocator(tz=tz, minticks=4, maxticks=12)
+    # whole hours and quarter hours only: the default picks 72-minute steps on short horizons
+    locator.intervald[mdates.HOURLY] = [1, 2, 3, 4, 6, 12]
+    locator.intervald[mdates.MINUTELY] = [15, 30]
+    axis.xaxis.set_major_locator(locator)
+    axis.xaxis.set_major_formatter(mdates.DateFormatter("%d %b\n%H:%M", tz=tz))
     axis.set_xlim(_times(scenario, [0, scenario.grid.n_slots]))
     axis.set_xlabel(f"time ({scenario.grid.start.tzname() or 'UTC'})", fontsize=8)
 
@@ -96,7 +101,7 @@ def _mode_colours(limits: Sequence[float]):
 def gantt(scenario: Scenario, schedule: Schedule) -> Figure:
     """Jobs by node and GPU over time, coloured by power limit, with deadlines marked.
 
-    Each node is a band of one lane per GPU; maintenance windows are grey; a black tick marks
+    Each node is a band of one lane per GPU; maintenance windows are grey; a red tick marks
     each job's deadline when it falls inside the horizon; pinned jobs are hatched.
     """
     nodes = scenario.nodes
@@ -130,7 +135,7 @@ def gantt(scenario: Scenario, schedule: Schedule) -> Figure:
                                  hatch="///" if job.pinned else None)
                 if job.deadline < deadline_end:
                     axis.plot([mdates.date2num(job.deadline)] * 2, [y, y + count - 0.2],
-                              color="black", linewidth=1.2)
+                              color="#d50000", linewidth=2)
     axis.set_yticks([base[n.name] + (n.gpus - 1) / 2 for n in nodes],
                     [f"{n.name} ({n.site})" for n in nodes], fontsize=7)
     axis.set_ylim(offset - 0.5, -1.5)
@@ -138,7 +143,7 @@ def gantt(scenario: Scenario, schedule: Schedule) -> Figure:
     axis.grid(axis="x", color="0.9")
     axis.set_title(f"Jobs by node and GPU ({len(schedule.assignments)} placed, "
                    f"{len(schedule.unplaced)} unplaced); bar colour: GPU power limit; "
-                   "black tick: deadline; hatched: pinned; grey: maintenance", fontsize=9)
+                   "red tick: deadline; hatched: pinned; grey: maintenance", fontsize=9)
     mappable = matplotlib.cm.ScalarMappable(norm=norm, cmap=colours)
     bar = figure.colorbar(mappable, ax=axis, pad=0.01, fraction=0.03,
                           ticks=values if limits else [])
