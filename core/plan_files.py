@@ -86,6 +86,8 @@ def summary_dict(plan: Plan, version: str) -> dict:
         "placed": len(plan.schedule.assignments),
         "unplaced": [{"job_id": u.job_id, "reason": u.reason} for u in plan.schedule.unplaced],
         "scenario": plan.scenario.name,
+        "scenario_source": str(plan.scenario.source),
+        "overrides": dict(plan.scenario.overrides),
         "plan_id": plan.plan_id,
         "start": plan.scenario.grid.start.isoformat(),
         "end": plan.scenario.grid.end.isoformat(),

@@ -51,6 +51,7 @@ CHECKS: dict[str, str] = {
     "forecast_duplicate_column": "two forecast files of a site give the same signal",
     "negative_signal": "a negative carbon intensity or renewable supply",
     "bad_plan": "a plan folder (schedule.csv, summary.json) that cannot be read back",
+    "bad_override": "a what-if --set/--vary KEY=VALUE that names nothing or cannot be read",
 }
 
 
