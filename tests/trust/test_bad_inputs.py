@@ -14,7 +14,6 @@ from __future__ import annotations
 import subprocess
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from scenario_builder import START, hourly_forecast
