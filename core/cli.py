@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -158,6 +159,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvalidScheduleError as exc:
         print(f"greenslot: internal error, nothing written: {exc}", file=sys.stderr)
         return EXIT_INTERNAL
+    except BrokenPipeError:
+        # `greenslot plan ... | head`: the reader left; the plan is already written. Point
+        # stdout at devnull so the interpreter's final flush does not print a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":
