@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from greenslot import __version__
+from greenslot import __version__, cli_trust
 from greenslot.model.errors import InfeasibleError, InvalidScheduleError, ScenarioError
 from greenslot.model.loader import load_scenario, parse_objective_weights
 from greenslot.model.scenario import Objective
@@ -92,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     v = verbs.add_parser("validate", help="re-check a written plan and recompute its totals")
     v.add_argument("scenario")
     v.add_argument("plan_dir", type=Path)
+    cli_trust.add_parsers(verbs)
     return parser
 
 
@@ -147,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="greenslot: %(message)s", stream=sys.stderr)
-    handlers = {"plan": _cmd_plan, "validate": _cmd_validate}
+    handlers = {"plan": _cmd_plan, "validate": _cmd_validate, **cli_trust.HANDLERS}
     try:
         return handlers[args.verb](args)
     except ScenarioError as exc:
