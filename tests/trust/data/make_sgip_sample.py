@@ -2,7 +2,7 @@
 
     python tests/trust/data/make_sgip_sample.py /work/shared/data/sgip-moer-caiso 2020-06-02
 
-writes ``tests/trust/data/sgip-<day>/``: a one-day, one-site scenario planned on a
+writes ``tests/trust/data/sgip-<day>/`` (or ``<third argument>/sgip-<day>/``): a one-day, one-site scenario planned on a
 *persistence* forecast (the previous day's measured MOER, shifted by 24 h) and ``actual.csv``
 with the day's measured MOER, both at the source's 5-minute resolution, in the contract's
 forecast format (MOER kg/kWh x 1000 = g/kWh). The jobs are fixed below (a seeded draw), the
@@ -56,10 +56,10 @@ def _jobs(seed: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def main(source: Path, day_text: str) -> Path:
+def main(source: Path, day_text: str, parent: Path = HERE) -> Path:
     day = pd.Timestamp(day_text, tz="UTC")
-    folder = HERE / f"sgip-{day.date()}"
-    folder.mkdir(exist_ok=True)
+    folder = parent / f"sgip-{day.date()}"
+    folder.mkdir(parents=True, exist_ok=True)
     actual = _moer(source, day)
     persisted = _moer(source, day - pd.Timedelta(days=1))
     persisted.index = persisted.index + pd.Timedelta(days=1)
@@ -96,4 +96,4 @@ jobs: jobs.csv
 
 
 if __name__ == "__main__":
-    print(main(Path(sys.argv[1]), sys.argv[2]))
+    print(main(Path(sys.argv[1]), sys.argv[2], *(Path(a) for a in sys.argv[3:4])))
