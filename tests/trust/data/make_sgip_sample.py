@@ -2,8 +2,9 @@
 
     python tests/trust/data/make_sgip_sample.py /work/shared/data/sgip-moer-caiso 2020-06-02
 
-writes ``tests/trust/data/sgip-<day>/`` (or ``<third argument>/sgip-<day>/``): a one-day, one-site scenario planned on a
-*persistence* forecast (the previous day's measured MOER, shifted by 24 h) and ``actual.csv``
+writes ``tests/trust/data/sgip-<day>/`` (or ``<third argument>/sgip-<day>/``): a one-day,
+one-site scenario planned on a *persistence* forecast (the previous day's measured MOER,
+shifted by 24 h) and ``actual.csv``
 with the day's measured MOER, both at the source's 5-minute resolution, in the contract's
 forecast format (MOER kg/kWh x 1000 = g/kWh). The jobs are fixed below (a seeded draw), the
 power curve is the repository's A40 curve. See README.md beside this script for the source
