@@ -100,7 +100,7 @@ def with_actual(scenario: Scenario, site: str | None, actual: Path,
                     float(np.mean(getattr(planned, name) - values[name])))
         for name in KNOWN_SIGNALS if name in values)
     series = dict(scenario.series) | {site: SiteSeries(**fields)}
-    return dataclasses.replace(scenario, series=series), site, errors
+    return dataclasses.replace(scenario, series=series, _index={}), site, errors
 
 
 def evaluate_plan(scenario: Scenario, schedule: Schedule, actual: Path, display: str,

@@ -174,28 +174,27 @@ def explain_no_fit(state: ClusterState, job: Job, earliest: int, latest_end: int
     site_ids = sorted({g.site for g in groups})
     site_names = {state.site_names[s] for s in site_ids}
     matching = _matching_nodes(state, job)
+    final = placed is not None  # a finished plan: its placements can be named
     placed = dict(placed or {})
     pinned = {j: a for j, a in placed.items() if scenario.job(j).pinned}
 
-    only_pinned = _state(scenario, pinned.values()) if placed else ClusterState(scenario)
-    if not placed:
-        place_pinned(only_pinned)
+    only_pinned = _state_like(scenario, pinned, final)
     if _fits(only_pinned, job, earliest, latest_end):
-        return _taken_by_others(state, job, earliest, latest_end, placed, span, site_ids,
-                                site_names, matching)
-    if _fits(_lift(_state_like(scenario, pinned, placed), cap=True), job, earliest, latest_end):
+        return _taken_by_others(state, job, earliest, latest_end, placed if final else None,
+                                span, site_ids, site_names, matching)
+    if _fits(_lift(_state_like(scenario, pinned, final), cap=True), job, earliest, latest_end):
         return (f"the site power cap leaves no room for it on matching nodes {span} even "
                 f"without other jobs ({_cap_slots(only_pinned, site_ids, earliest, latest_end)});"
                 " raise power_cap_kw or widen the window")
-    if _fits(_lift(_state_like(scenario, pinned, placed), budgets=True), job, earliest,
+    if _fits(_lift(_state_like(scenario, pinned, final), budgets=True), job, earliest,
              latest_end):
         return (f"the energy or carbon budget of site(s) {_names(sorted(site_names))} is too "
                 f"small for it even without other jobs; raise the budget")
-    if pinned or not placed:
+    if pinned or not final:
         holders = _overlapping(scenario, pinned, set(matching), None, earliest, latest_end,
                                job.job_id)
         if holders and _fits(_lift(ClusterState(scenario)), job, earliest, latest_end):
-            no_maintenance = _lift(_state_like(scenario, pinned, placed), maintenance=True)
+            no_maintenance = _lift(_state_like(scenario, pinned, final), maintenance=True)
             if not _fits(no_maintenance, job, earliest, latest_end):
                 return (f"pinned-job conflict: pinned job(s) {_names(holders)} hold the "
                         f"matching nodes ({_names(matching)}) {span}; move the pinned job or "
@@ -208,9 +207,9 @@ def explain_no_fit(state: ClusterState, job: Job, earliest: int, latest_end: int
 
 
 def _state_like(scenario: Scenario, pinned: Mapping[str, Assignment],
-                placed: Mapping[str, Assignment]) -> ClusterState:
-    """A fresh cluster with only the pinned jobs placed."""
-    if placed:
+                final: bool) -> ClusterState:
+    """A fresh cluster with only the pinned jobs placed (from the plan when it is final)."""
+    if final:
         return _state(scenario, pinned.values())
     state = ClusterState(scenario)
     place_pinned(state)
@@ -218,11 +217,12 @@ def _state_like(scenario: Scenario, pinned: Mapping[str, Assignment],
 
 
 def _taken_by_others(state: ClusterState, job: Job, earliest: int, latest_end: int,
-                     placed: Mapping[str, Assignment], span: str, site_ids: list[int],
+                     placed: Mapping[str, Assignment] | None, span: str,
+                     site_ids: list[int],
                      site_names: set[str], matching: list[str]) -> str:
     """The job fits beside the pinned jobs alone: say which resource the others exhaust."""
     scenario = state.scenario
-    if not placed:  # a solver asking mid-search: it cannot say who holds the room yet
+    if placed is None:  # a solver asking mid-search: it cannot say who holds the room yet
         return (f"no free GPUs or power under the cap on matching nodes {span}: other jobs "
                 "hold them (a higher priority or a wider window would help)")
     current = _state(scenario, placed.values())

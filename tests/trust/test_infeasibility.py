@@ -131,3 +131,19 @@ def test_strict_exits_3_with_every_reason_and_writes_nothing(tmp_path, capsys):
     assert "long: window too short: needs 9 h" in err
     assert "after: depends on long, which is not placed" in err
     assert not out.exists()
+
+
+def test_a_job_a_solver_skipped_although_it_fits_is_called_that(monkeypatch, tmp_path):
+    """A solver that places nothing: the re-derived reason says the job fits, not 'no room'."""
+    from greenslot.model.schedule import Schedule, Unplaced
+    from greenslot.solvers import registry
+    from greenslot.solvers.types import SolveResult, SolveStatus
+
+    def lazy(scenario, options):
+        skipped = tuple(Unplaced(j.job_id, "no room") for j in scenario.jobs)
+        return SolveResult("lazy", SolveStatus.FEASIBLE, Schedule((), skipped), None, 0.0)
+
+    monkeypatch.setitem(registry.SOLVERS, "greedy", lazy)
+    reason = _reasons(tmp_path, Data())["a"]
+    assert reason.startswith(f"it fits between {START}"), reason
+    assert "the solver left it out" in reason
