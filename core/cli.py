@@ -15,9 +15,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from greenslot import __version__, cli_trust
+from greenslot import (
+    __version__,
+    cli_analysts,
+    cli_curves,
+    cli_forecast,
+    cli_profile,
+    cli_slurm,
+    cli_trust,
+)
 from greenslot.model.errors import InfeasibleError, InvalidScheduleError, ScenarioError
-from greenslot.model.loader import load_scenario, parse_objective_weights
+from greenslot.model.loader import parse_objective_weights
 from greenslot.model.scenario import Objective
 from greenslot.model.validator import check_totals, validate
 from greenslot.pipeline import plan
@@ -25,6 +33,7 @@ from greenslot.plan_files import check_reported_figures, read_plan, write_plan
 from greenslot.progress import ProgressLine
 from greenslot.solvers.registry import SOLVERS
 from greenslot.solvers.types import SolveOptions
+from greenslot.whatif import load_with_overrides, parse_override, recorded_overrides
 
 EXIT_OK, EXIT_INVALID_PLAN, EXIT_USAGE, EXIT_INFEASIBLE, EXIT_INTERNAL = 0, 1, 2, 3, 70
 
@@ -88,10 +97,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     p.add_argument("--strict", action="store_true",
                    help="exit 3 and write nothing when any job cannot be placed")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="what-if edit of the scenario, e.g. sites.<name>.power_cap_kw=30 "
+                        "(repeatable; recorded in summary.json)")
 
     v = verbs.add_parser("validate", help="re-check a written plan and recompute its totals")
     v.add_argument("scenario")
     v.add_argument("plan_dir", type=Path)
+    v.add_argument("--set", dest="overrides", action="append", default=None, metavar="KEY=VALUE",
+                   help="check against these edits instead of those the plan records")
+    cli_profile.add_parser(verbs)
+    cli_curves.add_parser(verbs)
+    cli_slurm.add_parsers(verbs)
+    cli_forecast.add_parser(verbs)
+    cli_analysts.add_parsers(verbs, plan_parser=p)
     cli_trust.add_parsers(verbs)
     return parser
 
@@ -116,7 +135,7 @@ def _summary_table(result, out_dir: Path) -> str:
 
 
 def _cmd_plan(args) -> int:
-    scenario = load_scenario(args.scenario)
+    scenario = load_with_overrides(args.scenario, [parse_override(o) for o in args.overrides])
     if args.objective is not None:
         scenario = scenario.with_objective(args.objective)
     with ProgressLine(args.solver, enabled=not args.quiet) as progress:
@@ -129,7 +148,9 @@ def _cmd_plan(args) -> int:
 
 
 def _cmd_validate(args) -> int:
-    scenario = load_scenario(args.scenario)
+    overrides = ([parse_override(o) for o in args.overrides] if args.overrides is not None
+                 else recorded_overrides(args.plan_dir))
+    scenario = load_with_overrides(args.scenario, overrides)
     on_disk = read_plan(scenario, args.plan_dir)
     violations = validate(scenario, on_disk.schedule)
     if not violations:
@@ -139,8 +160,9 @@ def _cmd_validate(args) -> int:
         for violation in violations:
             print(f"invalid: {violation}", file=sys.stderr)
         return EXIT_INVALID_PLAN
+    edited = f" (with {', '.join(o.label for o in overrides)})" if overrides else ""
     print(f"valid: {len(on_disk.schedule.assignments)} placed, "
-          f"{len(on_disk.schedule.unplaced)} unplaced; totals match to 1e-6")
+          f"{len(on_disk.schedule.unplaced)} unplaced; totals match to 1e-6{edited}")
     return EXIT_OK
 
 
@@ -148,7 +170,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="greenslot: %(message)s", stream=sys.stderr)
-    handlers = {"plan": _cmd_plan, "validate": _cmd_validate, **cli_trust.HANDLERS}
+    handlers = {"plan": _cmd_plan, "validate": _cmd_validate,
+                "profile": cli_profile.cmd_profile, "curves": cli_curves.cmd_curves,
+                "forecast": cli_forecast.run, **cli_slurm.HANDLERS, **cli_analysts.HANDLERS,
+                **cli_trust.HANDLERS}
     try:
         return handlers[args.verb](args)
     except ScenarioError as exc:

@@ -50,10 +50,16 @@ class Plan:
 
     @property
     def plan_id(self) -> str:
-        """A short stable id of this schedule, used to tag Slurm submissions."""
+        """A short stable id of this schedule, used to tag Slurm submissions.
+
+        The horizon's start is part of it: slots are relative, so without it tonight's plan
+        of a recurring scenario could share yesterday's id, and ``submit`` would take
+        yesterday's jobs (still in the ledger or the queue) for tonight's.
+        """
         text = "|".join(f"{a.job_id}@{a.start_slot}:{a.power_limit_w}:{','.join(a.nodes)}"
                         for a in self.schedule.assignments)
-        digest = hashlib.sha256(f"{self.scenario.name}|{text}".encode()).hexdigest()
+        start = self.scenario.grid.start.isoformat()
+        digest = hashlib.sha256(f"{self.scenario.name}|{start}|{text}".encode()).hexdigest()
         return digest[:12]
 
 

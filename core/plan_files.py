@@ -23,7 +23,7 @@ from greenslot.model.scenario import Scenario
 from greenslot.model.schedule import Assignment, Schedule, Unplaced
 from greenslot.model.validator import Violation
 from greenslot.pipeline import Plan
-from greenslot.submit_script import render_submit_script
+from greenslot.submit_script import render_submit_script, submissions_json
 
 SCHEDULE_COLUMNS = ("job_id", "start", "end", "site", "nodes", "gpus", "gpu_type", "partition",
                     "power_limit_w", "power_w", "energy_kwh", "carbon_kg", "cost", "release",
@@ -114,6 +114,8 @@ def summary_dict(plan: Plan, version: str) -> dict:
         "placed": len(plan.schedule.assignments),
         "unplaced": [{"job_id": u.job_id, "reason": u.reason} for u in plan.schedule.unplaced],
         "scenario": plan.scenario.name,
+        "scenario_source": str(plan.scenario.source),
+        "overrides": dict(plan.scenario.overrides),
         "plan_id": plan.plan_id,
         "start": plan.scenario.grid.start.isoformat(),
         "end": plan.scenario.grid.end.isoformat(),
@@ -123,7 +125,7 @@ def summary_dict(plan: Plan, version: str) -> dict:
 
 
 def write_plan(plan: Plan, out_dir: Path, version: str) -> None:
-    """Write schedule.csv, summary.json and submit.sh all at once, or nothing.
+    """Write schedule.csv, summary.json, submit.sh and sbatch.json all at once, or nothing.
 
     Files go to a temporary sibling folder that then replaces ``out_dir``; a failure leaves any
     previous plan in ``out_dir`` untouched.
@@ -140,6 +142,8 @@ def write_plan(plan: Plan, out_dir: Path, version: str) -> None:
         script.write_text(render_submit_script(plan.scenario, plan.schedule, plan.plan_id,
                                                version))
         script.chmod(0o755)
+        (staging / "sbatch.json").write_text(
+            submissions_json(plan.scenario, plan.schedule, plan.plan_id))
         if out_dir.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=parent))
             os.replace(out_dir, retired / out_dir.name)

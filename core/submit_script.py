@@ -4,17 +4,25 @@ Every value is quoted with :func:`shlex.quote`; job ids are restricted by the in
 anyway. ``--begin`` is written as a Unix time and converted by ``date`` when the script runs, in
 the submitting host's time zone (which is how sbatch reads ``--begin``), or in
 ``GREENSLOT_SLURM_TZ`` when set. Each success is appended to a ledger beside the script; a job
-already in the ledger is skipped, which makes a second run submit nothing new.
+already in the ledger for this plan, or already in the queue under this plan's tag (a run killed
+between ``sbatch`` and the ledger write), is skipped, which makes a second run submit nothing new.
+
+The same submissions are also written as data (``sbatch.json``, :func:`submissions_json`) for
+``greenslot submit``, so the script and the Python command cannot drift apart.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import shlex
+from dataclasses import dataclass
 
 from greenslot.model.hostlist import compress
+from greenslot.model.reservations import Reservation
 from greenslot.model.scenario import Scenario
 from greenslot.model.schedule import Assignment, Schedule
+from greenslot.slurm.reservations import slurm_name
 
 TIME_MARGIN_FRACTION = 0.10
 TIME_MARGIN_MIN_MINUTES = 10
@@ -28,7 +36,22 @@ set -euo pipefail
 here="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
 ledger="${{GREENSLOT_LEDGER:-$here/submitted.tsv}}"
 plan_id={plan_id_q}
+tag="greenslot:plan=$plan_id,"
 touch "$ledger"
+# One submitter per ledger (greenslot submit takes the same lock): two at once could both
+# submit a job.
+exec 9>>"$ledger.lock"
+if ! flock -n 9; then
+  echo "error: another submit holds $ledger.lock" >&2
+  exit 4
+fi
+mkdir -p "$here/logs"
+# Jobs of this plan already in the queue (name|id|comment), read once: a job found here was
+# submitted by a run that died before its ledger line was written.
+if ! queue=$(squeue -h -t all -o '%j|%i|%k' 2>/dev/null); then
+  echo "warning: squeue failed; jobs already queued under $tag cannot be recognised" >&2
+  queue=""
+fi
 
 begin_time() {{
   if [[ -n "${{GREENSLOT_SLURM_TZ:-}}" ]]; then
@@ -38,8 +61,31 @@ begin_time() {{
   fi
 }}
 
+# Creates a Slurm reservation unless one of that name exists (greenslot submit also updates
+# one whose time or nodes changed).
+reserve() {{
+  local name=$1 epoch=$2 minutes=$3 nodes=$4 users=${{5:-$(id -un)}}
+  if (( epoch + minutes * 60 <= $(date +%s) )); then
+    echo "reservation $name: already over"
+    return 0
+  fi
+  if scontrol show reservation "$name" >/dev/null 2>&1; then
+    echo "reservation $name: exists"
+    return 0
+  fi
+  scontrol create reservation "ReservationName=$name" "StartTime=$(begin_time "$epoch")" \
+    "Duration=$minutes" "Nodes=$nodes" "Users=$users"
+  echo "reservation $name: created"
+}}
+
 submitted_id() {{
-  awk -F '\t' -v job="$1" '$1 == job {{ id = $2 }} END {{ if (id != "") print id }}' "$ledger"
+  awk -F '\t' -v job="$1" -v plan="$plan_id" \
+    '$1 == job && $3 == plan {{ id = $2 }} END {{ if (id != "") print id }}' "$ledger"
+}}
+
+queued_id() {{
+  awk -F '|' -v job="$1" -v tag="$tag" \
+    '$1 == job && index($3, tag) == 1 {{ print $2; exit }}' <<<"$queue"
 }}
 
 submit() {{
@@ -49,6 +95,12 @@ submit() {{
   known=$(submitted_id "$job_id")
   if [[ -n "$known" ]]; then
     echo "skip $job_id: already submitted as Slurm job $known"
+    return 0
+  fi
+  known=$(queued_id "$job_id")
+  if [[ -n "$known" ]]; then
+    printf '%s\t%s\t%s\n' "$job_id" "$known" "$plan_id" >> "$ledger"
+    echo "skip $job_id: already in the queue as Slurm job $known"
     return 0
   fi
   local dependency=() ids=() dep id
@@ -64,7 +116,7 @@ submit() {{
     dependency=("--dependency=afterok:$(IFS=:; echo "${{ids[*]}}")")
   fi
   local out
-  out=$(sbatch --parsable "${{dependency[@]}}" "$@")
+  out=$(sbatch --parsable "--output=$here/logs/%x-%j.out" "${{dependency[@]}}" "$@")
   id=${{out%%;*}}
   printf '%s\t%s\t%s\n' "$job_id" "$id" "$plan_id" >> "$ledger"
   echo "submitted $job_id as Slurm job $id"
@@ -82,7 +134,12 @@ def slurm_time_limit(minutes: float) -> str:
 
 
 def sbatch_arguments(scenario: Scenario, a: Assignment, plan_id: str) -> list[str]:
-    """Arguments of one job's ``sbatch`` (without dependencies, added at run time)."""
+    """Arguments of one job's ``sbatch`` (without dependencies, added at run time).
+
+    The power mode travels as ``--gpu-freq`` where the curve gives the mode's clock, and
+    always in the tag ``--comment=greenslot:plan=<id>,power_limit_w=<W>[,gpu_freq_mhz=<MHz>]``
+    that the shipped prolog (``examples/slurm/``) reads to apply ``nvidia-smi -pl``.
+    """
     job = scenario.job(a.job_id)
     node = scenario.node(a.nodes[0])
     gpus_each = job.gpus if len(a.nodes) == 1 else node.gpus
@@ -93,8 +150,14 @@ def sbatch_arguments(scenario: Scenario, a: Assignment, plan_id: str) -> list[st
         f"--nodelist={compress(a.nodes)}",
         f"--gres=gpu:{gpus_each}",
         f"--time={slurm_time_limit(minutes)}",
-        f"--comment=greenslot:plan={plan_id},power_limit_w={a.power_limit_w:g}",
     ]
+    mode = scenario.gpu_type(node.gpu_type).mode(job.workload, a.power_limit_w)
+    comment = f"greenslot:plan={plan_id},power_limit_w={a.power_limit_w:g}"
+    if mode is not None and mode.gpu_freq_mhz is not None:
+        # A clock mode: Slurm sets the clock; the tag says so and the prolog leaves -pl alone.
+        args.append(f"--gpu-freq={mode.gpu_freq_mhz:g}")
+        comment += f",gpu_freq_mhz={mode.gpu_freq_mhz:g}"
+    args.append(f"--comment={comment}")
     if node.partition:
         args.append(f"--partition={node.partition}")
     if job.script is not None:
@@ -104,32 +167,95 @@ def sbatch_arguments(scenario: Scenario, a: Assignment, plan_id: str) -> list[st
     return args
 
 
-def render_submit_script(scenario: Scenario, schedule: Schedule, plan_id: str,
-                         version: str) -> str:
-    """The whole script; jobs in start order, which puts every dependency first.
+@dataclass(frozen=True)
+class Submission:
+    """One ``sbatch`` call of a plan: everything but ``--begin``, ``--output`` and dependencies.
+
+    Those three are only known where the plan is submitted: the controller's local time, the
+    plan folder's location, and the Slurm ids of the jobs submitted before.
+    """
+
+    job_id: str
+    begin_epoch: int
+    depends_on: tuple[str, ...]
+    args: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Submissions:
+    """What a plan hands to Slurm: the jobs in start order, and the jobs it leaves alone."""
+
+    jobs: tuple[Submission, ...]
+    pinned: tuple[str, ...]
+    skipped: tuple[str, ...]
+
+
+def plan_submissions(scenario: Scenario, schedule: Schedule, plan_id: str) -> Submissions:
+    """The submissions in start order, which puts every dependency first.
 
     Pinned jobs are already in Slurm and are not submitted again; dependencies on them are
-    honoured by the plan's start times rather than by ``--dependency``.
+    honoured by the plan's start times rather than by ``--dependency``. Jobs with neither a
+    script nor a command have nothing to run and are skipped.
     """
-    lines = [_PRELUDE.format(version=version, plan_id=plan_id, plan_id_q=shlex.quote(plan_id),
-                             scenario=scenario.name.replace("\n", " "))]
-    skipped, pinned = [], []
+    jobs, skipped, pinned = [], [], []
     for a in schedule.assignments:
         job = scenario.job(a.job_id)
         if job.pinned:
             pinned.append(a.job_id)
-            continue
-        if job.script is None and not job.command:
+        elif job.script is None and not job.command:
             skipped.append(a.job_id)
-            continue
-        epoch = int(scenario.grid.time_of(a.start_slot).timestamp())
-        args = sbatch_arguments(scenario, a, plan_id)
-        deps = " ".join(d for d in job.depends_on if not scenario.job(d).pinned)
-        begin = f'--begin="$(begin_time {epoch})"'
-        quoted = " ".join(shlex.quote(x) for x in args)
-        lines.append(f"submit {shlex.quote(a.job_id)} {shlex.quote(deps)} {begin} {quoted}\n")
-    if pinned:
-        lines.append("# Pinned (already in Slurm, planned around): " + " ".join(pinned) + "\n")
-    if skipped:
-        lines.append("# Not submitted (no script or command given): " + " ".join(skipped) + "\n")
+        else:
+            jobs.append(Submission(
+                job_id=a.job_id,
+                begin_epoch=int(scenario.grid.time_of(a.start_slot).timestamp()),
+                depends_on=tuple(d for d in job.depends_on if not scenario.job(d).pinned),
+                args=tuple(sbatch_arguments(scenario, a, plan_id)),
+            ))
+    return Submissions(tuple(jobs), tuple(pinned), tuple(skipped))
+
+
+def submissions_json(scenario: Scenario, schedule: Schedule, plan_id: str) -> str:
+    """``sbatch.json``: the submissions as data, read back by ``greenslot submit``."""
+    planned = plan_submissions(scenario, schedule, plan_id)
+    return json.dumps({
+        "plan_id": plan_id,
+        "scenario": scenario.name,
+        "jobs": [{"job_id": s.job_id, "begin_epoch": s.begin_epoch,
+                  "depends_on": list(s.depends_on), "args": list(s.args)}
+                 for s in planned.jobs],
+        "pinned": list(planned.pinned),
+        "skipped": list(planned.skipped),
+        "reservations": [reservation_entry(r) for r in scenario.reservations],
+    }, indent=2) + "\n"
+
+
+def reservation_entry(res: Reservation) -> dict:
+    """One reservation as ``submit`` creates it: whole minutes, rounded up, and a hostlist."""
+    return {"name": res.name, "start_epoch": int(res.start.timestamp()),
+            "duration_min": math.ceil(res.duration.total_seconds() / 60),
+            "nodes": compress(res.nodes), "users": list(res.users)}
+
+
+def render_submit_script(scenario: Scenario, schedule: Schedule, plan_id: str,
+                         version: str) -> str:
+    """The whole script, one ``submit`` line per :class:`Submission`."""
+    lines = [_PRELUDE.format(version=version, plan_id=plan_id, plan_id_q=shlex.quote(plan_id),
+                             scenario=scenario.name.replace("\n", " "))]
+    planned = plan_submissions(scenario, schedule, plan_id)
+    for res in scenario.reservations:
+        entry = reservation_entry(res)
+        fields = (slurm_name(res.name), str(entry["start_epoch"]), str(entry["duration_min"]),
+                  entry["nodes"], ",".join(res.users))
+        lines.append("reserve " + " ".join(shlex.quote(x) for x in fields) + "\n")
+    for s in planned.jobs:
+        begin = f'--begin="$(begin_time {s.begin_epoch})"'
+        quoted = " ".join(shlex.quote(x) for x in s.args)
+        deps = shlex.quote(" ".join(s.depends_on))
+        lines.append(f"submit {shlex.quote(s.job_id)} {deps} {begin} {quoted}\n")
+    if planned.pinned:
+        lines.append("# Pinned (already in Slurm, planned around): " + " ".join(planned.pinned)
+                     + "\n")
+    if planned.skipped:
+        lines.append("# Not submitted (no script or command given): "
+                     + " ".join(planned.skipped) + "\n")
     return "".join(lines)

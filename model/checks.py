@@ -46,12 +46,14 @@ CHECKS: dict[str, str] = {
     "pinned_nodes_mismatch": "pinned nodes that cannot hold the job (count, GPU type, site)",
     "pinned_outside_horizon": "a pinned job that does not overlap the horizon or runs past it",
     "bad_window": "a maintenance window whose end is not after its start",
+    "bad_reservation": "a reservation without nodes or gpus, or more GPUs than its nodes hold",
     "forecast_gap": "part of the horizon has no forecast value",
     "forecast_nan": "an empty forecast value inside the horizon",
     "forecast_not_increasing": "forecast times not strictly increasing",
     "forecast_duplicate_column": "two forecast files of a site give the same signal",
     "negative_signal": "a negative carbon intensity or renewable supply",
     "bad_plan": "a plan folder (schedule.csv, summary.json) that cannot be read back",
+    "bad_override": "a what-if --set/--vary KEY=VALUE that names nothing or cannot be read",
 }
 
 

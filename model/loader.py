@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 import yaml
@@ -22,6 +22,7 @@ from greenslot.forecasts.files import load_site_signals
 from greenslot.model import hostlist, rules
 from greenslot.model.checks import did_you_mean, fail
 from greenslot.model.csvfile import read_strict_csv
+from greenslot.model.reservations import load_reservations, reserve_nodes
 from greenslot.model.scenario import (
     GpuType,
     Job,
@@ -35,7 +36,7 @@ from greenslot.model.scenario import (
 from greenslot.model.timegrid import TimeGrid
 
 TOP_KEYS = {"name", "start", "horizon", "slot", "objective", "transfer_kwh_per_gb", "sites",
-            "gpu_types", "nodes", "jobs"}
+            "gpu_types", "nodes", "jobs", "reservations"}
 TOP_REQUIRED = {"start", "horizon", "slot", "sites", "gpu_types", "nodes", "jobs"}
 SITE_KEYS = {"name", "pue", "power_cap_kw", "power_down_idle", "forecast", "energy_budget_kwh",
              "carbon_budget_kg"}
@@ -45,11 +46,27 @@ NODE_KEYS = {"names", "site", "gpu_type", "gpus", "idle_w", "partition", "unavai
 NODE_REQUIRED = {"names", "site", "gpu_type", "gpus", "idle_w"}
 WINDOW_KEYS = {"from", "to"}
 CURVE_COLUMNS = ("workload", "power_limit_w", "power_w", "relative_throughput")
+# Optional: the GPU clock that realises the mode; submit then sets it with --gpu-freq.
+CURVE_OPTIONAL = ("gpu_freq_mhz",)
 JOB_REQUIRED = ("job_id", "gpus", "duration_h")
 JOB_OPTIONAL = ("release", "deadline", "workload", "gpu_type", "site", "partition", "priority",
                 "depends_on", "script", "command", "data_gb", "data_site", "pinned_start",
                 "pinned_nodes", "power_limit_w")
 JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+
+class RawEdits(Protocol):
+    """Edits applied to the raw inputs before any check runs (what-if overrides).
+
+    Why before: an edited value then meets exactly the checks a value typed into the files
+    would, so a what-if can never build a scenario the files could not describe.
+    """
+
+    def edit_config(self, config: dict, display: str) -> dict:
+        """The parsed YAML mapping, edited; ``display`` names the file in errors."""
+
+    def edit_jobs(self, frame: pd.DataFrame, display: str) -> pd.DataFrame:
+        """The jobs table (all cells text, ``attrs['lines']`` kept), edited."""
 
 
 def _display(path: Path) -> str:
@@ -187,29 +204,42 @@ def _objective(value: Any, reader: _YamlReader) -> Objective:
 
 
 def parse_objective_weights(value: Any, display: str) -> Objective:
-    """``{carbon_kg: w1, cost: w2, energy_kwh: w3}``: non-negative weights, one positive."""
+    """``{carbon_kg: w1, cost: w2, energy_kwh: w3}``: non-negative weights, one positive.
+
+    ``carbon_price_per_tonne: P`` may stand instead of ``carbon_kg``: carbon priced at P per
+    tonne on the scale of ``cost`` is the weight ``P / 1000`` per kg, so
+    ``{cost: 1, carbon_price_per_tonne: P}`` minimises cost plus a carbon price and a sweep
+    over P traces the carbon/cost trade-off.
+    """
     if not isinstance(value, Mapping) or not value:
         fail("bad_objective", display, None, "objective",
              "expected carbon, cost, energy or a mapping like {carbon_kg: 1, cost: 0.1}")
     weights = {}
     for key, weight in value.items():
-        if key not in ("carbon_kg", "cost", "energy_kwh"):
+        if key not in ("carbon_kg", "cost", "energy_kwh", "carbon_price_per_tonne"):
             fail("bad_objective", display, None, "objective",
-                 f"unknown weight {key!r}; use carbon_kg, cost, energy_kwh")
-        if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
+                 f"unknown weight {key!r}; use carbon_kg, cost, energy_kwh, "
+                 "carbon_price_per_tonne")
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or not weight >= 0:
             fail("bad_objective", display, None, f"objective.{key}",
                  f"weight must be a number >= 0, got {weight!r}")
         weights[key] = float(weight)
+    price = weights.pop("carbon_price_per_tonne", None)
+    if price is not None:
+        if "carbon_kg" in weights:
+            fail("bad_objective", display, None, "objective.carbon_price_per_tonne",
+                 "give carbon_kg or carbon_price_per_tonne, not both")
+        weights["carbon_kg"] = price / 1000.0
     if not any(w > 0 for w in weights.values()):
         fail("bad_objective", display, None, "objective", "at least one weight must be positive")
-    return Objective(**weights, name="weighted")
+    return Objective(**weights, name="weighted", carbon_price_per_tonne=price)
 
 
 def _load_curve(path: Path, display: str) -> dict[str, tuple[PowerMode, ...]]:
     if not path.is_file():
         fail("missing_file", display, message="power curve file not found")
     frame = read_strict_csv(path, display)
-    _require_columns(frame, CURVE_COLUMNS, display, CURVE_COLUMNS)
+    _require_columns(frame, CURVE_COLUMNS, display, CURVE_COLUMNS + CURVE_OPTIONAL)
     rows: dict[str, list[PowerMode]] = {}
     seen: set[tuple[str, float]] = set()
     for line, record in _numbered(frame):
@@ -228,7 +258,10 @@ def _load_curve(path: Path, display: str) -> dict[str, tuple[PowerMode, ...]]:
             fail("bad_curve", display, where, "power_limit_w",
                  f"workload {workload!r} lists power limit {limit:g} W twice")
         seen.add((workload, limit))
-        rows.setdefault(workload, []).append(PowerMode(limit, power, rel))
+        clock = (record.get("gpu_freq_mhz") or "").strip()
+        clock_mhz = (_csv_number(clock, display, where, "gpu_freq_mhz", 0, True)
+                     if clock else None)
+        rows.setdefault(workload, []).append(PowerMode(limit, power, rel, clock_mhz))
     if not rows:
         fail("bad_curve", display, None, None, "power curve has no rows")
     for workload, modes in rows.items():
@@ -447,11 +480,13 @@ class _JobReader:
         return parse_time(raw, self.display, where, field) if raw else None
 
 
-def _load_jobs(path: Path, grid: TimeGrid) -> tuple[Job, ...]:
+def _load_jobs(path: Path, grid: TimeGrid, edits: RawEdits | None = None) -> tuple[Job, ...]:
     display = _display(path)
     if not path.is_file():
         fail("missing_file", display, message="jobs file not found")
     frame = read_strict_csv(path, display)
+    if edits is not None:
+        frame = edits.edit_jobs(frame, display)
     _require_columns(frame, JOB_REQUIRED, display, JOB_REQUIRED + JOB_OPTIONAL)
     reader = _JobReader(display, path.parent, grid)
     jobs: dict[str, Job] = {}
@@ -556,8 +591,11 @@ def _check_cycles(scenario: Scenario, display: str) -> None:
                 stack.append((child, iter(scenario.job(child).depends_on)))
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and check a scenario; raises :class:`ScenarioError` on the first problem found."""
+def load_scenario(path: str | Path, edits: RawEdits | None = None) -> Scenario:
+    """Read and check a scenario; raises :class:`ScenarioError` on the first problem found.
+
+    ``edits`` (see :class:`RawEdits`) change the parsed inputs before they are checked.
+    """
     source = resolve_scenario_path(path)
     display = _display(source)
     try:
@@ -578,6 +616,8 @@ def load_scenario(path: str | Path) -> Scenario:
         fail("missing_file", display, None, None, f"cannot read: {exc.strerror}")
     if not isinstance(raw, dict):
         fail("bad_yaml", display, None, None, "expected a mapping of keys (start, horizon, ...)")
+    if edits is not None:
+        raw = edits.edit_config(raw, display)
     reader = _YamlReader(display)
     data = reader.mapping(raw, None, TOP_KEYS, TOP_REQUIRED)
     start = reader.time(data["start"], None, "start")
@@ -594,8 +634,10 @@ def load_scenario(path: str | Path) -> Scenario:
     sites, series = _load_sites(data["sites"], reader, folder, grid)
     gpu_types = _load_gpu_types(data["gpu_types"], reader, folder)
     nodes = _load_nodes(data["nodes"], reader, sites, gpu_types, grid)
+    reservations = load_reservations(data.get("reservations"), reader, nodes)
+    nodes = reserve_nodes(nodes, reservations, grid)
     jobs_path = folder / reader.text(data["jobs"], None, "jobs")
-    jobs = _load_jobs(jobs_path, grid)
+    jobs = _load_jobs(jobs_path, grid, edits)
     scenario = Scenario(
         name=str(data.get("name") or folder.name),
         source=source.resolve(),
@@ -607,9 +649,11 @@ def load_scenario(path: str | Path) -> Scenario:
         nodes=nodes,
         jobs=jobs,
         series={k: v for k, v in series.items()},
+        reservations=reservations,
     )
     _check_references(scenario, _display(jobs_path))
     return scenario
 
 
-__all__ = ["load_scenario", "parse_objective_weights", "parse_time", "resolve_scenario_path"]
+__all__ = ["RawEdits", "load_scenario", "parse_objective_weights", "parse_time",
+           "resolve_scenario_path"]

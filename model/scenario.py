@@ -11,10 +11,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from greenslot.model.timegrid import TimeGrid
+
+if TYPE_CHECKING:
+    from greenslot.model.reservations import Reservation
 
 
 @dataclass(frozen=True)
@@ -23,12 +27,14 @@ class PowerMode:
 
     ``power_w`` is one GPU's mean board power [W]; ``relative_throughput`` is work per second
     relative to the workload's fastest row (0 < x <= 1), so the run takes
-    ``duration_h / relative_throughput`` hours.
+    ``duration_h / relative_throughput`` hours. ``gpu_freq_mhz``, where the curve gives it, is
+    the GPU clock that realises the mode (Slurm sets it with ``--gpu-freq``).
     """
 
     power_limit_w: float
     power_w: float
     relative_throughput: float
+    gpu_freq_mhz: float | None = None
 
 
 @dataclass(frozen=True)
@@ -134,12 +140,18 @@ class SiteSeries:
 
 @dataclass(frozen=True)
 class Objective:
-    """Weights of the three totals the planner minimises (the contract's ``objective``)."""
+    """Weights of the three totals the planner minimises (the contract's ``objective``).
+
+    ``carbon_price_per_tonne`` [currency per t CO2] is kept only to report how the weights were
+    given: a carbon price P is the weight ``carbon_kg = P / 1000`` on the same scale as
+    ``cost``, so solvers see plain weights.
+    """
 
     carbon_kg: float = 0.0
     cost: float = 0.0
     energy_kwh: float = 0.0
     name: str = "weighted"
+    carbon_price_per_tonne: float | None = None
 
     @classmethod
     def named(cls, name: str) -> Objective:
@@ -156,7 +168,10 @@ class Objective:
     def as_json(self) -> str | dict[str, float]:
         if self.name != "weighted":
             return self.name
-        return {"carbon_kg": self.carbon_kg, "cost": self.cost, "energy_kwh": self.energy_kwh}
+        weights = {"carbon_kg": self.carbon_kg, "cost": self.cost, "energy_kwh": self.energy_kwh}
+        if self.carbon_price_per_tonne is not None:
+            weights["carbon_price_per_tonne"] = self.carbon_price_per_tonne
+        return weights
 
 
 @dataclass(frozen=True)
@@ -173,6 +188,11 @@ class Scenario:
     nodes: tuple[Node, ...]
     jobs: tuple[Job, ...]
     series: Mapping[str, SiteSeries]
+    # Capacity held back (greenslot.model.reservations.Reservation); already applied to the
+    # nodes' unavailable slots, kept here so submit can create the Slurm reservations.
+    reservations: tuple[Reservation, ...] = ()
+    # What-if edits (``--set KEY=VALUE``, as typed) this scenario was loaded with, in order.
+    overrides: tuple[tuple[str, str], ...] = ()
     _index: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -223,4 +243,6 @@ class Scenario:
             nodes=self.nodes,
             jobs=self.jobs,
             series=self.series,
+            reservations=self.reservations,
+            overrides=self.overrides,
         )

@@ -97,6 +97,11 @@ class _IntegerModel:
             if self.scale[i] != 1:
                 # derived quantities: rounding must not cut off a plan at its limit
                 upper = math.ceil(model.upper[i] * self.scale[i] * (1 + 1e-6)) + 1
+            if model.names[i].startswith("grid["):
+                # grid's upper bound is only the most a site could draw, never a limit; the
+                # rounded pue x draw coefficient (up to 5e-6 relative) once pushed the grid
+                # energy of a full site past it, and CP-SAT left a job out rather than run it
+                upper = math.ceil(model.upper[i] * self.scale[i] * 1.001) + 1
             self.upper_int[i] = upper
             self.vars.append(self.cp.NewIntVar(int(lower), int(upper), model.names[i]))
         self.row_multiplier = []

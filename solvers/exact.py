@@ -24,6 +24,7 @@ from greenslot.model.accounting import account, objective_value
 from greenslot.model.scenario import Scenario
 from greenslot.model.schedule import Assignment, Schedule, Unplaced
 from greenslot.model.validator import validate
+from greenslot.solvers.cuts import WakeCuts
 from greenslot.solvers.decode import chosen_columns, decode, encode
 from greenslot.solvers.diagnose import explain_no_fit
 from greenslot.solvers.formulation import build
@@ -162,7 +163,7 @@ def solve_exact(scenario: Scenario, options: SolveOptions, backend: Backend,
     candidates = [_candidate(scenario, prep, "greedy", greedy.schedule)]
 
     relaxation = solve_relaxation(model, _remaining(options, began, LP_TIME_SHARE),
-                                  options.threads)
+                                  options.threads, WakeCuts(prep, index).separate)
     if relaxation.values is not None:
         rounded_state, placed, _ = round_relaxation(prep, index, relaxation.values)
         candidates.append(_candidate(scenario, prep, "lp-rounding",
@@ -230,7 +231,7 @@ def solve_exact(scenario: Scenario, options: SolveOptions, backend: Backend,
         details={
             "plan_from": best.source, "interface": answer.interface,
             "build_seconds": answer.build_seconds, "backend_seconds": answer.solve_seconds,
-            "lp_seconds": relaxation.seconds,
+            "lp_seconds": relaxation.seconds, "lp_cuts": relaxation.cuts,
             "lp_bound": None if relaxation.bound is None else relaxation.bound - unavoidable,
             "backend_bound": None if answer.bound is None else answer.bound - unavoidable,
             "columns": len(prep.columns), "variables": model.n_vars, "rows": len(model.rows),

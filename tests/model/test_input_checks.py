@@ -234,6 +234,9 @@ CASES = [
     Case("pinned_outside_horizon", set_job(pinned_start=at(-10), pinned_nodes="n1"),
          "jobs.csv", "pinned_start"),
     Case("bad_window", backwards_window, "scenario.yaml", "to"),
+    Case("bad_reservation", set_config(reservations=[{"name": "r", "start": START,
+                                                      "duration": "1h", "gpus": 9}]),
+         "scenario.yaml", "gpus"),
     Case("forecast_gap", forecast_rows(drop_hour_two), "forecast-s1.csv", "time"),
     Case("forecast_nan", forecast_rows(empty_carbon_cell), "forecast-s1.csv",
          "carbon_g_per_kwh"),
@@ -246,6 +249,7 @@ CASES = [
 
 # Checks about a plan folder rather than a scenario: covered by their own tests below.
 PLAN_FOLDER_CHECKS = {"bad_plan"}
+OVERRIDE_CHECKS = {"bad_override"}  # cases in tests/analysts/test_whatif_overrides.py
 
 
 # --- assertions -----------------------------------------------------------------------------------
@@ -289,7 +293,7 @@ def test_bad_input_is_one_named_line_and_writes_nothing(case: Case, tmp_path, ca
 
 
 def test_every_check_has_a_case():
-    covered = {c.check for c in CASES} | PLAN_FOLDER_CHECKS
+    covered = {c.check for c in CASES} | PLAN_FOLDER_CHECKS | OVERRIDE_CHECKS
     assert covered == set(CHECKS)
 
 

@@ -1,0 +1,76 @@
+"""Argument types and the error wrapper the ``curves`` and ``profile`` verbs share.
+
+Kept apart from ``cli.py`` so those verbs register with one call each and ``cli.py`` stays the
+one place that maps the planner's errors to exit codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+from collections.abc import Callable
+
+from greenslot.model.errors import GreenslotError, ScenarioError
+
+EXIT_USAGE = 2
+
+
+def watts_list(text: str) -> list[float]:
+    """``150,200,250`` -> ``[150.0, 200.0, 250.0]``: positive numbers, no repeats."""
+    values = []
+    for part in text.split(","):
+        try:
+            value = float(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number of watts: {part!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"power limits must be > 0 W, got {part}")
+        if value in values:
+            raise argparse.ArgumentTypeError(f"{part} W is listed twice")
+        values.append(value)
+    return values
+
+
+def positive_int(text: str) -> int:
+    """A whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def one_line_errors(*kinds: type[GreenslotError]) -> Callable:
+    """Turn the given error types into one ``greenslot: error:`` line and exit code 2.
+
+    ``ScenarioError`` is left to ``cli.main`` so every input check reads the same.
+    """
+
+    def wrap(handler: Callable[[argparse.Namespace], int]) -> Callable:
+        @functools.wraps(handler)
+        def run(args: argparse.Namespace) -> int:
+            try:
+                return handler(args)
+            except ScenarioError:
+                raise
+            except kinds as exc:
+                print(f"greenslot: error: {exc}", file=sys.stderr)
+                return EXIT_USAGE
+
+        return run
+
+    return wrap

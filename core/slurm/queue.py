@@ -1,0 +1,152 @@
+"""The live queue as greenslot sees it: ``squeue --json``, and the tag that marks our jobs.
+
+Every job greenslot submits carries ``--comment=greenslot:plan=<plan id>,power_limit_w=<W>``
+and ``--job-name=<job_id>``. The tag is how a re-run recognises jobs a killed run submitted
+but did not record, and how ``sync`` tells its own jobs from everyone else's: a job without
+the tag is never changed.
+
+Why tolerant parsing: Slurm 22.05 (openapi v0.0.38) gives ``job_state`` as a string and times
+as integers; Slurm 23.02 and later give ``job_state`` as a list and numbers as
+``{"set": bool, "infinite": bool, "number": int}``. Both shapes are read here, in one place.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from greenslot.model import hostlist
+from greenslot.slurm.commands import Runner, SlurmError, run_slurm
+
+TAG_PREFIX = "greenslot:"
+RUNNING_STATES = frozenset({"RUNNING", "COMPLETING", "CONFIGURING", "SUSPENDED", "STOPPED",
+                            "RESIZING", "SIGNALING", "STAGE_OUT"})
+PENDING_STATES = frozenset({"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED"})
+
+
+def plan_tag(plan_id: str) -> str:
+    """The comment prefix shared by every job of one plan (the ``,`` ends the id)."""
+    return f"{TAG_PREFIX}plan={plan_id},"
+
+
+def parse_tag(comment: str) -> dict[str, str]:
+    """``{"plan": ..., "power_limit_w": ...}`` from a greenslot comment; empty for others."""
+    if not comment.startswith(TAG_PREFIX):
+        return {}
+    fields = {}
+    for part in comment[len(TAG_PREFIX):].split(","):
+        key, sep, value = part.partition("=")
+        if sep:
+            fields[key.strip()] = value.strip()
+    return fields
+
+
+@dataclass(frozen=True)
+class QueueJob:
+    """One job of ``squeue``. Times are Unix seconds; ``None`` where Slurm has none yet.
+
+    ``start_epoch`` of a job held by ``--begin`` is its begin time; of a running or finished
+    job its real start; ``eligible_epoch`` is the ``--begin`` (``StartTime=`` of an update).
+    ``nodes`` are the allocated nodes (empty while pending), ``required_nodes`` the
+    ``--nodelist``.
+    """
+
+    slurm_id: int
+    name: str
+    state: str
+    reason: str
+    comment: str
+    start_epoch: int | None
+    eligible_epoch: int | None
+    end_epoch: int | None
+    time_limit_min: int | None
+    nodes: tuple[str, ...]
+    required_nodes: tuple[str, ...]
+    partition: str
+
+    @property
+    def tag(self) -> dict[str, str]:
+        return parse_tag(self.comment)
+
+    @property
+    def running(self) -> bool:
+        return self.state in RUNNING_STATES
+
+    @property
+    def pending(self) -> bool:
+        return self.state in PENDING_STATES
+
+    @property
+    def begin_epoch(self) -> int | None:
+        """When a pending job may start: its ``--begin`` (``EligibleTime``), or the backfill
+        estimate when Slurm shows no eligible time (a dependency-held job)."""
+        return self.eligible_epoch or self.start_epoch
+
+
+def _number(value: Any) -> int | None:
+    """A 22.05 integer or a newer ``{set, infinite, number}`` object; ``None`` when unset."""
+    if isinstance(value, dict):
+        if not value.get("set", True) or value.get("infinite"):
+            return None
+        value = value.get("number")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return int(value) if value else None
+
+
+def _state(value: Any) -> str:
+    if isinstance(value, list):
+        return str(value[0]) if value else ""
+    return str(value or "")
+
+
+def _nodes(value: Any) -> tuple[str, ...]:
+    text = str(value or "").strip()
+    if not text or text == "(null)":
+        return ()
+    try:
+        return tuple(hostlist.expand(text))
+    except hostlist.HostlistError:
+        return (text,)
+
+
+def parse_squeue_json(text: str) -> list[QueueJob]:
+    """Jobs of a ``squeue --json`` document (22.05 or newer shape)."""
+    try:
+        document = json.loads(text)
+        raw_jobs = document["jobs"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise SlurmError("squeue --json: output is not the expected JSON document") from None
+    jobs = []
+    for raw in raw_jobs:
+        jobs.append(QueueJob(
+            slurm_id=int(_number(raw.get("job_id")) or 0),
+            name=str(raw.get("name") or ""),
+            state=_state(raw.get("job_state")),
+            reason=str(raw.get("state_reason") or ""),
+            comment=str(raw.get("comment") or ""),
+            start_epoch=_number(raw.get("start_time")),
+            eligible_epoch=_number(raw.get("eligible_time")),
+            end_epoch=_number(raw.get("end_time")),
+            time_limit_min=_number(raw.get("time_limit")),
+            nodes=_nodes(raw.get("nodes")),
+            required_nodes=_nodes(raw.get("required_nodes")),
+            partition=str(raw.get("partition") or ""),
+        ))
+    return jobs
+
+
+def read_queue(runner: Runner = run_slurm) -> list[QueueJob]:
+    """Every job the controller still knows, finished ones included (``MinJobAge``)."""
+    return parse_squeue_json(runner(["squeue", "--json"]))
+
+
+def tagged_jobs(queue: list[QueueJob], plan_id: str) -> dict[str, QueueJob]:
+    """``job_id -> job`` of one plan's jobs in the queue (the newest when a name repeats)."""
+    tag = plan_tag(plan_id)
+    found: dict[str, QueueJob] = {}
+    for job in sorted(queue, key=lambda j: j.slurm_id):
+        if job.comment.startswith(tag):
+            found[job.name] = job
+    return found

@@ -1,0 +1,38 @@
+"""Run a power-limit sweep on a replayed GPU in its own process, for the Ctrl-C test.
+
+Usage: python sigint_child.py STATE.json OUT.csv -- COMMAND...  The replayed GPU starts at
+300 W. Whatever happens, the exit code and the GPU's power limit at the end are written to
+STATE.json, so the test can check that the original limit came back.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from replays import busy_replay
+
+from greenslot.cli import build_parser
+from greenslot.cli_profile import run_profile
+
+
+def main() -> None:
+    state, out, *command = sys.argv[1:]
+    replay = busy_replay()
+    rc = None
+    try:
+        args = build_parser().parse_args(
+            ["profile", "--sweep-power-limits", "150,200", "--fixed-work", "--out", out,
+             *command])
+        rc = run_profile(args, nvml=replay, geteuid=lambda: 0, clock=replay.clock)
+    finally:
+        Path(state).write_text(json.dumps({"rc": rc, "limit_mw": replay.gpus[0].limit_mw,
+                                           "set_calls": replay.set_calls}))
+    sys.exit(rc)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""``greenslot sync`` against a real queue: pending jobs move, running jobs are pinned, and
+jobs greenslot did not submit are never touched."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+import pandas as pd
+import yaml
+from slurm_scenarios import (
+    begin_of,
+    local,
+    plan_id_of,
+    plan_into,
+    queue,
+    slurm_scenario,
+    tagged,
+)
+
+from greenslot.cli import main
+from greenslot.slurm.ledger import Ledger
+
+JOBS = [
+    {"job_id": "a", "gpus": 1, "duration_h": 1, "command": "sleep 1", "power_limit_w": 300},
+    {"job_id": "b", "gpus": 3, "duration_h": 1, "depends_on": "a", "command": "sleep 1",
+     "power_limit_w": 300},
+]
+LATE_LOW = [500, 500, 500, 500, 500, 100, 100, 500]
+EARLY_LOW = [100, 100, 500, 500, 500, 500, 500, 500]
+
+
+def _foreign(slurm, name: str, begin: str, node: str) -> str:
+    """A job someone else submitted (no greenslot tag), named like a scenario job."""
+    return slurm.run("sbatch", "--parsable", f"--begin={begin}", f"--nodelist={node}",
+                     "--gres=gpu:1", "-t", "60", f"-J{name}", "-o/dev/null",
+                     "--wrap", "sleep 1").stdout.strip()
+
+
+def test_sync_moves_pending_jobs_and_leaves_foreign_ones_alone(slurm, tmp_path, capsys):
+    path = slurm_scenario(tmp_path / "s", JOBS, carbon=LATE_LOW)
+    first = plan_into(path, tmp_path / "plan")
+    assert main(["submit", str(tmp_path / "plan")]) == 0
+    ids = Ledger(tmp_path / "plan" / "submitted.tsv").ids(plan_id_of(tmp_path / "plan"))
+    stranger = _foreign(slurm, "a", "now+7200", "gsnode3")
+    stranger_before = queue(slurm, [stranger])[0]
+
+    # The forecast changes: the clean hours are now the first ones.
+    forecast = pd.read_csv(tmp_path / "s" / "forecast-s1.csv")
+    forecast["carbon_g_per_kwh"] = EARLY_LOW
+    forecast.to_csv(tmp_path / "s" / "forecast-s1.csv", index=False)
+    jobs = pd.read_csv(tmp_path / "s" / "jobs.csv", dtype=str, keep_default_na=False)
+    new_job = {c: "" for c in jobs.columns} | {"job_id": "c", "gpus": "2", "duration_h": "1",
+                                                "command": "true"}
+    pd.concat([jobs, pd.DataFrame([new_job])]).to_csv(tmp_path / "s" / "jobs.csv", index=False)
+
+    capsys.readouterr()
+    assert main(["sync", str(path), "--out", str(tmp_path / "dry")]) == 0
+    dry = capsys.readouterr().out
+    assert "would update a (Slurm job" in dry and "StartTime" in dry
+    assert begin_of(slurm, ids["a"]) == local(first.loc["a", "start"])  # nothing moved yet
+
+    assert main(["sync", str(path), "--out", str(tmp_path / "new"), "--apply"]) == 0
+    assert "updated a (Slurm job" in capsys.readouterr().out
+    new = pd.read_csv(tmp_path / "new" / "schedule.csv", dtype=str).set_index("job_id")
+    assert new.loc["a", "start"] != first.loc["a", "start"]
+    new_id = plan_id_of(tmp_path / "new")
+    for job_id in ("a", "b"):
+        assert begin_of(slurm, ids[job_id]) == local(new.loc[job_id, "start"]), job_id
+        (row,) = queue(slurm, [ids[job_id]])
+        assert row["nodes"] == new.loc[job_id, "nodes"] and row["state"] == "PENDING"
+        assert row["comment"].startswith(f"greenslot:plan={new_id},")
+    assert queue(slurm, [stranger]) == [stranger_before]  # same start, nodes, comment
+
+    # Submitting the new plan adds only the new job: a and b keep their Slurm ids.
+    assert main(["submit", str(tmp_path / "new")]) == 0
+    assert "1 submitted, 2 already in Slurm" in capsys.readouterr().out
+    rows = tagged(slurm, new_id)
+    assert sorted(r["name"] for r in rows) == ["a", "b", "c"]
+    assert {r["name"]: r["id"] for r in rows if r["name"] != "c"} == ids
+
+
+def test_a_running_job_is_pinned_where_it_runs(slurm, tmp_path, capsys):
+    now = pd.Timestamp.now(tz="UTC")
+    hour = now.floor("1h")
+    jobs = [{"job_id": "live", "gpus": 2, "duration_h": 2, "command": "sleep 1"},
+            {"job_id": "later", "gpus": 4, "duration_h": 1, "command": "true",
+             "release": (hour + timedelta(hours=3)).isoformat()}]
+    path = slurm_scenario(tmp_path / "s", jobs, lead=timedelta(0))
+    config = yaml.safe_load(path.read_text())
+    config["start"] = hour.isoformat()  # the horizon began before the running job started
+    forecast = pd.read_csv(tmp_path / "s" / "forecast-s1.csv")
+    forecast["time"] = [(hour + timedelta(hours=i)).isoformat() for i in range(len(forecast))]
+    forecast.to_csv(tmp_path / "s" / "forecast-s1.csv", index=False)
+    path.write_text(yaml.safe_dump(config))
+    live = slurm.run("sbatch", "--parsable", "--nodelist=gsnode2", "--gres=gpu:2", "-t", "120",
+                     "-Jlive", "-o/dev/null", "--comment=greenslot:plan=0123456789ab,"
+                     "power_limit_w=200", "--wrap", "sleep 300").stdout.strip()
+    stranger = _foreign(slurm, "later", "now+18000", "gsnode1")
+    stranger_before = queue(slurm, [stranger])[0]
+    deadline = time.monotonic() + 20
+    while queue(slurm, [live])[0]["state"] != "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    started = datetime.strptime(queue(slurm, [live])[0]["start"], "%Y-%m-%dT%H:%M:%S")
+    slot_of_start = pd.Timestamp(started.astimezone()).tz_convert("UTC").floor("1h")
+
+    assert main(["sync", str(path), "--out", str(tmp_path / "new"), "--apply"]) == 0
+    capsys.readouterr()
+    new = pd.read_csv(tmp_path / "new" / "schedule.csv", dtype=str).set_index("job_id")
+    assert new.loc["live", "pinned"] == "True"
+    assert new.loc["live", "nodes"] == "gsnode2"
+    assert float(new.loc["live", "power_limit_w"]) == 200  # the mode it was submitted with
+    assert pd.Timestamp(new.loc["live", "start"]) == slot_of_start
+    assert queue(slurm, [live])[0]["state"] == "RUNNING"
+    assert queue(slurm, [stranger]) == [stranger_before]
+    assert main(["submit", str(tmp_path / "new")]) == 0
+    out = capsys.readouterr().out
+    assert "submitted later as Slurm job" in out and "1 submitted" in out
