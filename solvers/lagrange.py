@@ -274,6 +274,9 @@ class LagrangianBound:
                 if stall >= 12:
                     theta, stall = max(theta / 2.0, 1e-4), 0
             self._remember(found, rounds)
+            if rounds % 50 == 0:
+                logger.debug("round %d: bound %.6g (best %.6g), theta %.3g", rounds,
+                             found.bound, best_bound, theta)
             parts = [getattr(found.subgradient, name) / getattr(scale, name)
                      for name in ("pi", "rho", "kappa", "sigma")]
             # rows at their bound with a multiplier of zero cannot move: no direction there
