@@ -85,8 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scenario", help="scenario.yaml or the folder holding it")
     p.add_argument("--out", required=True, type=Path, help="folder to write the plan into")
     p.add_argument("--solver", default="greedy", choices=sorted(SOLVERS),
-                   help="greedy (default), fifo, milp, cpsat, or auto (milp when the model is "
-                        "small enough, else greedy)")
+                   help="greedy (default), fifo, milp, cpsat, large (Lagrangian bound, "
+                        "rounding and local search, for models too big to write), or auto "
+                        "(milp when the model is small enough, else large)")
     p.add_argument("--objective", type=_objective, default=None,
                    help="carbon | cost | energy | JSON weights (overrides the scenario)")
     p.add_argument("--time-limit", type=_positive, default=None, metavar="SECONDS",

@@ -1,25 +1,27 @@
-"""``--solver auto``: the exact pipeline where the model fits in memory, greedy beyond.
+"""``--solver auto``: the exact pipeline where the model fits in memory, the large-scale
+pipeline beyond.
 
 The exact pipeline (:mod:`greenslot.solvers.exact`) adapts to size by itself: on small
 models HiGHS's branch and bound proves optimality (benchmark S, 14 k nonzeros: optimal in
-about 30 s); on large ones, where HiGHS cannot even finish presolve and its root LP within
-the time limit (benchmark L, 1.4 M nonzeros: 93 s before its first bound), the LP bound,
-LP-guided rounding and local search use the whole time instead. What limits it is memory
-and the LP: the bundled nightly example (8.5 M nonzeros) builds in 6 s, solves its LP in
-29 s and peaks at 1.3 GB; above ``AUTO_MAX_NONZEROS`` the build and the LP outgrow a
-nightly run on two cores, and greedy answers alone. See the README's benchmark table for the
-measurements.
+about 30 s); on large ones, where HiGHS cannot finish presolve and its root LP within the
+time limit (benchmark L, 1.4 M nonzeros), the LP bound, LP-guided rounding and local search
+use the whole time instead. What limits it is memory and the LP: the bundled nightly example
+(8.5 M nonzeros) builds in 6 s, solves its LP in 29 s and peaks at 1.3 GB. Above
+``AUTO_MAX_NONZEROS`` the model is never written: :mod:`greenslot.solvers.scale` proves its
+bound with a Lagrangian relaxation priced in bulk and plans by rounding and local search. See
+the README's benchmark table for the measurements.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 
 from greenslot.model.scenario import Scenario
 from greenslot.solvers.exact import prepared, solve_exact
-from greenslot.solvers.greedy import solve_greedy
 from greenslot.solvers.milp import solve_milp
 from greenslot.solvers.prepare import Prepared
+from greenslot.solvers.scale import prepared_families, solve_large
 from greenslot.solvers.types import SolveOptions, SolveResult
 
 AUTO_MAX_NONZEROS = 12_000_000
@@ -33,17 +35,30 @@ def model_nonzeros(scenario: Scenario, prep: Prepared | None = None) -> int:
 
 
 def solve_auto(scenario: Scenario, options: SolveOptions) -> SolveResult:
-    """The exact pipeline (time-limited, default ``AUTO_TIME_LIMIT_S``) or greedy by size."""
-    prep = prepared(scenario)
-    nonzeros = model_nonzeros(scenario, prep)
-    if nonzeros <= AUTO_MAX_NONZEROS:
-        limit = options.time_limit_s if options.time_limit_s is not None else AUTO_TIME_LIMIT_S
-        result = solve_exact(scenario, dataclasses.replace(options, time_limit_s=limit),
+    """The exact pipeline where the model fits, the large-scale one beyond (both
+    time-limited, default ``AUTO_TIME_LIMIT_S``).
+
+    The size is first estimated from the column families (cheap at any size); only a model
+    under the limit has its columns listed.
+    """
+    limit = options.time_limit_s if options.time_limit_s is not None else AUTO_TIME_LIMIT_S
+    options = dataclasses.replace(options, time_limit_s=limit)
+    began = time.perf_counter()
+    frame = prepared_families(scenario)
+    estimate = frame[1].nonzeros()
+    if estimate <= AUTO_MAX_NONZEROS:
+        prep = prepared(scenario)
+        nonzeros = model_nonzeros(scenario, prep)
+        left = max(1.0, limit - (time.perf_counter() - began))
+        result = solve_exact(scenario, dataclasses.replace(options, time_limit_s=left),
                              solve_milp, "milp", prep)
         chose = "milp"
     else:
-        result = solve_greedy(scenario, options)
-        chose = "greedy"
+        nonzeros = estimate
+        left = max(1.0, limit - (time.perf_counter() - began))
+        result = solve_large(scenario, dataclasses.replace(options, time_limit_s=left), frame)
+        chose = "large"
     details = {**result.details, "auto": {"chose": chose, "nonzeros": nonzeros,
                                           "max_nonzeros_for_exact": AUTO_MAX_NONZEROS}}
-    return dataclasses.replace(result, solver=f"auto:{chose}", details=details)
+    return dataclasses.replace(result, solver=f"auto:{chose}", details=details,
+                               solve_seconds=time.perf_counter() - began)

@@ -11,6 +11,7 @@ from greenslot.solvers.exact import solve_exact
 from greenslot.solvers.fifo import solve_fifo
 from greenslot.solvers.greedy import solve_greedy
 from greenslot.solvers.milp import solve_milp
+from greenslot.solvers.scale import solve_large
 from greenslot.solvers.types import SolveOptions, SolveResult
 
 Solver = Callable[[Scenario, SolveOptions], SolveResult]
@@ -32,6 +33,7 @@ SOLVERS: dict[str, Solver] = {
     "milp": solve_with_milp,
     "cpsat": solve_with_cpsat,
     "auto": solve_auto,
+    "large": solve_large,
 }
 
 

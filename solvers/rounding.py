@@ -16,9 +16,11 @@ import numpy as np
 from greenslot.model.schedule import Assignment
 from greenslot.solvers.decode import place_anywhere, place_column
 from greenslot.solvers.formulation import Index
+from greenslot.solvers.greedy import latest_finish
 from greenslot.solvers.ordering import dependency_order
 from greenslot.solvers.pinned import place_pinned
 from greenslot.solvers.prepare import Column, Prepared
+from greenslot.solvers.search import best_candidate
 from greenslot.solvers.state import ClusterState
 
 SUPPORT = 1e-6  # LP weights below this are noise
@@ -46,6 +48,10 @@ def round_support(prep: Prepared, support: list[list[Column]]
                                                      job.job_id))
     state = ClusterState(prep.scenario)
     placed = place_pinned(state)
+    # a job ends early enough for its dependants to run at their fastest: supports that
+    # ignore dependencies (the Lagrangian's) otherwise push a first stage past that
+    finish = latest_finish(prep.scenario, {j.job_id: state.candidate_groups(j)
+                                           for j in prep.scenario.jobs})
     lost: list[str] = []
     for job in order:
         j = position[job.job_id]
@@ -54,12 +60,20 @@ def round_support(prep: Prepared, support: list[list[Column]]
             continue
         earliest = max([prep.earliest_start[job.job_id]]
                        + [placed[d].end_slot for d in job.depends_on])
+        latest = min(prep.latest_end[job.job_id], finish[job.job_id])
         assignment = None
         for column in support[j]:
-            if column.start >= earliest and column.end <= prep.latest_end[job.job_id]:
+            if column.start >= earliest and column.end <= latest:
                 assignment = place_column(state, prep, column)
                 if assignment is not None:
                     break
+        if assignment is None and latest < prep.latest_end[job.job_id]:
+            found = best_candidate(state, job, earliest, latest)
+            if found is not None:
+                state.place(job, found.node_ids, found.start, found.end, found.mode.power_w,
+                            found.gpus_each)
+                assignment = state.assignment(job, found.node_ids, found.start, found.end,
+                                              found.mode.power_limit_w)
         if assignment is None:
             assignment = place_anywhere(state, prep, job, placed)
         if assignment is None:
