@@ -84,3 +84,15 @@ def run_queue(scenario: Scenario, order: Iterable[Job],
         placed[job.job_id] = state.assignment(job, node_ids, start, start + n,
                                               mode.power_limit_w)
     return Schedule(tuple(placed.values()), tuple(unplaced))
+
+
+def missed_deadlines(scenario: Scenario, schedule: Schedule) -> int:
+    """How many non-pinned placed jobs end after their deadline (a queue does not look).
+
+    Reported next to a baseline's totals: a baseline that saves carbon by making jobs late is
+    not the saving a valid plan has to beat.
+    """
+    grid = scenario.grid
+    return sum(1 for a in schedule.assignments
+               if not (job := scenario.job(a.job_id)).pinned
+               and a.end_slot > rules.latest_end_slot(grid, job))
