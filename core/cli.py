@@ -77,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="folder to write the plan into")
     p.add_argument("--solver", default="greedy", choices=sorted(SOLVERS),
                    help="greedy (default), fifo, milp, cpsat, or auto (milp when the model is "
-                        "small enough, else greedy)")
+                        "small enough, else greedy); fifo and best_window are the baselines "
+                        "and fail validation when they miss a deadline")
     p.add_argument("--objective", type=_objective, default=None,
                    help="carbon | cost | energy | JSON weights (overrides the scenario)")
     p.add_argument("--time-limit", type=_positive, default=None, metavar="SECONDS",

@@ -22,6 +22,7 @@ from greenslot.solvers.best_window import best_window_begins, solve_best_window
 from greenslot.solvers.fifo import solve_fifo
 from greenslot.solvers.greedy import solve_greedy
 from greenslot.solvers.queue import missed_deadlines
+from greenslot.solvers.registry import get_solver
 
 
 def _placed(scenario) -> dict[str, tuple[int, int, tuple[str, ...]]]:
@@ -42,6 +43,7 @@ def test_two_jobs_wanting_the_same_clean_slot_queue_one_after_the_other(tmp_path
     scenario = load_scenario(write_scenario(tmp_path, _one_node(base_config()), jobs))
     assert best_window_begins(scenario) == {"a": 2, "b": 2}
     assert _placed(scenario) == {"a": (2, 3, ("n1",)), "b": (3, 4, ("n1",))}
+    assert get_solver("best_window") is solve_best_window  # --solver best_window
     schedule = solve_best_window(scenario).schedule
     carbon = account(scenario, schedule).totals["carbon_kg"]
     assert carbon == pytest.approx(0.7 * (50 + 300) / 1000)
