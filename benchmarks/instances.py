@@ -97,6 +97,9 @@ INSTANCES: dict[str, InstanceSpec] = {
     "M": InstanceSpec(100, 48, 30, 3, 102, _groups(4, 4, 5, 3)),
     "L": InstanceSpec(320, 48, 30, 3, 103, _groups(8, 8, 10, 6)),
     "XL": InstanceSpec(1000, 48, 15, 3, 104, _groups(32, 32, 40, 24)),
+    # issue 4's scale goals: a nightly plan of a large cluster two days ahead
+    "XXL": InstanceSpec(2000, 48, 15, 3, 105, _groups(64, 64, 80, 48)),
+    "XXXL": InstanceSpec(5000, 48, 15, 3, 106, _groups(250, 250, 300, 200)),
 }
 
 

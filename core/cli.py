@@ -10,11 +10,20 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from greenslot import __version__, cli_analysts, cli_curves, cli_forecast, cli_profile, cli_slurm
+from greenslot import (
+    __version__,
+    cli_analysts,
+    cli_curves,
+    cli_forecast,
+    cli_profile,
+    cli_slurm,
+    cli_trust,
+)
 from greenslot.model.errors import InfeasibleError, InvalidScheduleError, ScenarioError
 from greenslot.model.loader import parse_objective_weights
 from greenslot.model.scenario import Objective
@@ -77,8 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="folder to write the plan into")
     p.add_argument("--solver", default="greedy", choices=sorted(SOLVERS),
                    help="greedy (default), fifo, milp, cpsat, or auto (milp when the model is "
-                        "small enough, else greedy); fifo and best_window are the baselines "
-                        "and fail validation when they miss a deadline")
+                        "small enough, else greedy); fifo and best_window are the baselines: "
+                        "where they miss a deadline the greedy plan is written instead")
     p.add_argument("--objective", type=_objective, default=None,
                    help="carbon | cost | energy | JSON weights (overrides the scenario)")
     p.add_argument("--time-limit", type=_positive, default=None, metavar="SECONDS",
@@ -103,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_slurm.add_parsers(verbs)
     cli_forecast.add_parser(verbs)
     cli_analysts.add_parsers(verbs, plan_parser=p)
+    cli_trust.add_parsers(verbs)
     return parser
 
 
@@ -170,7 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="greenslot: %(message)s", stream=sys.stderr)
     handlers = {"plan": _cmd_plan, "validate": _cmd_validate,
                 "profile": cli_profile.cmd_profile, "curves": cli_curves.cmd_curves,
-                "forecast": cli_forecast.run, **cli_slurm.HANDLERS, **cli_analysts.HANDLERS}
+                "forecast": cli_forecast.run, **cli_slurm.HANDLERS, **cli_analysts.HANDLERS,
+                **cli_trust.HANDLERS}
     try:
         return handlers[args.verb](args)
     except ScenarioError as exc:
@@ -182,6 +193,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvalidScheduleError as exc:
         print(f"greenslot: internal error, nothing written: {exc}", file=sys.stderr)
         return EXIT_INTERNAL
+    except BrokenPipeError:
+        # `greenslot plan ... | head`: the reader left; the plan is already written. Point
+        # stdout at devnull so the interpreter's final flush does not print a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":

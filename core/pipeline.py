@@ -1,10 +1,17 @@
 """The plan pipeline: solve -> validate -> account, returning everything the writers need.
 
 Each step is a public function so an analyst can run them one at a time from Python.
+
+A nightly run must always leave a valid plan: when the chosen solver raises or returns a
+schedule the validator rejects, :func:`solve_checked` falls back to ``greedy`` (or to ``fifo``
+when greedy itself failed, if fifo's plan is valid), records why under ``fallback`` and warns.
+Only when no valid plan exists at all does :class:`InvalidScheduleError` stop the run, and then
+nothing is written.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -15,10 +22,11 @@ from greenslot.model.scenario import Scenario
 from greenslot.model.schedule import Schedule
 from greenslot.model.validator import validate
 from greenslot.solvers.best_window import solve_best_window
+from greenslot.solvers.diagnose import explain_unplaced
 from greenslot.solvers.fifo import solve_fifo
 from greenslot.solvers.queue import missed_deadlines
 from greenslot.solvers.registry import get_solver
-from greenslot.solvers.types import SolveOptions, SolveResult
+from greenslot.solvers.types import SolveOptions, SolveResult, SolveStatus
 
 logger = logging.getLogger(__name__)
 logger.addHandler(logging.NullHandler())
@@ -64,6 +72,74 @@ def check_schedule(scenario: Scenario, schedule: Schedule) -> None:
         raise InvalidScheduleError(violations)
 
 
+FALLBACKS = ("greedy", "fifo")
+"""Solvers tried, in order, when the chosen one fails; neither needs a backend."""
+
+
+def solve_checked(scenario: Scenario, solver: str, options: SolveOptions) -> SolveResult:
+    """Run ``solver`` and return a schedule the validator accepts, falling back if need be.
+
+    :class:`InfeasibleError` (pinned jobs in conflict) is an answer, not a failure, and is
+    raised as is. Any other exception from a solver (a backend crash, a bug, running out of
+    memory) or an invalid schedule makes the next of :data:`FALLBACKS` run instead; the
+    result then carries ``details["fallback"]`` saying what failed and why, its status is
+    ``feasible`` and it claims no bound.
+
+    Raises
+    ------
+    InvalidScheduleError
+        No solver, fallbacks included, produced a valid schedule.
+    """
+    outcome = _attempt(scenario, solver, options)
+    if isinstance(outcome, SolveResult):
+        return outcome
+    failures = [(solver, outcome)]
+    for fallback in (s for s in FALLBACKS if s != solver):
+        result = _attempt(scenario, fallback, options)
+        if isinstance(result, SolveResult):
+            why = f"{solver} {outcome}"
+            logger.warning("%s; wrote the %s plan instead (status %s)", why, fallback,
+                           SolveStatus.FEASIBLE)
+            details = {**result.details, "fallback": {"requested": solver, "used": fallback,
+                                                      "reason": why}}
+            return dataclasses.replace(result, status=SolveStatus.FEASIBLE, bound=None,
+                                       details=details)
+        failures.append((fallback, result))
+    raise InvalidScheduleError([f"{name} {why}" for name, why in failures])
+
+
+def _attempt(scenario: Scenario, solver: str, options: SolveOptions) -> SolveResult | str:
+    """The solver's valid result, or a short text saying how it failed."""
+    try:
+        result = get_solver(solver)(scenario, options)
+    except InfeasibleError:
+        raise
+    except Exception as exc:  # any solver failure must still leave a plan: see solve_checked
+        logger.info("%s raised", solver, exc_info=True)
+        text = " ".join(str(exc).split())[:200]
+        return f"failed ({type(exc).__name__}{': ' + text if text else ''})"
+    violations = validate(scenario, result.schedule)
+    if violations:
+        more = f"; +{len(violations) - 1} more" if len(violations) > 1 else ""
+        return f"returned a schedule the validator rejects ({violations[0]}{more})"
+    return result
+
+
+def with_explained_unplaced(scenario: Scenario, result: SolveResult) -> SolveResult:
+    """``result`` with each unplaced job's reason re-derived from the final plan.
+
+    The reasons then name the jobs that really hold the room. A failure here is a bug in the
+    diagnosis, never a reason to lose the plan: the solver's own reasons are kept.
+    """
+    try:
+        schedule = explain_unplaced(scenario, result.schedule)
+    except Exception:  # see the docstring: the plan matters more than a better reason
+        logger.warning("could not refine the reasons for unplaced jobs; keeping the solver's",
+                       exc_info=logger.isEnabledFor(logging.INFO))
+        return result
+    return dataclasses.replace(result, schedule=schedule)
+
+
 def baseline_totals(scenario: Scenario) -> dict[str, dict[str, float]]:
     """Totals of the baselines, for an honest comparison.
 
@@ -89,11 +165,11 @@ def plan(scenario: Scenario, solver: str = "greedy", options: SolveOptions | Non
     InfeasibleError
         Pinned jobs conflict, or ``strict`` and some job could not be placed.
     InvalidScheduleError
-        The solver returned a schedule the validator rejects (a bug; nothing is written).
+        Neither the solver nor any fallback returned a valid schedule (nothing is written).
     """
     options = options or SolveOptions()
-    result = get_solver(solver)(scenario, options)
-    logger.info("%s placed %d jobs in %.2f s", solver, len(result.schedule.assignments),
+    result = with_explained_unplaced(scenario, solve_checked(scenario, solver, options))
+    logger.info("%s placed %d jobs in %.2f s", result.solver, len(result.schedule.assignments),
                 result.solve_seconds)
     check_schedule(scenario, result.schedule)
     if strict and result.schedule.unplaced:

@@ -60,6 +60,30 @@ def schedule_frame(plan: Plan) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(SCHEDULE_COLUMNS))
 
 
+RUN_DEPENDENT_KEYS = ("solve_seconds", "timings")
+"""The only ``summary.json`` keys that differ between two runs of the same inputs and options.
+
+Everything else in the plan folder is byte-identical from run to run (wall-clock timings
+cannot be); ``timings`` gathers every ``*_seconds`` figure a solver reports.
+"""
+
+
+def _split_timings(details: dict) -> tuple[dict, dict]:
+    """``details`` without its ``*_seconds`` entries (at any depth), and those entries."""
+    kept, timings = {}, {}
+    for key, value in details.items():
+        if isinstance(value, dict):
+            inner, inner_timings = _split_timings(value)
+            kept[key] = inner
+            if inner_timings:
+                timings[key] = inner_timings
+        elif str(key).endswith("_seconds"):
+            timings[key] = value
+        else:
+            kept[key] = value
+    return kept, timings
+
+
 def summary_dict(plan: Plan, version: str) -> dict:
     """``summary.json``: status, objective and bound, totals, baselines, unplaced jobs."""
     totals = plan.accounting.totals
@@ -70,6 +94,8 @@ def summary_dict(plan: Plan, version: str) -> dict:
     gap = None
     if result.bound is not None and plan.objective:
         gap = max(0.0, (plan.objective - result.bound) / abs(plan.objective))
+    details, timings = _split_timings(
+        {k: v for k, v in result.details.items() if k != "fallback"})
     return {
         "status": str(result.status),
         "solver": result.solver,
@@ -78,7 +104,9 @@ def summary_dict(plan: Plan, version: str) -> dict:
         "bound": result.bound,
         "gap": gap,
         "solve_seconds": result.solve_seconds,
-        "solver_details": result.details,
+        "timings": timings,
+        "fallback": result.details.get("fallback"),
+        "solver_details": details,
         "unplaced_penalty": result.unplaced_penalty,
         "totals": totals,
         "baselines": plan.baselines,

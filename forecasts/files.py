@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from greenslot.model.checks import fail
+from greenslot.model.checks import did_you_mean, fail
 from greenslot.model.csvfile import read_strict_csv
 from greenslot.model.timegrid import TimeGrid
 
@@ -45,6 +45,15 @@ def read_forecast(path: Path, display: str) -> ForecastTable:
     lines = frame.attrs["lines"]
     if "time" not in frame.columns:
         fail("missing_column", display, "line 1", "time", "forecast needs a 'time' column")
+    for column in frame.columns:
+        if column != "time" and column not in KNOWN_SIGNALS:
+            # A misspelt signal would otherwise be dropped and the site planned without it.
+            fail("unknown_column", display, "line 1", column,
+                 f"unknown column;{did_you_mean(column, KNOWN_SIGNALS)} allowed: time, "
+                 f"{', '.join(KNOWN_SIGNALS)}")
+    if not lines:
+        fail("forecast_gap", display, "line 2", "time",
+             "the file has a header but no rows; add one row per interval of the horizon")
     signals = [c for c in frame.columns if c in KNOWN_SIGNALS]
     if not signals:
         fail(
@@ -74,10 +83,11 @@ def read_forecast(path: Path, display: str) -> ForecastTable:
     columns: dict[str, np.ndarray] = {}
     for name in signals:
         values = pd.to_numeric(frame[name].replace("", np.nan), errors="coerce")
-        bad = frame[name][values.isna() & (frame[name] != "")]
+        bad = frame[name][(values.isna() & (frame[name] != "")) | np.isinf(values)]
         if len(bad):
             row = lines[int(bad.index[0])]
-            fail("bad_number", display, f"line {row}", name, f"not a number: {bad.iloc[0]!r}")
+            fail("bad_number", display, f"line {row}", name,
+                 f"not a finite number: {bad.iloc[0]!r}; write plain decimals like 212.5")
         negative = values[values < 0]
         if name in NON_NEGATIVE and len(negative):
             row = lines[int(negative.index[0])]

@@ -6,6 +6,8 @@ than on wording. Every failure is a :class:`ScenarioError` carrying file, row an
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from typing import NoReturn
 
 from greenslot.model.errors import Location, ScenarioError
@@ -62,3 +64,16 @@ def fail(
     if check not in CHECKS:
         raise KeyError(f"unregistered check {check!r}")
     raise ScenarioError(check, Location(file, row, field), message or CHECKS[check])
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` did you mean 'pue'?`` for the closest known name, or ``""`` when none is close.
+
+    Why: most unknown keys, columns and references are typos; naming the intended spelling
+    turns a lookup in the docs into a one-character fix.
+    """
+    close = difflib.get_close_matches(str(word), sorted(set(choices)), n=1, cutoff=0.6)
+    if not close:
+        lowered = {c.lower(): c for c in choices}
+        close = [lowered[str(word).lower()]] if str(word).lower() in lowered else []
+    return f" did you mean {close[0]!r}?" if close else ""

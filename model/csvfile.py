@@ -18,7 +18,9 @@ from greenslot.model.checks import fail
 def read_strict_csv(path: Path, display: str, check: str = "bad_csv") -> pd.DataFrame:
     """All cells as stripped text; ``check`` names the failure (``bad_csv`` or ``bad_plan``)."""
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
+        # utf-8-sig: Excel and many Windows tools start a CSV with a byte-order mark, which
+        # would otherwise glue itself onto the first column's name.
+        with path.open(newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.reader(handle, strict=True))
     except (csv.Error, UnicodeDecodeError) as exc:
         fail(check, display, None, None, f"cannot parse CSV: {exc}")

@@ -8,11 +8,16 @@ small and pulling in a dependency for them is not worth it.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Iterable
 
 _BRACKET = re.compile(r"\[([^\]]*)\]")
 _VALID_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+
+MAX_HOSTS = 100_000
+"""More names than any cluster has: an expression that expands further is a typo (n[1-1000000])."""
 
 
 class HostlistError(ValueError):
@@ -58,6 +63,9 @@ def _expand_range_list(body: str, expression: str) -> list[str]:
         low, high = match.groups()
         if int(high) < int(low):
             raise HostlistError(f"range {item!r} runs backwards in {expression!r}")
+        if int(high) - int(low) + 1 + len(values) > MAX_HOSTS:
+            raise HostlistError(f"range {item!r} in {expression!r} gives more than "
+                                f"{MAX_HOSTS} names")
         width = len(low) if low.startswith("0") else 0
         values.extend(str(i).zfill(width) for i in range(int(low), int(high) + 1))
     return values
@@ -69,6 +77,8 @@ def _expand_one(expression: str) -> list[str]:
     if any("[" in lit or "]" in lit for lit in literals):
         raise HostlistError(f"nested or unbalanced brackets in {expression!r}")
     choices = [_expand_range_list(body, expression) for body in ranges]
+    if math.prod(len(c) for c in choices) > MAX_HOSTS:
+        raise HostlistError(f"{expression!r} gives more than {MAX_HOSTS} names")
     names = []
     for combo in itertools.product(*choices):
         name = literals[0] + "".join(v + lit for v, lit in zip(combo, literals[1:], strict=True))

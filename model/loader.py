@@ -20,7 +20,7 @@ import yaml
 
 from greenslot.forecasts.files import load_site_signals
 from greenslot.model import hostlist, rules
-from greenslot.model.checks import fail
+from greenslot.model.checks import did_you_mean, fail
 from greenslot.model.csvfile import read_strict_csv
 from greenslot.model.reservations import load_reservations, reserve_nodes
 from greenslot.model.scenario import (
@@ -88,6 +88,31 @@ def resolve_scenario_path(path: str | Path) -> Path:
     return candidate
 
 
+class _DuplicateKeyError(yaml.YAMLError):
+    """A mapping names one key twice; PyYAML would silently keep the last value."""
+
+    def __init__(self, key: str, line: int, first_line: int) -> None:
+        super().__init__(f"duplicate key {key!r}")
+        self.key, self.line, self.first_line = key, line, first_line
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate keys (YAML 1.2 forbids them; PyYAML keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):  # type: ignore[override]
+        first: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                seen = first.get(key)
+            except TypeError:  # an unhashable key: let PyYAML report it
+                continue
+            if seen is not None:
+                raise _DuplicateKeyError(str(key), key_node.start_mark.line + 1, seen)
+            first[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
 class _YamlReader:
     """Typed access to a YAML mapping, failing with the file and a YAML path as the row."""
 
@@ -100,7 +125,7 @@ class _YamlReader:
         for key in value:
             if key not in keys:
                 fail("unknown_key", self.display, where, str(key),
-                     f"unknown key; allowed: {', '.join(sorted(keys))}")
+                     f"unknown key;{did_you_mean(key, keys)} allowed: {', '.join(sorted(keys))}")
         for key in sorted(required):
             if key not in value:
                 fail("missing_key", self.display, where, key, "required key is missing")
@@ -108,8 +133,10 @@ class _YamlReader:
 
     def number(self, value: Any, where: str, field: str, minimum: float | None = None,
                strict: bool = False) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-            fail("bad_number", self.display, where, field, f"expected a number, got {value!r}")
+        if (isinstance(value, bool) or not isinstance(value, int | float)
+                or not math.isfinite(value)):
+            fail("bad_number", self.display, where, field,
+                 f"expected a finite number, got {_shown(value)}")
         if minimum is not None and (value < minimum or (strict and value == minimum)):
             relation = ">" if strict else ">="
             fail("bad_number", self.display, where, field, f"must be {relation} {minimum}")
@@ -129,6 +156,10 @@ class _YamlReader:
         return parse_time(value, self.display, where, field)
 
     def duration(self, value: Any, where: str, field: str) -> pd.Timedelta:
+        # pandas reads a bare number as nanoseconds: "48" would silently be a 48 ns horizon.
+        if isinstance(value, int | float) or re.fullmatch(r"\s*[-+]?[\d.]+\s*", str(value)):
+            fail("bad_duration", self.display, where, field,
+                 f"{value!r} has no unit; write it like '48h' or '15min'")
         try:
             delta = pd.Timedelta(str(value))
         except ValueError:
@@ -137,6 +168,11 @@ class _YamlReader:
         if delta <= pd.Timedelta(0):
             fail("bad_duration", self.display, where, field, "must be positive")
         return delta
+
+
+def _shown(value: Any) -> str:
+    """A YAML value as the user wrote it (YAML turns unquoted times into datetimes)."""
+    return repr(value.isoformat()) if isinstance(value, datetime) else repr(value)
 
 
 def parse_time(value: Any, file: str, row: str | None, field: str) -> datetime:
@@ -152,7 +188,7 @@ def parse_time(value: Any, file: str, row: str | None, field: str) -> datetime:
         fail("bad_time", file, row, field, f"not an ISO 8601 time: {value!r}")
     if stamp.tzinfo is None:
         fail("naive_time", file, row, field,
-             f"time {value!r} has no UTC offset; write it like 2022-06-14T01:00:00+00:00")
+             f"time {_shown(value)} has no UTC offset; write it like 2022-06-14T01:00:00+00:00")
     return stamp.tz_convert("UTC").to_pydatetime()
 
 
@@ -245,7 +281,7 @@ def _require_columns(frame: pd.DataFrame, required, display: str, known) -> None
     for column in frame.columns:
         if column not in known:
             fail("unknown_column", display, "line 1", column,
-                 f"unknown column; allowed: {', '.join(known)}")
+                 f"unknown column;{did_you_mean(column, known)} allowed: {', '.join(known)}")
     for column in required:
         if column not in frame.columns:
             fail("missing_column", display, "line 1", column, "required column is missing")
@@ -353,11 +389,13 @@ def _load_nodes(raw, reader: _YamlReader, sites, gpu_types, grid) -> tuple[Node,
             fail("bad_hostlist", reader.display, where, "names", str(exc))
         site = reader.text(data["site"], where, "site")
         if site not in site_names:
-            fail("unknown_site", reader.display, where, "site", f"no site named {site!r}")
+            fail("unknown_site", reader.display, where, "site",
+                 f"no site named {site!r};{did_you_mean(site, site_names)} define it under sites")
         gpu_type = reader.text(data["gpu_type"], where, "gpu_type")
         if gpu_type not in type_names:
             fail("unknown_gpu_type", reader.display, where, "gpu_type",
-                 f"no GPU type named {gpu_type!r}")
+                 f"no GPU type named {gpu_type!r};{did_you_mean(gpu_type, type_names)} "
+                 "define it under gpu_types")
         gpus = reader.number(data["gpus"], where, "gpus", 1)
         if gpus != int(gpus):
             fail("bad_number", reader.display, where, "gpus", "must be a whole number")
@@ -475,7 +513,9 @@ def _check_references(scenario: Scenario, jobs_display: str) -> None:
             ("partition", job.partition, partitions, "unknown_partition"),
         ):
             if value is not None and value not in known:
-                fail(check, jobs_display, where, field, f"{value!r} is not defined")
+                fail(check, jobs_display, where, field,
+                     f"{value!r} is not defined;{did_you_mean(value, known)} "
+                     f"known: {', '.join(sorted(known)) or 'none'}")
         usable = [g for g in scenario.gpu_types if job.gpu_type in (None, g.name)]
         if not any(g.modes(job.workload) for g in usable):
             fail("unknown_workload", jobs_display, where, "workload",
@@ -488,7 +528,9 @@ def _check_references(scenario: Scenario, jobs_display: str) -> None:
         for dep in job.depends_on:
             if not scenario.has_job(dep):
                 fail("unknown_dependency", jobs_display, where, "depends_on",
-                     f"no job named {dep!r}")
+                     f"no job named {dep!r};"
+                     f"{did_you_mean(dep, (j.job_id for j in scenario.jobs))} "
+                     "separate several ids with ';'")
             if dep == job.job_id:
                 fail("dependency_cycle", jobs_display, where, "depends_on",
                      "a job cannot depend on itself")
@@ -501,7 +543,10 @@ def _check_pinned(scenario: Scenario, job: Job, display: str) -> None:
     where = f"line {job.line}"
     for name in job.pinned_nodes or ():
         if not scenario.has_node(name):
-            fail("unknown_node", display, where, "pinned_nodes", f"no node named {name!r}")
+            fail("unknown_node", display, where, "pinned_nodes",
+                 f"no node named {name!r};"
+                 f"{did_you_mean(name, (n.name for n in scenario.nodes))} "
+                 "pin the job to nodes the scenario defines")
     nodes = [scenario.node(n) for n in job.pinned_nodes or ()]
     first = nodes[0]
     same_kind = all((n.site, n.gpu_type, n.gpus) == (first.site, first.gpu_type, first.gpus)
@@ -554,11 +599,21 @@ def load_scenario(path: str | Path, edits: RawEdits | None = None) -> Scenario:
     source = resolve_scenario_path(path)
     display = _display(source)
     try:
-        raw = yaml.safe_load(source.read_text())
+        raw = yaml.load(source.read_text(encoding="utf-8-sig"), Loader=_UniqueKeyLoader)
+    except _DuplicateKeyError as exc:
+        fail("bad_yaml", display, f"line {exc.line}", exc.key,
+             f"key appears twice in one mapping (first on line {exc.first_line}); keep one")
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         row = f"line {mark.line + 1}" if mark else None
-        fail("bad_yaml", display, row, None, f"not valid YAML: {getattr(exc, 'problem', exc)}")
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        fail("bad_yaml", display, row, None,
+             f"not valid YAML: {problem}; check indentation (spaces, no tabs) and quotes")
+    except UnicodeDecodeError as exc:
+        fail("bad_yaml", display, None, None,
+             f"not UTF-8 text (byte {exc.start}); save the file as UTF-8")
+    except OSError as exc:
+        fail("missing_file", display, None, None, f"cannot read: {exc.strerror}")
     if not isinstance(raw, dict):
         fail("bad_yaml", display, None, None, "expected a mapping of keys (start, horizon, ...)")
     if edits is not None:

@@ -175,12 +175,14 @@ def _penalties(scenario: Scenario, state: ClusterState, jobs: list[Job]) -> np.n
     return np.array([job.priority * max(2.0 * ceiling, 1e-9) for job in jobs])
 
 
-def prepare(scenario: Scenario, pinned: dict, state: ClusterState) -> Prepared:
+def prepare(scenario: Scenario, pinned: dict, state: ClusterState,
+            with_columns: bool = True) -> Prepared:
     """Build pools and columns for every non-pinned job.
 
     ``state`` holds only pinned jobs and always-on nodes (as after ``place_pinned``). A job with
     no column at all (no matching node, window too short) keeps an empty column list and can
-    only be left out.
+    only be left out. Without ``with_columns`` every job's list stays empty: the large-scale
+    pipeline (:mod:`greenslot.solvers.scale`) prices columns in bulk instead of listing them.
     """
     pools = build_pools(scenario, state, pinned)
     grid = scenario.grid
@@ -200,7 +202,7 @@ def prepare(scenario: Scenario, pinned: dict, state: ClusterState) -> Prepared:
                       if job.job_id in scenario.job(p).depends_on):
             latest = min(latest, limit)
         earliest_of[job.job_id], latest_of[job.job_id] = earliest, latest
-        for pool in pools:
+        for pool in pools if with_columns else ():
             allowed = [i for i in pool.node_ids
                        if rules.node_allowed(scenario, job, scenario.nodes[i])]
             if not allowed:

@@ -18,7 +18,7 @@ from greenslot.solvers.decode import place_anywhere, place_column
 from greenslot.solvers.formulation import Index
 from greenslot.solvers.ordering import dependency_order
 from greenslot.solvers.pinned import place_pinned
-from greenslot.solvers.prepare import Prepared
+from greenslot.solvers.prepare import Column, Prepared
 from greenslot.solvers.state import ClusterState
 
 SUPPORT = 1e-6  # LP weights below this are noise
@@ -28,15 +28,19 @@ def round_relaxation(prep: Prepared, index: Index, values: np.ndarray
                      ) -> tuple[ClusterState, dict[str, Assignment], list[str]]:
     """Placements guided by the LP values ``values``; returns state, placed and lost jobs."""
     weights = values[index.x]
-    support: list[list[int]] = []
-    size = np.zeros(len(prep.jobs))
-    for j, columns in enumerate(prep.columns_of_job):
+    support: list[list[Column]] = []
+    for columns in prep.columns_of_job:
         chosen = [k for k in columns if weights[k] > SUPPORT]
         chosen.sort(key=lambda k: (-weights[k], prep.columns[k].start))
-        support.append(chosen)
-        if chosen:
-            top = prep.columns[chosen[0]]
-            size[j] = top.count * top.gpus_each * top.length
+        support.append([prep.columns[k] for k in chosen])
+    return round_support(prep, support)
+
+
+def round_support(prep: Prepared, support: list[list[Column]]
+                  ) -> tuple[ClusterState, dict[str, Assignment], list[str]]:
+    """Placements from each job's preferred columns, best first (``support[j]`` for job j)."""
+    size = np.array([top[0].count * top[0].gpus_each * top[0].length if top else 0
+                     for top in support], dtype=float)
     position = {job.job_id: j for j, job in enumerate(prep.jobs)}
     order = dependency_order(prep.jobs, lambda job: (-size[position[job.job_id]],
                                                      job.job_id))
@@ -51,8 +55,7 @@ def round_relaxation(prep: Prepared, index: Index, values: np.ndarray
         earliest = max([prep.earliest_start[job.job_id]]
                        + [placed[d].end_slot for d in job.depends_on])
         assignment = None
-        for k in support[j]:
-            column = prep.columns[k]
+        for column in support[j]:
             if column.start >= earliest and column.end <= prep.latest_end[job.job_id]:
                 assignment = place_column(state, prep, column)
                 if assignment is not None:

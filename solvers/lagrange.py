@@ -1,0 +1,318 @@
+"""A Lagrangian bound for models too large to write down: price columns in bulk, never list them.
+
+Why: at 2,000 jobs x 256 nodes x 192 slots the time-indexed model has millions of columns and
+tens of millions of nonzeros; writing it alone outgrows a nightly run and 8 GB. Its LP bound
+can still be had without it. Move the coupling rows (GPUs and nodes per pool and slot, the
+facility power cap and the grid-energy rows per site and slot) into the objective with
+multipliers; what is left splits into one tiny problem per job (its cheapest column, or being
+left out) plus closed-form choices for the awake-node counts. For *any* multipliers of the
+right sign that value is a lower bound of the full problem (weak duality); dependencies and
+budgets are simply dropped, which only loosens it. Subgradient steps raise it towards the LP
+bound, and because a job's subproblem is integral the best reachable value is exactly the
+time-indexed LP bound that :mod:`.relaxation` computes on smaller models.
+
+A job's cheapest column under given prices is a sliding-window sum over slots, computed for
+every (job, pool, power mode) *family* at once with cumulative sums: memory grows with
+families x slots, not with columns x their lengths.
+
+Rows are scaled to "node" units before stepping (GPUs / GPUs per node, watts / a node's draw,
+kWh / a node's energy per slot) so one Polyak step size suits all four kinds.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from greenslot.model import rules
+from greenslot.solvers.prepare import Column, Prepared
+from greenslot.solvers.state import ClusterState
+
+logger = logging.getLogger(__name__)
+logger.addHandler(logging.NullHandler())
+
+
+@dataclass
+class Families:
+    """Every (job, pool, power mode) a job may run as; ``start_ok[f, t]``: may start at t."""
+
+    job: np.ndarray
+    pool: np.ndarray
+    site: np.ndarray
+    mode_index: np.ndarray
+    power_limit_w: np.ndarray
+    length: np.ndarray
+    count: np.ndarray
+    gpus_each: np.ndarray
+    extra_w: np.ndarray      # GPUs' draw above idle [W]
+    wake_w: np.ndarray       # nodes a multi-node run wakes in a powered-down pool [W]
+    transfer_kwh: np.ndarray
+    start_ok: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return len(self.job)
+
+    def nonzeros(self) -> int:
+        """Nonzeros the time-indexed model of these families would have (as ``auto`` counts)."""
+        return int((self.start_ok.sum(axis=1) * (2 * self.length + 1)).sum())
+
+    def column(self, f: int, start: int) -> Column:
+        return Column(job=int(self.job[f]), pool=int(self.pool[f]),
+                      mode_index=int(self.mode_index[f]),
+                      power_limit_w=float(self.power_limit_w[f]), start=int(start),
+                      length=int(self.length[f]), count=int(self.count[f]),
+                      gpus_each=int(self.gpus_each[f]), extra_w=float(self.extra_w[f]),
+                      transfer_kwh=float(self.transfer_kwh[f]))
+
+
+def build_families(prep: Prepared, state: ClusterState) -> Families:
+    """The families of ``prep``'s jobs, with the same windows and node rules as its columns."""
+    scenario, grid, n_slots = prep.scenario, prep.scenario.grid, prep.n_slots
+    rows: dict[str, list] = defaultdict(list)
+    ok_rows: list[np.ndarray] = []
+    window_ok: dict[tuple, np.ndarray] = {}
+    for j, job in enumerate(prep.jobs):
+        earliest, latest = prep.earliest_start[job.job_id], prep.latest_end[job.job_id]
+        for pool in prep.pools:
+            allowed = tuple(i for i in pool.node_ids
+                            if rules.node_allowed(scenario, job, scenario.nodes[i]))
+            if not allowed:
+                continue
+            count, each = rules.nodes_needed(job, scenario.nodes[allowed[0]])
+            if count > len(allowed):
+                continue
+            transfer = (job.data_gb * scenario.transfer_kwh_per_gb
+                        if rules.needs_transfer(job, state.site_names[pool.site]) else 0.0)
+            wake = 0.0 if pool.always_on or count == 1 else count * pool.wake_w
+            for m, mode in enumerate(rules.allowed_modes(job, scenario.gpu_type(pool.gpu_type))):
+                length = rules.run_slots(grid, job, mode)
+                key = (allowed, length, count)
+                if key not in window_ok:
+                    window_ok[key] = _fits(state, allowed, length, count, n_slots)
+                ok = np.zeros(n_slots, dtype=bool)
+                last = latest - length
+                if last >= earliest:
+                    ok[earliest:last + 1] = window_ok[key][earliest:last + 1]
+                if not ok.any():
+                    continue
+                for name, value in (("job", j), ("pool", pool.index), ("site", pool.site),
+                                    ("mode_index", m), ("power_limit_w", mode.power_limit_w),
+                                    ("length", length), ("count", count),
+                                    ("gpus_each", each),
+                                    ("extra_w", count * each * (mode.power_w - pool.gpu_idle_w)),
+                                    ("wake_w", wake), ("transfer_kwh", transfer)):
+                    rows[name].append(value)
+                ok_rows.append(ok)
+    ints = ("job", "pool", "site", "mode_index", "length", "count", "gpus_each")
+    arrays = {name: np.array(rows[name], dtype=np.int64 if name in ints else float)
+              for name in ("job", "pool", "site", "mode_index", "power_limit_w", "length",
+                           "count", "gpus_each", "extra_w", "wake_w", "transfer_kwh")}
+    start_ok = np.array(ok_rows, dtype=bool).reshape(len(ok_rows), n_slots)
+    return Families(**arrays, start_ok=start_ok)
+
+
+def _fits(state: ClusterState, nodes: tuple[int, ...], length: int, count: int,
+          n_slots: int) -> np.ndarray:
+    """Per start slot: at least ``count`` of ``nodes`` are outside maintenance for the run."""
+    usable = (~state.blocked[list(nodes)]).sum(axis=0)
+    ok = np.zeros(n_slots, dtype=bool)
+    if length <= n_slots:
+        ok[: n_slots - length + 1] = sliding_window_view(usable, length).min(axis=1) >= count
+    return ok
+
+
+@dataclass
+class Multipliers:
+    """One per coupling row: GPUs (pi) and nodes (rho) per pool and slot, power cap (kappa)
+    and grid energy (sigma) per site and slot."""
+
+    pi: np.ndarray
+    rho: np.ndarray
+    kappa: np.ndarray
+    sigma: np.ndarray
+
+
+@dataclass
+class Evaluation:
+    """The bound at some multipliers, what each job chose there and the rows' subgradients."""
+
+    bound: float
+    family: np.ndarray       # per job: chosen family, -1 when left out
+    start: np.ndarray        # per job: chosen start slot
+    subgradient: Multipliers
+
+
+@dataclass
+class LagrangianBound:
+    """The problem's fixed data in arrays, and the subgradient ascent on its multipliers."""
+
+    prep: Prepared
+    families: Families
+    support: list[dict[tuple[int, int], float]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        prep = self.prep
+        self.T = prep.n_slots
+        self.factor = prep.pue * prep.hours / 1000.0               # kWh per W and slot
+        self.cap = np.minimum(prep.cap_w, prep.max_draw_w)[:, None] * np.ones(self.T)
+        pools = prep.pools
+        self.pool_site = np.array([p.site for p in pools], dtype=np.int64)
+        self.pool_gpus = np.array([p.gpus for p in pools], dtype=float)
+        self.pool_wake = np.array([0.0 if p.always_on else p.wake_w for p in pools])
+        self.w_low = np.array([p.fixed_active for p in pools], dtype=float)
+        self.w_high = np.array([p.available for p in pools], dtype=float)
+        self.fixed_gpus = np.array([p.fixed_gpus for p in pools], dtype=float)
+        self.constant = np.zeros((prep.n_sites, self.T))
+        for p in pools:
+            self.constant[p.site] += p.constant_w()
+        node_w = prep.max_draw_w / np.maximum(1, np.bincount(self.pool_site, weights=[
+            p.size for p in pools], minlength=prep.n_sites))
+        self.row_scale_w = np.maximum(node_w, 1.0)                  # a node's draw per site
+        fam = self.families
+        self.load_w = fam.extra_w + fam.wake_w                      # draw a run adds [W]
+        self.single = fam.count == 1
+        starts = np.searchsorted(fam.job, np.arange(len(prep.jobs)))
+        self.job_first = starts
+        self.has_family = np.bincount(fam.job, minlength=len(prep.jobs)) > 0
+        self.support = [defaultdict(float) for _ in prep.jobs]
+
+    def initial(self) -> Multipliers:
+        """Grid energy at its full price (no renewables spare), every other row slack."""
+        shape_p = (len(self.prep.pools), self.T)
+        return Multipliers(pi=np.zeros(shape_p), rho=np.zeros(shape_p),
+                           kappa=np.zeros_like(self.cap), sigma=self.prep.grid_weight.copy())
+
+    def evaluate(self, mult: Multipliers) -> Evaluation:
+        prep, fam, T = self.prep, self.families, self.T
+        ew = prep.energy_weight
+        price_w = (ew + mult.sigma) * self.factor[:, None] + mult.kappa        # per W and slot
+        zero = np.zeros((len(prep.pools), 1))
+        cum_w = np.hstack([zero, np.cumsum(price_w[self.pool_site], axis=1)])
+        cum_gpu = np.hstack([zero, np.cumsum(mult.pi, axis=1)])
+        cum_node = np.hstack([zero, np.cumsum(mult.rho, axis=1)])
+        t = np.arange(T)
+        end = np.minimum(t[None, :] + fam.length[:, None], T)
+        p = fam.pool[:, None]
+        cost = self.load_w[:, None] * (cum_w[p, end] - cum_w[p, t])
+        per_gpu = np.where(self.single, fam.gpus_each, 0)[:, None]
+        per_node = np.where(self.single, 0, fam.count)[:, None]
+        cost += per_gpu * (cum_gpu[p, end] - cum_gpu[p, t])
+        cost += per_node * (cum_node[p, end] - cum_node[p, t])
+        cost += fam.transfer_kwh[:, None] * (ew + mult.sigma[fam.site])
+        cost[~fam.start_ok] = np.inf
+        best_start = cost.argmin(axis=1)
+        best = cost[np.arange(fam.size), best_start]
+
+        n_jobs = len(prep.jobs)
+        job_best = np.full(n_jobs, np.inf)
+        np.minimum.at(job_best, fam.job, best)
+        chosen_family = np.full(n_jobs, -1, dtype=np.int64)
+        winners = np.flatnonzero(best <= job_best[fam.job])
+        chosen_family[fam.job[winners[::-1]]] = winners[::-1]      # first family on ties
+        placed = job_best < prep.penalty
+        chosen_family[~placed] = -1
+        job_value = np.where(placed, job_best, prep.penalty)
+
+        w_price = price_w[self.pool_site] * self.pool_wake[:, None] \
+            - mult.pi * self.pool_gpus[:, None] + mult.rho
+        w = np.where(w_price < 0, self.w_high, self.w_low)
+        bound = (job_value.sum() + (w_price * w).sum() + (price_w * self.constant).sum()
+                 - (mult.kappa * self.cap).sum() - (mult.sigma * prep.renewable_kwh).sum()
+                 + (mult.pi * self.fixed_gpus).sum() - (mult.rho * self.w_high).sum())
+
+        # the chosen runs' use of each row, by difference arrays over their slots
+        f = chosen_family[placed]
+        starts = best_start[f]
+        job_start = np.full(n_jobs, -1, dtype=np.int64)
+        job_start[placed] = starts
+        ends = starts + fam.length[f]
+        gpu_use = _covered(fam.pool[f], starts, ends,
+                           np.where(self.single[f], fam.gpus_each[f], 0), w.shape)
+        node_use = _covered(fam.pool[f], starts, ends,
+                            np.where(self.single[f], 0, fam.count[f]), w.shape)
+        load = _covered(fam.site[f], starts, ends, self.load_w[f], self.constant.shape)
+        moved = np.zeros_like(self.constant)
+        np.add.at(moved, (fam.site[f], starts), fam.transfer_kwh[f])
+        draw = self.constant + load
+        np.add.at(draw, self.pool_site, self.pool_wake[:, None] * w)
+        energy = self.factor[:, None] * draw + moved - prep.renewable_kwh
+        full_price = mult.sigma >= prep.grid_weight - 1e-15
+        grid = np.where(full_price, np.maximum(0.0, energy), 0.0)
+        sub = Multipliers(pi=gpu_use - self.pool_gpus[:, None] * w + self.fixed_gpus,
+                          rho=node_use + w - self.w_high,
+                          kappa=draw - self.cap, sigma=energy - grid)
+        return Evaluation(float(bound), chosen_family, job_start, sub)
+
+    def ascend(self, upper: float, deadline: float, max_rounds: int = 2000
+               ) -> tuple[float, Multipliers, int]:
+        """Polyak subgradient ascent until ``deadline``; returns the best bound, its
+        multipliers and the rounds made. ``upper`` (a plan's objective) sets the step."""
+        prep = self.prep
+        mult = self.initial()
+        best_bound, best_mult = -np.inf, mult
+        theta, stall = 1.0, 0
+        # rows in node units: GPUs per node, a node's draw, a node's energy per slot
+        scale = Multipliers(
+            pi=np.broadcast_to(self.pool_gpus[:, None], mult.pi.shape),
+            rho=np.ones_like(mult.rho),
+            kappa=np.broadcast_to(self.row_scale_w[:, None], mult.kappa.shape),
+            sigma=np.broadcast_to((self.row_scale_w * self.factor)[:, None], mult.sigma.shape))
+        rounds = 0
+        while rounds < max_rounds and time.perf_counter() < deadline:
+            found = self.evaluate(mult)
+            rounds += 1
+            if rounds == 1 or found.bound > best_bound + 1e-12 * max(1.0, abs(best_bound)):
+                best_bound, best_mult, stall = found.bound, mult, 0
+            else:
+                stall += 1
+                if stall >= 12:
+                    theta, stall = max(theta / 2.0, 1e-4), 0
+            self._remember(found, rounds)
+            if rounds % 50 == 0:
+                logger.debug("round %d: bound %.6g (best %.6g), theta %.3g", rounds,
+                             found.bound, best_bound, theta)
+            parts = [getattr(found.subgradient, name) / getattr(scale, name)
+                     for name in ("pi", "rho", "kappa", "sigma")]
+            # rows at their bound with a multiplier of zero cannot move: no direction there
+            lows = [getattr(mult, name) for name in ("pi", "rho", "kappa", "sigma")]
+            parts = [np.where((low <= 0) & (g < 0), 0.0, g) for low, g in zip(
+                lows, parts, strict=True)]
+            norm = sum(float((g * g).sum()) for g in parts)
+            if norm <= 1e-18:
+                break                                   # the relaxed solution is feasible
+            step = theta * max(upper - found.bound, 1e-9 * max(1.0, abs(upper))) / norm
+            new = [low + step * g / getattr(scale, name) for low, g, name in zip(
+                lows, parts, ("pi", "rho", "kappa", "sigma"), strict=True)]
+            mult = Multipliers(pi=np.maximum(new[0], 0.0), rho=np.maximum(new[1], 0.0),
+                               kappa=np.maximum(new[2], 0.0),
+                               sigma=np.clip(new[3], 0.0, prep.grid_weight))
+        logger.info("Lagrangian bound %.6g after %d rounds", best_bound, rounds)
+        return best_bound, best_mult, rounds
+
+    def _remember(self, found: Evaluation, round_: int) -> None:
+        """Weight later choices more: they are what the multipliers converge to."""
+        for j in np.flatnonzero(found.family >= 0):
+            self.support[j][(int(found.family[j]), int(found.start[j]))] += round_
+
+    def preferred_columns(self, keep: int = 6) -> list[list[Column]]:
+        """Per job, the runs it chose most (weighted by round), best first, as columns."""
+        out = []
+        for choices in self.support:
+            ranked = sorted(choices.items(), key=lambda item: (-item[1], item[0]))[:keep]
+            out.append([self.families.column(f, s) for (f, s), _ in ranked])
+        return out
+
+
+def _covered(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, values: np.ndarray,
+             shape: tuple[int, int]) -> np.ndarray:
+    """Sum of ``values`` over each run's slots [start, end) per row, via difference arrays."""
+    diff = np.zeros((shape[0], shape[1] + 1))
+    np.add.at(diff, (rows, starts), values)
+    np.add.at(diff, (rows, ends), -values)
+    return np.cumsum(diff, axis=1)[:, : shape[1]]
