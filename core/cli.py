@@ -87,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--solver", default="greedy", choices=sorted(SOLVERS),
                    help="greedy (default), fifo, milp, cpsat, large (Lagrangian bound, "
                         "rounding and local search, for models too big to write), or auto "
-                        "(milp when the model is small enough, else large)")
+                        "(milp when the model is small enough, else large); fifo and "
+                        "best_window are the baselines: where they miss a deadline the greedy "
+                        "plan is written instead")
     p.add_argument("--objective", type=_objective, default=None,
                    help="carbon | cost | energy | JSON weights (overrides the scenario)")
     p.add_argument("--time-limit", type=_positive, default=None, metavar="SECONDS",
@@ -118,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _summary_table(result, out_dir: Path) -> str:
     totals, fifo = result.accounting.totals, result.baselines["fifo"]
+    best = result.baselines.get("best_window", {})
     solved = result.result
     proof = ""
     if solved.bound is not None:
@@ -126,10 +129,16 @@ def _summary_table(result, out_dir: Path) -> str:
     lines = [f"plan {result.plan_id}: {len(result.schedule.assignments)} placed, "
              f"{len(result.schedule.unplaced)} unplaced, solver {solved.solver} "
              f"({solved.solve_seconds:.2f} s{proof}) -> {out_dir}",
-             f"{'':14}{'plan':>14}{'fifo':>14}{'change':>9}"]
+             f"{'':14}{'plan':>14}{'fifo':>14}{'change':>9}{'best_window':>14}{'change':>9}"]
     for key in ("energy_kwh", "grid_kwh", "renewable_kwh", "carbon_kg", "cost"):
         change = f"{(totals[key] / fifo[key] - 1) * 100:+.1f}%" if fifo[key] else "-"
-        lines.append(f"{key:14}{totals[key]:14.2f}{fifo[key]:14.2f}{change:>9}")
+        versus = (f"{best[key]:14.2f}{(totals[key] / best[key] - 1) * 100:+8.1f}%"
+                  if best.get(key) else f"{'-':>14}{'-':>9}")
+        lines.append(f"{key:14}{totals[key]:14.2f}{fifo[key]:14.2f}{change:>9}{versus}")
+    late = {name: int(b.get("missed_deadlines", 0)) for name, b in result.baselines.items()}
+    if any(late.values()):
+        lines.append("deadlines missed: " + ", ".join(f"{name} {n}"
+                                                       for name, n in late.items()))
     for u in result.schedule.unplaced:
         lines.append(f"unplaced {u.job_id}: {u.reason}")
     return "\n".join(lines)

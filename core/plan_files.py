@@ -87,9 +87,9 @@ def _split_timings(details: dict) -> tuple[dict, dict]:
 def summary_dict(plan: Plan, version: str) -> dict:
     """``summary.json``: status, objective and bound, totals, baselines, unplaced jobs."""
     totals = plan.accounting.totals
-    fifo = plan.baselines["fifo"]
-    saving = {key: (1 - totals[key] / fifo[key]) if fifo.get(key) else None
-              for key in ("energy_kwh", "carbon_kg", "cost")}
+    saving = {name: {key: (1 - totals[key] / base[key]) if base.get(key) else None
+                     for key in ("energy_kwh", "carbon_kg", "cost")}
+              for name, base in plan.baselines.items()}
     result = plan.result
     gap = None
     if result.bound is not None and plan.objective:
@@ -110,7 +110,8 @@ def summary_dict(plan: Plan, version: str) -> dict:
         "unplaced_penalty": result.unplaced_penalty,
         "totals": totals,
         "baselines": plan.baselines,
-        "saving_vs_fifo": saving,
+        "saving_vs_fifo": saving["fifo"],
+        "saving_vs_best_window": saving.get("best_window"),
         "placed": len(plan.schedule.assignments),
         "unplaced": [{"job_id": u.job_id, "reason": u.reason} for u in plan.schedule.unplaced],
         "scenario": plan.scenario.name,

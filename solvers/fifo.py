@@ -5,59 +5,18 @@ each at its fastest mode, at the earliest slot where it fits on the first fittin
 order, respecting restrictions, dependencies, GPU capacity, maintenance and the power cap but
 ignoring deadlines. A job that does not fit inside the horizon is left out. A job whose
 dependency comes later in that order waits for it (dependencies first, order otherwise kept).
+The queue itself is :func:`greenslot.solvers.queue.run_queue`, shared with ``best_window``.
 """
 
 from __future__ import annotations
 
 import time
 
-import numpy as np
-
 from greenslot.model import rules
 from greenslot.model.scenario import Job, Scenario
-from greenslot.model.schedule import Assignment, Schedule, Unplaced
 from greenslot.solvers.ordering import dependency_order
-from greenslot.solvers.pinned import place_pinned
-from greenslot.solvers.state import ClusterState, window_sums
+from greenslot.solvers.queue import run_queue
 from greenslot.solvers.types import SolveOptions, SolveResult, SolveStatus
-
-
-def _first_fit(state: ClusterState, job: Job, earliest: int):
-    """Earliest start and the first fitting nodes in name order, or None."""
-    scenario = state.scenario
-    options = []  # per group: (group, mode, n, usable[node, start])
-    for group in state.candidate_groups(job):
-        mode = rules.allowed_modes(job, scenario.gpu_type(group.gpu_type))[0]
-        n = rules.run_slots(scenario.grid, job, mode)
-        if n > state.n_slots:
-            continue
-        ids = group.node_ids
-        unusable = (state.free[ids] < group.gpus_each) | state.blocked[ids]
-        if group.count == 1:
-            delta = state.node_delta_w(ids, group.gpus_each, mode.power_w)
-            unusable |= state.site_draw_w[group.site] + delta > state.cap_w[group.site] + 1e-9
-        usable = window_sums(unusable.astype(np.int64), n) == 0
-        options.append((group, mode, n, usable))
-    for s in range(earliest, state.n_slots):
-        walk = []  # (node id, group index) of nodes usable at s, to visit in name order
-        for k, (_, _, _, usable) in enumerate(options):
-            if s < usable.shape[1]:
-                walk += [(int(options[k][0].node_ids[i]), k) for i in np.nonzero(usable[:, s])[0]]
-        chosen: dict[int, list[int]] = {}
-        for node_id, k in sorted(walk):
-            group, mode, n, _ = options[k]
-            picked = chosen.setdefault(k, [])
-            trial = [*picked, node_id]
-            if group.count > 1:
-                delta = state.node_delta_w(np.array(trial), group.gpus_each, mode.power_w)
-                joint = delta[:, s:s + n].sum(axis=0)
-                if (state.site_draw_w[group.site, s:s + n] + joint
-                        > state.cap_w[group.site] + 1e-9).any():
-                    continue
-            picked.append(node_id)
-            if len(picked) == group.count:
-                return s, n, picked, mode, group.gpus_each
-    return None
 
 
 def fifo_order(scenario: Scenario) -> list[Job]:
@@ -70,28 +29,12 @@ def fifo_order(scenario: Scenario) -> list[Job]:
 def solve_fifo(scenario: Scenario, options: SolveOptions | None = None) -> SolveResult:
     """Run the baseline; it ignores deadlines, so its schedule may miss them by design."""
     started = time.perf_counter()
-    state = ClusterState(scenario)
-    placed: dict[str, Assignment] = place_pinned(state)
-    unplaced: list[Unplaced] = []
-    for job in fifo_order(scenario):
-        missing = [d for d in job.depends_on if d not in placed]
-        if missing:
-            unplaced.append(Unplaced(job.job_id, f"depends on {missing[0]}, which is not placed"))
-            continue
-        earliest = max([rules.earliest_start_slot(scenario.grid, job)]
-                       + [placed[d].end_slot for d in job.depends_on])
-        fit = _first_fit(state, job, earliest)
-        if fit is None:
-            unplaced.append(Unplaced(job.job_id, "does not fit inside the horizon"))
-            continue
-        start, n, node_ids, mode, each = fit
-        state.place(job, node_ids, start, start + n, mode.power_w, each)
-        placed[job.job_id] = state.assignment(job, node_ids, start, start + n,
-                                              mode.power_limit_w)
+    order = fifo_order(scenario)
+    release = {j.job_id: rules.earliest_start_slot(scenario.grid, j) for j in order}
     return SolveResult(
         solver="fifo",
         status=SolveStatus.FEASIBLE,
-        schedule=Schedule(tuple(placed.values()), tuple(unplaced)),
+        schedule=run_queue(scenario, order, release),
         bound=None,
         solve_seconds=time.perf_counter() - started,
     )

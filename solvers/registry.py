@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from greenslot.model.scenario import Scenario
 from greenslot.solvers.auto import solve_auto
+from greenslot.solvers.best_window import solve_best_window
 from greenslot.solvers.cpsat import solve_cpsat
 from greenslot.solvers.exact import solve_exact
 from greenslot.solvers.fifo import solve_fifo
@@ -30,6 +31,7 @@ def solve_with_cpsat(scenario: Scenario, options: SolveOptions) -> SolveResult:
 SOLVERS: dict[str, Solver] = {
     "greedy": solve_greedy,
     "fifo": solve_fifo,
+    "best_window": solve_best_window,
     "milp": solve_with_milp,
     "cpsat": solve_with_cpsat,
     "auto": solve_auto,
