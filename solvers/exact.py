@@ -70,11 +70,11 @@ def _penalty_of(prep: Prepared, schedule: Schedule) -> float:
     """Penalty of jobs left out that had a feasible column (the others cannot run anyway)."""
     position = {j.job_id: k for k, j in enumerate(prep.jobs)}
     return float(sum(prep.penalty[position[u.job_id]] for u in schedule.unplaced
-                     if u.job_id in position and prep.columns_of_job[position[u.job_id]]))
+                     if u.job_id in position and prep.can_run()[position[u.job_id]]))
 
 
 def _unavoidable_penalty(prep: Prepared) -> float:
-    return float(sum(prep.penalty[k] for k, cols in enumerate(prep.columns_of_job) if not cols))
+    return float(prep.penalty[~prep.can_run()].sum())
 
 
 def _with_reasons(state: ClusterState, placed: dict[str, Assignment], prep: Prepared

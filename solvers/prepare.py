@@ -107,10 +107,18 @@ class Prepared:
     earliest_start: dict[str, int] = field(default_factory=dict)
     latest_end: dict[str, int] = field(default_factory=dict)
     dependants: dict[str, list[str]] = field(default_factory=dict)
+    # per job: whether it has any way to run at all; from its columns, or set by whoever
+    # prices runs without listing them (:func:`greenslot.solvers.scale.prepared_families`)
+    runnable: np.ndarray | None = None
 
     @property
     def n_sites(self) -> int:
         return len(self.pue)
+
+    def can_run(self) -> np.ndarray:
+        if self.runnable is None:
+            raise ValueError("prepared without columns: set runnable from the families")
+        return self.runnable
 
 
 def _pinned_usage(scenario: Scenario, state: ClusterState, pinned: dict):
@@ -240,6 +248,8 @@ def prepare(scenario: Scenario, pinned: dict, state: ClusterState,
         renewable_kwh=state.renewable_kwh, grid_weight=state.grid_weight,
         energy_weight=state.energy_weight, hours=state.hours, n_slots=state.n_slots,
         earliest_start=earliest_of, latest_end=latest_of,
+        runnable=np.array([bool(own) for own in columns_of_job], dtype=bool)
+        if with_columns else None,
         dependants={j.job_id: [d.job_id for d in scenario.jobs if j.job_id in d.depends_on]
                     for j in scenario.jobs},
     )

@@ -18,6 +18,8 @@ from __future__ import annotations
 import logging
 import time
 
+import numpy as np
+
 from greenslot.model.scenario import Scenario
 from greenslot.solvers.exact import (
     OPTIMALITY_TOLERANCE,
@@ -45,7 +47,9 @@ def prepared_families(scenario: Scenario) -> tuple[Prepared, Families]:
     """Windows, pools and families (no columns): cheap at any size."""
     state = ClusterState(scenario)
     prep = prepare(scenario, place_pinned(state), state, with_columns=False)
-    return prep, build_families(prep, state)
+    families = build_families(prep, state)
+    prep.runnable = np.bincount(families.job, minlength=len(prep.jobs)) > 0
+    return prep, families
 
 
 def solve_large(scenario: Scenario, options: SolveOptions,

@@ -80,3 +80,16 @@ def test_large_is_reachable_from_the_cli(tmp_path, capsys):
     assert main(["plan", str(path), "--out", str(tmp_path / "plan"), "--solver", "large",
                  "--time-limit", "3", "-q"]) == 0
     assert "solver large" in capsys.readouterr().out
+
+
+def test_a_job_that_cannot_run_is_the_only_unavoidable_penalty(tmp_path):
+    # j2 needs 8 GPUs on 2-GPU nodes of one group of two: no way to run; j1 runs
+    jobs = [{"job_id": "j1", "gpus": 1, "duration_h": 1},
+            {"job_id": "j2", "gpus": 8, "duration_h": 1}]
+    scenario = load_scenario(write_scenario(tmp_path, None, jobs))
+    frame, _ = prepared_families(scenario)
+    assert list(frame.can_run()) == list(prepared(scenario).can_run()) == [True, False]
+    result = solve_large(scenario, SolveOptions(time_limit_s=3))
+    assert [a.job_id for a in result.schedule.assignments] == ["j1"]
+    assert result.unplaced_penalty == 0.0
+    assert result.bound is not None and result.bound > 0
