@@ -59,7 +59,9 @@ def latest_finish(scenario: Scenario, groups: dict[str, list[NodeGroup]]) -> dic
 def _fastest_slots(scenario: Scenario, groups: dict[str, list[NodeGroup]], job: Job) -> int:
     options = [rules.run_slots(scenario.grid, job, m) for g in groups[job.job_id]
                for m in rules.allowed_modes(job, scenario.gpu_type(g.gpu_type))[:1]]
-    return min(options, default=0)
+    # no node group at all: the job can never run, so it needs the whole horizon (its
+    # dependency then keeps no room for it, as latest_finish's docstring promises)
+    return min(options, default=scenario.grid.n_slots + 1)
 
 
 class _Pass:

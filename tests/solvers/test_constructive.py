@@ -10,7 +10,8 @@ from greenslot.model.errors import InfeasibleError
 from greenslot.model.loader import load_scenario
 from greenslot.model.validator import validate
 from greenslot.solvers.fifo import solve_fifo
-from greenslot.solvers.greedy import solve_greedy
+from greenslot.solvers.greedy import latest_finish, solve_greedy
+from greenslot.solvers.state import ClusterState
 from greenslot.solvers.types import SolveOptions
 
 
@@ -146,3 +147,14 @@ def test_conflicting_pinned_jobs_are_infeasible_with_both_named(tmp_path):
         solve_greedy(scenario, SolveOptions())
     (conflict,) = caught.value.conflicts
     assert set(conflict.job_ids) == {"p1", "p2"} and "n1" in conflict.reason
+
+
+def test_a_dependant_that_can_never_run_does_not_hold_back_its_dependency(tmp_path):
+    # b needs 8 GPUs (nodes have 2): it can never run, so a need not end before b's deadline
+    jobs = [{"job_id": "a", "gpus": 1, "duration_h": 1},
+            {"job_id": "b", "gpus": 8, "duration_h": 1, "depends_on": "a",
+             "deadline": "2022-06-14T02:00:00+00:00"}]
+    scenario = load_scenario(write_scenario(tmp_path, None, jobs))
+    state = ClusterState(scenario)
+    finish = latest_finish(scenario, {j.job_id: state.candidate_groups(j) for j in scenario.jobs})
+    assert finish["a"] == scenario.grid.n_slots
