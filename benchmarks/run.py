@@ -5,7 +5,8 @@
 
 Each (instance, solver) runs in a fresh ``python -m benchmarks.solve_one`` process, so peak
 memory is that solve's own and a solver that overruns is killed at ``2 * time_limit + 60`` s
-and reported as a timeout rather than taking the run down. ``fifo`` and ``greedy`` always run:
+and reported as a timeout rather than taking the run down. ``fifo``, ``best_window`` and
+``greedy`` always run:
 the table gives every solver's carbon relative to both. The raw JSON lines go to stderr as they
 arrive, for anyone who wants more than the table shows.
 """
@@ -14,17 +15,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from benchmarks.instances import INSTANCES, REPO
 
-BASELINES = ("fifo", "greedy")
+BASELINES = ("fifo", "best_window", "greedy")
 X = "\N{MULTIPLICATION SIGN}"
 COLUMNS = ("instance", f"size (J{X}N{X}T{X}M)", "solver", "status", "build s", "solve s",
            "objective", "bound", "gap %", "peak MB", "unplaced", "carbon vs fifo %",
-           "carbon vs greedy %")
+           "carbon vs best_window %", "carbon vs greedy %")
 
 
 def run_one(instance: str, solver: str, time_limit: float, threads: int) -> dict:
@@ -67,9 +71,18 @@ def table(rows: list[dict]) -> str:
                  _number(r.get("solve_s")), _number(r.get("objective"), 3),
                  _number(r.get("bound"), 3), _number(gap), _number(r.get("peak_mb"), 0),
                  str(r.get("unplaced", "")), _relative(r, base.get((r["instance"], "fifo"))),
+                 _relative(r, base.get((r["instance"], "best_window"))),
                  _relative(r, base.get((r["instance"], "greedy")))]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def machine() -> str:
+    """What the table was measured on: timings only compare within one machine and run."""
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (f"Measured on {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+            f"{memory:.0f} GiB, Python {platform.python_version()}, "
+            f"{time.strftime('%Y-%m-%d', time.gmtime())}.")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -90,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
         for solver in solvers:
             rows.append(run_one(instance, solver, args.time_limit, args.threads))
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    text = table(rows)
+    text = f"{machine()}\n\n{table(rows)}"
     print(text)
     if args.out is not None:
         args.out.write_text(text + "\n")
