@@ -30,6 +30,7 @@ class SiteForecast:
     table: pd.DataFrame
     source: str
     warnings: tuple[str, ...]
+    fetched_at: pd.Timestamp | None = None  # oldest provider answer used; None: forecaster
 
 
 def site_forecast(provider: str, start: pd.Timestamp, end: pd.Timestamp,
@@ -52,7 +53,7 @@ def site_forecast(provider: str, start: pd.Timestamp, end: pd.Timestamp,
         logger.warning("%s", message)
         return SiteForecast(_from_history(history, start, end, method), "forecaster",
                             (message,))
-    return SiteForecast(result.table, result.source, result.warnings)
+    return SiteForecast(result.table, result.source, result.warnings, result.fetched_at)
 
 
 def _from_history(history: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,
