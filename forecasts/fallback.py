@@ -31,6 +31,7 @@ class SiteForecast:
     source: str
     warnings: tuple[str, ...]
     fetched_at: pd.Timestamp | None = None  # oldest provider answer used; None: forecaster
+    failure: str | None = None  # the provider's error, when our forecaster stood in
 
 
 def site_forecast(provider: str, start: pd.Timestamp, end: pd.Timestamp,
@@ -52,7 +53,7 @@ def site_forecast(provider: str, start: pd.Timestamp, end: pd.Timestamp,
                    f"from history up to {history.index[-1].isoformat()}")
         logger.warning("%s", message)
         return SiteForecast(_from_history(history, start, end, method), "forecaster",
-                            (message,))
+                            (message,), failure=str(exc))
     return SiteForecast(result.table, result.source, result.warnings, result.fetched_at)
 
 

@@ -118,7 +118,7 @@ def _record(entry: ProviderEntry, got: SiteForecast, now: pd.Timestamp) -> dict[
                               "region": entry.region}
     if got.source == "forecaster":
         record.update(method=entry.method, history=entry.history_display,
-                      reason=got.warnings[0] if got.warnings else None)
+                      reason=got.failure)
     elif got.fetched_at is not None:
         fetched = pd.Timestamp(got.fetched_at).tz_convert("UTC")
         record["fetched_at"] = fetched.isoformat()
@@ -133,11 +133,10 @@ def _warn(entry: ProviderEntry, got: SiteForecast, record: dict, columns: list[s
     """One line per degraded site entry (and one per other provider remark)."""
     what = ", ".join(columns)
     if got.source == "forecaster":
-        logger.warning("site %s: %s fell back to our forecaster (%s) from %s: %s", entry.site,
-                       what, entry.method, entry.history_display, record["reason"])
+        logger.warning("site %s: %s from our forecaster (%s) on %s, with no cached answer: %s",
+                       entry.site, what, entry.method, entry.history_display, got.failure)
     elif got.source == "stale-cache":
-        logger.warning("site %s: %s fell back to the %s cache (fetched %s min ago): %s",
-                       entry.site, what, entry.provider, record.get("age_minutes"),
+        logger.warning("site %s: %s from the cache: %s", entry.site, what,
                        record.get("reason"))
     else:
         for remark in got.warnings:
