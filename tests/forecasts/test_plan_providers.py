@@ -214,3 +214,16 @@ def test_the_real_stderr_has_one_line_per_fallback(server, tmp_path):
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("greenslot: site s1:"), lines
     assert "from our forecaster (profile)" in lines[0] and "HTTP 503" in lines[0]
+
+
+def test_a_region_the_provider_rejects_is_one_named_line(server, tmp_path, capsys):
+    server.handler = GbApi(seed=14)
+    scenario = provider_scenario(tmp_path / "s", server.url)
+    text = scenario.read_text().replace("provider: uk-carbon-intensity",
+                                        "provider: uk-carbon-intensity\n    region: '99'")
+    scenario.write_text(text)
+    code = plan(scenario, tmp_path / "plan")
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert "[bad_forecast_source]" in err and "field 'forecast.region'" in err
+    assert "scenario.yaml" in err and not server.seen and not (tmp_path / "plan").exists()
