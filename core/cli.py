@@ -2,7 +2,8 @@
 
 Exit codes (contract section 4): 0 done; 2 bad input or usage (one line naming file, row and
 field; nothing written); 3 the hard constraints cannot all hold; 1 a plan that fails
-``validate``; other non-zero: internal error.
+``validate``; 4 a site's forecast provider failed and neither its cache nor its history could
+stand in (as ``forecast fetch``; nothing written); other non-zero: internal error.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from greenslot import (
     cli_slurm,
     cli_trust,
 )
+from greenslot.forecasts.errors import CredentialsError, ProviderError, QueryError
 from greenslot.model.errors import InfeasibleError, InvalidScheduleError, ScenarioError
 from greenslot.model.loader import parse_objective_weights
 from greenslot.model.scenario import Objective
@@ -36,6 +38,7 @@ from greenslot.solvers.types import SolveOptions
 from greenslot.whatif import load_with_overrides, parse_override, recorded_overrides
 
 EXIT_OK, EXIT_INVALID_PLAN, EXIT_USAGE, EXIT_INFEASIBLE, EXIT_INTERNAL = 0, 1, 2, 3, 70
+EXIT_PROVIDER = cli_forecast.EXIT_PROVIDER
 
 
 class _Parser(argparse.ArgumentParser):
@@ -103,12 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="what-if edit of the scenario, e.g. sites.<name>.power_cap_kw=30 "
                         "(repeatable; recorded in summary.json)")
+    cli_forecast.add_plan_options(p)
 
     v = verbs.add_parser("validate", help="re-check a written plan and recompute its totals")
     v.add_argument("scenario")
     v.add_argument("plan_dir", type=Path)
     v.add_argument("--set", dest="overrides", action="append", default=None, metavar="KEY=VALUE",
                    help="check against these edits instead of those the plan records")
+    cli_forecast.add_plan_options(v, validate=True)
     cli_profile.add_parser(verbs)
     cli_curves.add_parser(verbs)
     cli_slurm.add_parsers(verbs)
@@ -145,7 +150,8 @@ def _summary_table(result, out_dir: Path) -> str:
 
 
 def _cmd_plan(args) -> int:
-    scenario = load_with_overrides(args.scenario, [parse_override(o) for o in args.overrides])
+    scenario = load_with_overrides(args.scenario, [parse_override(o) for o in args.overrides],
+                                   cli_forecast.plan_source(args))
     if args.objective is not None:
         scenario = scenario.with_objective(args.objective)
     with ProgressLine(args.solver, enabled=not args.quiet) as progress:
@@ -160,7 +166,8 @@ def _cmd_plan(args) -> int:
 def _cmd_validate(args) -> int:
     overrides = ([parse_override(o) for o in args.overrides] if args.overrides is not None
                  else recorded_overrides(args.plan_dir))
-    scenario = load_with_overrides(args.scenario, overrides)
+    scenario = load_with_overrides(args.scenario, overrides,
+                                   cli_forecast.plan_source(args, offline=True))
     on_disk = read_plan(scenario, args.plan_dir)
     violations = validate(scenario, on_disk.schedule)
     if not violations:
@@ -195,6 +202,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvalidScheduleError as exc:
         print(f"greenslot: internal error, nothing written: {exc}", file=sys.stderr)
         return EXIT_INTERNAL
+    except (CredentialsError, QueryError) as exc:
+        print(f"greenslot: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ProviderError as exc:
+        print(f"greenslot: provider error, nothing written: {exc}", file=sys.stderr)
+        return EXIT_PROVIDER
     except BrokenPipeError:
         # `greenslot plan ... | head`: the reader left; the plan is already written. Point
         # stdout at devnull so the interpreter's final flush does not print a traceback.

@@ -24,6 +24,7 @@ from greenslot.forecasts.files import KNOWN_SIGNALS
 from greenslot.forecasts.forecaster import METHODS, forecast
 from greenslot.forecasts.http_client import RetryPolicy
 from greenslot.forecasts.registry import PROVIDERS
+from greenslot.forecasts.scenario_source import ProviderForecasts
 from greenslot.forecasts.series_file import read_history
 
 EXIT_OK, EXIT_USAGE, EXIT_PROVIDER = 0, 2, 4
@@ -125,6 +126,35 @@ def add_parser(verbs) -> None:
     p.add_argument("--slot", type=_duration, help="interval of the forecast (default: the "
                                                    "history's)")
     p.add_argument("--horizon", type=_duration, default=timedelta(hours=48))
+
+
+def add_plan_options(p: argparse.ArgumentParser, validate: bool = False) -> None:
+    """Options of ``plan`` (and ``validate``) for sites whose forecast names a provider.
+
+    ``validate`` reads only the cache: it must re-check the plan against the numbers the plan
+    used, not against what the provider says now.
+    """
+    g = p.add_argument_group("provider forecasts (sites with forecast: {provider: ...})")
+    g.add_argument("--cache-dir", type=Path,
+                   help="default $GREENSLOT_CACHE_DIR or ~/.cache/greenslot/forecasts")
+    if validate:
+        return
+    g.add_argument("--offline", action="store_true",
+                   help="use only the cache (then the site's history) for provider forecasts")
+    g.add_argument("--max-age", type=_non_negative, default=30.0, metavar="MINUTES",
+                   help="reuse a cached answer this young without asking (default 30)")
+    g.add_argument("--forecast-retries", type=_count, default=3, metavar="N",
+                   help="retries per provider request on 429/5xx/timeouts (default 3)")
+
+
+def plan_source(args, offline: bool | None = None) -> ProviderForecasts:
+    """The forecast source ``plan``/``validate`` resolve provider entries with."""
+    return ProviderForecasts(
+        offline=getattr(args, "offline", False) if offline is None else offline,
+        cache_dir=args.cache_dir,
+        max_age=timedelta(minutes=getattr(args, "max_age", 30.0)),
+        policy=RetryPolicy(attempts=getattr(args, "forecast_retries", 3) + 1),
+    )
 
 
 def _cmd_fetch(args) -> int:

@@ -60,12 +60,36 @@ def schedule_frame(plan: Plan) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(SCHEDULE_COLUMNS))
 
 
-RUN_DEPENDENT_KEYS = ("solve_seconds", "timings")
+RUN_DEPENDENT_KEYS = ("solve_seconds", "timings", "forecast_fetch")
 """The only ``summary.json`` keys that differ between two runs of the same inputs and options.
 
 Everything else in the plan folder is byte-identical from run to run (wall-clock timings
-cannot be); ``timings`` gathers every ``*_seconds`` figure a solver reports.
+cannot be); ``timings`` gathers every ``*_seconds`` figure a solver reports;
+``forecast_fetch`` holds when provider answers were fetched, their age and why a provider
+failed (see :func:`forecast_source_keys`).
 """
+
+FORECAST_RUN_FIELDS = ("fetched_at", "age_minutes", "reason")
+"""Fields of a forecast source record that vary by run (the clock, the network's behaviour)."""
+
+
+def forecast_source_keys(plan: Plan) -> tuple[dict, dict]:
+    """``forecast_source`` (site -> signal -> where it came from) and ``forecast_fetch``.
+
+    The first is stable for the same inputs and cache state (kind, file path, provider,
+    region, forecaster method); the second holds the run-dependent rest, only for signals
+    that have any, so a file-only scenario's plan folder stays byte-identical run to run.
+    """
+    stable: dict[str, dict] = {}
+    varying: dict[str, dict] = {}
+    for site, signals in plan.scenario.forecast_sources.items():
+        for signal, record in signals.items():
+            stable.setdefault(site, {})[signal] = {
+                k: v for k, v in record.items() if k not in FORECAST_RUN_FIELDS}
+            run = {k: record[k] for k in FORECAST_RUN_FIELDS if k in record}
+            if run:
+                varying.setdefault(site, {})[signal] = run
+    return stable, varying
 
 
 def _split_timings(details: dict) -> tuple[dict, dict]:
@@ -96,6 +120,7 @@ def summary_dict(plan: Plan, version: str) -> dict:
         gap = max(0.0, (plan.objective - result.bound) / abs(plan.objective))
     details, timings = _split_timings(
         {k: v for k, v in result.details.items() if k != "fallback"})
+    forecast_source, forecast_fetch = forecast_source_keys(plan)
     return {
         "status": str(result.status),
         "solver": result.solver,
@@ -122,6 +147,8 @@ def summary_dict(plan: Plan, version: str) -> dict:
         "end": plan.scenario.grid.end.isoformat(),
         "slot_minutes": plan.scenario.grid.slot.total_seconds() / 60,
         "greenslot_version": version,
+        "forecast_source": forecast_source,
+        "forecast_fetch": forecast_fetch,
     }
 
 

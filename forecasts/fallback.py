@@ -30,6 +30,8 @@ class SiteForecast:
     table: pd.DataFrame
     source: str
     warnings: tuple[str, ...]
+    fetched_at: pd.Timestamp | None = None  # oldest provider answer used; None: forecaster
+    failure: str | None = None  # the provider's error, when our forecaster stood in
 
 
 def site_forecast(provider: str, start: pd.Timestamp, end: pd.Timestamp,
@@ -51,8 +53,8 @@ def site_forecast(provider: str, start: pd.Timestamp, end: pd.Timestamp,
                    f"from history up to {history.index[-1].isoformat()}")
         logger.warning("%s", message)
         return SiteForecast(_from_history(history, start, end, method), "forecaster",
-                            (message,))
-    return SiteForecast(result.table, result.source, result.warnings)
+                            (message,), failure=str(exc))
+    return SiteForecast(result.table, result.source, result.warnings, result.fetched_at)
 
 
 def _from_history(history: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,

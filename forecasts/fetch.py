@@ -51,13 +51,21 @@ class FetchResult:
     """The series (UTC interval starts as index, contract columns) and where it came from.
 
     ``sources`` has one entry per request: ``provider``, ``cache`` (fresh enough, or
-    ``--offline``) or ``stale-cache`` (the provider failed; an older answer was used).
+    ``--offline``) or ``stale-cache`` (the provider failed; an older answer was used);
+    ``fetched`` says when each of those answers was fetched (UTC), so a plan can say how old
+    its numbers are.
     """
 
     provider: str
     table: pd.DataFrame
     sources: tuple[str, ...]
     warnings: tuple[str, ...]
+    fetched: tuple[pd.Timestamp, ...] = ()
+
+    @property
+    def fetched_at(self) -> pd.Timestamp | None:
+        """When the oldest answer the series uses was fetched."""
+        return min(self.fetched) if self.fetched else None
 
     @property
     def source(self) -> str:
@@ -99,17 +107,20 @@ class _Fetcher:
         response = self.client.get(full)
         return response, self.provider.parse(response, query)
 
-    def one(self, request: Request, query: Query) -> tuple[list[Point], str]:
+    def one(self, request: Request, query: Query) -> tuple[list[Point], str, pd.Timestamp]:
+        """Points for one request, their source, and when the answer was fetched."""
         name = self.provider.name
         cached = self.cache.load(name, request)
         if self.options.offline:
             if cached is None:
                 raise CacheMissError(name, request.display_url(), str(self.cache.directory))
-            return self.provider.parse(cached.response, query), "cache"
+            return (self.provider.parse(cached.response, query), "cache",
+                    pd.Timestamp(cached.fetched_at))
         if cached is not None and (self.now - pd.Timestamp(cached.fetched_at)
                                    <= self.options.max_age):
             try:
-                return self.provider.parse(cached.response, query), "cache"
+                return (self.provider.parse(cached.response, query), "cache",
+                        pd.Timestamp(cached.fetched_at))
             except ProviderError as exc:  # e.g. stored by an older parser: ask again
                 self.warn(f"{exc}; ignoring that cached answer")
                 cached = None
@@ -119,13 +130,14 @@ class _Fetcher:
             if cached is None:
                 raise
             self.warn(f"{exc}; using the cached answer fetched {self._age(cached)} ago")
-            return self.provider.parse(cached.response, query), "stale-cache"
+            return (self.provider.parse(cached.response, query), "stale-cache",
+                    pd.Timestamp(cached.fetched_at))
         try:
             self.cache.store(name, request, response, self.now.to_pydatetime())
         except OSError as exc:
             self.warn(f"{name}: could not write the cache at {self.cache.directory}: "
                       f"{exc.strerror}")
-        return points, "provider"
+        return points, "provider", self.now
 
 
 def _assemble(points: list[Point], query: Query, provider: Provider, base_url: str,
@@ -195,12 +207,15 @@ def fetch(name: str, start: pd.Timestamp, end: pd.Timestamp, region: str | None 
     fetcher = _Fetcher(provider, options, now)
     points: list[Point] = []
     sources: list[str] = []
+    fetched: list[pd.Timestamp] = []
     for request in provider.plan(query, fetcher.base_url):
-        got, source = fetcher.one(request, query)
+        got, source, when = fetcher.one(request, query)
         points.extend(got)
         sources.append(source)
+        fetched.append(when)
     table = _assemble(points, query, provider, fetcher.base_url, fetcher.warn)
-    return FetchResult(provider.name, table, tuple(sources), tuple(fetcher.warnings))
+    return FetchResult(provider.name, table, tuple(sources), tuple(fetcher.warnings),
+                       tuple(fetched))
 
 
 def _cell(value: float) -> str:

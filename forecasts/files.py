@@ -148,10 +148,18 @@ def load_site_signals(
     files: Sequence[tuple[Path, str]], grid: TimeGrid, site_display: str
 ) -> dict[str, np.ndarray]:
     """Join one site's forecast files on time; together they must give both required signals."""
+    return join_site_signals([read_forecast(path, display) for path, display in files], grid,
+                             site_display)
+
+
+def join_site_signals(
+    tables: Sequence[ForecastTable], grid: TimeGrid, site_display: str
+) -> dict[str, np.ndarray]:
+    """Join one site's tables (files, or provider answers) on the grid; each signal from one."""
     joined: dict[str, np.ndarray] = {}
     owner: dict[str, str] = {}
-    for path, display in files:
-        table = read_forecast(path, display)
+    for table in tables:
+        display = table.display
         for name, values in resample_to_grid(table, grid).items():
             if name in joined:
                 fail(

@@ -52,6 +52,8 @@ CHECKS: dict[str, str] = {
     "forecast_not_increasing": "forecast times not strictly increasing",
     "forecast_duplicate_column": "two forecast files of a site give the same signal",
     "negative_signal": "a negative carbon intensity or renewable supply",
+    "bad_forecast_source": "a site's forecast provider entry with an unknown key, provider, "
+                           "method or region, a bad base_url or a missing history file",
     "bad_plan": "a plan folder (schedule.csv, summary.json) that cannot be read back",
     "bad_override": "a what-if --set/--vary KEY=VALUE that names nothing or cannot be read",
 }

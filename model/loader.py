@@ -18,10 +18,11 @@ from typing import Any, Protocol
 import pandas as pd
 import yaml
 
-from greenslot.forecasts.files import load_site_signals
+from greenslot.forecasts.files import join_site_signals, read_forecast
 from greenslot.model import hostlist, rules
 from greenslot.model.checks import did_you_mean, fail
 from greenslot.model.csvfile import read_strict_csv
+from greenslot.model.forecast_spec import ForecastSource, parse_provider_entry
 from greenslot.model.reservations import load_reservations, reserve_nodes
 from greenslot.model.scenario import (
     GpuType,
@@ -301,10 +302,54 @@ def _csv_number(raw: str, display: str, where: str, field: str,
     return value
 
 
-def _load_sites(raw: Any, reader: _YamlReader, folder: Path, grid: TimeGrid):
+def _default_source() -> ForecastSource:
+    """The provider resolver for callers that pass none (reports, what-if, sweep, submit).
+
+    Imported late so the model layer loads without the HTTP stack unless a scenario names a
+    provider; ``greenslot plan`` and ``validate`` pass their own (``--offline``, cache).
+    """
+    from greenslot.forecasts.scenario_source import ProviderForecasts
+
+    return ProviderForecasts()
+
+
+class _Sources:
+    """The forecast source, created on first use, so file-only scenarios never build one."""
+
+    def __init__(self, given: ForecastSource | None) -> None:
+        self._source = given
+
+    def get(self) -> ForecastSource:
+        if self._source is None:
+            self._source = _default_source()
+        return self._source
+
+
+def _site_tables(forecast: Any, name: str, reader: _YamlReader, where: str, folder: Path,
+                 grid: TimeGrid, sources: _Sources):
+    """A site's forecast tables (files and provider entries) and where each signal came from."""
+    entries = forecast if isinstance(forecast, list) else [forecast]
+    tables, origin = [], {}
+    for entry in entries:
+        if isinstance(entry, Mapping):
+            spec = parse_provider_entry(entry, name, reader.display, where, folder, _display,
+                                        sources.get())
+            resolved = sources.get().resolve(spec, grid)
+            tables.append(resolved.table)
+            origin.update({c: dict(r) for c, r in resolved.sources.items()})
+            continue
+        text = reader.text(entry, where, "forecast")
+        table = read_forecast(folder / text, _display(folder / text))
+        tables.append(table)
+        origin.update({c: {"kind": "file", "path": table.display} for c in table.columns})
+    return tables, origin
+
+
+def _load_sites(raw: Any, reader: _YamlReader, folder: Path, grid: TimeGrid,
+                sources: _Sources):
     if not isinstance(raw, list) or not raw:
         fail("bad_type", reader.display, None, "sites", "expected a non-empty list of sites")
-    sites, series = [], {}
+    sites, series, origins = [], {}, {}
     for i, item in enumerate(raw):
         where = f"sites[{i}]"
         data = reader.mapping(item, where, SITE_KEYS, SITE_REQUIRED)
@@ -315,13 +360,9 @@ def _load_sites(raw: Any, reader: _YamlReader, folder: Path, grid: TimeGrid):
         cap = data.get("power_cap_kw")
         cap_kw = None if cap is None else reader.number(cap, where, "power_cap_kw", 0, True)
         down = reader.boolean(data.get("power_down_idle", False), where, "power_down_idle")
-        forecast = data["forecast"]
-        names = forecast if isinstance(forecast, list) else [forecast]
-        files = []
-        for entry in names:
-            text = reader.text(entry, where, "forecast")
-            files.append((folder / text, _display(folder / text)))
-        signals = load_site_signals(files, grid, f"{reader.display}, {where}")
+        tables, origins[name] = _site_tables(data["forecast"], name, reader, where, folder,
+                                             grid, sources)
+        signals = join_site_signals(tables, grid, f"{reader.display}, {where}")
         budgets = {key: None if data.get(key) is None
                    else reader.number(data[key], where, key, 0, True)
                    for key in ("energy_budget_kwh", "carbon_budget_kg")}
@@ -332,7 +373,7 @@ def _load_sites(raw: Any, reader: _YamlReader, folder: Path, grid: TimeGrid):
             price_per_mwh=signals["price_per_mwh"],
             renewable_kw=signals["renewable_kw"],
         )
-    return tuple(sites), series
+    return tuple(sites), series, origins
 
 
 def _load_gpu_types(raw: Any, reader: _YamlReader, folder: Path) -> tuple[GpuType, ...]:
@@ -591,10 +632,13 @@ def _check_cycles(scenario: Scenario, display: str) -> None:
                 stack.append((child, iter(scenario.job(child).depends_on)))
 
 
-def load_scenario(path: str | Path, edits: RawEdits | None = None) -> Scenario:
+def load_scenario(path: str | Path, edits: RawEdits | None = None,
+                  forecast_source: ForecastSource | None = None) -> Scenario:
     """Read and check a scenario; raises :class:`ScenarioError` on the first problem found.
 
     ``edits`` (see :class:`RawEdits`) change the parsed inputs before they are checked.
+    ``forecast_source`` resolves sites' provider entries (default: online, default cache);
+    it may raise the provider layer's errors when no stand-in for a provider exists.
     """
     source = resolve_scenario_path(path)
     display = _display(source)
@@ -631,7 +675,8 @@ def load_scenario(path: str | Path, edits: RawEdits | None = None) -> Scenario:
     transfer = reader.number(data.get("transfer_kwh_per_gb", 0.0), None,
                              "transfer_kwh_per_gb", minimum=0)
     folder = source.parent
-    sites, series = _load_sites(data["sites"], reader, folder, grid)
+    sites, series, origins = _load_sites(data["sites"], reader, folder, grid,
+                                         _Sources(forecast_source))
     gpu_types = _load_gpu_types(data["gpu_types"], reader, folder)
     nodes = _load_nodes(data["nodes"], reader, sites, gpu_types, grid)
     reservations = load_reservations(data.get("reservations"), reader, nodes)
@@ -650,6 +695,7 @@ def load_scenario(path: str | Path, edits: RawEdits | None = None) -> Scenario:
         jobs=jobs,
         series={k: v for k, v in series.items()},
         reservations=reservations,
+        forecast_sources=origins,
     )
     _check_references(scenario, _display(jobs_path))
     return scenario

@@ -193,6 +193,9 @@ class Scenario:
     reservations: tuple[Reservation, ...] = ()
     # What-if edits (``--set KEY=VALUE``, as typed) this scenario was loaded with, in order.
     overrides: tuple[tuple[str, str], ...] = ()
+    # Where each site's signals came from: site -> signal column -> record (``kind`` file,
+    # provider, cache, stale-cache or forecaster, and its details); summary.json reports it.
+    forecast_sources: Mapping[str, Mapping[str, Mapping]] = field(default_factory=dict)
     _index: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -245,4 +248,5 @@ class Scenario:
             series=self.series,
             reservations=self.reservations,
             overrides=self.overrides,
+            forecast_sources=self.forecast_sources,
         )

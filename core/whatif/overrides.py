@@ -36,6 +36,7 @@ import yaml
 from greenslot.model import hostlist
 from greenslot.model.checks import fail
 from greenslot.model.errors import Location, ScenarioError
+from greenslot.model.forecast_spec import ForecastSource
 from greenslot.model.loader import (
     GPU_KEYS,
     JOB_OPTIONAL,
@@ -289,17 +290,20 @@ def recorded_overrides(plan_dir: str | Path) -> list[Override]:
             for key, value in recorded.items()]
 
 
-def load_with_overrides(path: str | Path, overrides: Sequence[Override]) -> Scenario:
+def load_with_overrides(path: str | Path, overrides: Sequence[Override],
+                        forecast_source: ForecastSource | None = None) -> Scenario:
     """:func:`load_scenario` with ``overrides`` applied; the scenario records them.
+
+    ``forecast_source`` resolves sites' provider entries (see :func:`load_scenario`).
 
     A check that fails on an overridden value names the override (``--set KEY=VALUE: ...``);
     any other failure says which overrides were in force.
     """
     if not overrides:
-        return load_scenario(path)
+        return load_scenario(path, forecast_source=forecast_source)
     edits = OverrideEdits(overrides)
     try:
-        scenario = load_scenario(path, edits)
+        scenario = load_scenario(path, edits, forecast_source)
     except ScenarioError as exc:
         if exc.check == "bad_override":
             raise
