@@ -525,6 +525,7 @@ def _check_references(scenario: Scenario, jobs_display: str) -> None:
         ):
             fail("unknown_power_limit", jobs_display, where, "power_limit_w",
                  f"no curve row for workload {job.workload!r} at {job.power_limit_w:g} W")
+        _check_whole_nodes(scenario, job, jobs_display)
         for dep in job.depends_on:
             if not scenario.has_job(dep):
                 fail("unknown_dependency", jobs_display, where, "depends_on",
@@ -537,6 +538,28 @@ def _check_references(scenario: Scenario, jobs_display: str) -> None:
         if job.pinned:
             _check_pinned(scenario, job, jobs_display)
     _check_cycles(scenario, jobs_display)
+
+
+def _check_whole_nodes(scenario: Scenario, job: Job, display: str) -> None:
+    """A job above every usable node's GPU count must be a whole number of one node size.
+
+    Why an input error and not an unplaced job: the contract states the rule for ``gpus``, and
+    no cluster change short of new node sizes would ever place such a job, so the row itself
+    is wrong. Only nodes the job's gpu_type, site and partition allow count; when none match,
+    the job stays unplaced with a "no node matches" reason, as does a valid count that needs
+    more whole nodes than a group has.
+    """
+    sizes = sorted({n.gpus for n in scenario.nodes
+                    if job.gpu_type in (None, n.gpu_type) and job.site in (None, n.site)
+                    and job.partition in (None, n.partition)})
+    if not sizes or job.gpus <= sizes[-1] or any(job.gpus % s == 0 for s in sizes):
+        return
+    below = max(s * (job.gpus // s) for s in sizes)
+    above = min(s * (job.gpus // s + 1) for s in sizes)
+    fail("gpus_not_whole_nodes", display, f"line {job.line}", "gpus",
+         f"{job.gpus} GPUs is more than one node holds and not a multiple of any node size "
+         f"({'/'.join(map(str, sizes))} GPUs on the nodes it may use); a job above a node's "
+         f"size takes whole nodes, so ask for {below} or {above} GPUs")
 
 
 def _check_pinned(scenario: Scenario, job: Job, display: str) -> None:
