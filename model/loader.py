@@ -428,7 +428,13 @@ class _JobReader:
             fail("bad_number", self.display, where, "gpus", "must be a whole number")
         duration = _csv_number(get["duration_h"], self.display, where, "duration_h", 0, True)
         release = self._time(get.get("release"), where, "release") or self.grid.start
-        deadline = self._time(get.get("deadline"), where, "deadline") or self.grid.end
+        deadline = self._time(get.get("deadline"), where, "deadline")
+        if deadline is None:
+            # Default: the horizon end. A job released at or after it (tomorrow's queue) cannot
+            # run in this horizon at all; it gets a window after its release so it loads and is
+            # listed unplaced ("plan it in a later horizon"), as with an explicit deadline,
+            # instead of failing on a deadline the user never wrote.
+            deadline = max(self.grid.end, release + self.grid.slot)
         if deadline <= release:
             fail("deadline_before_release", self.display, where, "deadline",
                  f"deadline {deadline.isoformat()} is not after release {release.isoformat()}")
