@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from greenslot.evaluate import evaluate_plan, evaluation_table
@@ -18,7 +19,14 @@ from greenslot.model.checks import fail
 from greenslot.model.loader import load_scenario
 from greenslot.model.validator import validate
 from greenslot.plan_files import read_plan
-from greenslot.simulate import oracle, persistence, sgip_forecaster, simulate, simulation_table
+from greenslot.simulate import (
+    oracle,
+    own_forecaster,
+    persistence,
+    sgip_forecaster,
+    simulate,
+    simulation_table,
+)
 from greenslot.solvers.registry import SOLVERS
 from greenslot.solvers.types import SolveOptions
 
@@ -42,14 +50,17 @@ def add_parsers(verbs) -> None:
 
     s = verbs.add_parser("simulate",
                          help="replay real signals with nightly re-planning; realised totals "
-                              "against perfect foresight and fifo")
+                              "against best_window, perfect foresight and fifo")
     s.add_argument("scenario", help="a scenario whose forecast files hold the ACTUAL signals; "
-                                    "its first day is history for the forecaster")
-    s.add_argument("--forecaster", choices=("persistence", "sgip", "oracle"),
+                                    "its first days are history for the forecaster")
+    s.add_argument("--forecaster", choices=("persistence", "sgip", "profile", "oracle"),
                    default="persistence",
                    help="persistence (same time the day before, default), sgip (the SGIP "
-                        "provider's 3 h MOER forecast, then persistence; needs --sgip), or "
-                        "oracle (the actual signals)")
+                        "provider's 3 h MOER forecast, then persistence; needs --sgip), profile "
+                        "(our own blended daily/weekly forecaster; give it 28 history days), "
+                        "or oracle (the actual signals)")
+    s.add_argument("--history-days", type=int, default=1, metavar="N",
+                   help="days at the start that only feed the forecaster (default 1)")
     s.add_argument("--sgip", type=Path, nargs="+", default=[], metavar="FILE",
                    help="SGIP MOER files (time, moer, f1..f36) for --forecaster sgip")
     s.add_argument("--solver", default="greedy", choices=sorted(SOLVERS))
@@ -86,16 +97,24 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     for path in args.sgip:
         if not path.is_file():
             fail("missing_file", str(path), None, None, "SGIP file not found")
-    forecaster = {"persistence": persistence, "oracle": oracle}.get(args.forecaster) \
+    if args.history_days < 1:
+        raise SystemExit("greenslot: error: --history-days must be at least 1")
+    forecaster = {"persistence": persistence, "oracle": oracle,
+                  "profile": own_forecaster("profile")}.get(args.forecaster) \
         or sgip_forecaster(args.sgip)
     scenario = load_scenario(args.scenario)
+    if scenario.grid.end - scenario.grid.start <= timedelta(days=args.history_days):
+        fail("bad_duration", str(scenario.source), None, "horizon",
+             f"simulate needs a horizon longer than the {args.history_days} history day(s); "
+             "lengthen it or lower --history-days")
     options = SolveOptions(time_limit_s=args.time_limit, threads=args.threads)
     simulation = simulate(scenario, forecaster, args.forecaster, args.solver, options,
-                          args.plan_hours)
+                          args.plan_hours, args.history_days)
     if args.json:
         print(json.dumps({run.policy: {**run.realised,
                                        "placed": len(run.schedule.assignments),
                                        "unplaced": [u.job_id for u in run.schedule.unplaced],
+                                       "missed_deadlines": run.missed_deadlines,
                                        "nights": run.nights}
                           for run in simulation.runs}, indent=2))
     else:

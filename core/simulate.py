@@ -11,8 +11,11 @@ history (it feeds the forecaster and is not planned). Every night at ``start + d
 and plans them. Jobs the plan starts before the next night are committed; the rest are
 planned again the next night with a fresher forecast. The committed runs form one schedule
 over the whole replay, which must pass the validator, and are priced on the actual signals.
-The same loop with the actual signals as forecast is the *perfect-foresight* plan; ``fifo``
-(signal-blind, so the same online or offline) is the baseline.
+The same loop with the actual signals as forecast is the *perfect-foresight* plan. Two
+baselines: ``best_window`` (each job shifted alone to its cheapest window in the same nightly
+forecast, then queued; :mod:`greenslot.solvers.best_window`) in the same loop, and ``fifo``
+(signal-blind, so the same online or offline). Both queue without looking at deadlines, so
+their runs may end late; those are counted, not rejected.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from greenslot.forecasts.forecaster import forecast_array
 from greenslot.model.accounting import account
 from greenslot.model.errors import InvalidScheduleError
 from greenslot.model.scenario import Job, Scenario, SiteSeries
@@ -35,6 +39,8 @@ from greenslot.model.timegrid import TimeGrid
 from greenslot.model.validator import validate
 from greenslot.pipeline import solve_checked, with_explained_unplaced
 from greenslot.solvers.fifo import solve_fifo
+from greenslot.solvers.queue import missed_deadlines
+from greenslot.solvers.registry import get_solver
 from greenslot.solvers.types import SolveOptions
 
 SIGNALS = ("carbon_g_per_kwh", "price_per_mwh", "renewable_kw")
@@ -100,6 +106,24 @@ def sgip_forecaster(paths: list[Path]) -> Forecaster:
     return forecast
 
 
+def own_forecaster(method: str = "profile") -> Forecaster:
+    """Our own forecaster (:mod:`greenslot.forecasts.forecaster`) on the signals before a night.
+
+    Each signal of the site is forecast from its whole history up to the night (the profile
+    uses the last four weeks of it, so give ``simulate`` that much history), at the slot's
+    resolution. Why: most sites have no provider forecast, or lose it; this is what they plan
+    on instead.
+    """
+
+    def forecast(scenario: Scenario, site: str, first: int, n: int) -> SiteSeries:
+        actual = scenario.series[site]
+        return SiteSeries(**{name: forecast_array(
+            np.asarray(getattr(actual, name)[:first], dtype=float), n, method,
+            scenario.grid.slot) for name in SIGNALS})
+
+    return forecast
+
+
 def window(scenario: Scenario, first: int, n: int, series: dict[str, SiteSeries],
            jobs: tuple[Job, ...]) -> Scenario:
     """``scenario`` cut to slots ``[first, first + n)`` with these signals and jobs."""
@@ -119,6 +143,7 @@ class Replay:
     schedule: Schedule
     realised: dict[str, float]
     nights: int
+    missed_deadlines: int = 0  # runs ending after their deadline (baselines only)
 
 
 @dataclass(frozen=True)
@@ -132,11 +157,11 @@ class Simulation:
         return next(r for r in self.runs if r.policy == policy)
 
 
-def replay_scenario(scenario: Scenario) -> Scenario:
-    """The period after the history day, on the actual signals; releases clipped to it."""
-    day = _slots_per_day(scenario.grid)
-    if scenario.grid.n_slots <= day:
-        raise ValueError("simulate needs more than one day: the first is history")
+def replay_scenario(scenario: Scenario, history_days: int = 1) -> Scenario:
+    """The period after the history days, on the actual signals; releases clipped to it."""
+    day = _slots_per_day(scenario.grid) * history_days
+    if history_days < 1 or scenario.grid.n_slots <= day:
+        raise ValueError(f"simulate needs more than {history_days} day(s): those are history")
     start = scenario.grid.time_of(day)
     jobs = tuple(dataclasses.replace(j, release=max(j.release, start)) for j in scenario.jobs)
     series = {site: oracle(scenario, site, day, scenario.grid.n_slots - day)
@@ -179,11 +204,13 @@ def _night_jobs(replay: Scenario, committed: dict[str, Assignment], first: int, 
 
 def replay_policy(replay: Scenario, actual: Scenario, forecaster: Forecaster, policy: str,
                   solver: str = "greedy", options: SolveOptions | None = None,
-                  plan_hours: float = 48.0) -> Replay:
+                  plan_hours: float = 48.0, baseline: bool = False) -> Replay:
     """Run the nightly loop of the module docstring with ``forecaster``.
 
-    ``actual`` is the full scenario (history day included) the forecaster reads; ``replay``
-    its period after the history day.
+    ``actual`` is the full scenario (history days included) the forecaster reads; ``replay``
+    its period after them. A ``baseline`` solver (``best_window``) runs as it is, without the
+    validator's fallback, and its runs may end after their deadlines: those are counted in
+    :attr:`Replay.missed_deadlines`; every other rule must hold.
     """
     options = options or SolveOptions()
     grid = replay.grid
@@ -201,7 +228,9 @@ def replay_policy(replay: Scenario, actual: Scenario, forecaster: Forecaster, po
             continue
         series = {site: forecaster(actual, site, offset + first, n) for site in replay.series}
         night = window(replay, first, n, series, jobs)
-        result = with_explained_unplaced(night, solve_checked(night, solver, options))
+        solved = (get_solver(solver)(night, options) if baseline
+                  else solve_checked(night, solver, options))
+        result = with_explained_unplaced(night, solved)
         nights += 1
         for a in result.schedule.assignments:
             if a.job_id not in committed and a.start_slot < day:
@@ -212,23 +241,42 @@ def replay_policy(replay: Scenario, actual: Scenario, forecaster: Forecaster, po
         j.job_id, "not placed by the last night it could start")) for j in replay.jobs
         if j.job_id not in committed)
     schedule = Schedule(tuple(committed.values()), unplaced)
-    violations = validate(replay, schedule)
+    late = missed_deadlines(replay, schedule) if baseline else 0
+    violations = [v for v in validate(replay, schedule)
+                  if not (late and _only_late(replay, schedule, v))]
     if violations:
         raise InvalidScheduleError(violations)
-    return Replay(policy, schedule, account(replay, schedule).totals, nights)
+    return Replay(policy, schedule, account(replay, schedule).totals, nights, late)
+
+
+def _only_late(replay: Scenario, schedule: Schedule, violation) -> bool:
+    """Whether ``violation`` is a run ending after its deadline (and inside the replay)."""
+    if violation.kind != "window" or violation.job_id is None:
+        return False
+    a = schedule.by_job()[violation.job_id]
+    job = replay.job(a.job_id)
+    return (a.start_slot >= replay.grid.slot_at_or_after(job.release)
+            and a.end_slot <= replay.grid.n_slots)
 
 
 def simulate(scenario: Scenario, forecaster: Forecaster, forecaster_name: str,
              solver: str = "greedy", options: SolveOptions | None = None,
-             plan_hours: float = 48.0) -> Simulation:
-    """Replay ``scenario`` (forecast files = actual signals) with and without foresight."""
-    replay = replay_scenario(scenario)
+             plan_hours: float = 48.0, history_days: int = 1) -> Simulation:
+    """Replay ``scenario`` (forecast files = actual signals) with and without foresight.
+
+    Policies: the plan on ``forecaster``, ``best_window`` on the same forecast, the plan with
+    perfect foresight, and ``fifo``. The first ``history_days`` only feed the forecaster.
+    """
+    replay = replay_scenario(scenario, history_days)
     runs = [replay_policy(replay, scenario, forecaster, f"plan on {forecaster_name}", solver,
                           options, plan_hours),
+            replay_policy(replay, scenario, forecaster, f"best_window on {forecaster_name}",
+                          "best_window", SolveOptions(), plan_hours, baseline=True),
             replay_policy(replay, scenario, oracle, "perfect foresight", solver, options,
                           plan_hours)]
     fifo = solve_fifo(replay, SolveOptions()).schedule
-    runs.append(Replay("fifo", fifo, account(replay, fifo).totals, 0))
+    runs.append(Replay("fifo", fifo, account(replay, fifo).totals, 0,
+                       missed_deadlines(replay, fifo)))
     return Simulation(replay, tuple(runs))
 
 
@@ -236,16 +284,16 @@ def simulation_table(simulation: Simulation) -> str:
     """One row per policy: realised totals, jobs placed and left out."""
     fifo = simulation.run("fifo").realised
     lines = [f"{'policy':28}{'carbon_kg':>12}{'vs fifo':>9}{'cost':>12}{'energy_kwh':>12}"
-             f"{'placed':>8}{'unplaced':>10}{'nights':>8}"]
+             f"{'placed':>8}{'unplaced':>10}{'late':>6}{'nights':>8}"]
     for run in simulation.runs:
         change = (f"{run.realised['carbon_kg'] / fifo['carbon_kg'] - 1:+.1%}"
                   if fifo["carbon_kg"] else "-")
         lines.append(f"{run.policy:28}{run.realised['carbon_kg']:12.3f}{change:>9}"
                      f"{run.realised['cost']:12.3f}{run.realised['energy_kwh']:12.3f}"
                      f"{len(run.schedule.assignments):8d}{len(run.schedule.unplaced):10d}"
-                     f"{run.nights:8d}")
+                     f"{run.missed_deadlines:6d}{run.nights:8d}")
     return "\n".join(lines)
 
 
-__all__ = ["Simulation", "oracle", "persistence", "replay_policy", "sgip_forecaster",
-           "simulate", "simulation_table"]
+__all__ = ["Simulation", "oracle", "own_forecaster", "persistence", "replay_policy",
+           "sgip_forecaster", "simulate", "simulation_table"]

@@ -469,7 +469,13 @@ class _JobReader:
             fail("bad_number", self.display, where, "gpus", "must be a whole number")
         duration = _csv_number(get["duration_h"], self.display, where, "duration_h", 0, True)
         release = self._time(get.get("release"), where, "release") or self.grid.start
-        deadline = self._time(get.get("deadline"), where, "deadline") or self.grid.end
+        deadline = self._time(get.get("deadline"), where, "deadline")
+        if deadline is None:
+            # Default: the horizon end. A job released at or after it (tomorrow's queue) cannot
+            # run in this horizon at all; it gets a window after its release so it loads and is
+            # listed unplaced ("plan it in a later horizon"), as with an explicit deadline,
+            # instead of failing on a deadline the user never wrote.
+            deadline = max(self.grid.end, release + self.grid.slot)
         if deadline <= release:
             fail("deadline_before_release", self.display, where, "deadline",
                  f"deadline {deadline.isoformat()} is not after release {release.isoformat()}")
@@ -566,6 +572,7 @@ def _check_references(scenario: Scenario, jobs_display: str) -> None:
         ):
             fail("unknown_power_limit", jobs_display, where, "power_limit_w",
                  f"no curve row for workload {job.workload!r} at {job.power_limit_w:g} W")
+        _check_whole_nodes(scenario, job, jobs_display)
         for dep in job.depends_on:
             if not scenario.has_job(dep):
                 fail("unknown_dependency", jobs_display, where, "depends_on",
@@ -578,6 +585,28 @@ def _check_references(scenario: Scenario, jobs_display: str) -> None:
         if job.pinned:
             _check_pinned(scenario, job, jobs_display)
     _check_cycles(scenario, jobs_display)
+
+
+def _check_whole_nodes(scenario: Scenario, job: Job, display: str) -> None:
+    """A job above every usable node's GPU count must be a whole number of one node size.
+
+    Why an input error and not an unplaced job: the contract states the rule for ``gpus``, and
+    no cluster change short of new node sizes would ever place such a job, so the row itself
+    is wrong. Only nodes the job's gpu_type, site and partition allow count; when none match,
+    the job stays unplaced with a "no node matches" reason, as does a valid count that needs
+    more whole nodes than a group has.
+    """
+    sizes = sorted({n.gpus for n in scenario.nodes
+                    if job.gpu_type in (None, n.gpu_type) and job.site in (None, n.site)
+                    and job.partition in (None, n.partition)})
+    if not sizes or job.gpus <= sizes[-1] or any(job.gpus % s == 0 for s in sizes):
+        return
+    below = max(s * (job.gpus // s) for s in sizes)
+    above = min(s * (job.gpus // s + 1) for s in sizes)
+    fail("gpus_not_whole_nodes", display, f"line {job.line}", "gpus",
+         f"{job.gpus} GPUs is more than one node holds and not a multiple of any node size "
+         f"({'/'.join(map(str, sizes))} GPUs on the nodes it may use); a job above a node's "
+         f"size takes whole nodes, so ask for {below} or {above} GPUs")
 
 
 def _check_pinned(scenario: Scenario, job: Job, display: str) -> None:

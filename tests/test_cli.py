@@ -120,7 +120,7 @@ def test_hostile_command_stays_inert(tmp_path):
 
 
 def test_strict_with_an_unplaceable_job_exits_3_and_writes_nothing(tmp_path, capsys):
-    path = write_scenario(tmp_path / "s", jobs=[{"job_id": "huge", "gpus": 3, "duration_h": 1}])
+    path = write_scenario(tmp_path / "s", jobs=[{"job_id": "huge", "gpus": 6, "duration_h": 1}])
     out = tmp_path / "out"
     assert main(["plan", str(path), "--out", str(out), "--strict"]) == 3
     assert "huge" in capsys.readouterr().err and not out.exists()

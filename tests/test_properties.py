@@ -131,7 +131,8 @@ def scenarios(draw):
     for j in range(draw(st.integers(1, 8))):
         job_id = f"j{j + 1}"
         group = draw(st.sampled_from(groups))
-        # Mostly jobs that fit one node of some group, some taking whole nodes, a few odd.
+        # Mostly jobs that fit one node of some group, some taking whole nodes, a few odd (snapped
+        # to whole nodes of the groups the job may use once its restrictions are drawn).
         kind = draw(st.sampled_from(["within", "within", "within", "whole", "whole", "any"]))
         if kind == "within":
             gpus = draw(st.integers(1, group["gpus"]))
@@ -160,6 +161,10 @@ def scenarios(draw):
             job["gpu_type"] = draw(st.sampled_from([t["name"] for t in gpu_types]))
         elif restriction == "partition" and partitions:
             job["partition"] = draw(st.sampled_from(partitions))
+        eligible = [g["gpus"] for g in groups
+                    if all(job.get(key) in (None, g[key]) for key in ("site", "gpu_type",
+                                                                       "partition"))]
+        job["gpus"] = whole_node_gpus(gpus, eligible)
         usable = [t for t in gpu_types if job.get("gpu_type") in (None, t["name"])]
         workloads = sorted({w for t in usable for w in t["workloads"]})
         job["workload"] = draw(st.sampled_from(workloads))
@@ -180,6 +185,18 @@ def scenarios(draw):
 
     return {"slot_h": slot_h, "hours": hours, "n_slots": n_slots, "transfer": transfer,
             "sites": sites, "gpu_types": gpu_types, "groups": groups, "jobs": jobs}
+
+
+def whole_node_gpus(gpus: int, sizes: list[int]) -> int:
+    """``gpus``, or the largest whole-node count below it when the contract forbids it.
+
+    Contract (jobs table, ``gpus``): above a node's GPU count a job's GPUs must be a multiple of
+    it, counting only the nodes its restrictions allow; the loader rejects other counts (exit 2),
+    so a generator of valid scenarios snaps them down. With no eligible node any count loads.
+    """
+    if not sizes or gpus <= max(sizes) or any(gpus % s == 0 for s in sizes):
+        return gpus
+    return max(s * (gpus // s) for s in sizes)
 
 
 def _gpu_type(gpu_types, name):

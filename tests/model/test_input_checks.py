@@ -225,6 +225,7 @@ CASES = [
     Case("unknown_dependency", set_job(depends_on="ghost"), "jobs.csv", "depends_on"),
     Case("dependency_cycle", two_jobs({"job_id": "b", "depends_on": "a"}, depends_on="b"),
          "jobs.csv", "depends_on"),
+    Case("gpus_not_whole_nodes", set_job(gpus=3), "jobs.csv", "gpus"),
     Case("script_and_command", script_and_command, "jobs.csv", "command"),
     Case("pinned_incomplete", set_job(pinned_start=START), "jobs.csv", "pinned_nodes"),
     Case("pinned_not_on_slot", set_job(pinned_start=at(0.5), pinned_nodes="n1"), "jobs.csv",

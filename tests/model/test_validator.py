@@ -281,7 +281,12 @@ def test_placement_multi_node_job_across_gpu_types(tmp_path):
 
 
 def test_placement_gpu_count_not_a_multiple_of_the_node(tmp_path):
-    scenario = _load(tmp_path, [{"job_id": "a", "gpus": 3, "duration_h": 1}])
+    """3 GPUs fit one 4-GPU node (so the job loads) but not one or two 2-GPU nodes."""
+    config = base_config()
+    config["nodes"].append({"names": "w1", "site": "s1", "gpu_type": "G", "gpus": 4,
+                            "idle_w": 100, "partition": "gpu"})
+    scenario = _load(tmp_path, [{"job_id": "a", "gpus": 3, "duration_h": 1}], config=config)
+    assert validate(scenario, Schedule((a_("a", 0, 1, ("w1",)),))) == []
     for nodes in (("n1",), ("n1", "n2")):
         assert_only(validate(scenario, Schedule((a_("a", 0, 1, nodes),))), "placement", "a")
 

@@ -106,13 +106,13 @@ def test_dependency_chain_leaves_room_for_the_second_stage(tmp_path):
 def test_unplaceable_job_gets_a_precise_reason(tmp_path):
     jobs = [
         {"job_id": "long", "gpus": 1, "duration_h": 3, "deadline": "2022-06-14T02:00:00+00:00"},
-        {"job_id": "wide", "gpus": 3, "duration_h": 1},
+        {"job_id": "wide", "gpus": 6, "duration_h": 1},
         {"job_id": "after", "gpus": 1, "duration_h": 1, "depends_on": "long"},
     ]
     _, greedy, _ = plan_both(tmp_path, jobs=jobs)
     reasons = {u.job_id: u.reason for u in greedy.unplaced}
     assert reasons["long"].startswith("window too short: needs 3 h")
-    assert reasons["wide"].startswith("no node matches (3 GPU(s)")
+    assert reasons["wide"].startswith("no node matches (6 GPU(s)")
     assert reasons["after"] == "depends on long, which is not placed"
 
 

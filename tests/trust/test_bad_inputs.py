@@ -46,6 +46,12 @@ JOBS = "jobs.csv"
 LINE2 = "line 2"
 
 
+def wide_nodes(d: Data) -> None:
+    """Two 3-GPU nodes in partition ``wide`` beside the base 2-GPU nodes in ``gpu``."""
+    d.config["nodes"].append({"names": "w[1-2]", "site": "s1", "gpu_type": "G", "gpus": 3,
+                              "idle_w": 100, "partition": "wide"})
+
+
 @dataclass(frozen=True)
 class Bad:
     """One broken input and what its one-line error must say."""
@@ -264,6 +270,11 @@ CORPUS = [
         "unknown_node", JOBS, LINE2, "pinned_nodes", "did you mean 'n1'"),
     Bad("pinned-range-past-cluster", set_job(gpus=4, pinned_start=START, pinned_nodes="n[2-3]"),
         "unknown_node", JOBS, LINE2, "pinned_nodes", "'n3'"),
+    # --- a job above a node's size that is not a whole number of nodes ----------------------
+    Bad("gpus-not-whole-nodes", set_job(gpus=3), "gpus_not_whole_nodes", JOBS, LINE2, "gpus",
+        "ask for 2 or 4 GPUs"),
+    Bad("gpus-not-whole-nodes-in-partition", chain(wide_nodes, set_job(gpus=3, partition="gpu")),
+        "gpus_not_whole_nodes", JOBS, LINE2, "gpus", "2 GPUs on the nodes it may use"),
     # --- missing files -----------------------------------------------------------------------
     Bad("missing-jobs", remove_file(JOBS), "missing_file", JOBS, None, None, "not found"),
     Bad("missing-curve", remove_file(CURVE), "missing_file", CURVE, None, None, "not found"),

@@ -39,7 +39,8 @@ def test_window_shorter_than_fastest_run(tmp_path):
 
 
 @pytest.mark.parametrize(("job", "expected"), [
-    ({"gpus": 5}, "matching nodes hold 2/4 GPUs"),
+    ({"gpus": 6}, "needs 3 whole nodes of 2 GPUs at one site and GPU type, but at most 2 "
+                  "exist (G at s1)"),
     ({"gpus": 12}, "needs 3 whole nodes of 4 GPUs at one site and GPU type, but at most 2 "
                    "exist (H at s2)"),
     ({"gpus": 4, "site": "s1", "partition": "big"},
@@ -53,6 +54,25 @@ def test_no_node_matches_names_the_restriction(job, expected, tmp_path):
     reason = _reasons(tmp_path, data)["x"]
     assert reason.startswith("no node matches"), reason
     assert expected in reason, reason
+
+
+@pytest.mark.parametrize(("job", "sizes", "remedy"), [
+    ({"gpus": 5}, "2/4 GPUs", "ask for 4 or 6 GPUs"),
+    ({"gpus": 3, "gpu_type": "G"}, "2 GPUs", "ask for 2 or 4 GPUs"),
+    ({"gpus": 6, "site": "s2"}, "4 GPUs", "ask for 4 or 8 GPUs"),
+])
+def test_gpus_not_a_whole_number_of_usable_nodes_is_an_input_error(job, sizes, remedy, tmp_path,
+                                                                   capsys):
+    """Contract: above a node's GPU count a job's GPUs must be a multiple of it; only the nodes
+    its own restrictions allow count (3 GPUs fit an H node, 6 are three G nodes)."""
+    data = Data(jobs=[{"job_id": "x", "duration_h": 1, **job}])
+    _two_sites(data)
+    out = tmp_path / "out"
+    assert main(["plan", str(data.write(tmp_path / "s")), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "[gpus_not_whole_nodes]" in err, err
+    assert "jobs.csv, line 2, field 'gpus'" in err and sizes in err and remedy in err, err
+    assert not out.exists()
 
 
 def test_gpu_capacity_names_the_competing_jobs(tmp_path):

@@ -7,6 +7,7 @@ it end to end on real MOER with the provider's own forecast.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from greenslot.model.loader import load_scenario
 from greenslot.model.validator import validate
 from greenslot.simulate import (
     oracle,
+    own_forecaster,
     persistence,
     replay_policy,
     replay_scenario,
@@ -96,15 +98,62 @@ def test_replay_on_real_moer(capsys):
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     report = json.loads(captured.out)
-    plan, foresight, fifo = (report[k] for k in ("plan on sgip", "perfect foresight", "fifo"))
-    assert plan["placed"] == foresight["placed"] == fifo["placed"] == 36
-    assert plan["nights"] == 4
-    assert foresight["carbon_kg"] < plan["carbon_kg"] < fifo["carbon_kg"]
+    plan, best, foresight, fifo = (report[k] for k in (
+        "plan on sgip", "best_window on sgip", "perfect foresight", "fifo"))
+    assert plan["placed"] == foresight["placed"] == fifo["placed"] == best["placed"] == 36
+    assert plan["nights"] == best["nights"] == 4
+    assert plan["missed_deadlines"] == foresight["missed_deadlines"] == 0
+    # Global planning beats shifting each job alone on the same forecast, which beats fifo.
+    assert foresight["carbon_kg"] < plan["carbon_kg"] < best["carbon_kg"] < fifo["carbon_kg"]
 
 
 def test_realised_totals_are_the_exact_accounting(tmp_path):
+    """Plans are valid; the queue baselines may only end late, and say how often."""
     scenario = load_scenario(SAMPLE)
     simulation = simulate(scenario, persistence, "persistence")
+    assert [r.policy for r in simulation.runs] == [
+        "plan on persistence", "best_window on persistence", "perfect foresight", "fifo"]
     for run in simulation.runs:
-        assert validate(simulation.scenario, run.schedule) == []
+        violations = validate(simulation.scenario, run.schedule)
+        if run.policy.startswith(("best_window", "fifo")):
+            assert all(v.kind == "window" and "after its deadline" in v.message
+                       for v in violations), violations
+            assert len(violations) == run.missed_deadlines
+        else:
+            assert violations == [] and run.missed_deadlines == 0
         assert run.realised == account(simulation.scenario, run.schedule).totals
+
+
+def test_own_forecaster_reads_only_the_past(tmp_path):
+    """Changing tomorrow's actual signals does not change tonight's forecast of them."""
+    scenario, _ = _three_days(tmp_path)
+    forecast = own_forecaster("profile")
+    made = forecast(scenario, "s1", 48, 24)
+    assert made.carbon_g_per_kwh.shape == (24,) and np.isfinite(made.carbon_g_per_kwh).all()
+    actual = scenario.series["s1"]
+    changed = dataclasses.replace(actual, carbon_g_per_kwh=np.where(
+        np.arange(len(actual.carbon_g_per_kwh)) >= 48, 9999.0, actual.carbon_g_per_kwh))
+    future = dataclasses.replace(scenario, series={"s1": changed})
+    again = forecast(future, "s1", 48, 24)
+    assert np.array_equal(made.carbon_g_per_kwh, again.carbon_g_per_kwh)
+    # Day 1 was a flat 300 g after a 100 g day: the forecast follows the recent level, not
+    # the two days' mean (200 g).
+    assert (made.carbon_g_per_kwh > 280).all() and (made.carbon_g_per_kwh <= 300).all()
+
+
+def test_simulate_with_our_forecaster_and_more_history(capsys):
+    rc = main(["simulate", str(SAMPLE), "--forecaster", "profile", "--history-days", "2",
+               "--json"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    report = json.loads(captured.out)
+    assert set(report) == {"plan on profile", "best_window on profile", "perfect foresight",
+                           "fifo"}
+    assert report["plan on profile"]["nights"] == 3  # 5 days, 2 of them history
+    assert report["perfect foresight"]["carbon_kg"] < report["fifo"]["carbon_kg"]
+
+
+def test_history_longer_than_the_scenario_is_one_line_exit_2(capsys):
+    rc = main(["simulate", str(SAMPLE), "--history-days", "5"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "--history-days" in err, err

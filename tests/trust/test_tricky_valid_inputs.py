@@ -127,3 +127,20 @@ def test_start_written_in_local_summer_time(tmp_path):
     data.config["start"] = "2022-06-14T01:00:00+01:00"
     scenario = load_scenario(data.write(tmp_path / "s"))
     assert scenario.grid.start.isoformat() == START
+
+
+@pytest.mark.parametrize("release", ["2022-06-14T04:00:00+00:00", "2022-06-15T09:00:00+00:00"])
+def test_job_released_after_the_horizon_without_deadline_is_unplaced(release, tmp_path):
+    """Tomorrow's job in tonight's queue, no deadline given: found by the fuzzer.
+
+    The deadline defaults to the horizon end, which is then not after the release; that was
+    exit 2 on a field the user left empty. Like the same job with an explicit later deadline, it
+    is listed unplaced, to be planned in a later horizon.
+    """
+    data = Data(jobs=[{"job_id": "a", "gpus": 1, "duration_h": 1},
+                      {"job_id": "later", "gpus": 1, "duration_h": 1, "release": release}])
+    schedule, summary = _plan(tmp_path, data)
+    assert list(schedule["job_id"]) == ["a"]
+    (unplaced,) = summary["unplaced"]
+    assert unplaced["job_id"] == "later"
+    assert "at or after the horizon end; plan it in a later horizon" in unplaced["reason"]
