@@ -175,6 +175,13 @@ class LagrangianBound:
             p.size for p in pools], minlength=prep.n_sites))
         self.row_scale_w = np.maximum(node_w, 1.0)                  # a node's draw per site
         fam = self.families
+        # grid energy is free in [0, most] once its row is relaxed; the most a site can take
+        # from the grid (every node at full draw, every transfer) is its upper bound, as in
+        # the written model. Where the grid price is negative (markets have such hours) that
+        # bound, not the row, limits how much a relaxed solution "buys".
+        self.grid_most = (self.factor * prep.max_draw_w + fam.transfer_kwh.sum())[:, None] \
+            * np.ones(self.T)
+        self.sigma_high = np.maximum(prep.grid_weight, 0.0)
         self.load_w = fam.extra_w + fam.wake_w                      # draw a run adds [W]
         self.single = fam.count == 1
         starts = np.searchsorted(fam.job, np.arange(len(prep.jobs)))
@@ -186,7 +193,7 @@ class LagrangianBound:
         """Grid energy at its full price (no renewables spare), every other row slack."""
         shape_p = (len(self.prep.pools), self.T)
         return Multipliers(pi=np.zeros(shape_p), rho=np.zeros(shape_p),
-                           kappa=np.zeros_like(self.cap), sigma=self.prep.grid_weight.copy())
+                           kappa=np.zeros_like(self.cap), sigma=self.sigma_high.copy())
 
     def evaluate(self, mult: Multipliers) -> Evaluation:
         prep, fam, T = self.prep, self.families, self.T
@@ -222,8 +229,10 @@ class LagrangianBound:
         w_price = price_w[self.pool_site] * self.pool_wake[:, None] \
             - mult.pi * self.pool_gpus[:, None] + mult.rho
         w = np.where(w_price < 0, self.w_high, self.w_low)
+        grid_price = prep.grid_weight - mult.sigma          # the relaxed grid variable's cost
         bound = (job_value.sum() + (w_price * w).sum() + (price_w * self.constant).sum()
                  - (mult.kappa * self.cap).sum() - (mult.sigma * prep.renewable_kwh).sum()
+                 + (np.minimum(0.0, grid_price) * self.grid_most).sum()
                  + (mult.pi * self.fixed_gpus).sum() - (mult.rho * self.w_high).sum())
 
         # the chosen runs' use of each row, by difference arrays over their slots
@@ -242,8 +251,10 @@ class LagrangianBound:
         draw = self.constant + load
         np.add.at(draw, self.pool_site, self.pool_wake[:, None] * w)
         energy = self.factor[:, None] * draw + moved - prep.renewable_kwh
-        full_price = mult.sigma >= prep.grid_weight - 1e-15
-        grid = np.where(full_price, np.maximum(0.0, energy), 0.0)
+        # the grid choice at these prices: at its bound where buying pays, the row's own
+        # value where the price is exactly met, nothing otherwise
+        grid = np.where(grid_price < -1e-15, self.grid_most,
+                        np.where(grid_price <= 1e-15, np.maximum(0.0, energy), 0.0))
         sub = Multipliers(pi=gpu_use - self.pool_gpus[:, None] * w + self.fixed_gpus,
                           rho=node_use + w - self.w_high,
                           kappa=draw - self.cap, sigma=energy - grid)
@@ -253,7 +264,6 @@ class LagrangianBound:
                ) -> tuple[float, Multipliers, int]:
         """Polyak subgradient ascent until ``deadline``; returns the best bound, its
         multipliers and the rounds made. ``upper`` (a plan's objective) sets the step."""
-        prep = self.prep
         mult = self.initial()
         best_bound, best_mult = -np.inf, mult
         theta, stall = 1.0, 0
@@ -291,7 +301,7 @@ class LagrangianBound:
                 lows, parts, ("pi", "rho", "kappa", "sigma"), strict=True)]
             mult = Multipliers(pi=np.maximum(new[0], 0.0), rho=np.maximum(new[1], 0.0),
                                kappa=np.maximum(new[2], 0.0),
-                               sigma=np.clip(new[3], 0.0, prep.grid_weight))
+                               sigma=np.clip(new[3], 0.0, self.sigma_high))
         logger.info("Lagrangian bound %.6g after %d rounds", best_bound, rounds)
         return best_bound, best_mult, rounds
 

@@ -19,6 +19,7 @@ from greenslot.solvers.auto import model_nonzeros
 from greenslot.solvers.exact import prepared
 from greenslot.solvers.formulation import build
 from greenslot.solvers.lagrange import LagrangianBound
+from greenslot.solvers.milp import solve_highspy
 from greenslot.solvers.relaxation import solve_relaxation
 from greenslot.solvers.scale import prepared_families, solve_large
 from greenslot.solvers.types import SolveOptions
@@ -93,3 +94,22 @@ def test_a_job_that_cannot_run_is_the_only_unavoidable_penalty(tmp_path):
     assert [a.job_id for a in result.schedule.assignments] == ["j1"]
     assert result.unplaced_penalty == 0.0
     assert result.bound is not None and result.bound > 0
+
+
+def test_negative_prices_keep_the_lagrangian_a_lower_bound(tmp_path):
+    # objective cost with a negative-price hour: multipliers of the grid rows must stay >= 0,
+    # so the value stays below the exact optimum (the grid's upper bound limits "buying")
+    jobs = [{"job_id": f"j{i}", "gpus": 1, "duration_h": 1} for i in range(3)]
+    config = base_config()
+    config["objective"] = "cost"
+    forecasts = {"forecast-s1.csv": hourly_forecast([100, 200, 50, 300],
+                                                    price=[40.0, -30.0, 60.0, 80.0])}
+    scenario = load_scenario(write_scenario(tmp_path, config, jobs, forecasts))
+    frame, families = prepared_families(scenario)
+    lagrangian = LagrangianBound(frame, families)
+    assert (lagrangian.initial().sigma >= 0).all()
+    bound, mult, _ = lagrangian.ascend(1e3, deadline=float("inf"), max_rounds=200)
+    assert (mult.sigma >= 0).all()
+    optimum = solve_highspy(build(prepared(scenario))[0], SolveOptions(gap=1e-9), None)
+    assert optimum.optimal
+    assert bound <= optimum.objective + 1e-9
