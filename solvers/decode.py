@@ -78,6 +78,10 @@ def _complete_derived(model: LinearModel, values: np.ndarray) -> None:
             own = row.indices[0]
             rest = float(np.dot(row.coefs[1:], values[row.indices[1:]]))
             values[own] = max(0.0, row.lower - rest)
+    for row in model.rows:
+        if row.name.startswith("buying["):
+            # buys where the grid supplies anything (negative-price slots only)
+            values[row.indices[1]] = 1.0 if values[row.indices[0]] > 0 else 0.0
 
 
 def chosen_columns(prep: Prepared, index: Index, values: np.ndarray) -> list[int]:

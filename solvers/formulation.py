@@ -181,6 +181,25 @@ def add_grid_draw(model: LinearModel, prep: Prepared, index: Index) -> None:
             model.add_row([index.grid[s, t], index.draw[s, t], *index.x[moved]],
                           [1.0, -factor, *(-prep.columns[k].transfer_kwh for k in moved)],
                           -float(prep.renewable_kwh[s, t]), INF, name=f"grid[{s},{t}]")
+            if prep.grid_weight[s, t] < 0:
+                _grid_exactly(model, prep, index, s, t, factor, moved)
+
+
+def _grid_exactly(model, prep, index, s, t, factor, moved) -> None:
+    """Where grid energy is paid a negative price, hold it at max(0, energy - renewables).
+
+    Elsewhere minimising keeps ``grid`` at that value by itself; a negative price would pull
+    it up to its upper bound instead, an energy purchase no plan makes. A binary ``buys``
+    chooses the side: 1 forces ``grid <= energy - renewables`` (equality with the row above),
+    0 forces ``grid = 0``, which the row above allows only when renewables cover the energy.
+    """
+    most = float(model.upper[index.grid[s, t]])
+    buys = model.add_var(f"buys[{s},{t}]", 0, 1, integer=True)
+    model.add_row([index.grid[s, t], buys], [1.0, -most], -INF, 0.0, name=f"buying[{s},{t}]")
+    renewable = float(prep.renewable_kwh[s, t])
+    model.add_row([index.grid[s, t], index.draw[s, t], *index.x[moved], buys],
+                  [1.0, -factor, *(-prep.columns[k].transfer_kwh for k in moved), renewable],
+                  -INF, 0.0, name=f"grid_at_most[{s},{t}]")
 
 
 def add_dependencies(model: LinearModel, prep: Prepared, index: Index) -> None:

@@ -217,3 +217,21 @@ def test_pinned_job_maintenance_and_dependency_hold_in_exact_plans(tmp_path, nam
     # the optimum runs prep on n2 in slot 0 (100 g) and train in slot 1 (200 g).
     assert (placed["prep"].start_slot, placed["train"].start_slot) == (0, 1)
     assert result.status == SolveStatus.OPTIMAL
+
+
+@pytest.mark.parametrize("name", ["milp", "cpsat"])
+def test_negative_prices_are_proven_optimal(name, tmp_path):
+    # under the cost objective a -30/MWh hour: grid energy there is exactly what the plan
+    # draws (not its upper bound), so the bound meets the plan and optimality is proven
+    config = base_config()
+    config["objective"] = "cost"
+    forecasts = {"forecast-s1.csv": hourly_forecast([100, 200, 50, 300],
+                                                    price=[40.0, -30.0, 60.0, 80.0])}
+    jobs = [{"job_id": f"j{i}", "gpus": 1, "duration_h": 1} for i in range(3)]
+    scenario = load_scenario(write_scenario(tmp_path, config, jobs, forecasts))
+    result, _, _ = solve(scenario, name)
+    assert validate(scenario, result.schedule) == []
+    assert result.status == SolveStatus.OPTIMAL
+    true_cost = plain_objective(scenario, result)
+    assert result.bound == pytest.approx(true_cost, rel=1e-6, abs=1e-9)
+    assert true_cost < 0
