@@ -65,7 +65,7 @@ class Conflict:
     reason: str
 
     def __str__(self) -> str:
-        return f"{', '.join(self.job_ids)}: {self.reason}"
+        return f"{', '.join(self.job_ids)}: {self.reason}" if self.job_ids else self.reason
 
 
 class InfeasibleError(GreenslotError):

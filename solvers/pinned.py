@@ -52,9 +52,16 @@ def place_pinned(state: ClusterState) -> dict[str, Assignment]:
         who = tuple(sorted(j for j, a in placed.items()
                            if scenario.node(a.nodes[0]).site == name
                            and t in a.slots_in_horizon(grid.n_slots)))
-        conflicts.append(Conflict(who or ("(no job)",),
-                                  f"site {name} is over its power cap in slot {t} with only "
-                                  "pinned jobs and always-on nodes"))
+        facility_kw = state.site_draw_w[site, t] * state.pue[site] / 1000.0
+        cap_kw = state.cap_w[site] * state.pue[site] / 1000.0
+        if who:
+            reason = (f"site {name} is over its power cap in slot {t} with only pinned jobs "
+                      f"and always-on nodes ({facility_kw:.2f} kW against {cap_kw:.2f} kW)")
+        else:
+            reason = (f"site {name}'s always-on idle nodes alone draw {facility_kw:.2f} kW in "
+                      f"slot {t}, above its power cap of {cap_kw:.2f} kW: raise power_cap_kw "
+                      "or set power_down_idle: true")
+        conflicts.append(Conflict(who, reason))
     for job_id, a in placed.items():
         for dep in scenario.job(job_id).depends_on:
             before = placed.get(dep)

@@ -158,3 +158,18 @@ def test_a_dependant_that_can_never_run_does_not_hold_back_its_dependency(tmp_pa
     state = ClusterState(scenario)
     finish = latest_finish(scenario, {j.job_id: state.candidate_groups(j) for j in scenario.jobs})
     assert finish["a"] == scenario.grid.n_slots
+
+
+def test_always_on_nodes_above_the_cap_say_so_without_naming_a_job(tmp_path):
+    # two always-on nodes idle at 2 x (100 + 2 x 10) W = 0.24 kW against a 0.2 kW cap
+    config = base_config()
+    config["sites"][0]["power_down_idle"] = False
+    config["sites"][0]["power_cap_kw"] = 0.2
+    scenario = load_scenario(write_scenario(tmp_path, config, [{"job_id": "a", "gpus": 1,
+                                                                "duration_h": 1}]))
+    with pytest.raises(InfeasibleError) as caught:
+        solve_greedy(scenario, SolveOptions())
+    message = str(caught.value)
+    assert "(no job)" not in message
+    assert "always-on idle nodes alone draw 0.24 kW in slot 0, above its power cap of " \
+           "0.20 kW" in message
