@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,6 +36,8 @@ from greenslot.solvers.state import ClusterState
 
 logger = logging.getLogger(__name__)
 logger.addHandler(logging.NullHandler())
+
+PROGRESS_ROUNDS = 10
 
 
 @dataclass
@@ -260,10 +263,12 @@ class LagrangianBound:
                           kappa=draw - self.cap, sigma=energy - grid)
         return Evaluation(float(bound), chosen_family, job_start, sub)
 
-    def ascend(self, upper: float, deadline: float, max_rounds: int = 2000
+    def ascend(self, upper: float, deadline: float, max_rounds: int = 2000,
+               progress: Callable[[float], None] | None = None
                ) -> tuple[float, Multipliers, int]:
         """Polyak subgradient ascent until ``deadline``; returns the best bound, its
-        multipliers and the rounds made. ``upper`` (a plan's objective) sets the step."""
+        multipliers and the rounds made. ``upper`` (a plan's objective) sets the step;
+        ``progress`` hears the best bound every ``PROGRESS_ROUNDS`` rounds."""
         mult = self.initial()
         best_bound, best_mult = -np.inf, mult
         theta, stall = 1.0, 0
@@ -284,6 +289,8 @@ class LagrangianBound:
                 if stall >= 12:
                     theta, stall = max(theta / 2.0, 1e-4), 0
             self._remember(found, rounds)
+            if progress is not None and rounds % PROGRESS_ROUNDS == 0:
+                progress(best_bound)
             if rounds % 50 == 0:
                 logger.debug("round %d: bound %.6g (best %.6g), theta %.3g", rounds,
                              found.bound, best_bound, theta)

@@ -66,7 +66,11 @@ def solve_large(scenario: Scenario, options: SolveOptions,
 
     lagrangian = LagrangianBound(prep, families)
     bound_until = time.perf_counter() + BOUND_TIME_SHARE * max(0.0, stop_at - time.perf_counter())
-    raw_bound, _, rounds = lagrangian.ascend(upper, bound_until)
+    report = None
+    if options.progress is not None and greedy is not None:
+        def report(bound: float, outer=options.progress, incumbent=greedy.total) -> None:
+            outer(incumbent, bound - unavoidable)
+    raw_bound, _, rounds = lagrangian.ascend(upper, bound_until, progress=report)
     if options.progress is not None and greedy is not None:
         options.progress(greedy.total, raw_bound - unavoidable)
 

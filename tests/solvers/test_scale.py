@@ -113,3 +113,16 @@ def test_negative_prices_keep_the_lagrangian_a_lower_bound(tmp_path):
     optimum = solve_highspy(build(prepared(scenario))[0], SolveOptions(gap=1e-9), None)
     assert optimum.optimal
     assert bound <= optimum.objective + 1e-9
+
+
+def test_large_reports_progress_with_a_rising_bound(tmp_path):
+    jobs = [{"job_id": f"j{i}", "gpus": 1, "duration_h": 1} for i in range(4)]
+    scenario = load_scenario(write_scenario(tmp_path, None, jobs))
+    heard: list[tuple[float | None, float | None]] = []
+    result = solve_large(scenario, SolveOptions(time_limit_s=3,
+                                                progress=lambda i, b: heard.append((i, b))))
+    bounds = [b for _, b in heard if b is not None]
+    assert len(bounds) >= 2
+    assert bounds[-1] == pytest.approx(result.bound)
+    assert all(a <= b + 1e-6 * max(1.0, abs(b)) for a, b in zip(bounds[:-1], bounds[1:],
+                                                                 strict=True))
