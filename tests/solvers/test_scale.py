@@ -3,6 +3,7 @@ is a proven lower bound (never above the LP bound), and its plans pass the valid
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
 from pathlib import Path
@@ -124,5 +125,4 @@ def test_large_reports_progress_with_a_rising_bound(tmp_path):
     bounds = [b for _, b in heard if b is not None]
     assert len(bounds) >= 2
     assert bounds[-1] == pytest.approx(result.bound)
-    assert all(a <= b + 1e-6 * max(1.0, abs(b)) for a, b in zip(bounds[:-1], bounds[1:],
-                                                                 strict=True))
+    assert all(a <= b + 1e-6 * max(1.0, abs(b)) for a, b in itertools.pairwise(bounds))
