@@ -118,6 +118,15 @@ class _IntegerModel:
             lower = None if math.isinf(row.lower) else round(row.lower * multiplier)
             upper = None if math.isinf(row.upper) else (
                 math.floor(row.upper * multiplier) if budget else round(row.upper * multiplier))
+            if row.name.startswith("grid_at_most[") and upper is not None:
+                # with 'buys' set this row and the grid row hold grid energy exactly; in
+                # integers, rounded separately, they often leave no integer grid value between
+                # them and CP-SAT cut off every plan buying at a negative price. Room of two
+                # grid units plus the rounding of the other terms only loosens the model, so
+                # its bound stays a bound.
+                rounding = float(np.abs(per_unit * multiplier - coefs) @ self.upper_int[
+                    row.indices])
+                upper += 2 * abs(int(coefs[0])) + math.ceil(rounding) + 1
             if lower is not None and upper is not None and lower == upper:
                 self.cp.Add(expr == lower)
             else:
@@ -151,17 +160,27 @@ class _IntegerModel:
     def proven_bound(self, best_bound: float) -> float:
         """A lower bound of the true objective from CP-SAT's bound on the integer one.
 
-        Two roundings separate them. Objective coefficients (all >= 0 here) are off by a
-        relative ``r`` at most, so the integer objective of any point is at most ``(1 + r)``
-        times its true objective. The derived rows (draw, grid) map the true optimum to an
-        integer point whose grid energy is higher by at most ``eta`` (in objective units,
-        :meth:`_row_allowance`). Hence ``true >= best_bound / (scale * (1 + r)) - eta``.
+        Two roundings separate them. (1) Objective coefficients: for the positive ones that
+        kept a nonzero integer, the integer coefficient is at most ``(1 + r)`` times the true
+        one; every other coefficient (rounded to zero, or negative, as grid prices can be)
+        is off by an absolute ``err_i``, worth at most ``err_i * upper_i`` (``E``). All
+        variables are >= 0, so ``true >= (A - E) / (1 + r) + r / (1 + r) * N`` where ``A`` is
+        the integer objective in true units and ``N`` the most negative the other terms can
+        be. (2) The derived rows (draw, grid) map the true optimum to an integer point whose
+        grid energy is higher by at most ``eta`` (:meth:`_row_allowance`).
         """
         weights = np.array(self.model.objective) / self.scale
-        used = weights != 0
-        relative = np.abs(self.objective[used] / self.objective_scale - weights[used])
-        r = float((relative / np.abs(weights[used])).max()) if used.any() else 0.0
-        return best_bound / (self.objective_scale * (1.0 + r)) - self._row_allowance()
+        approx = self.objective / self.objective_scale
+        error = np.abs(approx - weights)
+        relative = (weights > 0) & (self.objective != 0)
+        r = float((error[relative] / weights[relative]).max()) if relative.any() else 0.0
+        upper = self.upper_int / self.scale
+        others = ~relative & (weights != 0)
+        absolute = float((error[others] * upper[others]).sum())
+        most_negative = float(np.minimum(weights[others], 0.0) @ upper[others])
+        integer_value = best_bound / self.objective_scale
+        return ((integer_value - absolute) / (1.0 + r) + r / (1.0 + r) * most_negative
+                - self._row_allowance())
 
     def _row_allowance(self) -> float:
         model = self.model

@@ -43,6 +43,7 @@ logger.addHandler(logging.NullHandler())
 
 Backend = Callable[..., BackendAnswer]
 OPTIMALITY_TOLERANCE = 1e-6
+ROUNDING_CREDIT = 1e-4  # relative: CP-SAT's rounding allowance that still counts as optimal
 LP_TIME_SHARE = 0.8  # of the time left, at most, for the LP relaxation (bound and guide)
 IMPROVE_TIME_SHARE = 0.6  # of the time limit, for local improvement of the warm start
 IMPROVE_SECONDS = 60.0  # the same without a time limit
@@ -218,9 +219,14 @@ def solve_exact(scenario: Scenario, options: SolveOptions, backend: Backend,
         else:
             bound = best.total
     tolerance = max(options.gap if options.gap is not None else DEFAULT_GAP, 1e-9)
-    optimal = bound is not None and (
-        best.total - bound <= tolerance * max(abs(best.total), 1e-9) + 1e-9
-        + (answer.bound_slack if answer.optimal else 0.0))
+    # CP-SAT proves optimality of its integer model; its rounding allowance (the slack) is
+    # credited only while it is small (ROUNDING_CREDIT of the objective): a slack of half
+    # the objective, from coefficients rounded to zero, once let a plan 50 % above the
+    # bound pass as optimal
+    scale = max(abs(best.total), 1e-9)
+    credit = answer.bound_slack if answer.optimal and answer.bound_slack <= \
+        ROUNDING_CREDIT * scale else 0.0
+    optimal = bound is not None and best.total - bound <= tolerance * scale + 1e-9 + credit
     return SolveResult(
         solver=name,
         status=SolveStatus.OPTIMAL if optimal else SolveStatus.FEASIBLE,

@@ -178,8 +178,10 @@ def _penalties(scenario: Scenario, state: ClusterState, jobs: list[Job]) -> np.n
     """
     site_max_kwh = (state.pue * _max_draw_w(scenario, state) / 1000.0 * state.hours)[:, None]
     transfers = sum(j.data_gb for j in jobs) * scenario.transfer_kwh_per_gb
-    ceiling = float(((state.grid_weight + state.energy_weight) * site_max_kwh).sum()
-                    + (state.grid_weight.max() + state.energy_weight) * transfers)
+    # absolute values: negative prices (real markets have them) must not cancel positive
+    # ones, or the penalty collapses and leaving a job out looks free
+    weights = np.abs(state.grid_weight) + abs(state.energy_weight)
+    ceiling = float((weights * site_max_kwh).sum() + weights.max(initial=0.0) * transfers)
     return np.array([job.priority * max(2.0 * ceiling, 1e-9) for job in jobs])
 
 

@@ -18,7 +18,10 @@ from test_properties import _write, scenarios
 from greenslot.model.accounting import account, objective_value
 from greenslot.model.loader import load_scenario
 from greenslot.model.validator import validate
+from greenslot.solvers.cpsat import solve_cpsat
+from greenslot.solvers.exact import prepared
 from greenslot.solvers.fifo import solve_fifo
+from greenslot.solvers.formulation import build
 from greenslot.solvers.milp import solve_highspy, solve_pyomo
 from greenslot.solvers.registry import get_solver
 from greenslot.solvers.types import SolveOptions, SolveStatus
@@ -235,3 +238,44 @@ def test_negative_prices_are_proven_optimal(name, tmp_path):
     true_cost = plain_objective(scenario, result)
     assert result.bound == pytest.approx(true_cost, rel=1e-6, abs=1e-9)
     assert true_cost < 0
+
+
+@pytest.mark.parametrize("name", ["milp", "cpsat", "large"])
+def test_a_negative_price_hour_does_not_make_leaving_a_job_out_free(name, tmp_path):
+    # the job must run in slot 0 (price 10); slot 1 pays -20: the penalty must still beat it
+    config = base_config()
+    config.update(horizon="2h", objective="cost")
+    config["gpu_types"][0]["gpu_idle_w"] = 0
+    config["nodes"] = [{"names": "n1", "site": "s1", "gpu_type": "G", "gpus": 1, "idle_w": 0}]
+    curve = [{"workload": "default", "power_limit_w": 1000, "power_w": 1000,
+              "relative_throughput": 1.0}]
+    jobs = [{"job_id": "a", "gpus": 1, "duration_h": 1,
+             "deadline": "2022-06-14T01:00:00+00:00"}]
+    scenario = load_scenario(write_scenario(
+        tmp_path, config, jobs, {"forecast-s1.csv": hourly_forecast([100, 100], [10, -20])},
+        {"curve-g.csv": curve}))
+    result, _, _ = solve(scenario, name)
+    assert [a.job_id for a in result.schedule.assignments] == ["a"]
+    assert result.bound is None or result.bound <= plain_objective(scenario, result) + 1e-12
+
+
+def test_cpsat_keeps_plans_that_buy_at_a_negative_price(tmp_path):
+    # found in review: odd draws (987.6543 W, pue 1.1, 0.314 kW renewables) left no integer
+    # grid energy between the two rows that hold it exact, and CP-SAT proved the wrong plan
+    config = base_config()
+    config.update(horizon="2h", objective="cost")
+    config["sites"][0]["pue"] = 1.1
+    config["gpu_types"][0]["gpu_idle_w"] = 0
+    config["nodes"] = [{"names": "n1", "site": "s1", "gpu_type": "G", "gpus": 1, "idle_w": 0}]
+    curve = [{"workload": "default", "power_limit_w": 1000, "power_w": 987.6543,
+              "relative_throughput": 1.0}]
+    forecasts = {"forecast-s1.csv": hourly_forecast([100, 100], [10, -10], [0, 0.3141592])}
+    scenario = load_scenario(write_scenario(tmp_path, config, [{"job_id": "a", "gpus": 1,
+                                                                "duration_h": 1}],
+                                            forecasts, {"curve-g.csv": curve}))
+    model, _ = build(prepared(scenario))
+    highs = solve_highspy(model, TIGHT, None)
+    cpsat = solve_cpsat(model, TIGHT, None)
+    assert highs.optimal and cpsat.optimal
+    assert cpsat.objective == pytest.approx(highs.objective, rel=1e-5)
+    assert cpsat.bound <= highs.objective + 1e-12
