@@ -27,12 +27,12 @@ from greenslot.model.validator import validate
 from greenslot.solvers.cuts import WakeCuts
 from greenslot.solvers.decode import chosen_columns, decode, encode
 from greenslot.solvers.diagnose import explain_no_fit
-from greenslot.solvers.formulation import build
+from greenslot.solvers.formulation import build, has_budgets, unmargined
 from greenslot.solvers.greedy import solve_greedy
 from greenslot.solvers.improve import improve, ruin_and_recreate
 from greenslot.solvers.milp import BackendAnswer
 from greenslot.solvers.pinned import place_pinned
-from greenslot.solvers.prepare import Prepared, prepare
+from greenslot.solvers.prepare import Prepared, pooled_wake_is_a_relaxation, prepare
 from greenslot.solvers.relaxation import solve_relaxation
 from greenslot.solvers.rounding import round_relaxation
 from greenslot.solvers.state import ClusterState
@@ -163,7 +163,7 @@ def solve_exact(scenario: Scenario, options: SolveOptions, backend: Backend,
     unavoidable = _unavoidable_penalty(prep)
     candidates = [_candidate(scenario, prep, "greedy", greedy.schedule)]
 
-    relaxation = solve_relaxation(model, _remaining(options, began, LP_TIME_SHARE),
+    relaxation = solve_relaxation(unmargined(model), _remaining(options, began, LP_TIME_SHARE),
                                   options.threads, WakeCuts(prep, index).separate)
     if relaxation.values is not None:
         rounded_state, placed, _ = round_relaxation(prep, index, relaxation.values)
@@ -209,8 +209,15 @@ def solve_exact(scenario: Scenario, options: SolveOptions, backend: Backend,
         if found is not None and found.total < best.total - 1e-9:
             best = found
 
-    bounds = [b - unavoidable for b in (relaxation.bound, answer.bound) if b is not None]
+    # the backend solved the model with budgets tightened by BUDGET_MARGIN, a restriction:
+    # its bound is only used when there is no budget row
+    backend_bound = None if has_budgets(model) else answer.bound
+    bounds = [b - unavoidable for b in (relaxation.bound, backend_bound) if b is not None]
     bound = max(bounds) if bounds else None
+    if bound is not None and not pooled_wake_is_a_relaxation(prep):
+        logger.warning("no bound: a node pool mixes idle draws and some price is negative, "
+                       "so the pooled model is not a relaxation")
+        bound = None
     if bound is not None and bound > best.total:
         if bound - best.total > OPTIMALITY_TOLERANCE * max(1.0, abs(best.total)):
             logger.warning("bound %.9g above a feasible objective %.9g: dropped", bound,

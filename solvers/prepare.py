@@ -121,6 +121,19 @@ class Prepared:
         return self.runnable
 
 
+def pooled_wake_is_a_relaxation(prep: Prepared) -> bool:
+    """Whether charging a woken node at its pool's cheapest node can only under-charge.
+
+    True unless a pool that powers idle nodes down mixes nodes of different idle draw while
+    some price is negative: there more draw lowers the objective, and the cheapest node's
+    draw over-charges plans that wake the dearer ones (found in review).
+    """
+    if (prep.grid_weight >= 0).all() and prep.energy_weight >= 0:
+        return True
+    return all(pool.always_on or abs(pool.base_w - pool.wake_w * pool.size) <= 1e-9
+               for pool in prep.pools)
+
+
 def _pinned_usage(scenario: Scenario, state: ClusterState, pinned: dict):
     """Per node: GPUs held and draw above idle of pinned jobs, per slot."""
     gpus = np.zeros((len(scenario.nodes), state.n_slots))

@@ -31,7 +31,7 @@ from greenslot.solvers.exact import (
 from greenslot.solvers.greedy import solve_greedy
 from greenslot.solvers.lagrange import Families, LagrangianBound, build_families
 from greenslot.solvers.pinned import place_pinned
-from greenslot.solvers.prepare import Prepared, prepare
+from greenslot.solvers.prepare import Prepared, pooled_wake_is_a_relaxation, prepare
 from greenslot.solvers.rounding import round_support
 from greenslot.solvers.state import ClusterState
 from greenslot.solvers.types import DEFAULT_GAP, SolveOptions, SolveResult, SolveStatus
@@ -87,7 +87,10 @@ def solve_large(scenario: Scenario, options: SolveOptions,
         best = improved
 
     bound: float | None = raw_bound - unavoidable
-    if bound > best.total:
+    if not pooled_wake_is_a_relaxation(prep):
+        logger.warning("no bound: a node pool mixes idle draws and some price is negative")
+        bound = None
+    if bound is not None and bound > best.total:
         if bound - best.total > OPTIMALITY_TOLERANCE * max(1.0, abs(best.total)):
             logger.warning("bound %.9g above a feasible objective %.9g: dropped", bound,
                            best.total)

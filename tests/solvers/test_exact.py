@@ -279,3 +279,41 @@ def test_cpsat_keeps_plans_that_buy_at_a_negative_price(tmp_path):
     assert highs.optimal and cpsat.optimal
     assert cpsat.objective == pytest.approx(highs.objective, rel=1e-5)
     assert cpsat.bound <= highs.objective + 1e-12
+
+
+def test_a_plan_meeting_its_budget_exactly_keeps_the_bound_valid(tmp_path):
+    # found in review: 1 kWh at 500 g is exactly the 0.5 kg budget (cost 0.01); the model's
+    # tightened budget cut that plan off and its optimum, 0.04, was reported as a bound
+    config = base_config()
+    config.update(horizon="2h", objective="cost")
+    config["sites"][0]["carbon_budget_kg"] = 0.5
+    config["gpu_types"][0]["gpu_idle_w"] = 0
+    config["nodes"] = [{"names": "n1", "site": "s1", "gpu_type": "G", "gpus": 1, "idle_w": 0}]
+    curve = [{"workload": "default", "power_limit_w": 1000, "power_w": 1000,
+              "relative_throughput": 1.0}]
+    scenario = load_scenario(write_scenario(
+        tmp_path, config, [{"job_id": "a", "gpus": 1, "duration_h": 1}],
+        {"forecast-s1.csv": hourly_forecast([500, 250], [10, 40])}, {"curve-g.csv": curve}))
+    for name in ("milp", "cpsat", "large"):
+        result, _, _ = solve(scenario, name)
+        assert result.bound is None or result.bound <= 0.01 + 1e-12, name
+
+
+@pytest.mark.parametrize("name", ["milp", "large"])
+def test_no_bound_where_pooled_wake_overcharges(name, tmp_path):
+    # found in review: nodes of 100 W and 500 W idle in one pool, price -100/MWh. The pool
+    # charges waking at the cheaper node, which over-charges the dearer one when more draw
+    # pays; no bound is claimed then, and the plan is still valid
+    config = base_config()
+    config.update(horizon="1h", objective="cost")
+    config["gpu_types"][0]["gpu_idle_w"] = 0
+    config["nodes"] = [{"names": "n1", "site": "s1", "gpu_type": "G", "gpus": 1, "idle_w": 100},
+                       {"names": "n2", "site": "s1", "gpu_type": "G", "gpus": 1, "idle_w": 500}]
+    curve = [{"workload": "default", "power_limit_w": 100, "power_w": 100,
+              "relative_throughput": 1.0}]
+    scenario = load_scenario(write_scenario(
+        tmp_path, config, [{"job_id": "a", "gpus": 1, "duration_h": 1}],
+        {"forecast-s1.csv": hourly_forecast([100, 100], [-100, -100])}, {"curve-g.csv": curve}))
+    result, _, _ = solve(scenario, name)
+    assert validate(scenario, result.schedule) == []
+    assert result.bound is None
