@@ -60,7 +60,7 @@ def _cmd_submit(args) -> int:
 def _cmd_sync(args) -> int:
     scenario = load_scenario(args.scenario)
     try:
-        live, state = read_live(scenario)
+        live, state = read_live(scenario, plan_dir=args.out)
         result = plan(live, solver=args.solver,
                       options=SolveOptions(time_limit_s=args.time_limit))
         write_plan(result, args.out, __version__)

@@ -22,6 +22,7 @@ from greenslot.model.hostlist import compress
 from greenslot.model.reservations import Reservation
 from greenslot.model.scenario import Scenario
 from greenslot.model.schedule import Assignment, Schedule
+from greenslot.slurm.queue import scenario_key
 from greenslot.slurm.reservations import slurm_name
 
 TIME_MARGIN_FRACTION = 0.10
@@ -137,8 +138,9 @@ def sbatch_arguments(scenario: Scenario, a: Assignment, plan_id: str) -> list[st
     """Arguments of one job's ``sbatch`` (without dependencies, added at run time).
 
     The power mode travels as ``--gpu-freq`` where the curve gives the mode's clock, and
-    always in the tag ``--comment=greenslot:plan=<id>,power_limit_w=<W>[,gpu_freq_mhz=<MHz>]``
-    that the shipped prolog (``examples/slurm/``) reads to apply ``nvidia-smi -pl``.
+    always in the tag ``--comment=greenslot:plan=<id>,scenario=<key>,power_limit_w=<W>
+    [,gpu_freq_mhz=<MHz>]`` that the shipped prolog (``examples/slurm/``) reads to apply
+    ``nvidia-smi -pl``; ``scenario=`` lets ``sync`` adopt only this scenario's jobs.
     """
     job = scenario.job(a.job_id)
     node = scenario.node(a.nodes[0])
@@ -152,7 +154,8 @@ def sbatch_arguments(scenario: Scenario, a: Assignment, plan_id: str) -> list[st
         f"--time={slurm_time_limit(minutes)}",
     ]
     mode = scenario.gpu_type(node.gpu_type).mode(job.workload, a.power_limit_w)
-    comment = f"greenslot:plan={plan_id},power_limit_w={a.power_limit_w:g}"
+    comment = (f"greenslot:plan={plan_id},scenario={scenario_key(scenario.name)},"
+               f"power_limit_w={a.power_limit_w:g}")
     if mode is not None and mode.gpu_freq_mhz is not None:
         # A clock mode: Slurm sets the clock; the tag says so and the prolog leaves -pl alone.
         args.append(f"--gpu-freq={mode.gpu_freq_mhz:g}")

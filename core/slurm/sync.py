@@ -4,8 +4,11 @@ Why not resubmit: a pending job keeps its Slurm id, its place among its dependan
 ``--dependency`` and its history; moving it with ``scontrol update`` changes only what the new
 plan changes. The steps:
 
-1. read ``squeue --json`` and keep the jobs greenslot submitted (the ``greenslot:plan=`` tag)
-   whose name is a job of the scenario; every other job is left alone, always;
+1. read ``squeue --json`` and keep the jobs this scenario's plans submitted: tagged
+   ``greenslot:``, named like a job of the scenario, of the calling user, and either tagged
+   with this scenario's key (``scenario=``) or recorded in the ledger of the output folder.
+   Every other job is left alone, always (``sync`` may run as root, and any user can copy a
+   tag into a comment);
 2. a running job becomes pinned where and since when it runs, at the power limit its tag
    records; a job that has finished is taken out of the scenario (with a dependency on it
    dropped when it COMPLETED; its dependants are taken out too when it did not);
@@ -33,7 +36,7 @@ from greenslot.model.scenario import Job, Scenario
 from greenslot.pipeline import Plan
 from greenslot.slurm.commands import Runner, controller_time, run_slurm
 from greenslot.slurm.ledger import Ledger, ledger_path
-from greenslot.slurm.queue import QueueJob, parse_tag, read_queue
+from greenslot.slurm.queue import QueueJob, parse_tag, read_queue, scenario_key
 from greenslot.submit_script import plan_submissions
 
 DONE_OK = "COMPLETED"
@@ -67,11 +70,27 @@ class LiveState:
     notes: list[str] = field(default_factory=list)
 
 
-def live_state(scenario: Scenario, queue: list[QueueJob]) -> LiveState:
-    """Our jobs of this scenario by state; the newest Slurm job wins when a name repeats."""
+def adopted(scenario: Scenario, job: QueueJob, recorded: frozenset[int]) -> bool:
+    """Whether ``sync`` may treat a queued job as one of this scenario's.
+
+    The comment alone proves nothing (any user can write it), so the job must be the calling
+    user's, and be tied to this scenario by its tag's key or by a ledger line of ours.
+    """
+    tag = job.tag
+    if not tag or not scenario.has_job(job.name) or not job.owned:
+        return False
+    return tag.get("scenario") == scenario_key(scenario.name) or job.slurm_id in recorded
+
+
+def live_state(scenario: Scenario, queue: list[QueueJob],
+               recorded: frozenset[int] = frozenset()) -> LiveState:
+    """Our jobs of this scenario by state; the newest Slurm job wins when a name repeats.
+
+    ``recorded``: Slurm ids in the output folder's ledger (see :func:`adopted`).
+    """
     state = LiveState()
     for job in sorted(queue, key=lambda j: j.slurm_id):
-        if not job.tag or not scenario.has_job(job.name):
+        if not adopted(scenario, job, recorded):
             continue
         for group in (state.running, state.pending, state.finished):
             group.pop(job.name, None)
@@ -204,7 +223,13 @@ def apply_changes(changes: list[Change], runner: Runner = run_slurm,
         say(f"updated {change}")
 
 
-def read_live(scenario: Scenario, runner: Runner = run_slurm) -> tuple[Scenario, LiveState]:
-    """The scenario re-based on the queue, and the queue's view of it."""
-    state = live_state(scenario, read_queue(runner))
+def read_live(scenario: Scenario, runner: Runner = run_slurm,
+              plan_dir: Path | None = None) -> tuple[Scenario, LiveState]:
+    """The scenario re-based on the queue, and the queue's view of it.
+
+    ``plan_dir``: the output folder; the Slurm ids in its ledger count as this scenario's.
+    """
+    entries = Ledger(ledger_path(plan_dir)).entries() if plan_dir is not None else []
+    recorded = frozenset(int(slurm_id) for _, slurm_id, _ in entries)
+    state = live_state(scenario, read_queue(runner), recorded)
     return live_scenario(scenario, state), state

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 
 import pytest
 
@@ -15,7 +17,7 @@ OLD = {"jobs": [{"job_id": 7, "name": "train", "job_state": "PENDING",
                  "state_reason": "BeginTime", "comment": "greenslot:plan=abc,power_limit_w=200",
                  "start_time": 1795927279, "eligible_time": 1795927279, "end_time": 1795930879,
                  "time_limit": 70, "nodes": "", "required_nodes": "gsnode[1-2]",
-                 "partition": "gpu"}]}
+                 "partition": "gpu", "user_id": os.getuid(), "user_name": "me"}]}
 # Slurm 23.02 and later: job_state is a list, numbers are {set, infinite, number}.
 NEW = {"jobs": [{"job_id": 7, "name": "train", "job_state": ["PENDING"],
                  "state_reason": "BeginTime", "comment": "greenslot:plan=abc,power_limit_w=200",
@@ -23,7 +25,8 @@ NEW = {"jobs": [{"job_id": 7, "name": "train", "job_state": ["PENDING"],
                  "eligible_time": {"set": True, "infinite": False, "number": 1795927279},
                  "end_time": {"set": True, "infinite": False, "number": 1795930879},
                  "time_limit": {"set": True, "infinite": False, "number": 70},
-                 "nodes": "", "required_nodes": "gsnode[1-2]", "partition": "gpu"}]}
+                 "nodes": "", "required_nodes": "gsnode[1-2]", "partition": "gpu",
+                 "user_id": os.getuid(), "user_name": "me"}]}
 
 
 @pytest.mark.parametrize("document", [OLD, NEW], ids=["22.05", "23.02+"])
@@ -36,6 +39,9 @@ def test_both_squeue_json_shapes_read_the_same(document):
     assert job.tag == {"plan": "abc", "power_limit_w": "200"}
     assert tagged_jobs([job], "abc") == {"train": job}
     assert tagged_jobs([job], "ab") == {}  # the tag ends the id with a comma
+    assert job.owned
+    theirs = dataclasses.replace(job, user_id=os.getuid() + 1)
+    assert not theirs.owned and tagged_jobs([theirs], "abc") == {}  # a copied tag is not ours
 
 
 def test_unset_and_infinite_numbers_are_none():

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from scenario_builder import _write_csv
 from slurm_scenarios import (
     begin_of,
@@ -32,6 +33,7 @@ from slurm_scenarios import (
 
 from greenslot.cli import main
 from greenslot.slurm.ledger import Ledger
+from greenslot.slurm.queue import scenario_key
 
 JOBS = [
     {"job_id": "prep", "gpus": 1, "duration_h": 1, "command": "sleep 1"},
@@ -221,5 +223,6 @@ def test_a_curve_in_clocks_travels_as_gpu_freq(slurm, tmp_path, capsys):
         plan_id_of(tmp_path / "plan")).values()
     shown = slurm.run("scontrol", "show", "job", slurm_id).stdout
     assert "TresFreq=gpu:1410" in shown
-    assert f"Comment=greenslot:plan={plan_id_of(tmp_path / 'plan')},power_limit_w=200," \
-           "gpu_freq_mhz=1410" in shown
+    key = scenario_key(yaml.safe_load(path.read_text())["name"])
+    assert f"Comment=greenslot:plan={plan_id_of(tmp_path / 'plan')},scenario={key}," \
+           "power_limit_w=200,gpu_freq_mhz=1410" in shown

@@ -20,6 +20,7 @@ from slurm_scenarios import (
 
 from greenslot.cli import main
 from greenslot.slurm.ledger import Ledger
+from greenslot.slurm.queue import scenario_key
 
 JOBS = [
     {"job_id": "a", "gpus": 1, "duration_h": 1, "command": "sleep 1", "power_limit_w": 300},
@@ -95,7 +96,8 @@ def test_a_running_job_is_pinned_where_it_runs(slurm, tmp_path, capsys):
     path.write_text(yaml.safe_dump(config))
     live = slurm.run("sbatch", "--parsable", "--nodelist=gsnode2", "--gres=gpu:2", "-t", "120",
                      "-Jlive", "-o/dev/null", "--comment=greenslot:plan=0123456789ab,"
-                     "power_limit_w=200", "--wrap", "sleep 300").stdout.strip()
+                     f"scenario={scenario_key(config['name'])},power_limit_w=200",
+                     "--wrap", "sleep 300").stdout.strip()
     stranger = _foreign(slurm, "later", "now+18000", "gsnode1")
     stranger_before = queue(slurm, [stranger])[0]
     deadline = time.monotonic() + 20
