@@ -19,6 +19,9 @@ plan changes. The steps:
    NodeList=... TimeLimit=...`` (and ``Comment=`` with the new plan's tag and power limit),
    printed, and run with ``--apply``. A pending job the new plan leaves unplaced is left as
    it is in Slurm and reported.
+
+A job recorded in the ledger of ``--out`` whose Slurm job is no longer in the queue at all
+(purged after ``MinJobAge``) is taken as done, not planned again.
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ class LiveState:
     running: dict[str, QueueJob] = field(default_factory=dict)
     pending: dict[str, QueueJob] = field(default_factory=dict)
     finished: dict[str, QueueJob] = field(default_factory=dict)
+    gone: dict[str, str] = field(default_factory=dict)  # job -> Slurm id the ledger recorded
     notes: list[str] = field(default_factory=list)
 
 
@@ -118,6 +122,13 @@ def live_scenario(scenario: Scenario, state: LiveState) -> Scenario:
         A running job cannot be pinned inside the horizon (it runs past its end).
     """
     removed = {name: job.state for name, job in state.finished.items()}
+    for name, slurm_id in state.gone.items():
+        if scenario.has_job(name) and name not in removed:
+            # squeue forgets a finished job after MinJobAge; its state is lost with it. Taken as
+            # COMPLETED: its dependants were submitted with afterok and Slurm settles them.
+            removed[name] = DONE_OK
+            state.notes.append(f"{name}: Slurm job {slurm_id} (in the ledger) is no longer in "
+                               "the queue; taken as done, not planned")
     grid = scenario.grid
     jobs: dict[str, Job] = {j.job_id: j for j in scenario.jobs}
     for name, live in state.running.items():
@@ -160,7 +171,8 @@ def live_scenario(scenario: Scenario, state: LiveState) -> Scenario:
                 changed = True
     for name, why in removed.items():
         jobs.pop(name, None)
-        state.notes.append(f"{name}: {why}, not planned")
+        if name not in state.gone:
+            state.notes.append(f"{name}: {why}, not planned")
     kept = []
     for original in scenario.jobs:
         if original.job_id in jobs:
@@ -227,9 +239,17 @@ def read_live(scenario: Scenario, runner: Runner = run_slurm,
               plan_dir: Path | None = None) -> tuple[Scenario, LiveState]:
     """The scenario re-based on the queue, and the queue's view of it.
 
-    ``plan_dir``: the output folder; the Slurm ids in its ledger count as this scenario's.
+    ``plan_dir``: the output folder; the Slurm ids in its ledger count as this scenario's, and
+    a job recorded there whose Slurm job has left the queue is taken as done (``gone``), so a
+    second run into the same folder never submits a finished job again.
     """
     entries = Ledger(ledger_path(plan_dir)).entries() if plan_dir is not None else []
     recorded = frozenset(int(slurm_id) for _, slurm_id, _ in entries)
-    state = live_state(scenario, read_queue(runner), recorded)
+    queue = read_queue(runner)
+    state = live_state(scenario, queue, recorded)
+    in_queue = {job.slurm_id for job in queue}
+    seen = {**state.running, **state.pending, **state.finished}
+    last = {job: slurm_id for job, slurm_id, _ in entries}  # the last line of a job wins
+    state.gone = {job: slurm_id for job, slurm_id in last.items()
+                  if job not in seen and int(slurm_id) not in in_queue}
     return live_scenario(scenario, state), state
