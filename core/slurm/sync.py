@@ -183,7 +183,7 @@ def live_scenario(scenario: Scenario, state: LiveState) -> Scenario:
     return dataclasses.replace(scenario, jobs=tuple(kept), _index={})
 
 
-def planned_changes(plan: Plan, state: LiveState, tz: str | None) -> list[Change]:
+def planned_changes(plan: Plan, state: LiveState) -> list[Change]:
     """``scontrol update`` fields for each pending job whose Slurm values differ from the plan."""
     by_job = {s.job_id: s for s in plan_submissions(plan.scenario, plan.schedule,
                                                     plan.plan_id).jobs}
@@ -193,8 +193,8 @@ def planned_changes(plan: Plan, state: LiveState, tz: str | None) -> list[Change
         if planned is None:
             continue
         args = dict(a[2:].split("=", 1) for a in planned.args if a.startswith("--"))
-        begin = controller_time(planned.begin_epoch, tz)
-        current_begin = controller_time(live.begin_epoch, tz) if live.begin_epoch else ""
+        begin = controller_time(planned.begin_epoch)
+        current_begin = controller_time(live.begin_epoch) if live.begin_epoch else ""
         wanted = {
             "StartTime": (current_begin, begin),
             "NodeList": (hostlist.compress(live.required_nodes) if live.required_nodes else "",
