@@ -48,11 +48,13 @@ if ! flock -n 9; then
   exit 4
 fi
 mkdir -p "$here/logs"
-# Jobs of this plan already in the queue (name|id|comment), read once: a job found here was
-# submitted by a run that died before its ledger line was written.
-if ! queue=$(squeue -h -t all -o '%j|%i|%k' 2>/dev/null); then
-  echo "warning: squeue failed; jobs already queued under $tag cannot be recognised" >&2
-  queue=""
+# This user's jobs already in the queue (name|id|comment), read once: a job found here under
+# this plan's tag was submitted by a run that died before its ledger line was written. Without
+# the queue that cannot be known, so the script stops, like greenslot submit.
+if ! queue=$(squeue -h -t all -u "$(id -un)" -o '%j|%i|%k' 2>/dev/null); then
+  echo "error: squeue failed; jobs queued under $tag cannot be recognised; nothing submitted" \
+    >&2
+  exit 4
 fi
 
 begin_time() {{
@@ -114,7 +116,9 @@ submit() {{
     dependency=("--dependency=afterok:$(IFS=:; echo "${{ids[*]}}")")
   fi
   local out
-  out=$(TZ=UTC sbatch --parsable "--output=$here/logs/%x-%j.out" "${{dependency[@]}}" "$@")
+  # ${{a[@]+...}}: bash before 4.4 (RHEL 7's 4.2) calls an empty array unbound under set -u.
+  out=$(TZ=UTC sbatch --parsable "--output=$here/logs/%x-%j.out" \
+    ${{dependency[@]+"${{dependency[@]}}"}} "$@")
   id=${{out%%;*}}
   printf '%s\t%s\t%s\n' "$job_id" "$id" "$plan_id" >> "$ledger"
   echo "submitted $job_id as Slurm job $id"
