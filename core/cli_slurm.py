@@ -10,7 +10,6 @@ in the ledger, so running the command again continues.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -60,7 +59,7 @@ def _cmd_submit(args) -> int:
 def _cmd_sync(args) -> int:
     scenario = load_scenario(args.scenario)
     try:
-        live, state = read_live(scenario)
+        live, state = read_live(scenario, plan_dir=args.out)
         result = plan(live, solver=args.solver,
                       options=SolveOptions(time_limit_s=args.time_limit))
         write_plan(result, args.out, __version__)
@@ -72,7 +71,7 @@ def _cmd_sync(args) -> int:
             if name not in placed:
                 print(f"note: {name} (Slurm job {live_job.slurm_id}) is not placed by the new "
                       "plan; left as it is in Slurm")
-        changes = planned_changes(result, state, os.environ.get("GREENSLOT_SLURM_TZ") or None)
+        changes = planned_changes(result, state)
         if args.apply:
             apply_changes(changes, say=_say)
         else:

@@ -23,6 +23,7 @@ from greenslot.model.scenario import Scenario
 from greenslot.model.schedule import Assignment, Schedule, Unplaced
 from greenslot.model.validator import Violation
 from greenslot.pipeline import Plan
+from greenslot.slurm.ledger import LEDGER_NAME
 from greenslot.submit_script import render_submit_script, submissions_json
 
 SCHEDULE_COLUMNS = ("job_id", "start", "end", "site", "nodes", "gpus", "gpu_type", "partition",
@@ -152,11 +153,23 @@ def summary_dict(plan: Plan, version: str) -> dict:
     }
 
 
+CARRIED_OVER = (LEDGER_NAME, LEDGER_NAME + ".lock", "logs")
+"""What a new plan takes over from the folder it replaces: the submission ledger (and its lock)
+and the jobs' output logs.
+
+Why: re-planning into the same folder (``nightly.sh`` run twice a night, ``sync --out`` the
+same folder) must not forget what was submitted from it. Without the ledger, a job that has
+finished and left the queue would look new and be submitted again; without ``logs/``, running
+jobs would write into a deleted folder.
+"""
+
+
 def write_plan(plan: Plan, out_dir: Path, version: str) -> None:
     """Write schedule.csv, summary.json, submit.sh and sbatch.json all at once, or nothing.
 
     Files go to a temporary sibling folder that then replaces ``out_dir``; a failure leaves any
-    previous plan in ``out_dir`` untouched.
+    previous plan in ``out_dir`` untouched. The previous folder's :data:`CARRIED_OVER` entries
+    move into the new one (renamed, so a held ledger lock stays the same file).
     """
     out_dir = Path(out_dir)
     parent = out_dir.resolve().parent
@@ -174,8 +187,20 @@ def write_plan(plan: Plan, out_dir: Path, version: str) -> None:
             submissions_json(plan.scenario, plan.schedule, plan.plan_id))
         if out_dir.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=parent))
-            os.replace(out_dir, retired / out_dir.name)
-            os.replace(staging, out_dir)
+            old = retired / out_dir.name
+            os.replace(out_dir, old)
+            moved: list[str] = []
+            try:
+                for name in CARRIED_OVER:
+                    if (old / name).exists() or (old / name).is_symlink():
+                        os.replace(old / name, staging / name)
+                        moved.append(name)
+                os.replace(staging, out_dir)
+            except BaseException:
+                for name in moved:  # put the previous folder back as it was
+                    os.replace(staging / name, old / name)
+                os.replace(old, out_dir)
+                raise
             shutil.rmtree(retired, ignore_errors=True)
         else:
             os.replace(staging, out_dir)

@@ -74,10 +74,13 @@ def fake_sbatch(folder: Path) -> dict[str, str]:
         "    f.write(json.dumps(sys.argv[1:]) + '\\n')\n"
         "print(f'{1000 + n};cluster')\n")
     script.chmod(0o755)
+    queue = folder / "squeue"  # an empty queue: submit.sh stops when squeue fails
+    queue.write_text("#!/bin/sh\nexit 0\n")
+    queue.chmod(0o755)
     return {**os.environ, "PATH": f"{folder}:{os.environ['PATH']}", "TZ": "America/New_York"}
 
 
-def test_submit_script_is_idempotent_and_converts_begin_to_local_time(example_plan, tmp_path):
+def test_submit_script_is_idempotent_and_writes_begin_in_utc(example_plan, tmp_path):
     env = fake_sbatch(tmp_path / "bin")
     script = example_plan / "submit.sh"
     subprocess.run(["bash", "-n", str(script)], check=True)
@@ -94,8 +97,8 @@ def test_submit_script_is_idempotent_and_converts_begin_to_local_time(example_pl
     by_name = {next(a for a in c if a.startswith("--job-name=")).split("=", 1)[1]: c
                for c in calls}
     row = schedule.iloc[0]
-    local = pd.Timestamp(row["start"]).tz_convert("America/New_York").strftime("%Y-%m-%dT%H:%M:%S")
-    assert f"--begin={local}" in by_name[row["job_id"]]
+    utc = pd.Timestamp(row["start"]).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S")
+    assert f"--begin={utc}" in by_name[row["job_id"]]  # in UTC, whatever the host's TZ
     assert f"--nodelist={row['nodes']}" in by_name[row["job_id"]]
     jobs = pd.read_csv(EXAMPLE / "jobs.csv", dtype=str, keep_default_na=False)
     dependent = jobs[jobs["depends_on"] != ""].iloc[0]

@@ -3,15 +3,21 @@
 Why one runner: every call goes through :func:`run_slurm`, which takes an argument list (no
 shell, so no injection), bounds the wait, and turns every failure into one
 :class:`SlurmError` line that names the command and Slurm's own message.
+
+Why ``TZ=UTC``: ``sbatch --begin``, ``scontrol ... StartTime=`` and what ``scontrol show``
+prints are times without an offset, read and written in the *client's* time zone. Running
+every command with ``TZ=UTC`` and writing every time in UTC makes them exact wherever
+greenslot runs, and removes the hour that repeats when daylight saving time ends (01:30 in
+New York on the first Sunday of November names two instants; 01:30 UTC names one).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from greenslot.model.errors import GreenslotError
 
@@ -40,7 +46,7 @@ def run_slurm(args: Sequence[str], timeout_s: float = SLURM_TIMEOUT_S) -> str:
     logger.info("running %s", args)
     try:
         done = subprocess.run(args, capture_output=True, text=True, timeout=timeout_s,
-                              stdin=subprocess.DEVNULL)
+                              stdin=subprocess.DEVNULL, env={**os.environ, "TZ": "UTC"})
     except FileNotFoundError:
         raise SlurmError(f"{args[0]}: not found; is the Slurm client installed and on PATH?"
                          ) from None
@@ -55,19 +61,7 @@ def run_slurm(args: Sequence[str], timeout_s: float = SLURM_TIMEOUT_S) -> str:
     return done.stdout
 
 
-def controller_time(epoch: float, tz: str | None = None) -> str:
-    """``YYYY-MM-DDTHH:MM:SS`` in the time zone Slurm reads times in.
-
-    ``sbatch --begin`` and ``scontrol update StartTime=`` take the submitting host's local time
-    (the same as ``date``), which is how ``submit.sh`` converts; ``tz`` (the value of
-    ``$GREENSLOT_SLURM_TZ``) overrides it for a host whose zone differs from the controller's.
-    """
-    if tz:
-        try:
-            zone = ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise SlurmError(f"GREENSLOT_SLURM_TZ={tz!r} is not a known time zone") from None
-        when = datetime.fromtimestamp(epoch, tz=zone)
-    else:
-        when = datetime.fromtimestamp(epoch, tz=UTC).astimezone()
-    return when.strftime("%Y-%m-%dT%H:%M:%S")
+def controller_time(epoch: float) -> str:
+    """``YYYY-MM-DDTHH:MM:SS`` in UTC, as Slurm's clients read it under ``TZ=UTC``
+    (:func:`run_slurm` and ``submit.sh`` run them so)."""
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")

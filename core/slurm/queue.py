@@ -1,9 +1,12 @@
 """The live queue as greenslot sees it: ``squeue --json``, and the tag that marks our jobs.
 
-Every job greenslot submits carries ``--comment=greenslot:plan=<plan id>,power_limit_w=<W>``
-and ``--job-name=<job_id>``. The tag is how a re-run recognises jobs a killed run submitted
-but did not record, and how ``sync`` tells its own jobs from everyone else's: a job without
-the tag is never changed.
+Every job greenslot submits carries
+``--comment=greenslot:plan=<plan id>,scenario=<scenario key>,power_limit_w=<W>`` and
+``--job-name=<job_id>``. The tag is how a re-run recognises jobs a killed run submitted but did
+not record. It is not proof of ownership: any user can write any comment. So ``sync`` adopts a
+job only when it belongs to the calling user (``user_id`` of ``squeue --json``) *and* either
+carries this scenario's key or is recorded in the plan folder's ledger
+(:func:`greenslot.slurm.sync.live_state`); every other job is never changed.
 
 Why tolerant parsing: Slurm 22.05 (openapi v0.0.38) gives ``job_state`` as a string and times
 as integers; Slurm 23.02 and later give ``job_state`` as a list and numbers as
@@ -12,7 +15,10 @@ as integers; Slurm 23.02 and later give ``job_state`` as a list and numbers as
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import pwd
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +34,15 @@ PENDING_STATES = frozenset({"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED"
 def plan_tag(plan_id: str) -> str:
     """The comment prefix shared by every job of one plan (the ``,`` ends the id)."""
     return f"{TAG_PREFIX}plan={plan_id},"
+
+
+def scenario_key(name: str) -> str:
+    """A short stable key of a scenario (by its name), carried in the tag as ``scenario=``.
+
+    Why the name and not the path: the nightly folder may move or be mounted elsewhere, and the
+    plan id already depends on the name. Two scenarios that share a name share their jobs.
+    """
+    return hashlib.sha256(name.encode()).hexdigest()[:12]
 
 
 def parse_tag(comment: str) -> dict[str, str]:
@@ -64,6 +79,24 @@ class QueueJob:
     nodes: tuple[str, ...]
     required_nodes: tuple[str, ...]
     partition: str
+    user_id: int | None = None
+    user_name: str = ""
+
+    @property
+    def owned(self) -> bool:
+        """Whether the calling user submitted the job (by uid; by name where no uid is shown).
+
+        Why: ``sync`` may run as root, which Slurm lets move anyone's job; a job of another
+        user is never greenslot's to move, whatever its comment says.
+        """
+        if self.user_id is not None:
+            return self.user_id == os.getuid()
+        if self.user_name:
+            try:
+                return self.user_name == pwd.getpwuid(os.getuid()).pw_name
+            except KeyError:
+                return False
+        return False
 
     @property
     def tag(self) -> dict[str, str]:
@@ -93,6 +126,17 @@ def _number(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return int(value) if value else None
+
+
+def _uid(value: Any) -> int | None:
+    """A user id (0, root, included: :func:`_number` reads 0 as unset)."""
+    if isinstance(value, dict):
+        if not value.get("set", True) or value.get("infinite"):
+            return None
+        value = value.get("number")
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value
 
 
 def _state(value: Any) -> str:
@@ -133,6 +177,8 @@ def parse_squeue_json(text: str) -> list[QueueJob]:
             nodes=_nodes(raw.get("nodes")),
             required_nodes=_nodes(raw.get("required_nodes")),
             partition=str(raw.get("partition") or ""),
+            user_id=_uid(raw.get("user_id")),
+            user_name=str(raw.get("user_name") or ""),
         ))
     return jobs
 
@@ -143,10 +189,13 @@ def read_queue(runner: Runner = run_slurm) -> list[QueueJob]:
 
 
 def tagged_jobs(queue: list[QueueJob], plan_id: str) -> dict[str, QueueJob]:
-    """``job_id -> job`` of one plan's jobs in the queue (the newest when a name repeats)."""
+    """``job_id -> job`` of one plan's jobs in the queue (the newest when a name repeats).
+
+    Only the calling user's jobs: another user's job with a copied tag is not ours to record.
+    """
     tag = plan_tag(plan_id)
     found: dict[str, QueueJob] = {}
     for job in sorted(queue, key=lambda j: j.slurm_id):
-        if job.comment.startswith(tag):
+        if job.owned and job.comment.startswith(tag):
             found[job.name] = job
     return found

@@ -50,8 +50,7 @@ def _minutes(duration: str) -> int | None:
 
 
 def ensure_reservations(reservations: list[dict], runner: Runner = run_slurm,
-                        say: Callable[[str], None] = lambda _: None,
-                        tz: str | None = None) -> dict[str, str]:
+                        say: Callable[[str], None] = lambda _: None) -> dict[str, str]:
     """Create or update each reservation; returns ``name -> created|updated|unchanged``."""
     done = {}
     for res in reservations:
@@ -60,7 +59,7 @@ def ensure_reservations(reservations: list[dict], runner: Runner = run_slurm,
             done[name] = "already over"
             say(f"reservation {name}: already over, not created")
             continue
-        start = controller_time(res["start_epoch"], tz)
+        start = controller_time(res["start_epoch"])
         fields = [f"StartTime={start}", f"Duration={int(res['duration_min'])}",
                   f"Nodes={res['nodes']}"]
         current = _show(name, runner)

@@ -15,7 +15,6 @@ stays recorded, and running the command again continues where it stopped.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,13 +66,12 @@ def read_plan_data(plan_dir: Path) -> dict:
     return data
 
 
-def sbatch_command(job: dict, plan_dir: Path, dependency_ids: list[str],
-                   tz: str | None) -> list[str]:
+def sbatch_command(job: dict, plan_dir: Path, dependency_ids: list[str]) -> list[str]:
     """The full argument list of one job's ``sbatch``, as ``submit.sh`` builds it."""
     command = ["sbatch", "--parsable", f"--output={plan_dir}/logs/%x-%j.out"]
     if dependency_ids:
         command.append("--dependency=afterok:" + ":".join(dependency_ids))
-    command.append(f"--begin={controller_time(job['begin_epoch'], tz)}")
+    command.append(f"--begin={controller_time(job['begin_epoch'])}")
     return command + list(job["args"])
 
 
@@ -86,20 +84,18 @@ def parse_job_id(stdout: str) -> str:
 
 
 def submit_plan(plan_dir: Path, runner: Runner = run_slurm,
-                say: Callable[[str], None] = lambda _: None,
-                tz: str | None = None) -> SubmitReport:
+                say: Callable[[str], None] = lambda _: None) -> SubmitReport:
     """Submit every job of the plan in ``plan_dir`` that Slurm does not have yet.
 
-    ``tz`` defaults to ``$GREENSLOT_SLURM_TZ``; ``say`` receives one line per action.
+    ``say`` receives one line per action.
     """
     plan_dir = Path(plan_dir).resolve()
     data = read_plan_data(plan_dir)
-    tz = tz if tz is not None else os.environ.get("GREENSLOT_SLURM_TZ") or None
     plan_id = data["plan_id"]
     report = SubmitReport(plan_id)
     ledger = Ledger(ledger_path(plan_dir))
     with ledger.locked():
-        report.reservations = ensure_reservations(data.get("reservations", []), runner, say, tz)
+        report.reservations = ensure_reservations(data.get("reservations", []), runner, say)
         known = ledger.ids(plan_id)
         queued = None
         for job in data.get("jobs", []):
@@ -120,7 +116,7 @@ def submit_plan(plan_dir: Path, runner: Runner = run_slurm,
             if missing:
                 raise SlurmError(f"{job_id} depends on {missing[0]}, which has no Slurm job id")
             (plan_dir / "logs").mkdir(exist_ok=True)
-            command = sbatch_command(job, plan_dir, [known[d] for d in job["depends_on"]], tz)
+            command = sbatch_command(job, plan_dir, [known[d] for d in job["depends_on"]])
             try:
                 slurm_id = parse_job_id(runner(command))
             except SlurmError as exc:

@@ -4,8 +4,11 @@ Why not resubmit: a pending job keeps its Slurm id, its place among its dependan
 ``--dependency`` and its history; moving it with ``scontrol update`` changes only what the new
 plan changes. The steps:
 
-1. read ``squeue --json`` and keep the jobs greenslot submitted (the ``greenslot:plan=`` tag)
-   whose name is a job of the scenario; every other job is left alone, always;
+1. read ``squeue --json`` and keep the jobs this scenario's plans submitted: tagged
+   ``greenslot:``, named like a job of the scenario, of the calling user, and either tagged
+   with this scenario's key (``scenario=``) or recorded in the ledger of the output folder.
+   Every other job is left alone, always (``sync`` may run as root, and any user can copy a
+   tag into a comment);
 2. a running job becomes pinned where and since when it runs, at the power limit its tag
    records; a job that has finished is taken out of the scenario (with a dependency on it
    dropped when it COMPLETED; its dependants are taken out too when it did not);
@@ -16,6 +19,9 @@ plan changes. The steps:
    NodeList=... TimeLimit=...`` (and ``Comment=`` with the new plan's tag and power limit),
    printed, and run with ``--apply``. A pending job the new plan leaves unplaced is left as
    it is in Slurm and reported.
+
+A job recorded in the ledger of ``--out`` whose Slurm job is no longer in the queue at all
+(purged after ``MinJobAge``) is taken as done, not planned again.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from greenslot.model.scenario import Job, Scenario
 from greenslot.pipeline import Plan
 from greenslot.slurm.commands import Runner, controller_time, run_slurm
 from greenslot.slurm.ledger import Ledger, ledger_path
-from greenslot.slurm.queue import QueueJob, parse_tag, read_queue
+from greenslot.slurm.queue import QueueJob, parse_tag, read_queue, scenario_key
 from greenslot.submit_script import plan_submissions
 
 DONE_OK = "COMPLETED"
@@ -64,14 +70,31 @@ class LiveState:
     running: dict[str, QueueJob] = field(default_factory=dict)
     pending: dict[str, QueueJob] = field(default_factory=dict)
     finished: dict[str, QueueJob] = field(default_factory=dict)
+    gone: dict[str, str] = field(default_factory=dict)  # job -> Slurm id the ledger recorded
     notes: list[str] = field(default_factory=list)
 
 
-def live_state(scenario: Scenario, queue: list[QueueJob]) -> LiveState:
-    """Our jobs of this scenario by state; the newest Slurm job wins when a name repeats."""
+def adopted(scenario: Scenario, job: QueueJob, recorded: frozenset[int]) -> bool:
+    """Whether ``sync`` may treat a queued job as one of this scenario's.
+
+    The comment alone proves nothing (any user can write it), so the job must be the calling
+    user's, and be tied to this scenario by its tag's key or by a ledger line of ours.
+    """
+    tag = job.tag
+    if not tag or not scenario.has_job(job.name) or not job.owned:
+        return False
+    return tag.get("scenario") == scenario_key(scenario.name) or job.slurm_id in recorded
+
+
+def live_state(scenario: Scenario, queue: list[QueueJob],
+               recorded: frozenset[int] = frozenset()) -> LiveState:
+    """Our jobs of this scenario by state; the newest Slurm job wins when a name repeats.
+
+    ``recorded``: Slurm ids in the output folder's ledger (see :func:`adopted`).
+    """
     state = LiveState()
     for job in sorted(queue, key=lambda j: j.slurm_id):
-        if not job.tag or not scenario.has_job(job.name):
+        if not adopted(scenario, job, recorded):
             continue
         for group in (state.running, state.pending, state.finished):
             group.pop(job.name, None)
@@ -99,6 +122,13 @@ def live_scenario(scenario: Scenario, state: LiveState) -> Scenario:
         A running job cannot be pinned inside the horizon (it runs past its end).
     """
     removed = {name: job.state for name, job in state.finished.items()}
+    for name, slurm_id in state.gone.items():
+        if scenario.has_job(name) and name not in removed:
+            # squeue forgets a finished job after MinJobAge; its state is lost with it. Taken as
+            # COMPLETED: its dependants were submitted with afterok and Slurm settles them.
+            removed[name] = DONE_OK
+            state.notes.append(f"{name}: Slurm job {slurm_id} (in the ledger) is no longer in "
+                               "the queue; taken as done, not planned")
     grid = scenario.grid
     jobs: dict[str, Job] = {j.job_id: j for j in scenario.jobs}
     for name, live in state.running.items():
@@ -141,7 +171,8 @@ def live_scenario(scenario: Scenario, state: LiveState) -> Scenario:
                 changed = True
     for name, why in removed.items():
         jobs.pop(name, None)
-        state.notes.append(f"{name}: {why}, not planned")
+        if name not in state.gone:
+            state.notes.append(f"{name}: {why}, not planned")
     kept = []
     for original in scenario.jobs:
         if original.job_id in jobs:
@@ -152,7 +183,7 @@ def live_scenario(scenario: Scenario, state: LiveState) -> Scenario:
     return dataclasses.replace(scenario, jobs=tuple(kept), _index={})
 
 
-def planned_changes(plan: Plan, state: LiveState, tz: str | None) -> list[Change]:
+def planned_changes(plan: Plan, state: LiveState) -> list[Change]:
     """``scontrol update`` fields for each pending job whose Slurm values differ from the plan."""
     by_job = {s.job_id: s for s in plan_submissions(plan.scenario, plan.schedule,
                                                     plan.plan_id).jobs}
@@ -162,8 +193,8 @@ def planned_changes(plan: Plan, state: LiveState, tz: str | None) -> list[Change
         if planned is None:
             continue
         args = dict(a[2:].split("=", 1) for a in planned.args if a.startswith("--"))
-        begin = controller_time(planned.begin_epoch, tz)
-        current_begin = controller_time(live.begin_epoch, tz) if live.begin_epoch else ""
+        begin = controller_time(planned.begin_epoch)
+        current_begin = controller_time(live.begin_epoch) if live.begin_epoch else ""
         wanted = {
             "StartTime": (current_begin, begin),
             "NodeList": (hostlist.compress(live.required_nodes) if live.required_nodes else "",
@@ -204,7 +235,21 @@ def apply_changes(changes: list[Change], runner: Runner = run_slurm,
         say(f"updated {change}")
 
 
-def read_live(scenario: Scenario, runner: Runner = run_slurm) -> tuple[Scenario, LiveState]:
-    """The scenario re-based on the queue, and the queue's view of it."""
-    state = live_state(scenario, read_queue(runner))
+def read_live(scenario: Scenario, runner: Runner = run_slurm,
+              plan_dir: Path | None = None) -> tuple[Scenario, LiveState]:
+    """The scenario re-based on the queue, and the queue's view of it.
+
+    ``plan_dir``: the output folder; the Slurm ids in its ledger count as this scenario's, and
+    a job recorded there whose Slurm job has left the queue is taken as done (``gone``), so a
+    second run into the same folder never submits a finished job again.
+    """
+    entries = Ledger(ledger_path(plan_dir)).entries() if plan_dir is not None else []
+    recorded = frozenset(int(slurm_id) for _, slurm_id, _ in entries)
+    queue = read_queue(runner)
+    state = live_state(scenario, queue, recorded)
+    in_queue = {job.slurm_id for job in queue}
+    seen = {**state.running, **state.pending, **state.finished}
+    last = {job: slurm_id for job, slurm_id, _ in entries}  # the last line of a job wins
+    state.gone = {job: slurm_id for job, slurm_id in last.items()
+                  if job not in seen and int(slurm_id) not in in_queue}
     return live_scenario(scenario, state), state

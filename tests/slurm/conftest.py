@@ -37,5 +37,4 @@ def slurm(slurm_cluster, monkeypatch):
     monkeypatch.setenv("SLURM_CONF", slurm_cluster.env["SLURM_CONF"])
     monkeypatch.setenv("PATH", slurm_cluster.env["PATH"])
     monkeypatch.delenv("GREENSLOT_LEDGER", raising=False)
-    monkeypatch.delenv("GREENSLOT_SLURM_TZ", raising=False)
     return slurm_cluster

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from scenario_builder import _write_csv
 from slurm_scenarios import (
     begin_of,
@@ -32,6 +33,7 @@ from slurm_scenarios import (
 
 from greenslot.cli import main
 from greenslot.slurm.ledger import Ledger
+from greenslot.slurm.queue import scenario_key
 
 JOBS = [
     {"job_id": "prep", "gpus": 1, "duration_h": 1, "command": "sleep 1"},
@@ -221,5 +223,24 @@ def test_a_curve_in_clocks_travels_as_gpu_freq(slurm, tmp_path, capsys):
         plan_id_of(tmp_path / "plan")).values()
     shown = slurm.run("scontrol", "show", "job", slurm_id).stdout
     assert "TresFreq=gpu:1410" in shown
-    assert f"Comment=greenslot:plan={plan_id_of(tmp_path / 'plan')},power_limit_w=200," \
-           "gpu_freq_mhz=1410" in shown
+    key = scenario_key(yaml.safe_load(path.read_text())["name"])
+    assert f"Comment=greenslot:plan={plan_id_of(tmp_path / 'plan')},scenario={key}," \
+           "power_limit_w=200,gpu_freq_mhz=1410" in shown
+
+
+def test_submit_sh_stops_when_squeue_fails(slurm, tmp_path):
+    """Without the queue, jobs a killed run submitted cannot be recognised: submit.sh stops
+    with one line and exit 4, as greenslot submit does, instead of submitting (issue 7)."""
+    jobs = [{"job_id": "a", "gpus": 1, "duration_h": 1, "command": "true"}]
+    path = slurm_scenario(tmp_path / "s", jobs)
+    plan_into(path, tmp_path / "plan")
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "squeue").write_text("#!/bin/sh\necho 'squeue: error: Unable to contact slurm "
+                                 "controller' >&2\nexit 1\n")
+    (shim / "squeue").chmod(0o755)
+    env = dict(os.environ, PATH=f"{shim}:{os.environ['PATH']}")
+    done = run_submit_sh(tmp_path / "plan", env=env)
+    assert done.returncode == 4
+    assert done.stderr.count("\n") == 1 and "squeue failed" in done.stderr
+    assert Ledger(tmp_path / "plan" / "submitted.tsv").entries() == []

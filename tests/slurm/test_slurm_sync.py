@@ -20,6 +20,7 @@ from slurm_scenarios import (
 
 from greenslot.cli import main
 from greenslot.slurm.ledger import Ledger
+from greenslot.slurm.queue import scenario_key
 
 JOBS = [
     {"job_id": "a", "gpus": 1, "duration_h": 1, "command": "sleep 1", "power_limit_w": 300},
@@ -95,7 +96,8 @@ def test_a_running_job_is_pinned_where_it_runs(slurm, tmp_path, capsys):
     path.write_text(yaml.safe_dump(config))
     live = slurm.run("sbatch", "--parsable", "--nodelist=gsnode2", "--gres=gpu:2", "-t", "120",
                      "-Jlive", "-o/dev/null", "--comment=greenslot:plan=0123456789ab,"
-                     "power_limit_w=200", "--wrap", "sleep 300").stdout.strip()
+                     f"scenario={scenario_key(config['name'])},power_limit_w=200",
+                     "--wrap", "sleep 300").stdout.strip()
     stranger = _foreign(slurm, "later", "now+18000", "gsnode1")
     stranger_before = queue(slurm, [stranger])[0]
     deadline = time.monotonic() + 20
@@ -117,3 +119,50 @@ def test_a_running_job_is_pinned_where_it_runs(slurm, tmp_path, capsys):
     assert main(["submit", str(tmp_path / "new")]) == 0
     out = capsys.readouterr().out
     assert "submitted later as Slurm job" in out and "1 submitted" in out
+
+
+def test_a_finished_and_purged_job_is_not_submitted_again(slurm, tmp_path, capsys, monkeypatch):
+    """nightly.sh run twice a night: sync into the same folder after the first night's job
+    finished and left the queue (MinJobAge), then submit (review of issue 7)."""
+    import greenslot.slurm.submit as submit_module
+    import greenslot.slurm.sync as sync_module
+    from greenslot.slurm.queue import read_queue
+
+    jobs = [{"job_id": "a", "gpus": 1, "duration_h": 1, "command": "true", "power_limit_w": 300}]
+    path = slurm_scenario(tmp_path / "s", jobs)
+    night = tmp_path / "night"
+    plan_into(path, night)
+    earlier = {r["id"] for r in queue(slurm)}  # finished jobs of earlier tests stay listed
+    assert main(["submit", str(night)]) == 0
+    (first,) = Ledger(night / "submitted.tsv").entries()
+    (night / "logs" / "kept.out").write_text("a running job's output\n")
+    hidden = {int(first[1])}  # the purge: squeue no longer shows the job
+
+    def purged(runner=None):
+        return [j for j in read_queue() if j.slurm_id not in hidden]
+
+    monkeypatch.setattr(sync_module, "read_queue", purged)
+    monkeypatch.setattr(submit_module, "read_queue", purged)
+    capsys.readouterr()
+    assert main(["sync", str(path), "--out", str(night), "--apply"]) == 0
+    out = capsys.readouterr().out
+    assert f"a: Slurm job {first[1]} (in the ledger) is no longer in the queue" in out
+    assert Ledger(night / "submitted.tsv").entries()[0] == first  # carried over
+    assert (night / "logs" / "kept.out").read_text() == "a running job's output\n"
+    assert main(["submit", str(night)]) == 0
+    assert "0 submitted" in capsys.readouterr().out
+    assert [r["id"] for r in queue(slurm) if r["id"] not in earlier] == [first[1]]
+
+
+def test_a_job_in_the_ledger_of_the_folder_is_adopted_without_the_scenario_key(
+        slurm, tmp_path, capsys):
+    """Jobs submitted before the tag carried ``scenario=`` are still this scenario's when the
+    output folder's ledger records them."""
+    path = slurm_scenario(tmp_path / "s", JOBS[:1], carbon=LATE_LOW)
+    old = slurm.run("sbatch", "--parsable", "--begin=now+20000", "--nodelist=gsnode3",
+                    "--gres=gpu:1", "-t", "600", "-Ja", "-o/dev/null",
+                    "--comment=greenslot:plan=ffffffffffff,power_limit_w=300",
+                    "--wrap", "sleep 1").stdout.strip()
+    Ledger(tmp_path / "new" / "submitted.tsv").append("a", old, "ffffffffffff")
+    assert main(["sync", str(path), "--out", str(tmp_path / "new"), "--apply"]) == 0
+    assert f"updated a (Slurm job {old})" in capsys.readouterr().out
