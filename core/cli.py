@@ -25,6 +25,7 @@ from greenslot import (
     cli_slurm,
     cli_trust,
 )
+from greenslot.cli_args import positive_float
 from greenslot.forecasts.errors import CredentialsError, ProviderError, QueryError
 from greenslot.model.errors import InfeasibleError, InvalidScheduleError, ScenarioError
 from greenslot.model.loader import parse_objective_weights
@@ -61,18 +62,9 @@ def _objective(text: str) -> Objective:
     return parse_objective_weights(weights, "--objective")
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
 def _positive_int(text: str) -> int:
-    value = _positive(text)
+    """A whole number > 0; "2.0" is accepted as 2 (what --threads always took)."""
+    value = positive_float(text)
     if value != int(value):
         raise argparse.ArgumentTypeError(f"must be a whole number, got {text}")
     return int(value)
@@ -95,10 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "plan is written instead")
     p.add_argument("--objective", type=_objective, default=None,
                    help="carbon | cost | energy | JSON weights (overrides the scenario)")
-    p.add_argument("--time-limit", type=_positive, default=None, metavar="SECONDS",
+    p.add_argument("--time-limit", type=positive_float, default=None, metavar="SECONDS",
                    help="stop exact solvers then and keep the best plan found")
     p.add_argument("--threads", type=_positive_int, default=1)
-    p.add_argument("--gap", type=_positive, default=None, metavar="G",
+    p.add_argument("--gap", type=positive_float, default=None, metavar="G",
                    help="relative gap at which exact solvers stop (default 1e-4)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     p.add_argument("--strict", action="store_true",

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from greenslot import __version__
+from greenslot.cli_args import positive_int
 from greenslot.report import write_report
 from greenslot.sweep import ClusterError, ClusterSpec, parse_vary, run_sweep
 from greenslot.sweep.progress import SweepProgress
@@ -20,16 +21,6 @@ from greenslot.whatif import parse_override
 from greenslot.whatif.compare import compare, format_comparison, read_plan_files
 
 SOLVE_OPTIONS = ("solver", "objective", "time_limit", "threads", "gap")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
-    return value
 
 
 def add_parsers(verbs, plan_parser: argparse.ArgumentParser) -> None:
@@ -57,7 +48,7 @@ def add_parsers(verbs, plan_parser: argparse.ArgumentParser) -> None:
     s.add_argument("--cluster", default="local", metavar="local|ADDRESS|slurm",
                    help="local: a Dask LocalCluster (default); ADDRESS: a running scheduler "
                         "(tcp://host:8786); slurm: workers as Slurm jobs (dask-jobqueue)")
-    s.add_argument("--workers", type=_positive_int, default=2,
+    s.add_argument("--workers", type=positive_int, default=2,
                    help="worker processes (local) or Slurm jobs (slurm); default 2")
     s.add_argument("--slurm-partition", default=None)
     s.add_argument("--slurm-memory", default="4GB")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from greenslot.cli_args import positive_float
 from greenslot.forecasts.backtest import backtest
 from greenslot.forecasts.errors import CredentialsError, ProviderError, QueryError
 from greenslot.forecasts.fetch import FetchOptions, fetch, write_forecast_csv
@@ -48,13 +49,6 @@ def _non_negative(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
-def _positive(text: str) -> float:
-    value = _non_negative(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be > 0")
     return value
 
 
@@ -101,7 +95,7 @@ def add_parser(verbs) -> None:
     f.add_argument("--max-age", type=_non_negative, default=30.0, metavar="MINUTES",
                    help="reuse a cached answer this young without asking (default 30)")
     f.add_argument("--retries", type=_count, default=3, help="retries on 429/5xx/timeouts")
-    f.add_argument("--timeout", type=_positive, default=30.0, metavar="SECONDS",
+    f.add_argument("--timeout", type=positive_float, default=30.0, metavar="SECONDS",
                    help="read timeout per request (connect timeout 5 s)")
 
     b = sub.add_parser("backtest", help="MAE and MAPE by lead time of our forecasting methods")
