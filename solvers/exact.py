@@ -74,11 +74,11 @@ def _penalty_of(prep: Prepared, schedule: Schedule) -> float:
                      if u.job_id in position and prep.can_run()[position[u.job_id]]))
 
 
-def _unavoidable_penalty(prep: Prepared) -> float:
+def unavoidable_penalty(prep: Prepared) -> float:
     return float(prep.penalty[~prep.can_run()].sum())
 
 
-def _with_reasons(state: ClusterState, placed: dict[str, Assignment], prep: Prepared
+def with_reasons(state: ClusterState, placed: dict[str, Assignment], prep: Prepared
                   ) -> Schedule:
     unplaced = []
     for job in prep.jobs:
@@ -94,7 +94,7 @@ def _with_reasons(state: ClusterState, placed: dict[str, Assignment], prep: Prep
     return Schedule(tuple(placed.values()), tuple(unplaced))
 
 
-def _candidate(scenario: Scenario, prep: Prepared, source: str,
+def valid_candidate(scenario: Scenario, prep: Prepared, source: str,
                schedule: Schedule) -> Candidate | None:
     """A candidate if the independent validator accepts the plan, else None (logged)."""
     problems = validate(scenario, schedule)
@@ -105,7 +105,7 @@ def _candidate(scenario: Scenario, prep: Prepared, source: str,
     return Candidate(source, schedule, value, _penalty_of(prep, schedule))
 
 
-def _improved(scenario: Scenario, prep: Prepared, best: Candidate,
+def locally_improved(scenario: Scenario, prep: Prepared, best: Candidate,
               deadline: float) -> Candidate | None:
     """``best`` after local search: single moves, then ruin and recreate until ``deadline``."""
     state = ClusterState(scenario)
@@ -122,7 +122,23 @@ def _improved(scenario: Scenario, prep: Prepared, best: Candidate,
     moved += ruin_and_recreate(state, placed, prep, deadline)
     if not moved:
         return None
-    return _candidate(scenario, prep, f"{best.source}+moves", _with_reasons(state, placed, prep))
+    return valid_candidate(scenario, prep, f"{best.source}+moves",
+                           with_reasons(state, placed, prep))
+
+
+def checked_bound(bound: float | None, prep: Prepared, best_total: float) -> float | None:
+    """``bound`` as reported: withheld where the pooled model is no relaxation, dropped when
+    above a feasible plan beyond solver tolerance, else clamped to that plan's objective."""
+    if bound is not None and not pooled_wake_is_a_relaxation(prep):
+        logger.warning("no bound: a node pool mixes idle draws and some price is negative, "
+                       "so the pooled model is not a relaxation")
+        return None
+    if bound is None or bound <= best_total:
+        return bound
+    if bound - best_total > OPTIMALITY_TOLERANCE * max(1.0, abs(best_total)):
+        logger.warning("bound %.9g above a feasible objective %.9g: dropped", bound, best_total)
+        return None
+    return best_total
 
 
 def _remaining(options: SolveOptions, began: float, share: float = 1.0) -> float | None:
@@ -160,15 +176,15 @@ def solve_exact(scenario: Scenario, options: SolveOptions, backend: Backend,
     greedy = solve_greedy(scenario, options)
     prep = prep if prep is not None else prepared(scenario)
     model, index = build(prep)
-    unavoidable = _unavoidable_penalty(prep)
-    candidates = [_candidate(scenario, prep, "greedy", greedy.schedule)]
+    unavoidable = unavoidable_penalty(prep)
+    candidates = [valid_candidate(scenario, prep, "greedy", greedy.schedule)]
 
     relaxation = solve_relaxation(unmargined(model), _remaining(options, began, LP_TIME_SHARE),
                                   options.threads, WakeCuts(prep, index).separate)
     if relaxation.values is not None:
         rounded_state, placed, _ = round_relaxation(prep, index, relaxation.values)
-        candidates.append(_candidate(scenario, prep, "lp-rounding",
-                                     _with_reasons(rounded_state, placed, prep)))
+        candidates.append(valid_candidate(scenario, prep, "lp-rounding",
+                                     with_reasons(rounded_state, placed, prep)))
     candidates = [c for c in candidates if c is not None]
     best = min(candidates, key=lambda c: c.total)
     left = _remaining(options, began)
@@ -180,7 +196,7 @@ def solve_exact(scenario: Scenario, options: SolveOptions, backend: Backend,
         search_until = time.perf_counter() + IMPROVE_TIME_SHARE * left
     else:  # the backend cannot even solve its root LP in time: search to the end instead
         search_until = time.perf_counter() + 0.97 * left
-    improved = _improved(scenario, prep, best, search_until)
+    improved = locally_improved(scenario, prep, best, search_until)
     if improved is not None and improved.total < best.total - 1e-9:
         candidates.append(improved)
         best = improved
@@ -205,7 +221,7 @@ def solve_exact(scenario: Scenario, options: SolveOptions, backend: Backend,
         decoded_state = ClusterState(scenario)
         placed, _ = decode(prep, chosen_columns(prep, index, answer.values),
                            place_pinned(decoded_state), decoded_state)
-        found = _candidate(scenario, prep, name, _with_reasons(decoded_state, placed, prep))
+        found = valid_candidate(scenario, prep, name, with_reasons(decoded_state, placed, prep))
         if found is not None and found.total < best.total - 1e-9:
             best = found
 
@@ -213,18 +229,7 @@ def solve_exact(scenario: Scenario, options: SolveOptions, backend: Backend,
     # its bound is only used when there is no budget row
     backend_bound = None if has_budgets(model) else answer.bound
     bounds = [b - unavoidable for b in (relaxation.bound, backend_bound) if b is not None]
-    bound = max(bounds) if bounds else None
-    if bound is not None and not pooled_wake_is_a_relaxation(prep):
-        logger.warning("no bound: a node pool mixes idle draws and some price is negative, "
-                       "so the pooled model is not a relaxation")
-        bound = None
-    if bound is not None and bound > best.total:
-        if bound - best.total > OPTIMALITY_TOLERANCE * max(1.0, abs(best.total)):
-            logger.warning("bound %.9g above a feasible objective %.9g: dropped", bound,
-                           best.total)
-            bound = None
-        else:
-            bound = best.total
+    bound = checked_bound(max(bounds) if bounds else None, prep, best.total)
     tolerance = max(options.gap if options.gap is not None else DEFAULT_GAP, 1e-9)
     # CP-SAT proves optimality of its integer model; its rounding allowance (the slack) is
     # credited only while it is small (ROUNDING_CREDIT of the objective): a slack of half

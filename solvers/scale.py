@@ -22,16 +22,16 @@ import numpy as np
 
 from greenslot.model.scenario import Scenario
 from greenslot.solvers.exact import (
-    OPTIMALITY_TOLERANCE,
-    _candidate,
-    _improved,
-    _unavoidable_penalty,
-    _with_reasons,
+    checked_bound,
+    locally_improved,
+    unavoidable_penalty,
+    valid_candidate,
+    with_reasons,
 )
 from greenslot.solvers.greedy import solve_greedy
 from greenslot.solvers.lagrange import Families, LagrangianBound, build_families
 from greenslot.solvers.pinned import place_pinned
-from greenslot.solvers.prepare import Prepared, pooled_wake_is_a_relaxation, prepare
+from greenslot.solvers.prepare import Prepared, prepare
 from greenslot.solvers.rounding import round_support
 from greenslot.solvers.state import ClusterState
 from greenslot.solvers.types import DEFAULT_GAP, SolveOptions, SolveResult, SolveStatus
@@ -59,9 +59,9 @@ def solve_large(scenario: Scenario, options: SolveOptions,
     limit = options.time_limit_s if options.time_limit_s is not None else DEFAULT_TIME_LIMIT_S
     stop_at = began + limit
     prep, families = prepared if prepared is not None else prepared_families(scenario)
-    greedy = _candidate(scenario, prep, "greedy", solve_greedy(scenario, options).schedule)
+    greedy = valid_candidate(scenario, prep, "greedy", solve_greedy(scenario, options).schedule)
     candidates = [greedy] if greedy is not None else []
-    unavoidable = _unavoidable_penalty(prep)
+    unavoidable = unavoidable_penalty(prep)
     upper = (greedy.total if greedy is not None else float(prep.penalty.sum())) + unavoidable
 
     lagrangian = LagrangianBound(prep, families)
@@ -75,28 +75,19 @@ def solve_large(scenario: Scenario, options: SolveOptions,
         options.progress(greedy.total, raw_bound - unavoidable)
 
     state, placed, _ = round_support(prep, lagrangian.preferred_columns())
-    rounded = _candidate(scenario, prep, "lagrangian-rounding", _with_reasons(state, placed, prep))
+    rounded = valid_candidate(scenario, prep, "lagrangian-rounding",
+                              with_reasons(state, placed, prep))
     if rounded is not None:
         candidates.append(rounded)
     if not candidates:
         raise RuntimeError("neither greedy nor rounding produced a valid plan")
     best = min(candidates, key=lambda c: c.total)
-    improved = _improved(scenario, prep, best, stop_at - 0.02 * limit)
+    improved = locally_improved(scenario, prep, best, stop_at - 0.02 * limit)
     if improved is not None and improved.total < best.total - 1e-9:
         candidates.append(improved)
         best = improved
 
-    bound: float | None = raw_bound - unavoidable
-    if not pooled_wake_is_a_relaxation(prep):
-        logger.warning("no bound: a node pool mixes idle draws and some price is negative")
-        bound = None
-    if bound is not None and bound > best.total:
-        if bound - best.total > OPTIMALITY_TOLERANCE * max(1.0, abs(best.total)):
-            logger.warning("bound %.9g above a feasible objective %.9g: dropped", bound,
-                           best.total)
-            bound = None
-        else:
-            bound = best.total
+    bound = checked_bound(raw_bound - unavoidable, prep, best.total)
     if options.progress is not None:
         options.progress(best.total, bound)
     tolerance = options.gap if options.gap is not None else DEFAULT_GAP
