@@ -19,7 +19,6 @@ import pandas as pd
 
 from greenslot.cli_args import positive_float
 from greenslot.forecasts.backtest import backtest
-from greenslot.forecasts.errors import CredentialsError, ProviderError, QueryError
 from greenslot.forecasts.fetch import FetchOptions, fetch, write_forecast_csv
 from greenslot.forecasts.files import KNOWN_SIGNALS
 from greenslot.forecasts.forecaster import METHODS, forecast
@@ -203,13 +202,7 @@ def _cmd_predict(args) -> int:
 
 
 def run(args) -> int:
-    """Handler for ``greenslot forecast ...``; maps provider errors to exit 4, usage to 2."""
-    try:
-        handlers = {"fetch": _cmd_fetch, "backtest": _cmd_backtest, "predict": _cmd_predict}
-        return handlers[args.forecast_verb](args)
-    except (CredentialsError, QueryError) as exc:
-        print(f"greenslot: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except ProviderError as exc:
-        print(f"greenslot: provider error, nothing written: {exc}", file=sys.stderr)
-        return EXIT_PROVIDER
+    """Handler for ``greenslot forecast ...``; ``cli.main`` maps provider errors to exit 4
+    and credential or query errors to 2, as for ``plan``."""
+    handlers = {"fetch": _cmd_fetch, "backtest": _cmd_backtest, "predict": _cmd_predict}
+    return handlers[args.forecast_verb](args)
