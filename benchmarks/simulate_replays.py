@@ -28,8 +28,14 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from greenslot.analysis.simulate import (
+    Forecaster,
+    own_forecaster,
+    persistence,
+    sgip_forecaster,
+    simulate,
+)
 from greenslot.model.loader import load_scenario
-from greenslot.simulate import Forecaster, own_forecaster, persistence, sgip_forecaster, simulate
 
 REPO = Path(__file__).resolve().parents[1]
 WEEKS = ("2020-01-20", "2020-04-06", "2020-07-06", "2020-10-05")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from greenslot.forecasts.atomic import write_text_atomic
+from greenslot.atomic import write_text
 from greenslot.forecasts.http_client import Request, Response
 
 logger = logging.getLogger(__name__)
@@ -75,4 +75,4 @@ class ResponseCache:
         entry = {"provider": provider, "url": response.url, "params": dict(request.params),
                  "fetched_at": fetched_at.isoformat(), "status": response.status,
                  "content_type": response.content_type, "text": response.text}
-        write_text_atomic(self.path(provider, request), json.dumps(entry))
+        write_text(self.path(provider, request), json.dumps(entry), make_parents=True)

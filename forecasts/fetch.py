@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from greenslot.forecasts.atomic import write_text_atomic
+from greenslot.atomic import write_text
 from greenslot.forecasts.cache import CachedResponse, ResponseCache, default_cache_dir
 from greenslot.forecasts.errors import CacheMissError, ProviderError
 from greenslot.forecasts.http_client import HttpClient, Request, Response, RetryPolicy
@@ -238,4 +238,4 @@ def forecast_csv_text(table: pd.DataFrame) -> str:
 
 def write_forecast_csv(table: pd.DataFrame, path: Path) -> None:
     """Write the CSV atomically: a reader sees the previous file or the whole new one."""
-    write_text_atomic(Path(path), forecast_csv_text(table))
+    write_text(Path(path), forecast_csv_text(table), make_parents=True)

@@ -112,7 +112,7 @@ def _record(entry: ProviderEntry, got: SiteForecast, now: pd.Timestamp) -> dict[
 
     ``fetched_at``, ``age_minutes`` and ``reason`` vary by run (the clock; the failure's wording
     carries the URL and what the network did); summary.json keeps them under
-    ``forecast_fetch`` (``greenslot.plan_files.FORECAST_RUN_FIELDS``).
+    ``forecast_fetch`` (``greenslot.pipeline.files.FORECAST_RUN_FIELDS``).
     """
     record: dict[str, Any] = {"kind": got.source, "provider": entry.provider,
                               "region": entry.region}

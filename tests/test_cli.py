@@ -41,7 +41,7 @@ def test_example_power_cap_binds_somewhere(example_plan):
     """The example is built so the cap matters: some site-slot sits at the cap."""
     from greenslot.model.accounting import account
     from greenslot.model.loader import load_scenario
-    from greenslot.plan_files import read_plan
+    from greenslot.pipeline.files import read_plan
 
     scenario = load_scenario(EXAMPLE)
     figures = account(scenario, read_plan(scenario, example_plan).schedule)

@@ -9,7 +9,7 @@ import pytest
 from scenario_builder import base_config, hourly_forecast, write_scenario
 
 from greenslot.cli import main
-from greenslot.progress import ProgressLine
+from greenslot.cli.progress import ProgressLine
 from greenslot.solvers.auto import AUTO_MAX_NONZEROS, model_nonzeros
 
 

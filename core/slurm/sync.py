@@ -36,11 +36,11 @@ from pathlib import Path
 from greenslot.model import hostlist
 from greenslot.model.errors import Conflict, InfeasibleError
 from greenslot.model.scenario import Job, Scenario
-from greenslot.pipeline import Plan
+from greenslot.model.schedule import Schedule
 from greenslot.slurm.commands import Runner, controller_time, run_slurm
 from greenslot.slurm.ledger import Ledger, ledger_path
 from greenslot.slurm.queue import QueueJob, parse_tag, read_queue, scenario_key
-from greenslot.submit_script import plan_submissions
+from greenslot.slurm.script import plan_submissions
 
 DONE_OK = "COMPLETED"
 
@@ -183,10 +183,14 @@ def live_scenario(scenario: Scenario, state: LiveState) -> Scenario:
     return dataclasses.replace(scenario, jobs=tuple(kept), _index={})
 
 
-def planned_changes(plan: Plan, state: LiveState) -> list[Change]:
-    """``scontrol update`` fields for each pending job whose Slurm values differ from the plan."""
-    by_job = {s.job_id: s for s in plan_submissions(plan.scenario, plan.schedule,
-                                                    plan.plan_id).jobs}
+def planned_changes(scenario: Scenario, schedule: Schedule, plan_id: str,
+                    state: LiveState) -> list[Change]:
+    """``scontrol update`` fields for each pending job whose Slurm values differ from the plan.
+
+    It takes the plan's parts, not the pipeline's ``Plan``, so that Slurm code never imports
+    the pipeline that calls it.
+    """
+    by_job = {s.job_id: s for s in plan_submissions(scenario, schedule, plan_id).jobs}
     changes = []
     for name, live in sorted(state.pending.items()):
         planned = by_job.get(name)
@@ -218,14 +222,14 @@ def _limit_text(minutes: int | None) -> str:
     return f"{days}-{rest // 60:02d}:{rest % 60:02d}:00"
 
 
-def record_known(plan: Plan, state: LiveState, plan_dir: Path) -> None:
+def record_known(schedule: Schedule, plan_id: str, state: LiveState, plan_dir: Path) -> None:
     """Ledger lines for the jobs Slurm already has, under the new plan id."""
     ledger = Ledger(ledger_path(plan_dir))
-    known = ledger.ids(plan.plan_id)
-    placed = {a.job_id for a in plan.schedule.assignments}
+    known = ledger.ids(plan_id)
+    placed = {a.job_id for a in schedule.assignments}
     for name, live in sorted({**state.running, **state.pending}.items()):
         if name in placed and known.get(name) != str(live.slurm_id):
-            ledger.append(name, str(live.slurm_id), plan.plan_id)
+            ledger.append(name, str(live.slurm_id), plan_id)
 
 
 def apply_changes(changes: list[Change], runner: Runner = run_slurm,

@@ -13,11 +13,11 @@ import pytest
 from analyst_scenarios import two_sites
 
 from greenslot import plan
+from greenslot.analysis.report.figures import pareto_front
+from greenslot.analysis.sweep.grid import Axis, grid_points, parse_vary, split_values
+from greenslot.analysis.sweep.progress import SweepProgress
+from greenslot.analysis.whatif import load_with_overrides, parse_override
 from greenslot.cli import main
-from greenslot.report.figures import pareto_front
-from greenslot.sweep.grid import Axis, grid_points, parse_vary, split_values
-from greenslot.sweep.progress import SweepProgress
-from greenslot.whatif import load_with_overrides, parse_override
 
 TOTALS = ("energy_kwh", "grid_kwh", "renewable_kwh", "carbon_kg", "cost")
 
@@ -57,7 +57,7 @@ def test_two_point_sweep_on_a_local_cluster(tmp_path, capsys):
 @pytest.fixture(scope="module")
 def scheduler():
     """A running Dask scheduler with one in-process worker, reached over TCP by address."""
-    from greenslot.sweep.cluster import _quiet_import
+    from greenslot.analysis.sweep.cluster import _quiet_import
 
     distributed = _quiet_import()
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,

@@ -8,10 +8,10 @@ import pytest
 from analyst_scenarios import cap_scenario, conflict_scenario, two_sites
 
 from greenslot import load_scenario, plan
+from greenslot.analysis.whatif import load_with_overrides, parse_override
+from greenslot.analysis.whatif.overrides import recorded_overrides
 from greenslot.cli import main
 from greenslot.model.loader import parse_objective_weights
-from greenslot.whatif import load_with_overrides, parse_override
-from greenslot.whatif.overrides import recorded_overrides
 
 
 def run(argv: list[str], capsys) -> tuple[int, str, str]:

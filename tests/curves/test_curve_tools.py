@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from greenslot.cli import main
-from greenslot.curves import CurveError, CurveRow, drop_dominated, fit_between_measured
-from greenslot.curves.fit import step_limits
-from greenslot.curves.table import read_curve, write_curve
+from greenslot.power.curves import CurveError, CurveRow, drop_dominated, fit_between_measured
+from greenslot.power.curves.fit import step_limits
+from greenslot.power.curves.table import read_curve, write_curve
 
 # energy per unit of work (power / throughput): 100 W -> 100, 150 W -> 100/0.8=125 ...
 ROWS = [

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from greenslot.cli import main
-from greenslot.curves import CurveError, CurveRow, drop_dominated, import_zeus
-from greenslot.curves.table import read_curve
+from greenslot.power.curves import CurveError, CurveRow, drop_dominated, import_zeus
+from greenslot.power.curves.table import read_curve
 
 HERE = Path(__file__).parent
 A40 = HERE / "zeus" / "summary_power_a40.csv"

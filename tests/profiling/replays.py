@@ -10,8 +10,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from greenslot.profiling.replay import ReplayGpu, ReplayNVML
-from greenslot.profiling.sampler import Sample
+from greenslot.power.profiling.replay import ReplayGpu, ReplayNVML
+from greenslot.power.profiling.sampler import Sample
 
 ZEUS = Path(__file__).parent / "zeus"
 

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from replays import busy_replay
 
 from greenslot.cli import build_parser
-from greenslot.cli_profile import run_profile
+from greenslot.cli.profile import run_profile
 
 
 def main() -> None:

@@ -13,10 +13,10 @@ import pytest
 from replays import busy_replay
 
 from greenslot.cli import build_parser, main
-from greenslot.cli_profile import run_profile
-from greenslot.profiling import ProfileError, load_pynvml, open_gpus
-from greenslot.profiling.limits import PowerLimitGuard
-from greenslot.profiling.replay import ReplayNVML
+from greenslot.cli.profile import run_profile
+from greenslot.power.profiling import ProfileError, load_pynvml, open_gpus
+from greenslot.power.profiling.limits import PowerLimitGuard
+from greenslot.power.profiling.replay import ReplayNVML
 
 HERE = Path(__file__).parent
 GREENSLOT = Path(sys.executable).with_name("greenslot")

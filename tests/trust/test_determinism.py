@@ -3,7 +3,7 @@
 Each run is a separate ``greenslot plan`` process with a different ``PYTHONHASHSEED``, so any
 ordering that leans on set or dict iteration of strings would show. ``schedule.csv``,
 ``submit.sh`` and any other file the plan leaves must be byte-identical; ``summary.json``
-must be byte-identical once the values of :data:`greenslot.plan_files.RUN_DEPENDENT_KEYS`
+must be byte-identical once the values of :data:`greenslot.pipeline.files.RUN_DEPENDENT_KEYS`
 (wall-clock timings, which cannot repeat) are set aside, and those keys must be the only place
 timings live.
 """
@@ -20,7 +20,7 @@ import pytest
 from scenario_builder import hourly_forecast
 from trust_builders import FORECAST, Data
 
-from greenslot.plan_files import RUN_DEPENDENT_KEYS
+from greenslot.pipeline.files import RUN_DEPENDENT_KEYS
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -19,7 +19,7 @@ import pytest
 from greenslot.cli import main
 from greenslot.model.accounting import account
 from greenslot.model.loader import load_scenario
-from greenslot.plan_files import read_plan
+from greenslot.pipeline.files import read_plan
 
 SAMPLE = Path(__file__).parent / "data" / "sgip-2020-06-02"
 

@@ -13,7 +13,7 @@ from trust_builders import Data, at
 
 from greenslot.cli import main
 from greenslot.model.loader import load_scenario
-from greenslot.pipeline import plan
+from greenslot.pipeline.steps import plan
 
 
 def _reasons(tmp_path, data: Data, solver: str = "greedy") -> dict[str, str]:

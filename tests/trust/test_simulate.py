@@ -16,11 +16,7 @@ import pytest
 from scenario_builder import hourly_forecast
 from trust_builders import FORECAST, Data
 
-from greenslot.cli import main
-from greenslot.model.accounting import account
-from greenslot.model.loader import load_scenario
-from greenslot.model.validator import validate
-from greenslot.simulate import (
+from greenslot.analysis.simulate import (
     oracle,
     own_forecaster,
     persistence,
@@ -29,6 +25,10 @@ from greenslot.simulate import (
     sgip_forecaster,
     simulate,
 )
+from greenslot.cli import main
+from greenslot.model.accounting import account
+from greenslot.model.loader import load_scenario
+from greenslot.model.validator import validate
 
 SAMPLE = Path(__file__).parent / "data" / "sgip-replay-2020-06-01-4d"
 DAY1 = "2022-06-15T"

@@ -17,7 +17,7 @@ from trust_builders import CURVE, FORECAST, Data
 
 from greenslot.cli import main
 from greenslot.model.loader import load_scenario
-from greenslot.pipeline import plan
+from greenslot.pipeline.steps import plan
 
 
 def _plan(tmp_path: Path, data: Data, *args: str) -> tuple[pd.DataFrame, dict]:

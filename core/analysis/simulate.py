@@ -1,0 +1,299 @@
+"""Replay real signals with nightly re-planning: forecast -> plan -> realised on actuals.
+
+The scenario's forecast files hold what *actually* happened, over a period whose first day is
+history (it feeds the forecaster and is not planned). Every night at ``start + d days``
+(d = 1, 2, ...) the planner sees
+
+- the jobs released before the next night (tomorrow's queue), not yet started;
+- the jobs started on earlier nights that still run, pinned where and as they run;
+- a forecast of the next ``plan_hours`` made only from signals before that night;
+
+and plans them. Jobs the plan starts before the next night are committed; the rest are
+planned again the next night with a fresher forecast. The committed runs form one schedule
+over the whole replay, which must pass the validator, and are priced on the actual signals.
+The same loop with the actual signals as forecast is the *perfect-foresight* plan. Two
+baselines: ``best_window`` (each job shifted alone to its cheapest window in the same nightly
+forecast, then queued; :mod:`greenslot.solvers.best_window`) in the same loop, and ``fifo``
+(signal-blind, so the same online or offline). Both queue without looking at deadlines, so
+their runs may end late; those are counted, not rejected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from greenslot.forecasts.forecaster import forecast_array
+from greenslot.model.accounting import account
+from greenslot.model.errors import InvalidScheduleError
+from greenslot.model.scenario import Job, Scenario, SiteSeries
+from greenslot.model.schedule import Assignment, Schedule, Unplaced
+from greenslot.model.timegrid import TimeGrid
+from greenslot.model.validator import validate
+from greenslot.pipeline.steps import solve_checked, with_explained_unplaced
+from greenslot.solvers.fifo import solve_fifo
+from greenslot.solvers.queue import missed_deadlines
+from greenslot.solvers.registry import get_solver
+from greenslot.solvers.types import SolveOptions
+
+SIGNALS = ("carbon_g_per_kwh", "price_per_mwh", "renewable_kw")
+
+Forecaster = Callable[[Scenario, str, int, int], SiteSeries]
+"""``(scenario with actual signals, site, first slot, slots) -> forecast for those slots``,
+made only from signals before ``first``."""
+
+
+def _slots_per_day(grid: TimeGrid) -> int:
+    per_day = timedelta(days=1) / grid.slot
+    if abs(per_day - round(per_day)) > 1e-9:
+        raise ValueError("simulate needs a slot that divides a day")
+    return round(per_day)
+
+
+def persistence(scenario: Scenario, site: str, first: int, n: int) -> SiteSeries:
+    """Each slot takes the value at the same time of day on the last day before ``first``."""
+    day = _slots_per_day(scenario.grid)
+    t = np.arange(first, first + n)
+    source = t - ((t - first) // day + 1) * day
+    actual = scenario.series[site]
+    return SiteSeries(**{name: np.array(getattr(actual, name)[source]) for name in SIGNALS})
+
+
+def oracle(scenario: Scenario, site: str, first: int, n: int) -> SiteSeries:
+    """The actual signals themselves: planning with perfect foresight."""
+    actual = scenario.series[site]
+    return SiteSeries(**{name: np.array(getattr(actual, name)[first:first + n])
+                         for name in SIGNALS})
+
+
+def sgip_forecaster(paths: list[Path]) -> Forecaster:
+    """The SGIP provider's MOER forecast where it reaches, persistence beyond.
+
+    SGIP files (``time, moer, f1..f36``) carry at each 5-minute ``time`` a forecast issued
+    then for ``time + k * 5 min``, k = 1..36 (3 h), in kg/kWh. A slot wholly covered by the
+    forecast issued at the night's start takes its mean (x 1000, g/kWh); every other slot and
+    signal takes :func:`persistence`.
+    """
+    frame = pd.concat(pd.read_csv(p) for p in paths)
+    frame["time"] = pd.to_datetime(frame["time"], utc=True)
+    rows = frame.drop_duplicates("time").set_index("time").sort_index()
+    horizons = [f"f{k}" for k in range(1, 37)]
+
+    def forecast(scenario: Scenario, site: str, first: int, n: int) -> SiteSeries:
+        base = persistence(scenario, site, first, n)
+        issued = pd.Timestamp(scenario.grid.time_of(first))
+        if issued not in rows.index:
+            return base
+        step = pd.Timedelta(minutes=5)
+        values = rows.loc[issued, horizons].to_numpy(dtype=float) * 1000.0
+        starts = [issued + step * k for k in range(1, 37)]
+        carbon = np.array(base.carbon_g_per_kwh)
+        slot = pd.Timedelta(scenario.grid.slot)
+        for i in range(n):
+            a = issued + slot * i
+            inside = [v for s, v in zip(starts, values, strict=True) if a <= s < a + slot]
+            if len(inside) * step == slot:
+                carbon[i] = float(np.mean(inside))
+        return dataclasses.replace(base, carbon_g_per_kwh=carbon)
+
+    return forecast
+
+
+def own_forecaster(method: str = "profile") -> Forecaster:
+    """Our own forecaster (:mod:`greenslot.forecasts.forecaster`) on the signals before a night.
+
+    Each signal of the site is forecast from its whole history up to the night (the profile
+    uses the last four weeks of it, so give ``simulate`` that much history), at the slot's
+    resolution. Why: most sites have no provider forecast, or lose it; this is what they plan
+    on instead.
+    """
+
+    def forecast(scenario: Scenario, site: str, first: int, n: int) -> SiteSeries:
+        actual = scenario.series[site]
+        return SiteSeries(**{name: forecast_array(
+            np.asarray(getattr(actual, name)[:first], dtype=float), n, method,
+            scenario.grid.slot) for name in SIGNALS})
+
+    return forecast
+
+
+def window(scenario: Scenario, first: int, n: int, series: dict[str, SiteSeries],
+           jobs: tuple[Job, ...]) -> Scenario:
+    """``scenario`` cut to slots ``[first, first + n)`` with these signals and jobs."""
+    grid = TimeGrid(scenario.grid.time_of(first), scenario.grid.slot, n)
+    nodes = tuple(dataclasses.replace(node, unavailable_slots=frozenset(
+        t - first for t in node.unavailable_slots if first <= t < first + n))
+        for node in scenario.nodes)
+    return dataclasses.replace(scenario, grid=grid, nodes=nodes, jobs=jobs, series=series,
+                               _index={})
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The committed schedule of one policy over the replay and its realised totals."""
+
+    policy: str
+    schedule: Schedule
+    realised: dict[str, float]
+    nights: int
+    missed_deadlines: int = 0  # runs ending after their deadline (baselines only)
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """Realised totals of the forecast-driven plan, perfect foresight and fifo."""
+
+    scenario: Scenario  # the replay period, on actual signals
+    runs: tuple[Replay, ...]
+
+    def run(self, policy: str) -> Replay:
+        return next(r for r in self.runs if r.policy == policy)
+
+
+def replay_scenario(scenario: Scenario, history_days: int = 1) -> Scenario:
+    """The period after the history days, on the actual signals; releases clipped to it."""
+    day = _slots_per_day(scenario.grid) * history_days
+    if history_days < 1 or scenario.grid.n_slots <= day:
+        raise ValueError(f"simulate needs more than {history_days} day(s): those are history")
+    start = scenario.grid.time_of(day)
+    jobs = tuple(dataclasses.replace(j, release=max(j.release, start)) for j in scenario.jobs)
+    series = {site: oracle(scenario, site, day, scenario.grid.n_slots - day)
+              for site in scenario.series}
+    return window(scenario, day, scenario.grid.n_slots - day, series, jobs)
+
+
+def _night_jobs(replay: Scenario, committed: dict[str, Assignment], first: int, day: int,
+                missed: dict[str, str]) -> tuple[Job, ...]:
+    """The jobs the planner sees on the night at slot ``first``, in the scenario's order."""
+    grid = replay.grid
+    now, tomorrow = grid.time_of(first), grid.time_of(first + day)
+    jobs = []
+    for job in replay.jobs:
+        done = committed.get(job.job_id)
+        if done is not None:
+            if done.end_slot > first:  # still running: pinned as it runs
+                jobs.append(dataclasses.replace(
+                    job, pinned_start=grid.time_of(done.start_slot), pinned_nodes=done.nodes,
+                    power_limit_w=done.power_limit_w, depends_on=(),
+                    release=min(job.release, grid.time_of(done.start_slot))))
+            continue
+        if job.job_id in missed or job.release >= tomorrow:
+            continue
+        if job.deadline <= now:
+            missed[job.job_id] = "its deadline passed before a night's plan could start it"
+            continue
+        waits = [d for d in job.depends_on if d not in committed]
+        lost = [d for d in waits if d in missed]
+        if lost:
+            missed[job.job_id] = f"depends on {lost[0]}, which is not placed"
+            continue
+        if any(replay.job(d).release >= tomorrow for d in waits):
+            continue  # a dependency is not in tonight's queue yet
+        deps = tuple(d for d in job.depends_on
+                     if d not in committed or committed[d].end_slot > first)
+        jobs.append(dataclasses.replace(job, release=max(job.release, now), depends_on=deps))
+    return tuple(jobs)
+
+
+def replay_policy(replay: Scenario, actual: Scenario, forecaster: Forecaster, policy: str,
+                  solver: str = "greedy", options: SolveOptions | None = None,
+                  plan_hours: float = 48.0, baseline: bool = False) -> Replay:
+    """Run the nightly loop of the module docstring with ``forecaster``.
+
+    ``actual`` is the full scenario (history days included) the forecaster reads; ``replay``
+    its period after them. A ``baseline`` solver (``best_window``) runs as it is, without the
+    validator's fallback, and its runs may end after their deadlines: those are counted in
+    :attr:`Replay.missed_deadlines`; every other rule must hold.
+    """
+    options = options or SolveOptions()
+    grid = replay.grid
+    day = _slots_per_day(grid)
+    offset = actual.grid.n_slots - grid.n_slots  # the history day, in slots
+    plan_slots = max(day, math.ceil(plan_hours / grid.slot_hours - 1e-9))
+    committed: dict[str, Assignment] = {}
+    missed: dict[str, str] = {}
+    reasons: dict[str, str] = {}
+    nights = 0
+    for first in range(0, grid.n_slots, day):
+        n = min(plan_slots, grid.n_slots - first)
+        jobs = _night_jobs(replay, committed, first, day, missed)
+        if not any(not j.pinned for j in jobs):
+            continue
+        series = {site: forecaster(actual, site, offset + first, n) for site in replay.series}
+        night = window(replay, first, n, series, jobs)
+        solved = (get_solver(solver)(night, options) if baseline
+                  else solve_checked(night, solver, options))
+        result = with_explained_unplaced(night, solved)
+        nights += 1
+        for a in result.schedule.assignments:
+            if a.job_id not in committed and a.start_slot < day:
+                committed[a.job_id] = dataclasses.replace(
+                    a, start_slot=a.start_slot + first, end_slot=a.end_slot + first)
+        reasons.update({u.job_id: u.reason for u in result.schedule.unplaced})
+    unplaced = tuple(Unplaced(j.job_id, reasons.get(j.job_id) or missed.get(
+        j.job_id, "not placed by the last night it could start")) for j in replay.jobs
+        if j.job_id not in committed)
+    schedule = Schedule(tuple(committed.values()), unplaced)
+    late = missed_deadlines(replay, schedule) if baseline else 0
+    violations = [v for v in validate(replay, schedule)
+                  if not (late and _only_late(replay, schedule, v))]
+    if violations:
+        raise InvalidScheduleError(violations)
+    return Replay(policy, schedule, account(replay, schedule).totals, nights, late)
+
+
+def _only_late(replay: Scenario, schedule: Schedule, violation) -> bool:
+    """Whether ``violation`` is a run ending after its deadline (and inside the replay)."""
+    if violation.kind != "window" or violation.job_id is None:
+        return False
+    a = schedule.by_job()[violation.job_id]
+    job = replay.job(a.job_id)
+    return (a.start_slot >= replay.grid.slot_at_or_after(job.release)
+            and a.end_slot <= replay.grid.n_slots)
+
+
+def simulate(scenario: Scenario, forecaster: Forecaster, forecaster_name: str,
+             solver: str = "greedy", options: SolveOptions | None = None,
+             plan_hours: float = 48.0, history_days: int = 1) -> Simulation:
+    """Replay ``scenario`` (forecast files = actual signals) with and without foresight.
+
+    Policies: the plan on ``forecaster``, ``best_window`` on the same forecast, the plan with
+    perfect foresight, and ``fifo``. The first ``history_days`` only feed the forecaster.
+    """
+    replay = replay_scenario(scenario, history_days)
+    runs = [replay_policy(replay, scenario, forecaster, f"plan on {forecaster_name}", solver,
+                          options, plan_hours),
+            replay_policy(replay, scenario, forecaster, f"best_window on {forecaster_name}",
+                          "best_window", SolveOptions(), plan_hours, baseline=True),
+            replay_policy(replay, scenario, oracle, "perfect foresight", solver, options,
+                          plan_hours)]
+    fifo = solve_fifo(replay, SolveOptions()).schedule
+    runs.append(Replay("fifo", fifo, account(replay, fifo).totals, 0,
+                       missed_deadlines(replay, fifo)))
+    return Simulation(replay, tuple(runs))
+
+
+def simulation_table(simulation: Simulation) -> str:
+    """One row per policy: realised totals, jobs placed and left out."""
+    fifo = simulation.run("fifo").realised
+    lines = [f"{'policy':28}{'carbon_kg':>12}{'vs fifo':>9}{'cost':>12}{'energy_kwh':>12}"
+             f"{'placed':>8}{'unplaced':>10}{'late':>6}{'nights':>8}"]
+    for run in simulation.runs:
+        change = (f"{run.realised['carbon_kg'] / fifo['carbon_kg'] - 1:+.1%}"
+                  if fifo["carbon_kg"] else "-")
+        lines.append(f"{run.policy:28}{run.realised['carbon_kg']:12.3f}{change:>9}"
+                     f"{run.realised['cost']:12.3f}{run.realised['energy_kwh']:12.3f}"
+                     f"{len(run.schedule.assignments):8d}{len(run.schedule.unplaced):10d}"
+                     f"{run.missed_deadlines:6d}{run.nights:8d}")
+    return "\n".join(lines)
+
+
+__all__ = ["Simulation", "oracle", "own_forecaster", "persistence", "replay_policy",
+           "sgip_forecaster", "simulate", "simulation_table"]

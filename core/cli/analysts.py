@@ -1,0 +1,110 @@
+"""The analysts' verbs: ``report``, ``compare`` and ``sweep`` (``plan --set`` lives with plan).
+
+Registered into the main parser by :func:`add_parsers`; errors map to exit codes through the
+main CLI (bad input is a ``ScenarioError``: exit 2), except an unreachable or unstartable
+cluster, which is the user's setup and also exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from greenslot import __version__
+from greenslot.analysis.report import write_report
+from greenslot.analysis.sweep import ClusterError, ClusterSpec, parse_vary, run_sweep
+from greenslot.analysis.sweep.progress import SweepProgress
+from greenslot.analysis.whatif import parse_override
+from greenslot.analysis.whatif.compare import compare, format_comparison, read_plan_files
+from greenslot.cli.args import positive_int
+
+SOLVE_OPTIONS = ("solver", "objective", "time_limit", "threads", "gap")
+
+
+def add_parsers(verbs, plan_parser: argparse.ArgumentParser) -> None:
+    """Add ``report``, ``compare`` and ``sweep``; the sweep takes ``plan``'s solve options."""
+    r = verbs.add_parser("report", help="draw a written plan: DIR/report.html and PNGs")
+    r.add_argument("plan_dir", type=Path)
+    r.add_argument("--scenario", default=None,
+                   help="the plan's scenario, when it has moved since planning (default: the "
+                        "path summary.json records)")
+
+    c = verbs.add_parser("compare", help="totals, deltas and moved jobs of two plans (B - A)")
+    c.add_argument("plan_a", type=Path)
+    c.add_argument("plan_b", type=Path)
+    c.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    c.add_argument("--all", action="store_true", help="list every moved job, not the first 30")
+
+    s = verbs.add_parser("sweep", help="plan a grid of what-ifs in parallel on Dask")
+    s.add_argument("scenario", help="scenario.yaml or the folder holding it")
+    s.add_argument("--vary", action="append", required=True, metavar="KEY=V1,V2,...",
+                   help="a key and its values (repeatable: the grid is every combination)")
+    s.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="an edit applied to every point")
+    s.add_argument("--out", required=True, type=Path,
+                   help="folder for sweep.csv, pareto.png and points/NNN/ plans")
+    s.add_argument("--cluster", default="local", metavar="local|ADDRESS|slurm",
+                   help="local: a Dask LocalCluster (default); ADDRESS: a running scheduler "
+                        "(tcp://host:8786); slurm: workers as Slurm jobs (dask-jobqueue)")
+    s.add_argument("--workers", type=positive_int, default=2,
+                   help="worker processes (local) or Slurm jobs (slurm); default 2")
+    s.add_argument("--slurm-partition", default=None)
+    s.add_argument("--slurm-memory", default="4GB")
+    s.add_argument("--slurm-walltime", default="01:00:00")
+    s.add_argument("--slurm-log-dir", default=None,
+                   help="folder for the worker jobs' Slurm output (default: "
+                        "$TMPDIR/greenslot-sweep-slurm)")
+    s.add_argument("--slurm-start-timeout", type=float, default=600.0, metavar="SECONDS",
+                   help="give up when no worker job has started by then (default 600)")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    for action in plan_parser._actions:  # the very same options, so they cannot drift apart
+        if action.dest in SOLVE_OPTIONS:
+            s._add_action(action)
+
+
+def cmd_report(args) -> int:
+    target = write_report(args.plan_dir, args.scenario)
+    names = sorted(p.name for p in target.parent.glob("*.png"))
+    print(f"report: {target} ({target.stat().st_size / 1e6:.2f} MB; figures {', '.join(names)})")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    result = compare(read_plan_files(args.plan_a), read_plan_files(args.plan_b))
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(format_comparison(result, limit=None if args.all else 30))
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    axes = [parse_vary(v) for v in args.vary]
+    fixed = [parse_override(o) for o in args.overrides]
+    spec = ClusterSpec(args.cluster, args.workers, args.slurm_partition, args.slurm_memory,
+                       args.slurm_walltime, args.slurm_start_timeout, args.slurm_log_dir)
+    options = {"time_limit_s": args.time_limit, "threads": args.threads, "gap": args.gap}
+    total = 1
+    for axis in axes:
+        total *= len(axis.values)
+    try:
+        with SweepProgress(total, not args.quiet) as progress:
+            sweep = run_sweep(args.scenario, axes, fixed, args.out, spec, args.solver,
+                              options, __version__, objective=args.objective,
+                              on_point_done=progress.advance)
+    except ClusterError as exc:
+        print(f"greenslot: error: {exc}", file=sys.stderr)
+        return 2
+    table = sweep.table
+    shown = table.drop(columns=["plan_dir", "error", "solver"]).to_string(index=False,
+                                                                         float_format="%.2f")
+    print(f"sweep: {len(table)} points -> {sweep.out_dir}/sweep.csv, pareto.png, points/")
+    print(shown)
+    for row in table[table["error"].astype(str) != ""].itertuples():
+        print(f"point {row.point}: {row.error}", file=sys.stderr)
+    return 0
+
+
+HANDLERS = {"report": cmd_report, "compare": cmd_compare, "sweep": cmd_sweep}

@@ -1,0 +1,209 @@
+"""The ``greenslot`` command line. Maps typed errors to exit codes in one place.
+
+Exit codes (contract section 4): 0 done; 2 bad input or usage (one line naming file, row and
+field; nothing written); 3 the hard constraints cannot all hold; 1 a plan that fails
+``validate``; 4 a site's forecast provider failed and neither its cache nor its history could
+stand in (as ``forecast fetch``; nothing written); other non-zero: internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from greenslot import __version__
+from greenslot.analysis.whatif import load_with_overrides, parse_override, recorded_overrides
+from greenslot.cli import analysts as cli_analysts
+from greenslot.cli import curves as cli_curves
+from greenslot.cli import forecast as cli_forecast
+from greenslot.cli import profile as cli_profile
+from greenslot.cli import slurm as cli_slurm
+from greenslot.cli import trust as cli_trust
+from greenslot.cli.args import positive_float
+from greenslot.cli.progress import ProgressLine
+from greenslot.forecasts.errors import CredentialsError, ProviderError, QueryError
+from greenslot.model.errors import InfeasibleError, InvalidScheduleError, ScenarioError
+from greenslot.model.loader import parse_objective_weights
+from greenslot.model.scenario import Objective
+from greenslot.model.validator import check_totals, validate
+from greenslot.pipeline.files import check_reported_figures, read_plan, write_plan
+from greenslot.pipeline.steps import plan
+from greenslot.solvers.registry import SOLVERS
+from greenslot.solvers.types import SolveOptions
+
+EXIT_OK, EXIT_INVALID_PLAN, EXIT_USAGE, EXIT_INFEASIBLE, EXIT_INTERNAL = 0, 1, 2, 3, 70
+EXIT_PROVIDER = cli_forecast.EXIT_PROVIDER
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors in one line with exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"greenslot: error: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _objective(text: str) -> Objective:
+    if text in ("carbon", "cost", "energy"):
+        return Objective.named(text)
+    try:
+        weights = json.loads(text)
+    except json.JSONDecodeError:
+        raise argparse.ArgumentTypeError(
+            "use carbon, cost, energy or JSON weights like '{\"carbon_kg\": 1, \"cost\": 0.1}'"
+        ) from None
+    return parse_objective_weights(weights, "--objective")
+
+
+def _positive_int(text: str) -> int:
+    """A whole number > 0; "2.0" is accepted as 2 (what --threads always took)."""
+    value = positive_float(text)
+    if value != int(value):
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text}")
+    return int(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="greenslot", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"greenslot {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    verbs = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
+
+    p = verbs.add_parser("plan", help="plan a scenario and write schedule, summary, submit.sh")
+    p.add_argument("scenario", help="scenario.yaml or the folder holding it")
+    p.add_argument("--out", required=True, type=Path, help="folder to write the plan into")
+    p.add_argument("--solver", default="greedy", choices=sorted(SOLVERS),
+                   help="greedy (default), fifo, milp, cpsat, large (Lagrangian bound, "
+                        "rounding and local search, for models too big to write), or auto "
+                        "(milp when the model is small enough, else large); fifo and "
+                        "best_window are the baselines: where they miss a deadline the greedy "
+                        "plan is written instead")
+    p.add_argument("--objective", type=_objective, default=None,
+                   help="carbon | cost | energy | JSON weights (overrides the scenario)")
+    p.add_argument("--time-limit", type=positive_float, default=None, metavar="SECONDS",
+                   help="stop exact solvers then and keep the best plan found")
+    p.add_argument("--threads", type=_positive_int, default=1)
+    p.add_argument("--gap", type=positive_float, default=None, metavar="G",
+                   help="relative gap at which exact solvers stop (default 1e-4)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 3 and write nothing when any job cannot be placed")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="what-if edit of the scenario, e.g. sites.<name>.power_cap_kw=30 "
+                        "(repeatable; recorded in summary.json)")
+    cli_forecast.add_plan_options(p)
+
+    v = verbs.add_parser("validate", help="re-check a written plan and recompute its totals")
+    v.add_argument("scenario")
+    v.add_argument("plan_dir", type=Path)
+    v.add_argument("--set", dest="overrides", action="append", default=None, metavar="KEY=VALUE",
+                   help="check against these edits instead of those the plan records")
+    cli_forecast.add_plan_options(v, validate=True)
+    cli_profile.add_parser(verbs)
+    cli_curves.add_parser(verbs)
+    cli_slurm.add_parsers(verbs)
+    cli_forecast.add_parser(verbs)
+    cli_analysts.add_parsers(verbs, plan_parser=p)
+    cli_trust.add_parsers(verbs)
+    return parser
+
+
+def _summary_table(result, out_dir: Path) -> str:
+    totals, fifo = result.accounting.totals, result.baselines["fifo"]
+    best = result.baselines.get("best_window", {})
+    solved = result.result
+    proof = ""
+    if solved.bound is not None:
+        gap = max(0.0, (result.objective - solved.bound) / abs(result.objective or 1.0))
+        proof = f", {solved.status}, bound {solved.bound:.6g}, gap {gap:.3%}"
+    lines = [f"plan {result.plan_id}: {len(result.schedule.assignments)} placed, "
+             f"{len(result.schedule.unplaced)} unplaced, solver {solved.solver} "
+             f"({solved.solve_seconds:.2f} s{proof}) -> {out_dir}",
+             f"{'':14}{'plan':>14}{'fifo':>14}{'change':>9}{'best_window':>14}{'change':>9}"]
+    for key in ("energy_kwh", "grid_kwh", "renewable_kwh", "carbon_kg", "cost"):
+        change = f"{(totals[key] / fifo[key] - 1) * 100:+.1f}%" if fifo[key] else "-"
+        versus = (f"{best[key]:14.2f}{(totals[key] / best[key] - 1) * 100:+8.1f}%"
+                  if best.get(key) else f"{'-':>14}{'-':>9}")
+        lines.append(f"{key:14}{totals[key]:14.2f}{fifo[key]:14.2f}{change:>9}{versus}")
+    late = {name: int(b.get("missed_deadlines", 0)) for name, b in result.baselines.items()}
+    if any(late.values()):
+        lines.append("deadlines missed: " + ", ".join(f"{name} {n}"
+                                                       for name, n in late.items()))
+    for u in result.schedule.unplaced:
+        lines.append(f"unplaced {u.job_id}: {u.reason}")
+    return "\n".join(lines)
+
+
+def _cmd_plan(args) -> int:
+    scenario = load_with_overrides(args.scenario, [parse_override(o) for o in args.overrides],
+                                   cli_forecast.plan_source(args))
+    if args.objective is not None:
+        scenario = scenario.with_objective(args.objective)
+    with ProgressLine(args.solver, enabled=not args.quiet) as progress:
+        options = SolveOptions(time_limit_s=args.time_limit, threads=args.threads,
+                               gap=args.gap, progress=progress.update)
+        result = plan(scenario, solver=args.solver, options=options, strict=args.strict)
+    write_plan(result, args.out, __version__)
+    print(_summary_table(result, args.out))
+    return EXIT_OK
+
+
+def _cmd_validate(args) -> int:
+    overrides = ([parse_override(o) for o in args.overrides] if args.overrides is not None
+                 else recorded_overrides(args.plan_dir))
+    scenario = load_with_overrides(args.scenario, overrides,
+                                   cli_forecast.plan_source(args, offline=True))
+    on_disk = read_plan(scenario, args.plan_dir)
+    violations = validate(scenario, on_disk.schedule)
+    if not violations:
+        violations = check_totals(scenario, on_disk.schedule, on_disk.summary.get("totals", {}))
+        violations += check_reported_figures(scenario, on_disk)
+    if violations:
+        for violation in violations:
+            print(f"invalid: {violation}", file=sys.stderr)
+        return EXIT_INVALID_PLAN
+    edited = f" (with {', '.join(o.label for o in overrides)})" if overrides else ""
+    print(f"valid: {len(on_disk.schedule.assignments)} placed, "
+          f"{len(on_disk.schedule.unplaced)} unplaced; totals match to 1e-6{edited}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="greenslot: %(message)s", stream=sys.stderr)
+    handlers = {"plan": _cmd_plan, "validate": _cmd_validate,
+                "profile": cli_profile.cmd_profile, "curves": cli_curves.cmd_curves,
+                "forecast": cli_forecast.run, **cli_slurm.HANDLERS, **cli_analysts.HANDLERS,
+                **cli_trust.HANDLERS}
+    try:
+        return handlers[args.verb](args)
+    except ScenarioError as exc:
+        print(f"greenslot: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except InfeasibleError as exc:
+        print(f"greenslot: {exc}", file=sys.stderr)
+        return EXIT_INFEASIBLE
+    except InvalidScheduleError as exc:
+        print(f"greenslot: internal error, nothing written: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+    except (CredentialsError, QueryError) as exc:
+        print(f"greenslot: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ProviderError as exc:
+        print(f"greenslot: provider error, nothing written: {exc}", file=sys.stderr)
+        return EXIT_PROVIDER
+    except BrokenPipeError:
+        # `greenslot plan ... | head`: the reader left; the plan is already written. Point
+        # stdout at devnull so the interpreter's final flush does not print a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

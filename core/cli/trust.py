@@ -1,0 +1,128 @@
+"""CLI verbs about trusting a plan: ``evaluate`` (a written plan priced on actual signals)
+and ``simulate`` (days of real signals replayed with nightly re-planning).
+
+Kept in its own module so :mod:`greenslot.cli` only registers it: ``add_parsers`` adds the
+verbs, ``HANDLERS`` maps each verb to its handler. Errors propagate as the typed errors that
+``greenslot.cli.main`` maps to exit codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from greenslot.analysis.evaluate import evaluate_plan, evaluation_table
+from greenslot.analysis.simulate import (
+    oracle,
+    own_forecaster,
+    persistence,
+    sgip_forecaster,
+    simulate,
+    simulation_table,
+)
+from greenslot.model.checks import fail
+from greenslot.model.loader import load_scenario
+from greenslot.model.validator import validate
+from greenslot.pipeline.files import read_plan
+from greenslot.solvers.registry import SOLVERS
+from greenslot.solvers.types import SolveOptions
+
+EXIT_OK, EXIT_INVALID_PLAN = 0, 1
+
+
+def add_parsers(verbs) -> None:
+    """Add this module's verbs to the ``greenslot`` sub-command parsers."""
+    e = verbs.add_parser("evaluate",
+                         help="recompute a written plan's totals on actual carbon and prices")
+    e.add_argument("scenario", help="the scenario the plan was made for")
+    e.add_argument("plan_dir", type=Path, help="the plan folder (schedule.csv, summary.json)")
+    e.add_argument("--actual", required=True, type=Path, metavar="ACTUAL.csv",
+                   help="actual signals in the forecast CSV format (time, carbon_g_per_kwh "
+                        "and/or price_per_mwh, renewable_kw); signals it lacks stay as planned")
+    e.add_argument("--site", default=None,
+                   help="the site the actual file is for (needed when there are several)")
+    e.add_argument("--hindsight", choices=sorted(SOLVERS), default=None, metavar="SOLVER",
+                   help="also plan with this solver on the actual signals (perfect foresight)")
+    e.add_argument("--json", action="store_true", help="print the evaluation as JSON")
+
+    s = verbs.add_parser("simulate",
+                         help="replay real signals with nightly re-planning; realised totals "
+                              "against best_window, perfect foresight and fifo")
+    s.add_argument("scenario", help="a scenario whose forecast files hold the ACTUAL signals; "
+                                    "its first days are history for the forecaster")
+    s.add_argument("--forecaster", choices=("persistence", "sgip", "profile", "oracle"),
+                   default="persistence",
+                   help="persistence (same time the day before, default), sgip (the SGIP "
+                        "provider's 3 h MOER forecast, then persistence; needs --sgip), profile "
+                        "(our own blended daily/weekly forecaster; give it 28 history days), "
+                        "or oracle (the actual signals)")
+    s.add_argument("--history-days", type=int, default=1, metavar="N",
+                   help="days at the start that only feed the forecaster (default 1)")
+    s.add_argument("--sgip", type=Path, nargs="+", default=[], metavar="FILE",
+                   help="SGIP MOER files (time, moer, f1..f36) for --forecaster sgip")
+    s.add_argument("--solver", default="greedy", choices=sorted(SOLVERS))
+    s.add_argument("--plan-hours", type=float, default=48.0,
+                   help="hours each nightly plan looks ahead (default 48)")
+    s.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+                   help="per nightly solve, for the exact solvers")
+    s.add_argument("--threads", type=int, default=1)
+    s.add_argument("--json", action="store_true", help="print realised totals as JSON")
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    scenario = load_scenario(args.scenario)
+    on_disk = read_plan(scenario, args.plan_dir)
+    violations = validate(scenario, on_disk.schedule)
+    if violations:
+        for violation in violations:
+            print(f"invalid: {violation}", file=sys.stderr)
+        return EXIT_INVALID_PLAN
+    evaluation = evaluate_plan(scenario, on_disk.schedule, args.actual, str(args.actual),
+                               args.site, args.hindsight)
+    if args.json:
+        print(json.dumps(evaluation.as_dict(), indent=2))
+    else:
+        print(f"plan {on_disk.summary.get('plan_id', '?')} on actual signals from "
+              f"{args.actual} (site {evaluation.site})")
+        print(evaluation_table(evaluation))
+    return EXIT_OK
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    if args.forecaster == "sgip" and not args.sgip:
+        raise SystemExit("greenslot: error: --forecaster sgip needs --sgip FILE... (see --help)")
+    for path in args.sgip:
+        if not path.is_file():
+            fail("missing_file", str(path), None, None, "SGIP file not found")
+    if args.history_days < 1:
+        raise SystemExit("greenslot: error: --history-days must be at least 1")
+    forecaster = {"persistence": persistence, "oracle": oracle,
+                  "profile": own_forecaster("profile")}.get(args.forecaster) \
+        or sgip_forecaster(args.sgip)
+    scenario = load_scenario(args.scenario)
+    if scenario.grid.end - scenario.grid.start <= timedelta(days=args.history_days):
+        fail("bad_duration", str(scenario.source), None, "horizon",
+             f"simulate needs a horizon longer than the {args.history_days} history day(s); "
+             "lengthen it or lower --history-days")
+    options = SolveOptions(time_limit_s=args.time_limit, threads=args.threads)
+    simulation = simulate(scenario, forecaster, args.forecaster, args.solver, options,
+                          args.plan_hours, args.history_days)
+    if args.json:
+        print(json.dumps({run.policy: {**run.realised,
+                                       "placed": len(run.schedule.assignments),
+                                       "unplaced": [u.job_id for u in run.schedule.unplaced],
+                                       "missed_deadlines": run.missed_deadlines,
+                                       "nights": run.nights}
+                          for run in simulation.runs}, indent=2))
+    else:
+        grid = simulation.scenario.grid
+        print(f"replay {grid.start.isoformat()} to {grid.end.isoformat()}, solver "
+              f"{args.solver}, nightly plans of {args.plan_hours:g} h; realised on actuals:")
+        print(simulation_table(simulation))
+    return EXIT_OK
+
+
+HANDLERS = {"evaluate": _cmd_evaluate, "simulate": _cmd_simulate}

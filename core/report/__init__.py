@@ -1,5 +1,0 @@
-"""Plan reports: figures and a self-contained HTML page (``greenslot report DIR``)."""
-
-from greenslot.report.build import Report, build_report, write_report
-
-__all__ = ["Report", "build_report", "write_report"]
