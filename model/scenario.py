@@ -6,12 +6,13 @@ and the validator receive these objects and never re-read files.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -196,17 +197,27 @@ class Scenario:
     # Where each site's signals came from: site -> signal column -> record (``kind`` file,
     # provider, cache, stale-cache or forecaster, and its details); summary.json reports it.
     forecast_sources: Mapping[str, Mapping[str, Mapping]] = field(default_factory=dict)
-    _index: dict = field(default_factory=dict, repr=False, compare=False)
+    # Lookups by name, built from the fields above by __post_init__ and never passed in, so
+    # every copy (``replace``, ``dataclasses.replace``) gets an index of its own fields.
+    _index: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "series", MappingProxyType(dict(self.series)))
-        self._index.update(
+        object.__setattr__(self, "_index", dict(
             site={s.name: s for s in self.sites},
             gpu_type={g.name: g for g in self.gpu_types},
             node={n.name: n for n in self.nodes},
             node_pos={n.name: i for i, n in enumerate(self.nodes)},
             job={j.job_id: j for j in self.jobs},
-        )
+        ))
+
+    def replace(self, **changes: Any) -> Scenario:
+        """A copy with ``changes`` to its fields; the original is never touched.
+
+        The one way greenslot copies a scenario (what-if objectives, live queues, replays,
+        actual signals): the copy's lookups are rebuilt from its own jobs and nodes.
+        """
+        return dataclasses.replace(self, **changes)
 
     @property
     def folder(self) -> Path:
@@ -235,18 +246,4 @@ class Scenario:
 
     def with_objective(self, objective: Objective) -> Scenario:
         """A copy planned for another objective (a what-if that keeps everything else)."""
-        return Scenario(
-            name=self.name,
-            source=self.source,
-            grid=self.grid,
-            objective=objective,
-            transfer_kwh_per_gb=self.transfer_kwh_per_gb,
-            sites=self.sites,
-            gpu_types=self.gpu_types,
-            nodes=self.nodes,
-            jobs=self.jobs,
-            series=self.series,
-            reservations=self.reservations,
-            overrides=self.overrides,
-            forecast_sources=self.forecast_sources,
-        )
+        return self.replace(objective=objective)

@@ -25,6 +25,15 @@ class Assignment:
         return range(max(0, self.start_slot), min(n_slots, self.end_slot))
 
 
+def dependency_not_placed(dependency: str) -> str:
+    """The reason given for a job left out because ``dependency`` is not in the plan.
+
+    One wording everywhere (solvers, baselines, diagnosis, replays), so users and tests can
+    rely on it.
+    """
+    return f"depends on {dependency}, which is not placed"
+
+
 @dataclass(frozen=True)
 class Unplaced:
     """A job left out of the plan and the precise reason, for the user to act on."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from greenslot.model import rules
-from greenslot.model.accounting import TOTAL_KEYS, account
+from greenslot.model.accounting import TOTAL_KEYS, Accounting, account
 from greenslot.model.scenario import Scenario
 from greenslot.model.schedule import Schedule
 
@@ -40,8 +40,15 @@ class Violation:
         return f"[{self.kind}] {who}{self.message}"
 
 
-def validate(scenario: Scenario, schedule: Schedule) -> list[Violation]:
-    """All violations of ``schedule`` against ``scenario``; empty when the plan is valid."""
+def validate(scenario: Scenario, schedule: Schedule,
+             accounting: Accounting | None = None) -> list[Violation]:
+    """All violations of ``schedule`` against ``scenario``; empty when the plan is valid.
+
+    ``accounting`` is ``account(scenario, schedule)`` where the caller already has it (the plan
+    pipeline prices each plan once and hands the figures on); the power cap and budget checks
+    read it instead of pricing the schedule again. The checks of placements, windows,
+    dependencies and capacity never use it, so a plan cannot pass on figures it brought along.
+    """
     found: list[Violation] = []
     found += _check_identity(scenario, schedule)
     if any(v.kind in ("unknown_job", "duplicate_job", "unknown_node", "placement")
@@ -52,8 +59,9 @@ def validate(scenario: Scenario, schedule: Schedule) -> list[Violation]:
         return found
     found += _check_dependencies(scenario, schedule)
     found += _check_capacity(scenario, schedule)
-    found += _check_power_cap(scenario, schedule)
-    found += _check_budgets(scenario, schedule)
+    figures = account(scenario, schedule) if accounting is None else accounting
+    found += _check_power_cap(scenario, figures)
+    found += _check_budgets(scenario, figures)
     return found
 
 
@@ -191,8 +199,7 @@ def _check_capacity(scenario: Scenario, schedule: Schedule) -> list[Violation]:
     return found
 
 
-def _check_power_cap(scenario: Scenario, schedule: Schedule) -> list[Violation]:
-    figures = account(scenario, schedule)
+def _check_power_cap(scenario: Scenario, figures: Accounting) -> list[Violation]:
     found = []
     for k, site in enumerate(scenario.sites):
         if site.power_cap_kw is None:
@@ -213,10 +220,9 @@ def site_carbon_kg(scenario: Scenario, grid_kwh: np.ndarray) -> np.ndarray:
                      / 1000.0 for k, s in enumerate(scenario.sites)])
 
 
-def _check_budgets(scenario: Scenario, schedule: Schedule) -> list[Violation]:
+def _check_budgets(scenario: Scenario, figures: Accounting) -> list[Violation]:
     if not any(s.energy_budget_kwh or s.carbon_budget_kg for s in scenario.sites):
         return []
-    figures = account(scenario, schedule)
     energy = figures.energy_kwh.sum(axis=1)
     carbon = site_carbon_kg(scenario, figures.grid_kwh)
     found = []

@@ -22,7 +22,7 @@ import numpy as np
 
 from greenslot.model import rules
 from greenslot.model.scenario import Job, Scenario
-from greenslot.model.schedule import Assignment, Schedule, Unplaced
+from greenslot.model.schedule import Assignment, Schedule, Unplaced, dependency_not_placed
 from greenslot.solvers.pinned import place_pinned
 from greenslot.solvers.search import best_candidate
 from greenslot.solvers.state import ClusterState
@@ -273,7 +273,7 @@ def explain_unplaced(scenario: Scenario, schedule: Schedule) -> Schedule:
         job = scenario.job(u.job_id)
         missing = [d for d in job.depends_on if d not in placed]
         if missing:
-            unplaced.append(Unplaced(u.job_id, f"depends on {missing[0]}, which is not placed"))
+            unplaced.append(Unplaced(u.job_id, dependency_not_placed(missing[0])))
             continue
         earliest = max([rules.earliest_start_slot(grid, job)]
                        + [placed[d].end_slot for d in job.depends_on])

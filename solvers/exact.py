@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from greenslot.model.accounting import account, objective_value
 from greenslot.model.scenario import Scenario
-from greenslot.model.schedule import Assignment, Schedule, Unplaced
+from greenslot.model.schedule import Assignment, Schedule, Unplaced, dependency_not_placed
 from greenslot.model.validator import validate
 from greenslot.solvers.cuts import WakeCuts
 from greenslot.solvers.decode import chosen_columns, decode, encode
@@ -86,7 +86,7 @@ def with_reasons(state: ClusterState, placed: dict[str, Assignment], prep: Prepa
             continue
         missing = [d for d in job.depends_on if d not in placed]
         if missing:
-            reason = f"depends on {missing[0]}, which is not placed"
+            reason = dependency_not_placed(missing[0])
         else:
             reason = explain_no_fit(state, job, prep.earliest_start[job.job_id],
                                     prep.latest_end[job.job_id])

@@ -12,14 +12,12 @@ from __future__ import annotations
 import time
 
 from greenslot.model import rules
-from greenslot.model.accounting import account, objective_value
 from greenslot.model.errors import Conflict, InfeasibleError
 from greenslot.model.scenario import Job, Scenario
-from greenslot.model.schedule import Assignment, Schedule, Unplaced
+from greenslot.model.schedule import Assignment, Schedule, Unplaced, dependency_not_placed
 from greenslot.model.validator import validate
-from greenslot.solvers.best_window import solve_best_window
+from greenslot.solvers.baselines import Baselines, solve_baselines
 from greenslot.solvers.diagnose import explain_no_fit
-from greenslot.solvers.fifo import solve_fifo
 from greenslot.solvers.ordering import dependency_order
 from greenslot.solvers.pinned import latest_end_before_pinned, place_pinned
 from greenslot.solvers.search import best_candidate
@@ -153,26 +151,31 @@ def solve_greedy(scenario: Scenario, options: SolveOptions | None = None) -> Sol
     return SolveResult(
         solver="greedy",
         status=SolveStatus.FEASIBLE,
-        schedule=_no_worse_than_baselines(scenario, schedule, best.score()),
+        schedule=_no_worse_than_baselines(scenario, schedule, best.score(),
+                                          options.baselines if options else None),
         bound=None,
         solve_seconds=time.perf_counter() - started,
     )
 
 
 def _no_worse_than_baselines(scenario: Scenario, schedule: Schedule,
-                             score: tuple[float, float]) -> Schedule:
+                             score: tuple[float, float],
+                             baselines: Baselines | None) -> Schedule:
     """A baseline's plan instead (fifo, best_window), where it is valid and scores better.
 
     Rare on realistic scenarios, but it makes "greedy is never worse than fifo, or than per-job
     shifting" a guarantee rather than a hope whenever the baseline's plan is itself valid
-    (meets every deadline). The first, fifo, wins ties.
+    (meets every deadline). The first, fifo, wins ties. ``baselines`` are the pipeline's, solved
+    and priced once per plan; without them (greedy called on its own) they are solved here.
     """
-    for solve in (solve_fifo, solve_best_window):
-        baseline = solve(scenario).schedule
-        lost = sum(scenario.job(u.job_id).priority for u in baseline.unplaced)
-        value = objective_value(scenario, account(scenario, baseline).totals)
-        if (lost, value) < (score[0], score[1] - 1e-9) and not validate(scenario, baseline):
-            schedule, score = baseline, (lost, value)
+    known = solve_baselines(scenario) if baselines is None else baselines.for_scenario(scenario)
+    for baseline in known.by_name.values():
+        candidate = baseline.result.schedule
+        lost = sum(scenario.job(u.job_id).priority for u in candidate.unplaced)
+        value = baseline.objective
+        if ((lost, value) < (score[0], score[1] - 1e-9)
+                and not validate(scenario, candidate, baseline.accounting)):
+            schedule, score = candidate, (lost, value)
     return schedule
 
 
@@ -189,7 +192,7 @@ def finish_schedule(scenario: Scenario, state: ClusterState, placed: dict[str, A
     unplaced = []
     for job_id, failure in sorted(failures.items()):
         if failure[0] == "dependency":
-            reason = f"depends on {failure[1]}, which is not placed"
+            reason = dependency_not_placed(failure[1])
         else:
             reason = explain_no_fit(state, scenario.job(job_id), failure[1], failure[2])
         unplaced.append(Unplaced(job_id, reason))

@@ -16,7 +16,7 @@ import numpy as np
 
 from greenslot.model import rules
 from greenslot.model.scenario import Job, Scenario
-from greenslot.model.schedule import Assignment, Schedule, Unplaced
+from greenslot.model.schedule import Assignment, Schedule, Unplaced, dependency_not_placed
 from greenslot.solvers.pinned import place_pinned
 from greenslot.solvers.state import ClusterState, window_sums
 
@@ -72,7 +72,7 @@ def run_queue(scenario: Scenario, order: Iterable[Job],
     for job in order:
         missing = [d for d in job.depends_on if d not in placed]
         if missing:
-            unplaced.append(Unplaced(job.job_id, f"depends on {missing[0]}, which is not placed"))
+            unplaced.append(Unplaced(job.job_id, dependency_not_placed(missing[0])))
             continue
         earliest = max([not_before[job.job_id]] + [placed[d].end_slot for d in job.depends_on])
         fit = first_fit(state, job, earliest)

@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from greenslot.model.schedule import Schedule
+
+if TYPE_CHECKING:
+    from greenslot.solvers.baselines import Baselines
 
 DEFAULT_GAP = 1e-4
 """Relative gap at which exact solvers stop; a plan proven within it is reported optimal."""
@@ -32,6 +36,9 @@ class SolveOptions:
     threads: int = 1
     gap: float | None = None
     progress: ProgressCallback | None = field(default=None, compare=False)
+    # The scenario's fifo and best_window, already solved and priced by the pipeline; greedy
+    # competes with them instead of solving them again (None: it solves them itself).
+    baselines: Baselines | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ cost.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,7 +99,7 @@ def with_actual(scenario: Scenario, site: str | None, actual: Path,
                     float(np.mean(getattr(planned, name) - values[name])))
         for name in KNOWN_SIGNALS if name in values)
     series = dict(scenario.series) | {site: SiteSeries(**fields)}
-    return dataclasses.replace(scenario, series=series, _index={}), site, errors
+    return scenario.replace(series=series), site, errors
 
 
 def evaluate_plan(scenario: Scenario, schedule: Schedule, actual: Path, display: str,

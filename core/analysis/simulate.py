@@ -34,7 +34,7 @@ from greenslot.forecasts.forecaster import forecast_array
 from greenslot.model.accounting import account
 from greenslot.model.errors import InvalidScheduleError
 from greenslot.model.scenario import Job, Scenario, SiteSeries
-from greenslot.model.schedule import Assignment, Schedule, Unplaced
+from greenslot.model.schedule import Assignment, Schedule, Unplaced, dependency_not_placed
 from greenslot.model.timegrid import TimeGrid
 from greenslot.model.validator import validate
 from greenslot.pipeline.steps import solve_checked, with_explained_unplaced
@@ -131,8 +131,7 @@ def window(scenario: Scenario, first: int, n: int, series: dict[str, SiteSeries]
     nodes = tuple(dataclasses.replace(node, unavailable_slots=frozenset(
         t - first for t in node.unavailable_slots if first <= t < first + n))
         for node in scenario.nodes)
-    return dataclasses.replace(scenario, grid=grid, nodes=nodes, jobs=jobs, series=series,
-                               _index={})
+    return scenario.replace(grid=grid, nodes=nodes, jobs=jobs, series=series)
 
 
 @dataclass(frozen=True)
@@ -192,7 +191,7 @@ def _night_jobs(replay: Scenario, committed: dict[str, Assignment], first: int, 
         waits = [d for d in job.depends_on if d not in committed]
         lost = [d for d in waits if d in missed]
         if lost:
-            missed[job.job_id] = f"depends on {lost[0]}, which is not placed"
+            missed[job.job_id] = dependency_not_placed(lost[0])
             continue
         if any(replay.job(d).release >= tomorrow for d in waits):
             continue  # a dependency is not in tonight's queue yet
@@ -228,9 +227,8 @@ def replay_policy(replay: Scenario, actual: Scenario, forecaster: Forecaster, po
             continue
         series = {site: forecaster(actual, site, offset + first, n) for site in replay.series}
         night = window(replay, first, n, series, jobs)
-        solved = (get_solver(solver)(night, options) if baseline
-                  else solve_checked(night, solver, options))
-        result = with_explained_unplaced(night, solved)
+        result = (with_explained_unplaced(night, get_solver(solver)(night, options))
+                  if baseline else solve_checked(night, solver, options).result)
         nights += 1
         for a in result.schedule.assignments:
             if a.job_id not in committed and a.start_slot < day:

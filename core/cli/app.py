@@ -119,8 +119,8 @@ def _summary_table(result, out_dir: Path) -> str:
     solved = result.result
     proof = ""
     if solved.bound is not None:
-        gap = max(0.0, (result.objective - solved.bound) / abs(result.objective or 1.0))
-        proof = f", {solved.status}, bound {solved.bound:.6g}, gap {gap:.3%}"
+        gap = "-" if result.gap is None else f"{result.gap:.3%}"
+        proof = f", {solved.status}, bound {solved.bound:.6g}, gap {gap}"
     lines = [f"plan {result.plan_id}: {len(result.schedule.assignments)} placed, "
              f"{len(result.schedule.unplaced)} unplaced, solver {solved.solver} "
              f"({solved.solve_seconds:.2f} s{proof}) -> {out_dir}",

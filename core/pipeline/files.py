@@ -22,7 +22,7 @@ from greenslot.model.schedule import Assignment, Schedule, Unplaced
 from greenslot.model.validator import Violation
 from greenslot.pipeline.steps import Plan
 from greenslot.slurm.ledger import LEDGER_NAME
-from greenslot.slurm.script import render_submit_script, submissions_json
+from greenslot.slurm.script import plan_submissions, render_submit_script, submissions_json
 
 SCHEDULE_COLUMNS = ("job_id", "start", "end", "site", "nodes", "gpus", "gpu_type", "partition",
                     "power_limit_w", "power_w", "energy_kwh", "carbon_kg", "cost", "release",
@@ -114,9 +114,6 @@ def summary_dict(plan: Plan, version: str) -> dict:
                      for key in ("energy_kwh", "carbon_kg", "cost")}
               for name, base in plan.baselines.items()}
     result = plan.result
-    gap = None
-    if result.bound is not None and plan.objective:
-        gap = max(0.0, (plan.objective - result.bound) / abs(plan.objective))
     details, timings = _split_timings(
         {k: v for k, v in result.details.items() if k != "fallback"})
     forecast_source, forecast_fetch = forecast_source_keys(plan)
@@ -126,7 +123,7 @@ def summary_dict(plan: Plan, version: str) -> dict:
         "objective": plan.objective,
         "objective_kind": plan.scenario.objective.as_json(),
         "bound": result.bound,
-        "gap": gap,
+        "gap": plan.gap,
         "solve_seconds": result.solve_seconds,
         "timings": timings,
         "fallback": result.details.get("fallback"),
@@ -173,12 +170,12 @@ def write_plan(plan: Plan, out_dir: Path, version: str) -> None:
         schedule_frame(plan).to_csv(staging / "schedule.csv", index=False)
         (staging / "summary.json").write_text(json.dumps(summary_dict(plan, version), indent=2)
                                               + "\n")
+        planned = plan_submissions(plan.scenario, plan.schedule, plan.plan_id)
         script = staging / "submit.sh"
-        script.write_text(render_submit_script(plan.scenario, plan.schedule, plan.plan_id,
-                                               version))
+        script.write_text(render_submit_script(plan.scenario, planned, plan.plan_id, version))
         script.chmod(0o755)
         (staging / "sbatch.json").write_text(
-            submissions_json(plan.scenario, plan.schedule, plan.plan_id))
+            submissions_json(plan.scenario, planned, plan.plan_id))
 
 
 @dataclass(frozen=True)

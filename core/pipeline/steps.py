@@ -1,6 +1,9 @@
-"""The plan pipeline: solve -> validate -> account, returning everything the writers need.
+"""The plan pipeline: baselines -> solve -> explain -> account -> validate, in one pass.
 
-Each step is a public function so an analyst can run them one at a time from Python.
+Each step is a public function so an analyst can run them one at a time from Python. Each
+schedule is solved once, priced once and validated once: the baselines are solved and priced
+before the solver runs and handed to it (greedy competes with them), and the plan's accounting
+is computed once, then reused by the validator, ``summary.json`` and ``schedule.csv``.
 
 A nightly run must always leave a valid plan: when the chosen solver raises or returns a
 schedule the validator rejects, :func:`solve_checked` falls back to ``greedy`` (or to ``fifo``
@@ -21,10 +24,8 @@ from greenslot.model.errors import Conflict, InfeasibleError, InvalidScheduleErr
 from greenslot.model.scenario import Scenario
 from greenslot.model.schedule import Schedule
 from greenslot.model.validator import validate
-from greenslot.solvers.best_window import solve_best_window
+from greenslot.solvers.baselines import Baselines, solve_baselines
 from greenslot.solvers.diagnose import explain_unplaced
-from greenslot.solvers.fifo import solve_fifo
-from greenslot.solvers.queue import missed_deadlines
 from greenslot.solvers.registry import get_solver
 from greenslot.solvers.types import SolveOptions, SolveResult, SolveStatus
 
@@ -51,6 +52,17 @@ class Plan:
         return self.result.schedule
 
     @property
+    def gap(self) -> float | None:
+        """Relative distance of the objective above the proven bound; None without a bound.
+
+        None too when the objective is zero (no relative gap to speak of).
+        """
+        bound = self.result.bound
+        if bound is None or not self.objective:
+            return None
+        return max(0.0, (self.objective - bound) / abs(self.objective))
+
+    @property
     def plan_id(self) -> str:
         """A short stable id of this schedule, used to tag Slurm submissions.
 
@@ -65,18 +77,23 @@ class Plan:
         return digest[:12]
 
 
-def check_schedule(scenario: Scenario, schedule: Schedule) -> None:
-    """Raise :class:`InvalidScheduleError` unless the independent validator accepts."""
-    violations = validate(scenario, schedule)
-    if violations:
-        raise InvalidScheduleError(violations)
-
-
 FALLBACKS = ("greedy", "fifo")
 """Solvers tried, in order, when the chosen one fails; neither needs a backend."""
 
 
-def solve_checked(scenario: Scenario, solver: str, options: SolveOptions) -> SolveResult:
+@dataclass(frozen=True)
+class CheckedSolve:
+    """A solver's result that the validator accepted, its reasons explained, and its figures.
+
+    ``accounting`` is ``account(scenario, result.schedule)``, computed once: the validator's
+    cap and budget checks used it, and the plan and its writers use it again.
+    """
+
+    result: SolveResult
+    accounting: Accounting
+
+
+def solve_checked(scenario: Scenario, solver: str, options: SolveOptions) -> CheckedSolve:
     """Run ``solver`` and return a schedule the validator accepts, falling back if need be.
 
     :class:`InfeasibleError` (pinned jobs in conflict) is an answer, not a failure, and is
@@ -91,25 +108,26 @@ def solve_checked(scenario: Scenario, solver: str, options: SolveOptions) -> Sol
         No solver, fallbacks included, produced a valid schedule.
     """
     outcome = _attempt(scenario, solver, options)
-    if isinstance(outcome, SolveResult):
+    if isinstance(outcome, CheckedSolve):
         return outcome
     failures = [(solver, outcome)]
     for fallback in (s for s in FALLBACKS if s != solver):
-        result = _attempt(scenario, fallback, options)
-        if isinstance(result, SolveResult):
+        checked = _attempt(scenario, fallback, options)
+        if isinstance(checked, CheckedSolve):
             why = f"{solver} {outcome}"
             logger.warning("%s; wrote the %s plan instead (status %s)", why, fallback,
                            SolveStatus.FEASIBLE)
+            result = checked.result
             details = {**result.details, "fallback": {"requested": solver, "used": fallback,
                                                       "reason": why}}
-            return dataclasses.replace(result, status=SolveStatus.FEASIBLE, bound=None,
-                                       details=details)
-        failures.append((fallback, result))
+            return dataclasses.replace(checked, result=dataclasses.replace(
+                result, status=SolveStatus.FEASIBLE, bound=None, details=details))
+        failures.append((fallback, checked))
     raise InvalidScheduleError([f"{name} {why}" for name, why in failures])
 
 
-def _attempt(scenario: Scenario, solver: str, options: SolveOptions) -> SolveResult | str:
-    """The solver's valid result, or a short text saying how it failed."""
+def _attempt(scenario: Scenario, solver: str, options: SolveOptions) -> CheckedSolve | str:
+    """The solver's result, explained, priced and valid; or a short text saying how it failed."""
     try:
         result = get_solver(solver)(scenario, options)
     except InfeasibleError:
@@ -118,11 +136,13 @@ def _attempt(scenario: Scenario, solver: str, options: SolveOptions) -> SolveRes
         logger.info("%s raised", solver, exc_info=True)
         text = " ".join(str(exc).split())[:200]
         return f"failed ({type(exc).__name__}{': ' + text if text else ''})"
-    violations = validate(scenario, result.schedule)
+    result = with_explained_unplaced(scenario, result)
+    figures = account(scenario, result.schedule)
+    violations = validate(scenario, result.schedule, figures)
     if violations:
         more = f"; +{len(violations) - 1} more" if len(violations) > 1 else ""
         return f"returned a schedule the validator rejects ({violations[0]}{more})"
-    return result
+    return CheckedSolve(result, figures)
 
 
 def with_explained_unplaced(scenario: Scenario, result: SolveResult) -> SolveResult:
@@ -140,25 +160,12 @@ def with_explained_unplaced(scenario: Scenario, result: SolveResult) -> SolveRes
     return dataclasses.replace(result, schedule=schedule)
 
 
-def baseline_totals(scenario: Scenario) -> dict[str, dict[str, float]]:
-    """Totals of the baselines, for an honest comparison.
-
-    The contract's ``fifo`` and ``best_window`` (per-job ``--begin`` shifting, issue 4), each
-    with how many jobs it placed and how many of those end after their deadline (both queue
-    jobs without looking at deadlines, so a saving they show may come from late jobs).
-    """
-    baselines = {}
-    for name, solve in (("fifo", solve_fifo), ("best_window", solve_best_window)):
-        schedule = solve(scenario, SolveOptions()).schedule
-        baselines[name] = account(scenario, schedule).totals | {
-            "placed": len(schedule.assignments),
-            "missed_deadlines": missed_deadlines(scenario, schedule)}
-    return baselines
-
-
 def plan(scenario: Scenario, solver: str = "greedy", options: SolveOptions | None = None,
-         strict: bool = False) -> Plan:
-    """Solve, validate and price ``scenario``.
+         strict: bool = False, baselines: Baselines | None = None) -> Plan:
+    """Solve, explain, price and validate ``scenario``, and compare it with the baselines.
+
+    ``baselines`` are the scenario's own, where the caller already solved them
+    (:func:`~greenslot.solvers.baselines.solve_baselines`); by default they are solved here.
 
     Raises
     ------
@@ -167,18 +174,20 @@ def plan(scenario: Scenario, solver: str = "greedy", options: SolveOptions | Non
     InvalidScheduleError
         Neither the solver nor any fallback returned a valid schedule (nothing is written).
     """
-    options = options or SolveOptions()
-    result = with_explained_unplaced(scenario, solve_checked(scenario, solver, options))
+    known = (solve_baselines(scenario) if baselines is None
+             else baselines.for_scenario(scenario))
+    options = dataclasses.replace(options or SolveOptions(), baselines=known)
+    checked = solve_checked(scenario, solver, options)
+    result = checked.result
     logger.info("%s placed %d jobs in %.2f s", result.solver, len(result.schedule.assignments),
                 result.solve_seconds)
-    check_schedule(scenario, result.schedule)
     if strict and result.schedule.unplaced:
         raise InfeasibleError(Conflict((u.job_id,), u.reason) for u in result.schedule.unplaced)
-    figures = account(scenario, result.schedule)
     return Plan(
         scenario=scenario,
         result=result,
-        accounting=figures,
-        objective=objective_value(scenario, figures.totals) + result.unplaced_penalty,
-        baselines=baseline_totals(scenario),
+        accounting=checked.accounting,
+        objective=objective_value(scenario, checked.accounting.totals)
+        + result.unplaced_penalty,
+        baselines=known.summaries(),
     )

@@ -218,9 +218,12 @@ def plan_submissions(scenario: Scenario, schedule: Schedule, plan_id: str) -> Su
     return Submissions(tuple(jobs), tuple(pinned), tuple(skipped))
 
 
-def submissions_json(scenario: Scenario, schedule: Schedule, plan_id: str) -> str:
-    """``sbatch.json``: the submissions as data, read back by ``greenslot submit``."""
-    planned = plan_submissions(scenario, schedule, plan_id)
+def submissions_json(scenario: Scenario, planned: Submissions, plan_id: str) -> str:
+    """``sbatch.json``: the submissions as data, read back by ``greenslot submit``.
+
+    ``planned`` is :func:`plan_submissions`' answer, shared with :func:`render_submit_script`
+    so both files say exactly the same thing.
+    """
     return json.dumps({
         "plan_id": plan_id,
         "scenario": scenario.name,
@@ -240,12 +243,11 @@ def reservation_entry(res: Reservation) -> dict:
             "nodes": compress(res.nodes), "users": list(res.users)}
 
 
-def render_submit_script(scenario: Scenario, schedule: Schedule, plan_id: str,
+def render_submit_script(scenario: Scenario, planned: Submissions, plan_id: str,
                          version: str) -> str:
-    """The whole script, one ``submit`` line per :class:`Submission`."""
+    """The whole script, one ``submit`` line per :class:`Submission` of ``planned``."""
     lines = [_PRELUDE.format(version=version, plan_id=plan_id, plan_id_q=shlex.quote(plan_id),
                              scenario=scenario.name.replace("\n", " "))]
-    planned = plan_submissions(scenario, schedule, plan_id)
     for res in scenario.reservations:
         entry = reservation_entry(res)
         fields = (slurm_name(res.name), str(entry["start_epoch"]), str(entry["duration_min"]),

@@ -179,8 +179,7 @@ def live_scenario(scenario: Scenario, state: LiveState) -> Scenario:
             job = jobs[original.job_id]
             deps = tuple(d for d in job.depends_on if d not in removed)
             kept.append(dataclasses.replace(job, depends_on=deps))
-    # A fresh _index: replace() would otherwise hand the original's index to the copy.
-    return dataclasses.replace(scenario, jobs=tuple(kept), _index={})
+    return scenario.replace(jobs=tuple(kept))
 
 
 def planned_changes(scenario: Scenario, schedule: Schedule, plan_id: str,

@@ -22,7 +22,6 @@ whole horizon), ``false`` (no window) or ``FROM/TO`` (one window).
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import re
 from collections.abc import Sequence
@@ -312,7 +311,4 @@ def load_with_overrides(path: str | Path, overrides: Sequence[Override],
                 raise ScenarioError(exc.check, Location(override.label), exc.message) from None
         labels = ", ".join(o.label for o in overrides)
         raise ScenarioError(exc.check, exc.location, f"{exc.message} (with {labels})") from None
-    kept = {f.name: getattr(scenario, f.name) for f in dataclasses.fields(scenario) if f.init
-            and f.name != "_index"}
-    kept["overrides"] = tuple((o.key, o.text) for o in overrides)
-    return Scenario(**kept)
+    return scenario.replace(overrides=tuple((o.key, o.text) for o in overrides))
