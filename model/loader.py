@@ -19,10 +19,10 @@ import pandas as pd
 import yaml
 
 from greenslot.forecasts.files import join_site_signals, read_forecast
+from greenslot.forecasts.provider_entry import ForecastSource, parse_provider_entry
 from greenslot.model import hostlist, rules
 from greenslot.model.checks import did_you_mean, fail
 from greenslot.model.csvfile import read_strict_csv
-from greenslot.model.forecast_spec import ForecastSource, parse_provider_entry
 from greenslot.model.reservations import load_reservations, reserve_nodes
 from greenslot.model.scenario import (
     GpuType,

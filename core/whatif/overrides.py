@@ -33,10 +33,10 @@ from typing import Any, NoReturn
 import pandas as pd
 import yaml
 
+from greenslot.forecasts.provider_entry import ForecastSource
 from greenslot.model import hostlist
 from greenslot.model.checks import fail
 from greenslot.model.errors import Location, ScenarioError
-from greenslot.model.forecast_spec import ForecastSource
 from greenslot.model.loader import (
     GPU_KEYS,
     JOB_OPTIONAL,

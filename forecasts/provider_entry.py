@@ -1,11 +1,15 @@
 """A site's ``forecast`` entry that names a provider instead of a file, and who resolves it.
 
-Why a protocol here: the loader must stay free of HTTP, caches and our forecaster (and of
-the import weight and cycles they bring), yet a scenario may say
-``forecast: {provider: uk-carbon-intensity, history: gb-history.csv}``. The loader checks the
-entry's shape and hands it to a :class:`ForecastSource` (``greenslot plan`` passes one built
-from its ``--offline``/``--cache-dir`` options), which returns a table of the same kind a
-forecast file gives plus a record of where each number came from.
+A scenario may say ``forecast: {provider: uk-carbon-intensity, history: gb-history.csv}``.
+:func:`parse_provider_entry` checks the entry's shape against a :class:`ForecastSource`
+(``greenslot plan`` passes one built from its ``--offline``/``--cache-dir`` options,
+:class:`greenslot.forecasts.scenario_source.ProviderForecasts`), which returns a table of the
+same kind a forecast file gives plus a record of where each number came from.
+
+Why apart from that implementation: reading a scenario's forecasts
+(:mod:`greenslot.forecasts.scenario_loading`) needs these types but not the HTTP stack, its
+cache and our forecaster, which it imports only when an entry names a provider and the caller
+injected no source; tests inject their own.
 """
 
 from __future__ import annotations
