@@ -28,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from greenslot.model.loader import load_scenario
+from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.simulate import Forecaster, own_forecaster, persistence, sgip_forecaster, simulate
 
 REPO = Path(__file__).resolve().parents[1]

@@ -15,8 +15,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from greenslot.evaluate import evaluate_plan, evaluation_table
+from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.model.checks import fail
-from greenslot.model.loader import load_scenario
 from greenslot.model.validator import validate
 from greenslot.plan_files import read_plan
 from greenslot.simulate import (

@@ -34,6 +34,7 @@ import pandas as pd
 import yaml
 
 from greenslot.forecasts.provider_entry import ForecastSource
+from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.model import hostlist
 from greenslot.model.checks import fail
 from greenslot.model.errors import Location, ScenarioError
@@ -43,7 +44,6 @@ from greenslot.model.loader import (
     JOB_REQUIRED,
     NODE_KEYS,
     SITE_KEYS,
-    load_scenario,
 )
 from greenslot.model.scenario import Scenario
 

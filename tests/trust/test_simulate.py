@@ -17,8 +17,8 @@ from scenario_builder import hourly_forecast
 from trust_builders import FORECAST, Data
 
 from greenslot.cli import main
+from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.model.accounting import account
-from greenslot.model.loader import load_scenario
 from greenslot.model.validator import validate
 from greenslot.simulate import (
     oracle,
