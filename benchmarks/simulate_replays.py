@@ -35,7 +35,7 @@ from greenslot.analysis.simulate import (
     sgip_forecaster,
     simulate,
 )
-from greenslot.model.loader import load_scenario
+from greenslot.forecasts.scenario_loading import load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
 WEEKS = ("2020-01-20", "2020-04-06", "2020-07-06", "2020-10-05")

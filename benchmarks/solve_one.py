@@ -16,8 +16,8 @@ import tempfile
 from collections import Counter
 
 from benchmarks.instances import write_instance
+from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.model.accounting import account, objective_value
-from greenslot.model.loader import load_scenario
 from greenslot.model.validator import validate
 from greenslot.solvers.registry import get_solver
 from greenslot.solvers.types import SolveOptions

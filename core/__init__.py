@@ -4,7 +4,7 @@ The pipeline reads as one function, :func:`greenslot.pipeline.steps.plan`:
 load -> solve -> validate -> account -> write, each step public.
 """
 
-from greenslot.model.loader import load_scenario
+from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.pipeline.steps import Plan, plan
 
 __version__ = "0.1.0"

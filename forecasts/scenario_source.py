@@ -1,9 +1,9 @@
 """Resolve a scenario's provider entries into forecast tables for ``greenslot plan``.
 
-Why here and not in the loader: the loader only checks an entry's shape
-(:mod:`greenslot.model.forecast_spec`); asking the provider, falling back to the cache and then
-to our forecaster from the site's history is :func:`greenslot.forecasts.fallback.site_forecast`,
-and this module adapts its answer to what the loader joins (a
+Why apart from the entry's shape check (:mod:`greenslot.forecasts.provider_entry`): asking the
+provider, falling back to the cache and then to our forecaster from the site's history is
+:func:`greenslot.forecasts.fallback.site_forecast`, and this module adapts its answer to what
+:mod:`greenslot.forecasts.scenario_loading` joins with the site's files (a
 :class:`~greenslot.forecasts.files.ForecastTable`) plus a record per signal of where the
 numbers came from. A degraded source is one warning line naming the site, never silence.
 """
@@ -28,9 +28,9 @@ from greenslot.forecasts.fetch import FetchOptions
 from greenslot.forecasts.files import ForecastTable, read_forecast
 from greenslot.forecasts.forecaster import METHODS
 from greenslot.forecasts.http_client import RetryPolicy
+from greenslot.forecasts.provider_entry import ProviderEntry, ResolvedForecast
 from greenslot.forecasts.registry import PROVIDERS, get_provider
 from greenslot.model.checks import fail
-from greenslot.model.forecast_spec import ProviderEntry, ResolvedForecast
 from greenslot.model.timegrid import TimeGrid
 
 logger = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ def _library_quiet() -> Iterator[None]:
 
 @dataclass
 class ProviderForecasts:
-    """A :class:`~greenslot.model.forecast_spec.ForecastSource` over HTTP, cache and history.
+    """A :class:`~greenslot.forecasts.provider_entry.ForecastSource` over HTTP, cache and history.
 
     ``now`` (default: the wall clock) decides cache freshness and ages; ``policy`` and
     ``sleep`` are the HTTP retry settings (tests shorten them).

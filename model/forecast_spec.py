@@ -1,114 +1,66 @@
-"""A site's ``forecast`` entry that names a provider instead of a file, and who resolves it.
+"""What the loader asks of forecasts: a site's ``forecast`` entry in, per-slot signals out.
 
-Why a protocol here: the loader must stay free of HTTP, caches and our forecaster (and of
-the import weight and cycles they bring), yet a scenario may say
-``forecast: {provider: uk-carbon-intensity, history: gb-history.csv}``. The loader checks the
-entry's shape and hands it to a :class:`ForecastSource` (``greenslot plan`` passes one built
-from its ``--offline``/``--cache-dir`` options), which returns a table of the same kind a
-forecast file gives plus a record of where each number came from.
+Why a protocol here: the model layer must not do forecast I/O. Reading forecast files,
+resampling them onto slots, and asking a provider over HTTP (with its cache and our
+forecaster) live in :mod:`greenslot.forecasts`; the layer above the model injects an object
+with this shape into :func:`greenslot.model.loader.load_scenario`
+(:func:`greenslot.forecasts.scenario_loading.load_scenario` is the default wiring). The model
+then imports nothing but itself, and loading a scenario reaches the network only through
+what its caller chose to inject.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from greenslot.forecasts.files import ForecastTable
-from greenslot.model.checks import did_you_mean, fail
+from greenslot.model.scenario import SiteSeries
 from greenslot.model.timegrid import TimeGrid
-
-PROVIDER_KEYS = {"provider", "region", "history", "base_url", "method"}
 
 
 @dataclass(frozen=True)
-class ProviderEntry:
-    """One provider entry of a site's ``forecast``, checked for shape only.
+class SiteForecastRequest:
+    """One site's ``forecast`` entry with what is needed to read it and to name it in errors.
 
-    ``display``/``where`` locate it in the scenario for error messages; ``history`` is the
-    site's past series (a contract forecast CSV), used by our forecaster when the provider and
-    the cache both fail.
+    ``forecast`` is the entry as parsed from the YAML (a file name, a provider mapping, or a
+    list of them), unchecked. ``scenario`` names the scenario file and ``where`` the site in
+    it (``sites[0]``), as every error about the entry must. Relative file names are read
+    from ``folder``; ``shown`` turns a path into how the user would type it (for messages).
     """
 
     site: str
-    provider: str
-    region: str | None
-    history: Path | None
-    history_display: str | None
-    base_url: str | None
-    method: str
-    display: str
+    forecast: Any
+    scenario: str
     where: str
+    folder: Path
+    grid: TimeGrid
+    shown: Callable[[Path], str]
 
 
 @dataclass(frozen=True)
-class ResolvedForecast:
-    """A provider entry turned into a table, with one source record per signal column."""
+class SiteSignals:
+    """A site's signals on the grid and, per signal column, a record of where it came from.
 
-    table: ForecastTable
+    ``sources`` maps a column (``carbon_g_per_kwh``...) to a JSON-ready record such as
+    ``{"kind": "file", "path": "forecast.csv"}``; plans write it to ``summary.json``.
+    """
+
+    series: SiteSeries
     sources: Mapping[str, Mapping[str, Any]]
 
 
-class ForecastSource(Protocol):
-    """Turns provider entries into tables for the planning window."""
+class SiteForecasts(Protocol):
+    """Turns a site's ``forecast`` entry into its per-slot signals over the grid.
 
-    providers: tuple[str, ...]
-    methods: tuple[str, ...]
-
-    def resolve(self, entry: ProviderEntry, grid: TimeGrid) -> ResolvedForecast:
-        """The entry's series covering ``grid`` (provider, else cache, else forecaster)."""
-
-
-def _text(value: Any, display: str, where: str, key: str) -> str:
-    if not isinstance(value, str | int) or isinstance(value, bool) or not str(value).strip():
-        fail("bad_forecast_source", display, where, f"forecast.{key}",
-             f"expected text, got {value!r}")
-    return str(value).strip()
-
-
-def parse_provider_entry(value: Mapping, site: str, display: str, where: str, folder: Path,
-                         shown: Any, source: ForecastSource) -> ProviderEntry:
-    """Check a ``{provider: ..., region: ..., history: ...}`` mapping against ``source``.
-
-    ``shown`` turns a path into how the user would type it (for messages). Every problem is a
-    ``bad_forecast_source`` naming the scenario file, the site and the key.
+    Every problem with the entry or what it names is raised as a
+    :class:`~greenslot.model.errors.ScenarioError` (through
+    :func:`greenslot.model.checks.fail`), so the loader's callers see one error type.
     """
-    for key in value:
-        if key not in PROVIDER_KEYS:
-            fail("bad_forecast_source", display, where, f"forecast.{key}",
-                 f"unknown key;{did_you_mean(key, PROVIDER_KEYS)} allowed: "
-                 f"{', '.join(sorted(PROVIDER_KEYS))}")
-    if "provider" not in value:
-        fail("bad_forecast_source", display, where, "forecast.provider",
-             "a forecast mapping needs 'provider' (or give a file name instead)")
-    provider = _text(value["provider"], display, where, "provider")
-    if provider not in source.providers:
-        fail("bad_forecast_source", display, where, "forecast.provider",
-             f"unknown provider {provider!r};{did_you_mean(provider, source.providers)} "
-             f"known: {', '.join(sorted(source.providers))}")
-    region = None if value.get("region") is None else _text(value["region"], display, where,
-                                                            "region")
-    base_url = value.get("base_url")
-    if base_url is not None:
-        base_url = _text(base_url, display, where, "base_url")
-        if not base_url.startswith(("http://", "https://")):
-            fail("bad_forecast_source", display, where, "forecast.base_url",
-                 f"must start with http:// or https://, got {base_url!r}")
-    method = _text(value.get("method", "profile"), display, where, "method")
-    if method not in source.methods:
-        fail("bad_forecast_source", display, where, "forecast.method",
-             f"unknown method {method!r}; known: {', '.join(source.methods)}")
-    history = history_display = None
-    if value.get("history") is not None:
-        history = folder / _text(value["history"], display, where, "history")
-        history_display = shown(history)
-        if not history.is_file():
-            fail("bad_forecast_source", display, where, "forecast.history",
-                 f"history file {history_display} not found")
-    return ProviderEntry(site, provider, region, history, history_display, base_url, method,
-                         display, where)
+
+    def site_signals(self, request: SiteForecastRequest) -> SiteSignals:
+        """Carbon intensity [g/kWh], price [per MWh] and renewables [kW] for every slot."""
 
 
-__all__ = ["PROVIDER_KEYS", "ForecastSource", "ProviderEntry", "ResolvedForecast",
-           "parse_provider_entry"]
+__all__ = ["SiteForecastRequest", "SiteForecasts", "SiteSignals"]

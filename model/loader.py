@@ -3,6 +3,10 @@
 Configuration is parsed once here, at the edge: unknown keys and columns are errors, every value
 is converted to its unit-bearing type, and each failure names file, row and field through a
 named check (:mod:`greenslot.model.checks`).
+
+Forecasts are the exception: reading files and asking providers is I/O of the layer above, so
+the caller injects a :class:`~greenslot.model.forecast_spec.SiteForecasts` that turns each
+site's ``forecast`` entry into per-slot signals. The model thus imports only itself.
 """
 
 from __future__ import annotations
@@ -18,11 +22,10 @@ from typing import Any, Protocol
 import pandas as pd
 import yaml
 
-from greenslot.forecasts.files import join_site_signals, read_forecast
 from greenslot.model import hostlist, rules
 from greenslot.model.checks import did_you_mean, fail
 from greenslot.model.csvfile import read_strict_csv
-from greenslot.model.forecast_spec import ForecastSource, parse_provider_entry
+from greenslot.model.forecast_spec import SiteForecastRequest, SiteForecasts
 from greenslot.model.reservations import load_reservations, reserve_nodes
 from greenslot.model.scenario import (
     GpuType,
@@ -32,7 +35,6 @@ from greenslot.model.scenario import (
     PowerMode,
     Scenario,
     Site,
-    SiteSeries,
 )
 from greenslot.model.timegrid import TimeGrid
 
@@ -302,51 +304,8 @@ def _csv_number(raw: str, display: str, where: str, field: str,
     return value
 
 
-def _default_source() -> ForecastSource:
-    """The provider resolver for callers that pass none (reports, what-if, sweep, submit).
-
-    Imported late so the model layer loads without the HTTP stack unless a scenario names a
-    provider; ``greenslot plan`` and ``validate`` pass their own (``--offline``, cache).
-    """
-    from greenslot.forecasts.scenario_source import ProviderForecasts
-
-    return ProviderForecasts()
-
-
-class _Sources:
-    """The forecast source, created on first use, so file-only scenarios never build one."""
-
-    def __init__(self, given: ForecastSource | None) -> None:
-        self._source = given
-
-    def get(self) -> ForecastSource:
-        if self._source is None:
-            self._source = _default_source()
-        return self._source
-
-
-def _site_tables(forecast: Any, name: str, reader: _YamlReader, where: str, folder: Path,
-                 grid: TimeGrid, sources: _Sources):
-    """A site's forecast tables (files and provider entries) and where each signal came from."""
-    entries = forecast if isinstance(forecast, list) else [forecast]
-    tables, origin = [], {}
-    for entry in entries:
-        if isinstance(entry, Mapping):
-            spec = parse_provider_entry(entry, name, reader.display, where, folder, _display,
-                                        sources.get())
-            resolved = sources.get().resolve(spec, grid)
-            tables.append(resolved.table)
-            origin.update({c: dict(r) for c, r in resolved.sources.items()})
-            continue
-        text = reader.text(entry, where, "forecast")
-        table = read_forecast(folder / text, _display(folder / text))
-        tables.append(table)
-        origin.update({c: {"kind": "file", "path": table.display} for c in table.columns})
-    return tables, origin
-
-
 def _load_sites(raw: Any, reader: _YamlReader, folder: Path, grid: TimeGrid,
-                sources: _Sources):
+                forecasts: SiteForecasts):
     if not isinstance(raw, list) or not raw:
         fail("bad_type", reader.display, None, "sites", "expected a non-empty list of sites")
     sites, series, origins = [], {}, {}
@@ -360,19 +319,15 @@ def _load_sites(raw: Any, reader: _YamlReader, folder: Path, grid: TimeGrid,
         cap = data.get("power_cap_kw")
         cap_kw = None if cap is None else reader.number(cap, where, "power_cap_kw", 0, True)
         down = reader.boolean(data.get("power_down_idle", False), where, "power_down_idle")
-        tables, origins[name] = _site_tables(data["forecast"], name, reader, where, folder,
-                                             grid, sources)
-        signals = join_site_signals(tables, grid, f"{reader.display}, {where}")
+        signals = forecasts.site_signals(SiteForecastRequest(
+            site=name, forecast=data["forecast"], scenario=reader.display, where=where,
+            folder=folder, grid=grid, shown=_display))
+        series[name], origins[name] = signals.series, signals.sources
         budgets = {key: None if data.get(key) is None
                    else reader.number(data[key], where, key, 0, True)
                    for key in ("energy_budget_kwh", "carbon_budget_kg")}
         sites.append(Site(name=name, pue=pue, power_cap_kw=cap_kw, power_down_idle=down,
                           **budgets))
-        series[name] = SiteSeries(
-            carbon_g_per_kwh=signals["carbon_g_per_kwh"],
-            price_per_mwh=signals["price_per_mwh"],
-            renewable_kw=signals["renewable_kw"],
-        )
     return tuple(sites), series, origins
 
 
@@ -661,13 +616,14 @@ def _check_cycles(scenario: Scenario, display: str) -> None:
                 stack.append((child, iter(scenario.job(child).depends_on)))
 
 
-def load_scenario(path: str | Path, edits: RawEdits | None = None,
-                  forecast_source: ForecastSource | None = None) -> Scenario:
+def load_scenario(path: str | Path, forecasts: SiteForecasts,
+                  edits: RawEdits | None = None) -> Scenario:
     """Read and check a scenario; raises :class:`ScenarioError` on the first problem found.
 
+    ``forecasts`` turns each site's ``forecast`` entry into its signals: the model reads no
+    forecast itself, so whoever calls decides whether files or providers are reached
+    (:func:`greenslot.forecasts.scenario_loading.load_scenario` injects both).
     ``edits`` (see :class:`RawEdits`) change the parsed inputs before they are checked.
-    ``forecast_source`` resolves sites' provider entries (default: online, default cache);
-    it may raise the provider layer's errors when no stand-in for a provider exists.
     """
     source = resolve_scenario_path(path)
     display = _display(source)
@@ -704,8 +660,7 @@ def load_scenario(path: str | Path, edits: RawEdits | None = None,
     transfer = reader.number(data.get("transfer_kwh_per_gb", 0.0), None,
                              "transfer_kwh_per_gb", minimum=0)
     folder = source.parent
-    sites, series, origins = _load_sites(data["sites"], reader, folder, grid,
-                                         _Sources(forecast_source))
+    sites, series, origins = _load_sites(data["sites"], reader, folder, grid, forecasts)
     gpu_types = _load_gpu_types(data["gpu_types"], reader, folder)
     nodes = _load_nodes(data["nodes"], reader, sites, gpu_types, grid)
     reservations = load_reservations(data.get("reservations"), reader, nodes)

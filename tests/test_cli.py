@@ -39,8 +39,8 @@ def test_example_plan_is_complete_valid_and_beats_fifo_on_carbon(example_plan, c
 
 def test_example_power_cap_binds_somewhere(example_plan):
     """The example is built so the cap matters: some site-slot sits at the cap."""
+    from greenslot.forecasts.scenario_loading import load_scenario
     from greenslot.model.accounting import account
-    from greenslot.model.loader import load_scenario
     from greenslot.pipeline.files import read_plan
 
     scenario = load_scenario(EXAMPLE)

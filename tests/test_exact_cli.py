@@ -40,7 +40,7 @@ def test_exact_solvers_write_a_proven_optimum(tmp_path, solver, capsys):
 
 def test_auto_chooses_the_exact_pipeline_while_the_model_is_small(tmp_path):
     path = short_sighted(tmp_path)
-    from greenslot.model.loader import load_scenario
+    from greenslot.forecasts.scenario_loading import load_scenario
 
     assert model_nonzeros(load_scenario(path)) <= AUTO_MAX_NONZEROS
     out = tmp_path / "out"

@@ -26,8 +26,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scenario_builder import START, hourly_forecast, write_scenario
 
+from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.model.accounting import account
-from greenslot.model.loader import load_scenario
 from greenslot.model.validator import validate
 from greenslot.solvers.fifo import solve_fifo
 from greenslot.solvers.greedy import solve_greedy

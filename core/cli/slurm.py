@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from greenslot import __version__
-from greenslot.model.loader import load_scenario
+from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.pipeline.files import write_plan
 from greenslot.pipeline.steps import plan
 from greenslot.slurm.commands import SlurmError

@@ -23,8 +23,8 @@ from greenslot.analysis.simulate import (
     simulate,
     simulation_table,
 )
+from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.model.checks import fail
-from greenslot.model.loader import load_scenario
 from greenslot.model.validator import validate
 from greenslot.pipeline.files import read_plan
 from greenslot.solvers.registry import SOLVERS

@@ -14,8 +14,8 @@ import pytest
 from scenario_builder import base_config, hourly_forecast, write_scenario
 
 from greenslot.cli import main
+from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.model.accounting import TOTAL_KEYS, account
-from greenslot.model.loader import load_scenario
 from greenslot.pipeline.files import summary_dict
 from greenslot.pipeline.steps import plan
 from greenslot.solvers.best_window import best_window_begins, solve_best_window

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, event, example, given, settings
 from test_properties import EXAMPLES, scenarios
 from test_properties import _write as write_spec
 
+from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.model.accounting import account, objective_value
-from greenslot.model.loader import load_scenario
 from greenslot.model.validator import validate
 from greenslot.solvers.best_window import solve_best_window
 from greenslot.solvers.greedy import solve_greedy

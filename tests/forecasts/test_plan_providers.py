@@ -24,8 +24,8 @@ from scenario_builder import base_config, write_scenario
 
 from greenslot.cli import main
 from greenslot.forecasts.forecaster import forecast
+from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.forecasts.scenario_source import ProviderForecasts
-from greenslot.model.loader import load_scenario
 
 START = pd.Timestamp("2026-11-30T00:00:00+00:00")
 HOURS = 4

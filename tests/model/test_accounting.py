@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from scenario_builder import base_config, hourly_forecast, write_scenario
 
+from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.model.accounting import account
-from greenslot.model.loader import load_scenario
 from greenslot.model.schedule import Assignment, Schedule
 from greenslot.model.validator import validate
 

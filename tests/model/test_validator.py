@@ -19,8 +19,8 @@ from scenario_builder import (
     write_scenario,
 )
 
+from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.model.accounting import TOTAL_KEYS, account
-from greenslot.model.loader import load_scenario
 from greenslot.model.schedule import Assignment, Schedule, Unplaced
 from greenslot.model.validator import VIOLATION_KINDS, check_totals, validate
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from scenario_builder import base_config, hourly_forecast, write_scenario
 
+from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.model.accounting import account
 from greenslot.model.errors import InfeasibleError
-from greenslot.model.loader import load_scenario
 from greenslot.model.validator import validate
 from greenslot.solvers.fifo import solve_fifo
 from greenslot.solvers.greedy import latest_finish, solve_greedy

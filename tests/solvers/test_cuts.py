@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from scenario_builder import write_scenario
 
-from greenslot.model.loader import load_scenario
+from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.solvers.cuts import WakeCuts
 from greenslot.solvers.exact import prepared
 from greenslot.solvers.formulation import build

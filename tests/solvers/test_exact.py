@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, example, given, settings
 from scenario_builder import base_config, hourly_forecast, write_scenario
 from test_properties import _write, scenarios
 
+from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.model.accounting import account, objective_value
-from greenslot.model.loader import load_scenario
 from greenslot.model.validator import validate
 from greenslot.solvers.cpsat import solve_cpsat
 from greenslot.solvers.exact import prepared

@@ -14,7 +14,7 @@ from scenario_builder import base_config, hourly_forecast, write_scenario
 from test_properties import _write, scenarios
 
 from greenslot.cli import main
-from greenslot.model.loader import load_scenario
+from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.model.validator import validate
 from greenslot.solvers.auto import model_nonzeros
 from greenslot.solvers.exact import prepared

@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 
 from greenslot.cli import main
+from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.model.accounting import account
-from greenslot.model.loader import load_scenario
 from greenslot.pipeline.files import read_plan
 
 SAMPLE = Path(__file__).parent / "data" / "sgip-2020-06-02"

@@ -12,7 +12,7 @@ from scenario_builder import START
 from trust_builders import Data, at
 
 from greenslot.cli import main
-from greenslot.model.loader import load_scenario
+from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.pipeline.steps import plan
 
 

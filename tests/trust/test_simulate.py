@@ -26,8 +26,8 @@ from greenslot.analysis.simulate import (
     simulate,
 )
 from greenslot.cli import main
+from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.model.accounting import account
-from greenslot.model.loader import load_scenario
 from greenslot.model.validator import validate
 
 SAMPLE = Path(__file__).parent / "data" / "sgip-replay-2020-06-01-4d"

@@ -16,7 +16,7 @@ from scenario_builder import START, hourly_forecast
 from trust_builders import CURVE, FORECAST, Data
 
 from greenslot.cli import main
-from greenslot.model.loader import load_scenario
+from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.pipeline.steps import plan
 
 

@@ -32,17 +32,17 @@ from typing import Any, NoReturn
 import pandas as pd
 import yaml
 
+from greenslot.forecasts.provider_entry import ForecastSource
+from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.model import hostlist
 from greenslot.model.checks import fail
 from greenslot.model.errors import Location, ScenarioError
-from greenslot.model.forecast_spec import ForecastSource
 from greenslot.model.loader import (
     GPU_KEYS,
     JOB_OPTIONAL,
     JOB_REQUIRED,
     NODE_KEYS,
     SITE_KEYS,
-    load_scenario,
 )
 from greenslot.model.scenario import Scenario
 
