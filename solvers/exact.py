@@ -29,7 +29,7 @@ from greenslot.solvers.decode import chosen_columns, decode, encode
 from greenslot.solvers.diagnose import explain_no_fit
 from greenslot.solvers.formulation import build, has_budgets, unmargined
 from greenslot.solvers.greedy import solve_greedy
-from greenslot.solvers.improve import improve, ruin_and_recreate
+from greenslot.solvers.local_search import move_jobs_one_by_one, ruin_and_recreate
 from greenslot.solvers.milp import BackendAnswer
 from greenslot.solvers.pinned import place_pinned
 from greenslot.solvers.prepare import Prepared, pooled_wake_is_a_relaxation, prepare
@@ -118,7 +118,7 @@ def locally_improved(scenario: Scenario, prep: Prepared, best: Candidate,
         state.place(job, ids, a.start_slot, a.end_slot, mode.power_w,
                     job.gpus if len(ids) == 1 else node.gpus)
         placed[a.job_id] = a
-    moved = improve(state, placed, prep, deadline)
+    moved = move_jobs_one_by_one(state, placed, prep, deadline)
     moved += ruin_and_recreate(state, placed, prep, deadline)
     if not moved:
         return None
