@@ -19,7 +19,7 @@ import time
 
 from greenslot.model.scenario import Scenario
 from greenslot.solvers.exact import prepared, solve_exact
-from greenslot.solvers.milp import solve_milp
+from greenslot.solvers.milp import solve_linear_model_highs
 from greenslot.solvers.prepare import Prepared
 from greenslot.solvers.scale import prepared_families, solve_large
 from greenslot.solvers.types import SolveOptions, SolveResult
@@ -51,7 +51,7 @@ def solve_auto(scenario: Scenario, options: SolveOptions) -> SolveResult:
         nonzeros = model_nonzeros(scenario, prep)
         left = max(1.0, limit - (time.perf_counter() - began))
         result = solve_exact(scenario, dataclasses.replace(options, time_limit_s=left),
-                             solve_milp, "milp", prep)
+                             solve_linear_model_highs, "milp", prep)
         chose = "milp"
     else:
         nonzeros = estimate

@@ -17,20 +17,19 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from greenslot.model.accounting import account, objective_value
 from greenslot.model.scenario import Scenario
 from greenslot.model.schedule import Assignment, Schedule, Unplaced
 from greenslot.model.validator import validate
+from greenslot.solvers.backend import Backend, BackendAnswer
 from greenslot.solvers.cuts import WakeCuts
 from greenslot.solvers.decode import chosen_columns, decode, encode
 from greenslot.solvers.diagnose import explain_no_fit
 from greenslot.solvers.formulation import build, has_budgets, unmargined
 from greenslot.solvers.greedy import solve_greedy
 from greenslot.solvers.local_search import move_jobs_one_by_one, ruin_and_recreate
-from greenslot.solvers.milp import BackendAnswer
 from greenslot.solvers.pinned import place_pinned
 from greenslot.solvers.prepare import Prepared, pooled_wake_is_a_relaxation, prepare
 from greenslot.solvers.relaxation import solve_relaxation
@@ -41,7 +40,6 @@ from greenslot.solvers.types import DEFAULT_GAP, SolveOptions, SolveResult, Solv
 logger = logging.getLogger(__name__)
 logger.addHandler(logging.NullHandler())
 
-Backend = Callable[..., BackendAnswer]
 OPTIMALITY_TOLERANCE = 1e-6
 ROUNDING_CREDIT = 1e-4  # relative: CP-SAT's rounding allowance that still counts as optimal
 LP_TIME_SHARE = 0.8  # of the time left, at most, for the LP relaxation (bound and guide)

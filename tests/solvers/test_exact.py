@@ -18,11 +18,11 @@ from test_properties import _write, scenarios
 from greenslot.model.accounting import account, objective_value
 from greenslot.model.loader import load_scenario
 from greenslot.model.validator import validate
-from greenslot.solvers.cpsat import solve_cpsat
+from greenslot.solvers.cpsat import solve_linear_model_cpsat
 from greenslot.solvers.exact import prepared
 from greenslot.solvers.fifo import solve_fifo
 from greenslot.solvers.formulation import build
-from greenslot.solvers.milp import solve_highspy, solve_pyomo
+from greenslot.solvers.milp import solve_linear_model_highspy, solve_linear_model_pyomo
 from greenslot.solvers.registry import get_solver
 from greenslot.solvers.types import SolveOptions, SolveStatus
 
@@ -136,8 +136,8 @@ def test_pyomo_and_highspy_routes_agree(tmp_path):
     scenario = load_scenario(write_scenario(tmp_path, None, jobs))
     state = ClusterState(scenario)
     model, _ = build(prepare(scenario, place_pinned(state), state))
-    via_pyomo = solve_pyomo(model, TIGHT, None)
-    via_highspy = solve_highspy(model, TIGHT, None)
+    via_pyomo = solve_linear_model_pyomo(model, TIGHT, None)
+    via_highspy = solve_linear_model_highspy(model, TIGHT, None)
     assert via_pyomo.optimal and via_highspy.optimal
     assert via_pyomo.objective == pytest.approx(via_highspy.objective, rel=1e-9)
 
@@ -274,8 +274,8 @@ def test_cpsat_keeps_plans_that_buy_at_a_negative_price(tmp_path):
                                                                 "duration_h": 1}],
                                             forecasts, {"curve-g.csv": curve}))
     model, _ = build(prepared(scenario))
-    highs = solve_highspy(model, TIGHT, None)
-    cpsat = solve_cpsat(model, TIGHT, None)
+    highs = solve_linear_model_highspy(model, TIGHT, None)
+    cpsat = solve_linear_model_cpsat(model, TIGHT, None)
     assert highs.optimal and cpsat.optimal
     assert cpsat.objective == pytest.approx(highs.objective, rel=1e-5)
     assert cpsat.bound <= highs.objective + 1e-12

@@ -20,7 +20,7 @@ from greenslot.solvers.auto import model_nonzeros
 from greenslot.solvers.exact import prepared
 from greenslot.solvers.formulation import build
 from greenslot.solvers.lagrange import LagrangianBound
-from greenslot.solvers.milp import solve_highspy
+from greenslot.solvers.milp import solve_linear_model_highspy
 from greenslot.solvers.relaxation import solve_relaxation
 from greenslot.solvers.scale import prepared_families, solve_large
 from greenslot.solvers.types import SolveOptions
@@ -111,7 +111,7 @@ def test_negative_prices_keep_the_lagrangian_a_lower_bound(tmp_path):
     assert (lagrangian.initial().sigma >= 0).all()
     bound, mult, _ = lagrangian.ascend(1e3, deadline=float("inf"), max_rounds=200)
     assert (mult.sigma >= 0).all()
-    optimum = solve_highspy(build(prepared(scenario))[0], SolveOptions(gap=1e-9), None)
+    optimum = solve_linear_model_highspy(build(prepared(scenario))[0], SolveOptions(gap=1e-9), None)
     assert optimum.optimal
     assert bound <= optimum.objective + 1e-9
 
