@@ -19,6 +19,7 @@ from greenslot.model.accounting import account, objective_value
 from greenslot.model.loader import load_scenario
 from greenslot.model.validator import validate
 from greenslot.solvers.cpsat import solve_linear_model_cpsat
+from greenslot.solvers.driver import REASON_PENDING
 from greenslot.solvers.exact import prepared
 from greenslot.solvers.fifo import solve_fifo
 from greenslot.solvers.formulation import build
@@ -317,3 +318,17 @@ def test_no_bound_where_pooled_wake_overcharges(name, tmp_path):
     result, _, _ = solve(scenario, name)
     assert validate(scenario, result.schedule) == []
     assert result.bound is None
+
+
+@pytest.mark.parametrize("name", ["milp", "cpsat", "large"])
+def test_the_returned_plan_explains_each_job_left_out(name, tmp_path):
+    # j2 needs 8 GPUs on 2-GPU nodes: no way to run. Reasons are derived for the returned
+    # plan only, never for the candidates thrown away, and never left as a placeholder
+    jobs = [{"job_id": "j1", "gpus": 1, "duration_h": 1},
+            {"job_id": "j2", "gpus": 8, "duration_h": 1}]
+    scenario = load_scenario(write_scenario(tmp_path, None, jobs))
+    result, _, _ = solve(scenario, name)
+    (left_out,) = result.schedule.unplaced
+    assert left_out.job_id == "j2"
+    assert left_out.reason != REASON_PENDING
+    assert left_out.reason.startswith("no node matches (8 GPU(s))")
