@@ -7,9 +7,12 @@ about 30 s); on large ones, where HiGHS cannot finish presolve and its root LP w
 time limit (benchmark L, 1.4 M nonzeros), the LP bound, LP-guided rounding and local search
 use the whole time instead. What limits it is memory and the LP: the bundled nightly example
 (8.5 M nonzeros) builds in 6 s, solves its LP in 29 s and peaks at 1.3 GB. Above
-``AUTO_MAX_NONZEROS`` the model is never written: :mod:`greenslot.solvers.scale` proves its
+``AUTO_MAX_NONZEROS`` the model is never written: :mod:`greenslot.solvers.large` proves its
 bound with a Lagrangian relaxation priced in bulk and plans by rounding and local search. See
 the README's benchmark table for the measurements.
+
+The scenario is prepared once: the column families that size the model are also where the
+exact pipeline's columns are read from (:func:`~greenslot.solvers.large.with_columns`).
 """
 
 from __future__ import annotations
@@ -18,10 +21,9 @@ import dataclasses
 import time
 
 from greenslot.model.scenario import Scenario
-from greenslot.solvers.exact import prepared, solve_exact
-from greenslot.solvers.milp import solve_milp
+from greenslot.solvers.exact import prepared, solve_with_milp
+from greenslot.solvers.large import prepared_families, solve_large, with_columns
 from greenslot.solvers.prepare import Prepared
-from greenslot.solvers.scale import prepared_families, solve_large
 from greenslot.solvers.types import SolveOptions, SolveResult
 
 AUTO_MAX_NONZEROS = 12_000_000
@@ -38,8 +40,8 @@ def solve_auto(scenario: Scenario, options: SolveOptions) -> SolveResult:
     """The exact pipeline where the model fits, the large-scale one beyond (both
     time-limited, default ``AUTO_TIME_LIMIT_S``).
 
-    The size is first estimated from the column families (cheap at any size); only a model
-    under the limit has its columns listed.
+    The size is first counted from the column families (cheap at any size); only a model
+    under the limit has its columns listed, from those families.
     """
     limit = options.time_limit_s if options.time_limit_s is not None else AUTO_TIME_LIMIT_S
     options = dataclasses.replace(options, time_limit_s=limit)
@@ -47,11 +49,11 @@ def solve_auto(scenario: Scenario, options: SolveOptions) -> SolveResult:
     frame = prepared_families(scenario)
     estimate = frame[1].nonzeros()
     if estimate <= AUTO_MAX_NONZEROS:
-        prep = prepared(scenario)
+        prep = with_columns(*frame)
         nonzeros = model_nonzeros(scenario, prep)
         left = max(1.0, limit - (time.perf_counter() - began))
-        result = solve_exact(scenario, dataclasses.replace(options, time_limit_s=left),
-                             solve_milp, "milp", prep)
+        result = solve_with_milp(scenario, dataclasses.replace(options, time_limit_s=left),
+                                 prep)
         chose = "milp"
     else:
         nonzeros = estimate

@@ -24,8 +24,8 @@ import time
 import numpy as np
 from ortools.sat.python import cp_model
 
+from greenslot.solvers.backend import BackendAnswer
 from greenslot.solvers.linear import LinearModel
-from greenslot.solvers.milp import BackendAnswer
 from greenslot.solvers.types import DEFAULT_GAP, SolveOptions
 
 DRAW_SCALE = 10_000.0     # integer units per W (0.1 mW)
@@ -227,8 +227,8 @@ class _Progress(cp_model.CpSolverSolutionCallback):
                         self.integer.proven_bound(self.BestObjectiveBound()) / factor)
 
 
-def solve_cpsat(model: LinearModel, options: SolveOptions,
-                start: np.ndarray | None) -> BackendAnswer:
+def solve_linear_model_cpsat(model: LinearModel, options: SolveOptions,
+                             start: np.ndarray | None) -> BackendAnswer:
     began = time.perf_counter()
     integer = _IntegerModel(model)
     if start is not None:

@@ -17,8 +17,8 @@ from greenslot.model import rules
 from greenslot.model.schedule import Assignment, Schedule
 from greenslot.solvers.formulation import Index
 from greenslot.solvers.linear import LinearModel
+from greenslot.solvers.placement import best_placement, within_budget
 from greenslot.solvers.prepare import Prepared
-from greenslot.solvers.search import best_candidate, within_budget
 from greenslot.solvers.state import ClusterState
 
 logger = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ def place_anywhere(state: ClusterState, prep: Prepared, job, placed: dict[str, A
                    groups=None) -> Assignment | None:
     """The greedy search's best place for ``job`` around what is placed, placed there."""
     earliest, latest = window_around(prep, job, placed)
-    found = best_candidate(state, job, earliest, latest, groups)
+    found = best_placement(state, job, earliest, latest, groups)
     if found is None:
         return None
     state.place(job, found.node_ids, found.start, found.end, found.mode.power_w,

@@ -1,7 +1,8 @@
 """Why a job could not be placed: precise reasons a user can act on.
 
 A reason names what to change. The diagnosis lifts one constraint at a time and asks the same
-candidate search (:func:`best_candidate`) whether the job would then fit:
+placement search (:func:`~greenslot.solvers.placement.best_placement`) whether the job would
+then fit:
 
 1. no node matches at all (which restriction or GPU count rules every node out);
 2. the window is shorter than the fastest run;
@@ -24,7 +25,7 @@ from greenslot.model import rules
 from greenslot.model.scenario import Job, Scenario
 from greenslot.model.schedule import Assignment, Schedule, Unplaced, dependency_not_placed
 from greenslot.solvers.pinned import place_pinned
-from greenslot.solvers.search import best_candidate
+from greenslot.solvers.placement import best_placement
 from greenslot.solvers.state import ClusterState
 
 MAX_NAMED = 6
@@ -80,7 +81,7 @@ def _no_node_reason(scenario: Scenario, job: Job) -> str:
 
 
 def _fits(state: ClusterState, job: Job, earliest: int, latest_end: int) -> bool:
-    return best_candidate(state, job, earliest, latest_end,
+    return best_placement(state, job, earliest, latest_end,
                           state.candidate_groups(job)) is not None
 
 

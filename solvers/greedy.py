@@ -20,7 +20,7 @@ from greenslot.solvers.baselines import Baselines, solve_baselines
 from greenslot.solvers.diagnose import explain_no_fit
 from greenslot.solvers.ordering import dependency_order
 from greenslot.solvers.pinned import latest_end_before_pinned, place_pinned
-from greenslot.solvers.search import best_candidate
+from greenslot.solvers.placement import best_placement
 from greenslot.solvers.state import ClusterState, NodeGroup
 from greenslot.solvers.types import SolveOptions, SolveResult, SolveStatus
 
@@ -94,7 +94,7 @@ class _Pass:
                     else ("dependency", missing[0]))
                 continue
             earliest, latest = self.window(job)
-            found = best_candidate(self.state, job, earliest, latest, self.groups[job.job_id])
+            found = best_placement(self.state, job, earliest, latest, self.groups[job.job_id])
             if found is None:
                 self.failures[job.job_id] = ("no_fit", earliest, latest)
                 continue

@@ -16,7 +16,6 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import highspy
 import numpy as np
@@ -25,6 +24,7 @@ from pyomo.contrib.appsi.base import TerminationCondition
 from pyomo.contrib.appsi.solvers.highs import Highs as AppsiHighs
 from pyomo.core.expr.numeric_expr import LinearExpression
 
+from greenslot.solvers.backend import BackendAnswer
 from greenslot.solvers.linear import LinearModel
 from greenslot.solvers.types import DEFAULT_GAP, SolveOptions
 
@@ -37,25 +37,6 @@ HIGHS_OPTIONS = {
     # renewable supply) and return a wrong optimum; 1e-9 keeps them exact.
     "mip_feasibility_tolerance": 1e-9,
 }
-
-
-@dataclass(frozen=True)
-class BackendAnswer:
-    """What a backend found: the best vector (or None), its objective and a proven bound.
-
-    ``bound_slack`` is how much the bound was lowered to stay proven despite the backend's
-    own rounding (CP-SAT's integer scaling); optimality is judged up to it.
-    """
-
-    values: np.ndarray | None
-    objective: float | None
-    bound: float | None
-    optimal: bool
-    build_seconds: float
-    solve_seconds: float
-    interface: str
-    bound_slack: float = 0.0
-    reported_objective: float | None = None  # the solver's own figure, to cross-check
 
 
 def to_pyomo(model: LinearModel) -> pyo.ConcreteModel:
@@ -124,8 +105,8 @@ def _number(text: str) -> float | None:
     return value if np.isfinite(value) else None
 
 
-def solve_pyomo(model: LinearModel, options: SolveOptions,
-                start: np.ndarray | None) -> BackendAnswer:
+def solve_linear_model_pyomo(model: LinearModel, options: SolveOptions,
+                             start: np.ndarray | None) -> BackendAnswer:
     began = time.perf_counter()
     m = to_pyomo(model)
     built = time.perf_counter() - began
@@ -194,8 +175,8 @@ def to_highspy(model: LinearModel) -> highspy.Highs:
     return h
 
 
-def solve_highspy(model: LinearModel, options: SolveOptions,
-                  start: np.ndarray | None) -> BackendAnswer:
+def solve_linear_model_highspy(model: LinearModel, options: SolveOptions,
+                               start: np.ndarray | None) -> BackendAnswer:
     began = time.perf_counter()
     h = to_highspy(model)
     built = time.perf_counter() - began
@@ -261,8 +242,8 @@ def _consistent(answer: BackendAnswer) -> bool:
         1e-9, abs(answer.objective))
 
 
-def solve_milp(model: LinearModel, options: SolveOptions,
-               start: np.ndarray | None) -> BackendAnswer:
+def solve_linear_model_highs(model: LinearModel, options: SolveOptions,
+                             start: np.ndarray | None) -> BackendAnswer:
     """Pyomo for models a person might inspect; highspy beyond ``PYOMO_MAX_NONZEROS``.
 
     HiGHS 1.16 can lose presolve's objective offset when it evaluates a MIP start (it logs
@@ -273,8 +254,9 @@ def solve_milp(model: LinearModel, options: SolveOptions,
     """
     began = time.perf_counter()
     nonzeros = sum(len(r.indices) for r in model.rows)
-    route = solve_pyomo if nonzeros <= PYOMO_MAX_NONZEROS else solve_highspy
-    if route is solve_highspy:
+    route = (solve_linear_model_pyomo if nonzeros <= PYOMO_MAX_NONZEROS
+             else solve_linear_model_highspy)
+    if route is solve_linear_model_highspy:
         logger.info("MILP has %d nonzeros: building it with highspy directly", nonzeros)
     answer = route(model, options, start)
     if start is None or _consistent(answer):

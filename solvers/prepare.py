@@ -108,7 +108,7 @@ class Prepared:
     latest_end: dict[str, int] = field(default_factory=dict)
     dependants: dict[str, list[str]] = field(default_factory=dict)
     # per job: whether it has any way to run at all; from its columns, or set by whoever
-    # prices runs without listing them (:func:`greenslot.solvers.scale.prepared_families`)
+    # prices runs without listing them (:func:`greenslot.solvers.large.prepared_families`)
     runnable: np.ndarray | None = None
 
     @property
@@ -205,7 +205,7 @@ def prepare(scenario: Scenario, pinned: dict, state: ClusterState,
     ``state`` holds only pinned jobs and always-on nodes (as after ``place_pinned``). A job with
     no column at all (no matching node, window too short) keeps an empty column list and can
     only be left out. Without ``with_columns`` every job's list stays empty: the large-scale
-    pipeline (:mod:`greenslot.solvers.scale`) prices columns in bulk instead of listing them.
+    pipeline (:mod:`greenslot.solvers.large`) prices columns in bulk instead of listing them.
     """
     pools = build_pools(scenario, state, pinned)
     grid = scenario.grid

@@ -19,8 +19,8 @@ from greenslot.solvers.formulation import Index
 from greenslot.solvers.greedy import latest_finish
 from greenslot.solvers.ordering import dependency_order
 from greenslot.solvers.pinned import place_pinned
+from greenslot.solvers.placement import best_placement
 from greenslot.solvers.prepare import Column, Prepared
-from greenslot.solvers.search import best_candidate
 from greenslot.solvers.state import ClusterState
 
 SUPPORT = 1e-6  # LP weights below this are noise
@@ -68,7 +68,7 @@ def round_support(prep: Prepared, support: list[list[Column]]
                 if assignment is not None:
                     break
         if assignment is None and latest < prep.latest_end[job.job_id]:
-            found = best_candidate(state, job, earliest, latest)
+            found = best_placement(state, job, earliest, latest)
             if found is not None:
                 state.place(job, found.node_ids, found.start, found.end, found.mode.power_w,
                             found.gpus_each)

@@ -9,7 +9,7 @@ from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.solvers.cuts import WakeCuts
 from greenslot.solvers.exact import prepared
 from greenslot.solvers.formulation import build
-from greenslot.solvers.milp import solve_highspy
+from greenslot.solvers.milp import solve_linear_model_highspy
 from greenslot.solvers.relaxation import solve_relaxation
 from greenslot.solvers.types import SolveOptions
 
@@ -29,7 +29,7 @@ def test_a_lone_one_gpu_job_pays_a_whole_node_in_the_cut_lp(tmp_path):
     prep, model, index = _model(tmp_path, [{"job_id": "j1", "gpus": 1, "duration_h": 1}])
     plain = solve_relaxation(model, None)
     cut = solve_relaxation(model, None, separate=WakeCuts(prep, index).separate)
-    optimum = solve_highspy(model, TIGHT, None)
+    optimum = solve_linear_model_highspy(model, TIGHT, None)
     assert optimum.optimal
     assert plain.bound < optimum.objective - 1e-6
     assert cut.cuts >= 1
@@ -43,6 +43,6 @@ def test_cuts_never_cut_off_the_integer_optimum(tmp_path):
             for i, (g, d) in enumerate([(1, 2), (1, 1), (2, 1)])]
     prep, model, index = _model(tmp_path, jobs)
     cut = solve_relaxation(model, None, separate=WakeCuts(prep, index).separate)
-    optimum = solve_highspy(model, TIGHT, None)
+    optimum = solve_linear_model_highspy(model, TIGHT, None)
     assert optimum.optimal
     assert cut.bound <= optimum.objective + 1e-9

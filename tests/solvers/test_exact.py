@@ -18,11 +18,12 @@ from test_properties import _write, scenarios
 from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.model.accounting import account, objective_value
 from greenslot.model.validator import validate
-from greenslot.solvers.cpsat import solve_cpsat
+from greenslot.solvers.cpsat import solve_linear_model_cpsat
+from greenslot.solvers.driver import REASON_PENDING
 from greenslot.solvers.exact import prepared
 from greenslot.solvers.fifo import solve_fifo
 from greenslot.solvers.formulation import build
-from greenslot.solvers.milp import solve_highspy, solve_pyomo
+from greenslot.solvers.milp import solve_linear_model_highspy, solve_linear_model_pyomo
 from greenslot.solvers.registry import get_solver
 from greenslot.solvers.types import SolveOptions, SolveStatus
 
@@ -136,8 +137,8 @@ def test_pyomo_and_highspy_routes_agree(tmp_path):
     scenario = load_scenario(write_scenario(tmp_path, None, jobs))
     state = ClusterState(scenario)
     model, _ = build(prepare(scenario, place_pinned(state), state))
-    via_pyomo = solve_pyomo(model, TIGHT, None)
-    via_highspy = solve_highspy(model, TIGHT, None)
+    via_pyomo = solve_linear_model_pyomo(model, TIGHT, None)
+    via_highspy = solve_linear_model_highspy(model, TIGHT, None)
     assert via_pyomo.optimal and via_highspy.optimal
     assert via_pyomo.objective == pytest.approx(via_highspy.objective, rel=1e-9)
 
@@ -274,8 +275,8 @@ def test_cpsat_keeps_plans_that_buy_at_a_negative_price(tmp_path):
                                                                 "duration_h": 1}],
                                             forecasts, {"curve-g.csv": curve}))
     model, _ = build(prepared(scenario))
-    highs = solve_highspy(model, TIGHT, None)
-    cpsat = solve_cpsat(model, TIGHT, None)
+    highs = solve_linear_model_highspy(model, TIGHT, None)
+    cpsat = solve_linear_model_cpsat(model, TIGHT, None)
     assert highs.optimal and cpsat.optimal
     assert cpsat.objective == pytest.approx(highs.objective, rel=1e-5)
     assert cpsat.bound <= highs.objective + 1e-12
@@ -317,3 +318,17 @@ def test_no_bound_where_pooled_wake_overcharges(name, tmp_path):
     result, _, _ = solve(scenario, name)
     assert validate(scenario, result.schedule) == []
     assert result.bound is None
+
+
+@pytest.mark.parametrize("name", ["milp", "cpsat", "large"])
+def test_the_returned_plan_explains_each_job_left_out(name, tmp_path):
+    # j2 needs 8 GPUs on 2-GPU nodes: no way to run. Reasons are derived for the returned
+    # plan only, never for the candidates thrown away, and never left as a placeholder
+    jobs = [{"job_id": "j1", "gpus": 1, "duration_h": 1},
+            {"job_id": "j2", "gpus": 8, "duration_h": 1}]
+    scenario = load_scenario(write_scenario(tmp_path, None, jobs))
+    result, _, _ = solve(scenario, name)
+    (left_out,) = result.schedule.unplaced
+    assert left_out.job_id == "j2"
+    assert left_out.reason != REASON_PENDING
+    assert left_out.reason.startswith("no node matches (8 GPU(s))")

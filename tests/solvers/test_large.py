@@ -20,9 +20,9 @@ from greenslot.solvers.auto import model_nonzeros
 from greenslot.solvers.exact import prepared
 from greenslot.solvers.formulation import build
 from greenslot.solvers.lagrange import LagrangianBound
-from greenslot.solvers.milp import solve_highspy
+from greenslot.solvers.large import prepared_families, solve_large, with_columns
+from greenslot.solvers.milp import solve_linear_model_highspy
 from greenslot.solvers.relaxation import solve_relaxation
-from greenslot.solvers.scale import prepared_families, solve_large
 from greenslot.solvers.types import SolveOptions
 
 EXAMPLES = int(os.environ.get("GREENSLOT_EXACT_EXAMPLES", "25"))
@@ -45,6 +45,22 @@ def test_lagrangian_value_never_exceeds_the_lp_bound(spec):
     bound, _, rounds = lagrangian.ascend(upper, deadline=float("inf"), max_rounds=60)
     assert rounds >= 1
     assert bound <= lp.bound + 1e-7 * max(1.0, abs(lp.bound))
+
+
+@settings(max_examples=EXAMPLES, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(spec=scenarios())
+def test_columns_read_off_the_families_are_the_prepared_columns(spec):
+    # what lets auto prepare once: the same columns, in the same order, as preparing again
+    with tempfile.TemporaryDirectory() as folder:
+        scenario = load_scenario(_write(Path(folder) / "scenario", spec))
+    again = prepared(scenario)
+    once = with_columns(*prepared_families(scenario))
+    assert once.columns == again.columns
+    assert once.columns_of_job == again.columns_of_job
+    assert list(once.can_run()) == list(again.can_run())
+    assert once.earliest_start == again.earliest_start
+    assert once.latest_end == again.latest_end
 
 
 def test_lagrangian_reaches_the_lp_bound_when_nothing_couples(tmp_path):
@@ -111,7 +127,7 @@ def test_negative_prices_keep_the_lagrangian_a_lower_bound(tmp_path):
     assert (lagrangian.initial().sigma >= 0).all()
     bound, mult, _ = lagrangian.ascend(1e3, deadline=float("inf"), max_rounds=200)
     assert (mult.sigma >= 0).all()
-    optimum = solve_highspy(build(prepared(scenario))[0], SolveOptions(gap=1e-9), None)
+    optimum = solve_linear_model_highspy(build(prepared(scenario))[0], SolveOptions(gap=1e-9), None)
     assert optimum.optimal
     assert bound <= optimum.objective + 1e-9
 

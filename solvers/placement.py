@@ -1,4 +1,6 @@
-"""Candidate search shared by the constructive solvers: where can a job go, at what cost.
+"""Placing one job: where can it go, at what cost, given everything already placed.
+
+Shared by the constructive solvers (greedy, rounding, local search) and the diagnosis.
 
 Vectorised over nodes and start slots with numpy: for each eligible node group and power mode,
 window sums of blocked slots, power-cap excess and marginal objective give every feasible start
@@ -17,7 +19,7 @@ from greenslot.solvers.state import ClusterState, NodeGroup, window_sums
 
 
 @dataclass(frozen=True)
-class Candidate:
+class Placement:
     """A feasible placement and its exact marginal objective given the current state."""
 
     cost: float
@@ -45,15 +47,15 @@ def _group_mode_arrays(state: ClusterState, group: NodeGroup, mode: PowerMode, n
     return bad, delta_w, kwh, cost
 
 
-def best_candidate(state: ClusterState, job: Job, earliest: int, latest_end: int,
-                   groups: list[NodeGroup] | None = None) -> Candidate | None:
+def best_placement(state: ClusterState, job: Job, earliest: int, latest_end: int,
+                   groups: list[NodeGroup] | None = None) -> Placement | None:
     """The least-cost feasible placement starting in ``[earliest, latest_end - n]``.
 
     Ties go to the earlier start, then the faster mode, then the node group and nodes that come
     first in name order, so results are deterministic.
     """
     best: tuple | None = None
-    best_candidate_: Candidate | None = None
+    best_placement_: Placement | None = None
     for g_idx, group in enumerate(groups if groups is not None else state.candidate_groups(job)):
         gpu_type = state.scenario.gpu_type(group.gpu_type)
         transfer = _transfer_kwh(state, job, group)
@@ -71,8 +73,8 @@ def best_candidate(state: ClusterState, job: Job, earliest: int, latest_end: int
             key = (round(cost, 9), start, m_idx, g_idx)
             if best is None or key < best:
                 best = key
-                best_candidate_ = Candidate(cost, start, start + n, ids, mode, group.gpus_each)
-    return best_candidate_
+                best_placement_ = Placement(cost, start, start + n, ids, mode, group.gpus_each)
+    return best_placement_
 
 
 def _start_correction(state, site, kwh, transfer):

@@ -1,7 +1,9 @@
-"""Local improvement of a plan: take each job out and put it back where it now costs least.
+"""Local search on a valid plan: move single jobs, then ruin and recreate small windows.
 
-A cheap large-neighbourhood step between rounding and the exact backend: every move keeps
-the plan valid (the greedy search checks capacity, cap, budgets, windows and dependencies
+:func:`move_jobs_one_by_one` takes each job out and puts it back where it now costs least;
+:func:`ruin_and_recreate` clears a few jobs around a slot and re-inserts them. A cheap
+large-neighbourhood step between rounding and the exact backend: every move keeps
+the plan valid (the placement search checks capacity, cap, budgets, windows and dependencies
 around everything else), and a job goes back to its old place unless the new one is strictly
 cheaper, so the objective never rises.
 """
@@ -15,13 +17,13 @@ import numpy as np
 from greenslot.model.schedule import Assignment
 from greenslot.solvers.decode import place_anywhere, window_around
 from greenslot.solvers.ordering import dependency_order
+from greenslot.solvers.placement import best_placement
 from greenslot.solvers.prepare import Prepared
-from greenslot.solvers.search import best_candidate
 from greenslot.solvers.state import ClusterState
 
 
-def improve(state: ClusterState, placed: dict[str, Assignment], prep: Prepared,
-            deadline: float, max_passes: int = 4) -> int:
+def move_jobs_one_by_one(state: ClusterState, placed: dict[str, Assignment], prep: Prepared,
+                         deadline: float, max_passes: int = 4) -> int:
     """Move jobs while it pays, until a pass changes nothing or ``deadline`` (perf_counter).
 
     ``state`` must hold exactly ``placed``; both are updated in place. Returns the moves made.
@@ -40,7 +42,7 @@ def improve(state: ClusterState, placed: dict[str, Assignment], prep: Prepared,
             _lift(state, scenario, job, old)
             saved = before - state.objective()
             earliest, latest = window_around(prep, job, placed)
-            found = best_candidate(state, job, earliest, latest, groups[job.job_id])
+            found = best_placement(state, job, earliest, latest, groups[job.job_id])
             if found is not None and found.cost < saved - 1e-9 * max(1.0, abs(saved)):
                 state.place(job, found.node_ids, found.start, found.end, found.mode.power_w,
                             found.gpus_each)
