@@ -1,8 +1,6 @@
-"""Shared fixtures: tests import the builder from ``tests/scenario_builder.py``."""
+"""Fixtures shared by every test folder (none yet).
 
-from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).parent))
+Helpers and Hypothesis strategies are modules of ``tests/helpers/``, imported as
+``from tests.helpers.scenarios import write_scenario``; ``tests`` is a package and pytest puts
+the repository root on ``sys.path`` (``pythonpath`` in pyproject.toml).
+"""

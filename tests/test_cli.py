@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from scenario_builder import write_scenario
 
 from greenslot.cli import main
+from tests.helpers.scenarios import write_scenario
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "nightly"

@@ -7,11 +7,11 @@ import json
 import re
 
 import pytest
-from analyst_chromium import render
-from analyst_scenarios import two_sites
 
 from greenslot.cli import main
 from greenslot.model import hostlist
+from tests.helpers.analysts import two_sites
+from tests.helpers.chromium import render
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

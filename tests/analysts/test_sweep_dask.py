@@ -10,7 +10,6 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from analyst_scenarios import two_sites
 
 from greenslot import plan
 from greenslot.analysis.report.figures import pareto_front
@@ -18,6 +17,7 @@ from greenslot.analysis.sweep.grid import Axis, grid_points, parse_vary, split_v
 from greenslot.analysis.sweep.progress import SweepProgress
 from greenslot.analysis.whatif import load_with_overrides, parse_override
 from greenslot.cli import main
+from tests.helpers.analysts import two_sites
 
 TOTALS = ("energy_kwh", "grid_kwh", "renewable_kwh", "carbon_kg", "cost")
 

@@ -2,7 +2,7 @@
 
 Whenever best_window's own schedule is a valid plan (it met every deadline; it ignores them in
 the queue), greedy places at least as much priority and, placing as much, scores no worse on the
-scenario's objective. Scenarios come from the generator of ``tests/test_properties.py``.
+scenario's objective. Scenarios come from the generator of ``tests/helpers/strategies.py``.
 """
 
 from __future__ import annotations
@@ -11,14 +11,13 @@ import tempfile
 from pathlib import Path
 
 from hypothesis import HealthCheck, event, example, given, settings
-from test_properties import EXAMPLES, scenarios
-from test_properties import _write as write_spec
 
 from greenslot.model.accounting import account, objective_value
 from greenslot.model.loader import load_scenario
 from greenslot.model.validator import validate
 from greenslot.solvers.best_window import solve_best_window
 from greenslot.solvers.greedy import solve_greedy
+from tests.helpers.strategies import EXAMPLES, scenarios, write_spec
 
 # Found by this test before greedy fell back to best_window: j2 can run on no node, yet greedy
 # ended j1 early to leave j2 room, in the dirty slot; best_window put j1 in the clean one.

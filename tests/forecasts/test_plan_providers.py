@@ -18,14 +18,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from gb_api import GbApi
-from provider_server import ProviderServer, Reply
-from scenario_builder import base_config, write_scenario
 
 from greenslot.cli import main
 from greenslot.forecasts.forecaster import forecast
 from greenslot.forecasts.scenario_source import ProviderForecasts
 from greenslot.model.loader import load_scenario
+from tests.helpers.gb_api import GbApi
+from tests.helpers.provider_server import ProviderServer, Reply
+from tests.helpers.scenarios import base_config, write_scenario
 
 START = pd.Timestamp("2026-11-30T00:00:00+00:00")
 HOURS = 4

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from slurm_scenarios import plan_id_of, queue, slurm_scenario, tagged
+from tests.helpers.slurm import plan_id_of, queue, slurm_scenario, tagged
 
 SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "slurm" / "nightly.sh"
 JOBS = [{"job_id": "n1", "gpus": 2, "duration_h": 1, "command": "true"},

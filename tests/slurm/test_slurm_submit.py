@@ -19,8 +19,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from scenario_builder import _write_csv
-from slurm_scenarios import (
+
+from greenslot.cli import main
+from greenslot.slurm.ledger import Ledger
+from greenslot.slurm.queue import scenario_key
+from tests.helpers.scenarios import _write_csv
+from tests.helpers.slurm import (
     begin_of,
     local,
     plan_id_of,
@@ -30,10 +34,6 @@ from slurm_scenarios import (
     slurm_scenario,
     tagged,
 )
-
-from greenslot.cli import main
-from greenslot.slurm.ledger import Ledger
-from greenslot.slurm.queue import scenario_key
 
 JOBS = [
     {"job_id": "prep", "gpus": 1, "duration_h": 1, "command": "sleep 1"},

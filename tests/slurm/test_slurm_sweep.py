@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-from slurm_scenarios import slurm_scenario
+
+from tests.helpers.slurm import slurm_scenario
 
 JOBS = [{"job_id": "a", "gpus": 2, "duration_h": 1}, {"job_id": "b", "gpus": 4, "duration_h": 2}]
 

@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
-from scenario_builder import base_config, hourly_forecast, write_scenario
-from test_properties import _write, scenarios
 
 from greenslot.model.accounting import account, objective_value
 from greenslot.model.loader import load_scenario
@@ -25,6 +23,8 @@ from greenslot.solvers.formulation import build
 from greenslot.solvers.milp import solve_highspy, solve_pyomo
 from greenslot.solvers.registry import get_solver
 from greenslot.solvers.types import SolveOptions, SolveStatus
+from tests.helpers.scenarios import base_config, hourly_forecast, write_scenario
+from tests.helpers.strategies import scenarios, write_spec
 
 EXACT = ("milp", "cpsat")
 TIGHT = SolveOptions(gap=1e-9, time_limit_s=60)
@@ -173,7 +173,7 @@ FULL_SITE = {
 @given(spec=scenarios())
 def test_milp_and_cpsat_agree_and_order_exact_greedy_fifo(spec):
     with tempfile.TemporaryDirectory() as folder:
-        scenario = load_scenario(_write(Path(folder) / "scenario", spec))
+        scenario = load_scenario(write_spec(Path(folder) / "scenario", spec))
         milp, _, _ = solve(scenario, "milp")
         cpsat, _, _ = solve(scenario, "cpsat")
         greedy, _, _ = solve(scenario, "greedy")

@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from scenario_builder import base_config, hourly_forecast, write_scenario
-from test_properties import _write, scenarios
 
 from greenslot.cli import main
 from greenslot.model.loader import load_scenario
@@ -24,6 +22,8 @@ from greenslot.solvers.milp import solve_highspy
 from greenslot.solvers.relaxation import solve_relaxation
 from greenslot.solvers.scale import prepared_families, solve_large
 from greenslot.solvers.types import SolveOptions
+from tests.helpers.scenarios import base_config, hourly_forecast, write_scenario
+from tests.helpers.strategies import scenarios, write_spec
 
 EXAMPLES = int(os.environ.get("GREENSLOT_EXACT_EXAMPLES", "25"))
 
@@ -33,7 +33,7 @@ EXAMPLES = int(os.environ.get("GREENSLOT_EXACT_EXAMPLES", "25"))
 @given(spec=scenarios())
 def test_lagrangian_value_never_exceeds_the_lp_bound(spec):
     with tempfile.TemporaryDirectory() as folder:
-        scenario = load_scenario(_write(Path(folder) / "scenario", spec))
+        scenario = load_scenario(write_spec(Path(folder) / "scenario", spec))
     prep = prepared(scenario)
     frame, families = prepared_families(scenario)
     # the families enumerate exactly the columns the written model would have

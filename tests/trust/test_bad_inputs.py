@@ -16,8 +16,11 @@ import sys
 from dataclasses import dataclass
 
 import pytest
-from scenario_builder import START, hourly_forecast
-from trust_builders import (
+
+from greenslot.cli import main
+from greenslot.model.checks import CHECKS
+from tests.helpers.scenarios import START, hourly_forecast
+from tests.helpers.trust import (
     CURVE,
     FORECAST,
     Data,
@@ -37,9 +40,6 @@ from trust_builders import (
     set_node,
     set_site,
 )
-
-from greenslot.cli import main
-from greenslot.model.checks import CHECKS
 
 YAML = "scenario.yaml"
 JOBS = "jobs.csv"

@@ -12,12 +12,12 @@ import subprocess
 import sys
 
 import pytest
-from trust_builders import Data
 
 from greenslot.cli import main
 from greenslot.model.schedule import Assignment, Schedule
 from greenslot.solvers import registry
 from greenslot.solvers.types import SolveResult, SolveStatus
+from tests.helpers.trust import Data
 
 
 def _explodes(scenario, options):

@@ -13,8 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scenario_builder import hourly_forecast
-from trust_builders import FORECAST, Data
 
 from greenslot.analysis.simulate import (
     oracle,
@@ -29,6 +27,8 @@ from greenslot.cli import main
 from greenslot.model.accounting import account
 from greenslot.model.loader import load_scenario
 from greenslot.model.validator import validate
+from tests.helpers.scenarios import hourly_forecast
+from tests.helpers.trust import FORECAST, Data
 
 SAMPLE = Path(__file__).parent / "data" / "sgip-replay-2020-06-01-4d"
 DAY1 = "2022-06-15T"
