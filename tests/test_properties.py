@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 
 from greenslot.model.accounting import account
@@ -123,6 +124,7 @@ def _assert_totals_reconcile(spec, scenario, schedule, solver):
 # --- the property ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @settings(max_examples=EXAMPLES, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(spec=scenarios())

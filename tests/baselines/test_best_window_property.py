@@ -10,6 +10,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 
 from greenslot.model.accounting import account, objective_value
@@ -49,6 +50,7 @@ def _score(scenario, schedule) -> tuple[float, float]:
     return lost, objective_value(scenario, account(scenario, schedule).totals)
 
 
+@pytest.mark.slow
 @settings(max_examples=EXAMPLES, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(spec=scenarios())

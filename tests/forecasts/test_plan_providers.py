@@ -202,6 +202,7 @@ def test_nothing_can_stand_in_is_exit_4_and_writes_nothing(server, tmp_path, cap
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".plan")]
 
 
+@pytest.mark.slow
 def test_the_real_stderr_has_one_line_per_fallback(server, tmp_path):
     """Through the installed entry point: one warning line, naming the site, on stderr."""
     server.handler = lambda seen: Reply(503, "down")

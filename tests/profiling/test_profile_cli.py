@@ -43,6 +43,7 @@ def profile(argv: list[str], replay, euid: int = 0) -> int:
                        geteuid=lambda: euid, clock=replay.clock)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(nvml_available(), reason="this machine has NVML")
 def test_without_nvml_profile_exits_2_with_one_nvml_line(tmp_path):
     done = subprocess.run([str(GREENSLOT), "profile", "--", "sleep", "1"], cwd=tmp_path,
@@ -141,6 +142,7 @@ def test_guard_restores_after_an_exception_inside():
     assert replay.gpus[0].limit_mw == 300_000
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_during_a_sweep_restores_limits_and_keeps_the_record(tmp_path, sig):
     state, out = tmp_path / "state.json", tmp_path / "curve.csv"
@@ -168,6 +170,7 @@ def test_ctrl_c_during_a_sweep_restores_limits_and_keeps_the_record(tmp_path, si
     assert "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_the_workload_gets_the_interrupt_too(tmp_path):
     """The profiled command must not outlive an interrupted profile (it would keep the GPU)."""
     marker = tmp_path / "workload.pid"

@@ -182,6 +182,7 @@ def test_a_run_killed_after_sbatch_then_rerun_submits_each_job_exactly_once(
     assert len(ledger.entries()) == 5
 
 
+@pytest.mark.slow
 def test_a_job_planned_seconds_ahead_really_runs_and_completes(slurm, tmp_path):
     jobs = [{"job_id": "soon", "gpus": 2, "duration_h": 10 / 3600,
              "command": "echo ran on $SLURMD_NODENAME"}]

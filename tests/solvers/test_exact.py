@@ -167,6 +167,7 @@ FULL_SITE = {
 }
 
 
+@pytest.mark.slow
 @settings(max_examples=int(os.environ.get("GREENSLOT_EXACT_EXAMPLES", "25")), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @example(spec=FULL_SITE)
@@ -299,7 +300,7 @@ def test_a_plan_meeting_its_budget_exactly_keeps_the_bound_valid(tmp_path):
         assert result.bound is None or result.bound <= 0.01 + 1e-12, name
 
 
-@pytest.mark.parametrize("name", ["milp", "large"])
+@pytest.mark.parametrize("name", ["milp", pytest.param("large", marks=pytest.mark.slow)])
 def test_no_bound_where_pooled_wake_overcharges(name, tmp_path):
     # found in review: nodes of 100 W and 500 W idle in one pool, price -100/MWh. The pool
     # charges waking at the cheaper node, which over-charges the dearer one when more draw

@@ -25,6 +25,9 @@ from greenslot.solvers.types import SolveOptions
 from tests.helpers.scenarios import base_config, hourly_forecast, write_scenario
 from tests.helpers.strategies import scenarios, write_spec
 
+# The large pipeline on generated and large scenarios: seconds per test.
+pytestmark = pytest.mark.slow
+
 EXAMPLES = int(os.environ.get("GREENSLOT_EXACT_EXAMPLES", "25"))
 
 

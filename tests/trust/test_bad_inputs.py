@@ -331,6 +331,7 @@ def test_missing_scenario_folder_exits_2(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case_id", ["yaml-not-utf8", "hostlist-huge", "value-infinite"])
 def test_installed_command_gives_the_same_single_line(case_id: str, tmp_path):
     """The console script, run as a user would: exit 2, one line, no traceback."""

@@ -22,6 +22,9 @@ from greenslot.pipeline.files import RUN_DEPENDENT_KEYS
 from tests.helpers.scenarios import hourly_forecast
 from tests.helpers.trust import FORECAST, Data
 
+# Each test plans the bundled example twice in fresh processes.
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 
 

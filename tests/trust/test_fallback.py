@@ -77,6 +77,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@pytest.mark.slow
 def test_the_warning_reaches_stderr_of_the_real_command(tmp_path):
     """Outside pytest's log capture: one warning line on stderr, the plan written, exit 0."""
     scenario = _two_jobs().write(tmp_path / "s")

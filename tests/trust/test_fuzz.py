@@ -39,6 +39,9 @@ from greenslot.cli import main
 from tests.helpers.scenarios import write_scenario
 from tests.helpers.strategies import whole_node_gpus
 
+# Hypothesis fuzzing of the CLI with edge-case scenarios.
+pytestmark = pytest.mark.slow
+
 EXAMPLES = int(os.environ.get("GREENSLOT_FUZZ_EXAMPLES", "30"))
 MILP_EXAMPLES = int(os.environ.get("GREENSLOT_FUZZ_MILP_EXAMPLES", "5"))
 
