@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 
 from greenslot import plan
-from greenslot.analysis.report.figures import pareto_front
 from greenslot.analysis.sweep.grid import Axis, grid_points, parse_vary, split_values
 from greenslot.analysis.sweep.progress import SweepProgress
 from greenslot.analysis.whatif import load_with_overrides, parse_override
@@ -158,6 +157,8 @@ def test_bad_vary_is_a_named_error(text, tmp_path, capsys):
 
 
 def test_pareto_front_by_hand():
+    from greenslot.analysis.report.figures import pareto_front  # matplotlib: import on use
+
     x = np.array([1.0, 2.0, 3.0, 2.0, 1.0])
     y = np.array([5.0, 3.0, 1.0, 4.0, 6.0])
     assert pareto_front(x, y) == [0, 1, 2]  # (2,4) is beaten by (2,3); (1,6) by (1,5)
