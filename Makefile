@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint clean
+.PHONY: demo test test-fast lint typecheck clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,10 +17,20 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/python .ci/typecheck.py
 	$(BIN)/python -m pytest -q
+
+# The tests to run while working: no Slurm, Chromium or Dask, nothing that takes seconds
+# (markers in pyproject.toml). Under a minute on two busy cores; `make test` runs them all.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow and not slurm and not chromium and not dask"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# mypy over the package as installed; see .ci/typecheck.py for why it is not plain `mypy`.
+typecheck: $(STAMP)
+	$(BIN)/python .ci/typecheck.py
+
 clean:
-	rm -rf $(VENV) out
+	rm -rf $(VENV) out build

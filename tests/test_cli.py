@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from scenario_builder import write_scenario
 
 from greenslot.cli import main
+from tests.helpers.scenarios import write_scenario
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "nightly"
@@ -25,6 +25,7 @@ def example_plan(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_example_plan_is_complete_valid_and_beats_fifo_on_carbon(example_plan, capsys):
     summary = json.loads((example_plan / "summary.json").read_text())
     schedule = pd.read_csv(example_plan / "schedule.csv")
@@ -37,6 +38,7 @@ def test_example_plan_is_complete_valid_and_beats_fifo_on_carbon(example_plan, c
     assert "totals match" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_example_power_cap_binds_somewhere(example_plan):
     """The example is built so the cap matters: some site-slot sits at the cap."""
     from greenslot.forecasts.scenario_loading import load_scenario
@@ -50,6 +52,7 @@ def test_example_power_cap_binds_somewhere(example_plan):
     assert min(headroom) < 1.0  # kW: within one node's draw of the cap
 
 
+@pytest.mark.slow
 def test_validate_rejects_a_tampered_plan(example_plan, tmp_path, capsys):
     broken = tmp_path / "broken"
     shutil.copytree(example_plan, broken)
@@ -80,6 +83,7 @@ def fake_sbatch(folder: Path) -> dict[str, str]:
     return {**os.environ, "PATH": f"{folder}:{os.environ['PATH']}", "TZ": "America/New_York"}
 
 
+@pytest.mark.slow
 def test_submit_script_is_idempotent_and_writes_begin_in_utc(example_plan, tmp_path):
     env = fake_sbatch(tmp_path / "bin")
     script = example_plan / "submit.sh"
@@ -151,6 +155,7 @@ def test_objective_override_is_recorded(tmp_path):
     assert summary["objective"] == pytest.approx(summary["totals"]["cost"])
 
 
+@pytest.mark.slow
 def test_console_script_runs_as_installed(tmp_path):
     exe = shutil.which("greenslot") or str(REPO / ".venv" / "bin" / "greenslot")
     result = subprocess.run([exe, "plan", str(tmp_path / "nothing"), "--out",

@@ -6,11 +6,11 @@ import io
 import json
 
 import pytest
-from scenario_builder import base_config, hourly_forecast, write_scenario
 
 from greenslot.cli import main
 from greenslot.cli.progress import ProgressLine
 from greenslot.solvers.auto import AUTO_MAX_NONZEROS, model_nonzeros
+from tests.helpers.scenarios import base_config, hourly_forecast, write_scenario
 
 
 def short_sighted(tmp_path):

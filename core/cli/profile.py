@@ -196,6 +196,7 @@ def _plain(args, nvml, gpus: list[Gpu], argv: list[str], clock) -> int:
 
 def _sweep(args, nvml, gpus: list[Gpu], argv: list[str], pattern, geteuid, clock) -> int:
     curve_path, samples_path, summary_path = _paths(args)
+    assert curve_path is not None, "a sweep always has --out CURVE.csv (see _checked)"
     sweep, guard = Sweep(), PowerLimitGuard(nvml, gpus, args.sweep_power_limits, geteuid)
     interrupted, error = False, None
     with guard:  # entering checks root and the limit ranges; leaving restores the originals

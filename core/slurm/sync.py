@@ -149,6 +149,9 @@ def live_scenario(scenario: Scenario, state: LiveState) -> Scenario:
         pinned = dataclasses.replace(job, pinned_start=start, pinned_nodes=nodes,
                                      power_limit_w=power)
         mode = curve.mode(job.workload, power) if power else curve.modes(job.workload)[0]
+        # The tagged limit is on this curve (checked above); a job's own limit is too, since
+        # plans only put a job on nodes whose curve has its limit.
+        assert mode is not None, f"{name}: {power} W is not a mode of {node.gpu_type}"
         end_slot = round(grid.offset_slots(start)) + grid.slots_for_hours(
             job.duration_h / mode.relative_throughput)
         if end_slot <= 0:

@@ -6,9 +6,9 @@ import json
 
 import pandas as pd
 import pytest
-from analyst_scenarios import two_sites
 
 from greenslot.cli import main
+from tests.helpers.analysts import two_sites
 
 
 @pytest.fixture(scope="module")

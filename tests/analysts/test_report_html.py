@@ -7,11 +7,11 @@ import json
 import re
 
 import pytest
-from analyst_chromium import render
-from analyst_scenarios import two_sites
 
 from greenslot.cli import main
 from greenslot.model import hostlist
+from tests.helpers.analysts import two_sites
+from tests.helpers.chromium import render
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -46,6 +46,7 @@ def test_report_needs_nothing_from_outside(reported):
     assert "<script" not in page and "@import" not in page and "url(" not in page
 
 
+@pytest.mark.chromium
 def test_report_renders_in_chromium_with_every_image_and_no_errors(reported):
     root, _, plan_dir = reported
     seen = render(plan_dir / "report.html", root)
@@ -54,6 +55,7 @@ def test_report_renders_in_chromium_with_every_image_and_no_errors(reported):
     assert seen.errors == [] and seen.console == [], (seen.errors, seen.console)
 
 
+@pytest.mark.chromium
 def test_probe_catches_broken_images_and_console_errors(tmp_path):
     """The browser check can fail: a broken image, a remote image and a console error."""
     page = tmp_path / "broken.html"
@@ -78,6 +80,7 @@ def test_report_tables_show_totals_moves_and_unplaced_jobs(reported):
     assert job_ids == {"pin", "a", "b", "c", "d", "huge"}
 
 
+@pytest.mark.slow
 def test_report_of_a_plan_with_overrides_uses_the_edited_scenario(tmp_path, capsys):
     scenario = two_sites(tmp_path / "s")
     plan_dir = tmp_path / "p"
@@ -106,6 +109,7 @@ def test_report_refuses_a_plan_that_breaks_its_scenario(tmp_path, capsys):
     assert not list(plan_dir.glob("report.html")) and not list(plan_dir.glob("*.png"))
 
 
+@pytest.mark.slow
 def test_report_finds_a_moved_scenario_with_the_option(tmp_path, capsys):
     scenario = two_sites(tmp_path / "s")
     plan_dir = tmp_path / "p"

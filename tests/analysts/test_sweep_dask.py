@@ -10,14 +10,13 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from analyst_scenarios import two_sites
 
 from greenslot import plan
-from greenslot.analysis.report.figures import pareto_front
 from greenslot.analysis.sweep.grid import Axis, grid_points, parse_vary, split_values
 from greenslot.analysis.sweep.progress import SweepProgress
 from greenslot.analysis.whatif import load_with_overrides, parse_override
 from greenslot.cli import main
+from tests.helpers.analysts import two_sites
 
 TOTALS = ("energy_kwh", "grid_kwh", "renewable_kwh", "carbon_kg", "cost")
 
@@ -36,6 +35,7 @@ def _check_rows(table: pd.DataFrame, scenario, points: list[list[str]]) -> None:
         assert row["unplaced"] == expected["unplaced"]
 
 
+@pytest.mark.dask
 def test_two_point_sweep_on_a_local_cluster(tmp_path, capsys):
     scenario = two_sites(tmp_path / "s")
     out = tmp_path / "sweep"
@@ -68,6 +68,7 @@ def scheduler():
         yield cluster.scheduler_address
 
 
+@pytest.mark.dask
 def test_sweep_on_an_existing_scheduler_by_address(scheduler, tmp_path, capsys):
     scenario = two_sites(tmp_path / "s")
     out = tmp_path / "sweep"
@@ -82,6 +83,7 @@ def test_sweep_on_an_existing_scheduler_by_address(scheduler, tmp_path, capsys):
     assert table["carbon_kg"].iloc[1] <= table["carbon_kg"].iloc[0] + 1e-9
 
 
+@pytest.mark.dask
 def test_an_infeasible_point_is_a_row_with_its_reason(scheduler, tmp_path, capsys):
     scenario = two_sites(tmp_path / "s")  # job "pin" is pinned on e1
     out = tmp_path / "sweep"
@@ -106,6 +108,7 @@ def test_bad_point_fails_before_any_cluster_starts_and_writes_nothing(tmp_path, 
     assert not out.exists()
 
 
+@pytest.mark.dask
 def test_unreachable_scheduler_is_one_line_exit_2(tmp_path, capsys):
     scenario = two_sites(tmp_path / "s")
     rc = main(["sweep", str(scenario), "--vary", "sites.west.power_cap_kw=2",
@@ -115,6 +118,7 @@ def test_unreachable_scheduler_is_one_line_exit_2(tmp_path, capsys):
     assert not (tmp_path / "sweep").exists()
 
 
+@pytest.mark.dask
 def test_slurm_cluster_needs_sbatch(tmp_path, capsys, monkeypatch):
     """Where Slurm is absent the option says so in one line (the Slurm fixture of the Slurm
     export issue runs the real path)."""
@@ -153,6 +157,8 @@ def test_bad_vary_is_a_named_error(text, tmp_path, capsys):
 
 
 def test_pareto_front_by_hand():
+    from greenslot.analysis.report.figures import pareto_front  # matplotlib: import on use
+
     x = np.array([1.0, 2.0, 3.0, 2.0, 1.0])
     y = np.array([5.0, 3.0, 1.0, 4.0, 6.0])
     assert pareto_front(x, y) == [0, 1, 2]  # (2,4) is beaten by (2,3); (1,6) by (1,5)
@@ -178,6 +184,8 @@ def test_progress_bar_draws_on_a_terminal_only():
     assert quiet.getvalue() == ""
 
 
+@pytest.mark.dask
+@pytest.mark.slow
 def test_sweep_command_line_in_a_fresh_process(tmp_path):
     """The installed entry point end to end, as a user runs it (stderr not a terminal)."""
     scenario = two_sites(tmp_path / "s")

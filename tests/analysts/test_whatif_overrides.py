@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from analyst_scenarios import cap_scenario, conflict_scenario, two_sites
 
 from greenslot import load_scenario, plan
 from greenslot.analysis.whatif import load_with_overrides, parse_override
 from greenslot.analysis.whatif.overrides import recorded_overrides
 from greenslot.cli import main
 from greenslot.model.loader import parse_objective_weights
+from tests.helpers.analysts import cap_scenario, conflict_scenario, two_sites
 
 
 def run(argv: list[str], capsys) -> tuple[int, str, str]:

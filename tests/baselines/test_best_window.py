@@ -1,6 +1,6 @@
 """best_window on hand-sized scenarios whose result is derived by hand in each comment.
 
-The base scenario (``scenario_builder.base_config``): 1-hour slots, carbon 100, 200, 50, 300
+The base scenario (``tests.helpers.scenarios.base_config``): 1-hour slots, carbon 100, 200, 50, 300
 (then 300) g/kWh, nodes n1, n2 with 2 GPUs each, idle 100 W, powered down when idle, PUE 1;
 modes 300 W at full speed and 200 W at half speed. A 2-GPU hour at full speed draws
 100 + 2 x 300 = 700 W, i.e. 0.7 kWh.
@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from scenario_builder import base_config, hourly_forecast, write_scenario
 
 from greenslot.cli import main
 from greenslot.forecasts.scenario_loading import load_scenario
@@ -23,6 +22,7 @@ from greenslot.solvers.fifo import solve_fifo
 from greenslot.solvers.greedy import solve_greedy
 from greenslot.solvers.queue import missed_deadlines
 from greenslot.solvers.registry import get_solver
+from tests.helpers.scenarios import base_config, hourly_forecast, write_scenario
 
 
 def _placed(scenario) -> dict[str, tuple[int, int, tuple[str, ...]]]:

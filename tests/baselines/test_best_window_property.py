@@ -2,7 +2,7 @@
 
 Whenever best_window's own schedule is a valid plan (it met every deadline; it ignores them in
 the queue), greedy places at least as much priority and, placing as much, scores no worse on the
-scenario's objective. Scenarios come from the generator of ``tests/test_properties.py``.
+scenario's objective. Scenarios come from the generator of ``tests/helpers/strategies.py``.
 """
 
 from __future__ import annotations
@@ -10,15 +10,15 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, event, example, given, settings
-from test_properties import EXAMPLES, scenarios
-from test_properties import _write as write_spec
 
 from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.model.accounting import account, objective_value
 from greenslot.model.validator import validate
 from greenslot.solvers.best_window import solve_best_window
 from greenslot.solvers.greedy import solve_greedy
+from tests.helpers.strategies import EXAMPLES, scenarios, write_spec
 
 # Found by this test before greedy fell back to best_window: j2 can run on no node, yet greedy
 # ended j1 early to leave j2 room, in the dirty slot; best_window put j1 in the clean one.
@@ -50,6 +50,7 @@ def _score(scenario, schedule) -> tuple[float, float]:
     return lost, objective_value(scenario, account(scenario, schedule).totals)
 
 
+@pytest.mark.slow
 @settings(max_examples=EXAMPLES, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(spec=scenarios())

@@ -6,13 +6,13 @@ import json
 
 import pandas as pd
 import pytest
-from gb_api import GbApi
-from provider_server import Reply
 
 from greenslot.cli import main
 from greenslot.forecasts.errors import CacheMissError
 from greenslot.forecasts.fetch import FetchOptions, fetch
 from greenslot.forecasts.http_client import RetryPolicy
+from tests.helpers.gb_api import GbApi
+from tests.helpers.provider_server import Reply
 
 START, END = pd.Timestamp("2026-11-30T00:00Z"), pd.Timestamp("2026-11-30T03:00Z")
 NOW = pd.Timestamp("2026-11-29T20:00Z")

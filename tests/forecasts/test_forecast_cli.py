@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from gb_api import GbApi
-from provider_server import Reply
 
 from greenslot.cli import main
+from tests.helpers.gb_api import GbApi
+from tests.helpers.provider_server import Reply
 
 WINDOW = ["--start", "2026-11-30T00:00:00+00:00", "--end", "2026-11-30T02:00:00+00:00"]
 

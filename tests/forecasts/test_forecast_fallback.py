@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from gb_api import GbApi
-from provider_server import Reply
 
 from greenslot.forecasts.errors import ProviderError
 from greenslot.forecasts.fallback import site_forecast
 from greenslot.forecasts.fetch import FetchOptions
 from greenslot.forecasts.forecaster import forecast
 from greenslot.forecasts.http_client import RetryPolicy
+from tests.helpers.gb_api import GbApi
+from tests.helpers.provider_server import Reply
 
 START, END = pd.Timestamp("2026-11-30T00:00Z"), pd.Timestamp("2026-12-01T00:00Z")
 NOW = pd.Timestamp("2026-11-29T22:00Z")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from gb_api import GbApi
 
 from greenslot.cli import main
+from tests.helpers.gb_api import GbApi
 
 
 def read_csv(path):

@@ -8,12 +8,12 @@ from email.utils import format_datetime
 
 import pandas as pd
 import pytest
-from gb_api import GbApi
-from provider_server import Reply
 
 from greenslot.forecasts.errors import ProviderError
 from greenslot.forecasts.fetch import FetchOptions, fetch
 from greenslot.forecasts.http_client import RetryPolicy, retry_after_s
+from tests.helpers.gb_api import GbApi
+from tests.helpers.provider_server import Reply
 
 START, END = pd.Timestamp("2026-11-30T00:00Z"), pd.Timestamp("2026-11-30T02:00Z")
 

@@ -7,11 +7,11 @@ import json
 
 import pandas as pd
 import pytest
-from provider_server import Reply
 
 from greenslot.forecasts.errors import CredentialsError, ProviderError, QueryError
 from greenslot.forecasts.fetch import FetchOptions, fetch
 from greenslot.forecasts.http_client import RetryPolicy
+from tests.helpers.provider_server import Reply
 
 NOW = pd.Timestamp("2026-11-29T10:20:00Z")
 

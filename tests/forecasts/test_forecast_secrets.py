@@ -8,11 +8,11 @@ import logging
 
 import pandas as pd
 import pytest
-from provider_server import Reply
 
 from greenslot.forecasts.errors import ProviderError
 from greenslot.forecasts.fetch import FetchOptions, fetch
 from greenslot.forecasts.http_client import RetryPolicy
+from tests.helpers.provider_server import Reply
 
 NOW = pd.Timestamp("2026-11-29T10:00Z")
 SECRETS = {"ELECTRICITYMAPS_API_KEY": "em-SECRET-key/+=", "WATTTIME_USERNAME": "user-SECRET",

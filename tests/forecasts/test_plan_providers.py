@@ -18,14 +18,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from gb_api import GbApi
-from provider_server import ProviderServer, Reply
-from scenario_builder import base_config, write_scenario
 
 from greenslot.cli import main
 from greenslot.forecasts.forecaster import forecast
 from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.forecasts.scenario_source import ProviderForecasts
+from tests.helpers.gb_api import GbApi
+from tests.helpers.provider_server import ProviderServer, Reply
+from tests.helpers.scenarios import base_config, write_scenario
 
 START = pd.Timestamp("2026-11-30T00:00:00+00:00")
 HOURS = 4
@@ -202,6 +202,7 @@ def test_nothing_can_stand_in_is_exit_4_and_writes_nothing(server, tmp_path, cap
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".plan")]
 
 
+@pytest.mark.slow
 def test_the_real_stderr_has_one_line_per_fallback(server, tmp_path):
     """Through the installed entry point: one warning line, naming the site, on stderr."""
     server.handler = lambda seen: Reply(503, "down")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from scenario_builder import base_config, hourly_forecast, write_scenario
 
 from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.model.accounting import account
 from greenslot.model.schedule import Assignment, Schedule
 from greenslot.model.validator import validate
+from tests.helpers.scenarios import base_config, hourly_forecast, write_scenario
 
 
 def two_site_scenario(tmp_path, cap_kw=None):

@@ -18,10 +18,10 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from scenario_builder import START, base_config, base_curve, hourly_forecast, write_scenario
 
 from greenslot.cli import main
 from greenslot.model.checks import CHECKS
+from tests.helpers.scenarios import START, base_config, base_curve, hourly_forecast, write_scenario
 
 # --- scenario data that a case mutates before it is written -------------------------------------
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from scenario_builder import base_config, write_scenario
 
 from greenslot.model.forecast_spec import SiteForecastRequest, SiteSignals
 from greenslot.model.loader import load_scenario
 from greenslot.model.scenario import SiteSeries
+from tests.helpers.scenarios import base_config, write_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 

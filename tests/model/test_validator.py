@@ -11,18 +11,18 @@ from __future__ import annotations
 import math
 
 import pytest
-from scenario_builder import (
+
+from greenslot.forecasts.scenario_loading import load_scenario
+from greenslot.model.accounting import TOTAL_KEYS, account
+from greenslot.model.schedule import Assignment, Schedule, Unplaced
+from greenslot.model.validator import VIOLATION_KINDS, check_totals, validate
+from tests.helpers.scenarios import (
     START,
     base_config,
     base_curve,
     hourly_forecast,
     write_scenario,
 )
-
-from greenslot.forecasts.scenario_loading import load_scenario
-from greenslot.model.accounting import TOTAL_KEYS, account
-from greenslot.model.schedule import Assignment, Schedule, Unplaced
-from greenslot.model.validator import VIOLATION_KINDS, check_totals, validate
 
 # The builder's base scenario: 4 one-hour slots; site s1 (PUE 1, idle nodes powered down);
 # GPU type G (10 W idle, curve 300 W at full speed / 200 W at half speed); nodes n1, n2 with

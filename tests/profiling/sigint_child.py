@@ -1,6 +1,7 @@
 """Run a power-limit sweep on a replayed GPU in its own process, for the Ctrl-C test.
 
-Usage: python sigint_child.py STATE.json OUT.csv -- COMMAND...  The replayed GPU starts at
+Usage: python -m tests.profiling.sigint_child STATE.json OUT.csv -- COMMAND...  (from the
+repository root, so that ``tests`` imports). The replayed GPU starts at
 300 W. Whatever happens, the exit code and the GPU's power limit at the end are written to
 STATE.json, so the test can check that the original limit came back.
 """
@@ -11,12 +12,9 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from replays import busy_replay
-
 from greenslot.cli import build_parser
 from greenslot.cli.profile import run_profile
+from tests.helpers.replays import busy_replay
 
 
 def main() -> None:

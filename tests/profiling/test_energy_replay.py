@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from replays import busy_replay, counter_samples, zeus_windows
 
 from greenslot.power.profiling import Sample, Sampler, open_gpus, summarise
 from greenslot.power.profiling.energy import summarise_all
 from greenslot.power.profiling.record import read_samples_csv, samples_csv
 from greenslot.power.profiling.replay import ReplayNVML
+from tests.helpers.replays import busy_replay, counter_samples, zeus_windows
 
 
 def replay_run(replay: ReplayNVML, readings: int) -> list[Sample]:

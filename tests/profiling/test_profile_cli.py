@@ -10,15 +10,17 @@ import sys
 from pathlib import Path
 
 import pytest
-from replays import busy_replay
 
 from greenslot.cli import build_parser, main
 from greenslot.cli.profile import run_profile
 from greenslot.power.profiling import ProfileError, load_pynvml, open_gpus
 from greenslot.power.profiling.limits import PowerLimitGuard
 from greenslot.power.profiling.replay import ReplayNVML
+from tests.helpers.replays import busy_replay
 
-HERE = Path(__file__).parent
+# The Ctrl-C child runs as `python -m tests.profiling.sigint_child` from the repository root.
+ROOT = Path(__file__).resolve().parents[2]
+CHILD = [sys.executable, "-m", "tests.profiling.sigint_child"]
 GREENSLOT = Path(sys.executable).with_name("greenslot")
 # A workload that prints a throughput line, then exits with the status it is given.
 WORKLOAD = [sys.executable, "-c",
@@ -41,6 +43,7 @@ def profile(argv: list[str], replay, euid: int = 0) -> int:
                        geteuid=lambda: euid, clock=replay.clock)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(nvml_available(), reason="this machine has NVML")
 def test_without_nvml_profile_exits_2_with_one_nvml_line(tmp_path):
     done = subprocess.run([str(GREENSLOT), "profile", "--", "sleep", "1"], cwd=tmp_path,
@@ -139,13 +142,13 @@ def test_guard_restores_after_an_exception_inside():
     assert replay.gpus[0].limit_mw == 300_000
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_during_a_sweep_restores_limits_and_keeps_the_record(tmp_path, sig):
     state, out = tmp_path / "state.json", tmp_path / "curve.csv"
     workload = [sys.executable, "-c",
                 "import time; print('workload started', flush=True); time.sleep(60)"]
-    child = subprocess.Popen([sys.executable, str(HERE / "sigint_child.py"), str(state),
-                              str(out), "--", *workload],
+    child = subprocess.Popen([*CHILD, str(state), str(out), "--", *workload], cwd=ROOT,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert child.stdout is not None
@@ -167,15 +170,15 @@ def test_ctrl_c_during_a_sweep_restores_limits_and_keeps_the_record(tmp_path, si
     assert "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_the_workload_gets_the_interrupt_too(tmp_path):
     """The profiled command must not outlive an interrupted profile (it would keep the GPU)."""
     marker = tmp_path / "workload.pid"
     workload = [sys.executable, "-c",
                 f"import os, time; open({str(marker)!r}, 'w').write(str(os.getpid())); "
                 "print('workload started', flush=True); time.sleep(60)"]
-    child = subprocess.Popen([sys.executable, str(HERE / "sigint_child.py"),
-                              str(tmp_path / "s.json"), str(tmp_path / "c.csv"), "--",
-                              *workload], stdout=subprocess.PIPE, text=True,
+    child = subprocess.Popen([*CHILD, str(tmp_path / "s.json"), str(tmp_path / "c.csv"), "--",
+                              *workload], cwd=ROOT, stdout=subprocess.PIPE, text=True,
                              stderr=subprocess.DEVNULL)
     assert child.stdout is not None
     for line in child.stdout:

@@ -10,9 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-from local_slurm import LocalSlurm
 
-# Node names the Slurm test scenarios use (tests/slurm/slurm_scenarios.py).
+from tests.helpers.local_slurm import LocalSlurm
+
+# Node names the Slurm test scenarios use (tests/helpers/slurm.py).
 NODES = {"gsnode1": 4, "gsnode2": 4, "gsnode3": 4}
 # The shipped prolog/epilog run for every job, so a broken one would fail the job tests.
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "slurm"

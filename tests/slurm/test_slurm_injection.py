@@ -13,10 +13,10 @@ import json
 from pathlib import Path
 
 import pytest
-from slurm_scenarios import plan_into, run_submit_sh, slurm_scenario
 
 from greenslot.cli import main
 from greenslot.slurm.ledger import Ledger
+from tests.helpers.slurm import plan_into, run_submit_sh, slurm_scenario
 
 HOSTILE_NAME = "run it's \"$(touch pwned1)\" `touch pwned2`; touch pwned3 &\ntouch pwned4.sh"
 HOSTILE_COMMAND = "echo 'hi' \"$(touch pwned5)\"; `touch pwned6` $HOME\ntrue"

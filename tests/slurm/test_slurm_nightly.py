@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from slurm_scenarios import plan_id_of, queue, slurm_scenario, tagged
+import pytest
+
+from tests.helpers.slurm import plan_id_of, queue, slurm_scenario, tagged
 
 SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "slurm" / "nightly.sh"
 JOBS = [{"job_id": "n1", "gpus": 2, "duration_h": 1, "command": "true"},
@@ -22,6 +24,7 @@ def _nightly(scenario: Path, root: Path, fetch: Path | None = None) -> int:
                           timeout=300).returncode
 
 
+@pytest.mark.slow
 def test_nightly_runs_twice_a_night_without_duplicates(slurm, tmp_path):
     scenario = slurm_scenario(tmp_path / "s", JOBS).parent
     fetch = tmp_path / "fetch"

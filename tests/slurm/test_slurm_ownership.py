@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from slurm_scenarios import queue, slurm_scenario
 
 from greenslot.cli import main
 from greenslot.slurm.queue import scenario_key
+from tests.helpers.slurm import queue, slurm_scenario
 
 JOBS = [{"job_id": "a", "gpus": 1, "duration_h": 1, "command": "sleep 1", "power_limit_w": 300}]
 

@@ -101,9 +101,8 @@ def test_submit_of_a_folder_without_a_plan_is_one_line_exit_2(tmp_path, capsys):
 
 def test_submit_without_slurm_is_one_line_exit_4_and_records_nothing(tmp_path, capsys,
                                                                      monkeypatch):
-    from scenario_builder import write_scenario
-
     from greenslot.cli import main
+    from tests.helpers.scenarios import write_scenario
 
     path = write_scenario(tmp_path / "s", jobs=[
         {"job_id": "a", "gpus": 1, "duration_h": 1, "command": "true"}])
@@ -120,9 +119,8 @@ def test_submit_without_slurm_is_one_line_exit_4_and_records_nothing(tmp_path, c
 def test_submit_sh_and_greenslot_submit_share_one_lock(tmp_path):
     import subprocess
 
-    from scenario_builder import write_scenario
-
     from greenslot.cli import main
+    from tests.helpers.scenarios import write_scenario
 
     path = write_scenario(tmp_path / "s", jobs=[
         {"job_id": "a", "gpus": 1, "duration_h": 1, "command": "true"}])

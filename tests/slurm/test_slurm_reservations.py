@@ -7,11 +7,11 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 import yaml
-from slurm_scenarios import local, plan_into, run_submit_sh, slurm_scenario
 
 from greenslot.cli import main
 from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.model import hostlist
+from tests.helpers.slurm import local, plan_into, run_submit_sh, slurm_scenario
 
 # Enough work to spill onto every node if nothing were held back.
 BUSY = [{"job_id": f"j{i}", "gpus": 4, "duration_h": 1, "command": "true"} for i in range(12)]

@@ -19,8 +19,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from scenario_builder import _write_csv
-from slurm_scenarios import (
+
+from greenslot.cli import main
+from greenslot.slurm.ledger import Ledger
+from greenslot.slurm.queue import scenario_key
+from tests.helpers.scenarios import _write_csv
+from tests.helpers.slurm import (
     begin_of,
     local,
     plan_id_of,
@@ -30,10 +34,6 @@ from slurm_scenarios import (
     slurm_scenario,
     tagged,
 )
-
-from greenslot.cli import main
-from greenslot.slurm.ledger import Ledger
-from greenslot.slurm.queue import scenario_key
 
 JOBS = [
     {"job_id": "prep", "gpus": 1, "duration_h": 1, "command": "sleep 1"},
@@ -182,6 +182,7 @@ def test_a_run_killed_after_sbatch_then_rerun_submits_each_job_exactly_once(
     assert len(ledger.entries()) == 5
 
 
+@pytest.mark.slow
 def test_a_job_planned_seconds_ahead_really_runs_and_completes(slurm, tmp_path):
     jobs = [{"job_id": "soon", "gpus": 2, "duration_h": 10 / 3600,
              "command": "echo ran on $SLURMD_NODENAME"}]

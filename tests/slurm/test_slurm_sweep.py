@@ -8,7 +8,12 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-from slurm_scenarios import slurm_scenario
+import pytest
+
+from tests.helpers.slurm import slurm_scenario
+
+# Dask workers started as jobs of the local Slurm: seconds per test.
+pytestmark = [pytest.mark.dask, pytest.mark.slow]
 
 JOBS = [{"job_id": "a", "gpus": 2, "duration_h": 1}, {"job_id": "b", "gpus": 4, "duration_h": 2}]
 

@@ -8,7 +8,11 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 import yaml
-from slurm_scenarios import (
+
+from greenslot.cli import main
+from greenslot.slurm.ledger import Ledger
+from greenslot.slurm.queue import scenario_key
+from tests.helpers.slurm import (
     begin_of,
     local,
     plan_id_of,
@@ -17,10 +21,6 @@ from slurm_scenarios import (
     slurm_scenario,
     tagged,
 )
-
-from greenslot.cli import main
-from greenslot.slurm.ledger import Ledger
-from greenslot.slurm.queue import scenario_key
 
 JOBS = [
     {"job_id": "a", "gpus": 1, "duration_h": 1, "command": "sleep 1", "power_limit_w": 300},

@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-from slurm_scenarios import plan_id_of, plan_into, run_submit_sh, slurm_scenario
 
 from greenslot.cli import main
 from greenslot.slurm.ledger import Ledger
+from tests.helpers.slurm import plan_id_of, plan_into, run_submit_sh, slurm_scenario
 
 REPEATED = 1825569000  # 2027-11-07T06:30Z: 01:30 EST, the second 01:30 of that New York night
 JOBS = [{"job_id": "a", "gpus": 1, "duration_h": 1, "command": "true", "power_limit_w": 300}]

@@ -8,7 +8,6 @@ declaration that leaves one out.
 from __future__ import annotations
 
 import pytest
-from scenario_builder import base_config, hourly_forecast, write_scenario
 
 from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.model.scenario import Scenario
@@ -24,6 +23,7 @@ from greenslot.solvers.capabilities import (
 )
 from greenslot.solvers.fifo import solve_fifo
 from greenslot.solvers.types import SolveOptions, SolveResult
+from tests.helpers.scenarios import base_config, hourly_forecast, write_scenario
 
 JOBS = [{"job_id": "a", "gpus": 1, "duration_h": 1},
         {"job_id": "b", "gpus": 1, "duration_h": 1, "depends_on": "a"}]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from scenario_builder import base_config, hourly_forecast, write_scenario
 
 from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.model.accounting import account
@@ -13,6 +12,7 @@ from greenslot.solvers.fifo import solve_fifo
 from greenslot.solvers.greedy import latest_finish, solve_greedy
 from greenslot.solvers.state import ClusterState
 from greenslot.solvers.types import SolveOptions
+from tests.helpers.scenarios import base_config, hourly_forecast, write_scenario
 
 
 def plan_both(tmp_path, config=None, jobs=None, forecasts=None):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from scenario_builder import write_scenario
 
 from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.solvers.cuts import WakeCuts
@@ -12,6 +11,7 @@ from greenslot.solvers.formulation import build
 from greenslot.solvers.milp import solve_linear_model_highspy
 from greenslot.solvers.relaxation import solve_relaxation
 from greenslot.solvers.types import SolveOptions
+from tests.helpers.scenarios import write_scenario
 
 TIGHT = SolveOptions(gap=1e-9, time_limit_s=60)
 

@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
-from scenario_builder import base_config, hourly_forecast, write_scenario
-from test_properties import _write, scenarios
 
 from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.model.accounting import account, objective_value
@@ -26,6 +24,8 @@ from greenslot.solvers.formulation import build
 from greenslot.solvers.milp import solve_linear_model_highspy, solve_linear_model_pyomo
 from greenslot.solvers.registry import get_solver
 from greenslot.solvers.types import SolveOptions, SolveStatus
+from tests.helpers.scenarios import base_config, hourly_forecast, write_scenario
+from tests.helpers.strategies import scenarios, write_spec
 
 EXACT = ("milp", "cpsat")
 TIGHT = SolveOptions(gap=1e-9, time_limit_s=60)
@@ -168,13 +168,14 @@ FULL_SITE = {
 }
 
 
+@pytest.mark.slow
 @settings(max_examples=int(os.environ.get("GREENSLOT_EXACT_EXAMPLES", "25")), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @example(spec=FULL_SITE)
 @given(spec=scenarios())
 def test_milp_and_cpsat_agree_and_order_exact_greedy_fifo(spec):
     with tempfile.TemporaryDirectory() as folder:
-        scenario = load_scenario(_write(Path(folder) / "scenario", spec))
+        scenario = load_scenario(write_spec(Path(folder) / "scenario", spec))
         milp, _, _ = solve(scenario, "milp")
         cpsat, _, _ = solve(scenario, "cpsat")
         greedy, _, _ = solve(scenario, "greedy")
@@ -300,7 +301,7 @@ def test_a_plan_meeting_its_budget_exactly_keeps_the_bound_valid(tmp_path):
         assert result.bound is None or result.bound <= 0.01 + 1e-12, name
 
 
-@pytest.mark.parametrize("name", ["milp", "large"])
+@pytest.mark.parametrize("name", ["milp", pytest.param("large", marks=pytest.mark.slow)])
 def test_no_bound_where_pooled_wake_overcharges(name, tmp_path):
     # found in review: nodes of 100 W and 500 W idle in one pool, price -100/MWh. The pool
     # charges waking at the cheaper node, which over-charges the dearer one when more draw

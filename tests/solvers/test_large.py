@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from scenario_builder import base_config, hourly_forecast, write_scenario
-from test_properties import _write, scenarios
 
 from greenslot.cli import main
 from greenslot.forecasts.scenario_loading import load_scenario
@@ -24,6 +22,11 @@ from greenslot.solvers.large import prepared_families, solve_large, with_columns
 from greenslot.solvers.milp import solve_linear_model_highspy
 from greenslot.solvers.relaxation import solve_relaxation
 from greenslot.solvers.types import SolveOptions
+from tests.helpers.scenarios import base_config, hourly_forecast, write_scenario
+from tests.helpers.strategies import scenarios, write_spec
+
+# The large pipeline on generated and large scenarios: seconds per test.
+pytestmark = pytest.mark.slow
 
 EXAMPLES = int(os.environ.get("GREENSLOT_EXACT_EXAMPLES", "25"))
 
@@ -33,7 +36,7 @@ EXAMPLES = int(os.environ.get("GREENSLOT_EXACT_EXAMPLES", "25"))
 @given(spec=scenarios())
 def test_lagrangian_value_never_exceeds_the_lp_bound(spec):
     with tempfile.TemporaryDirectory() as folder:
-        scenario = load_scenario(_write(Path(folder) / "scenario", spec))
+        scenario = load_scenario(write_spec(Path(folder) / "scenario", spec))
     prep = prepared(scenario)
     frame, families = prepared_families(scenario)
     # the families enumerate exactly the columns the written model would have
@@ -53,7 +56,7 @@ def test_lagrangian_value_never_exceeds_the_lp_bound(spec):
 def test_columns_read_off_the_families_are_the_prepared_columns(spec):
     # what lets auto prepare once: the same columns, in the same order, as preparing again
     with tempfile.TemporaryDirectory() as folder:
-        scenario = load_scenario(_write(Path(folder) / "scenario", spec))
+        scenario = load_scenario(write_spec(Path(folder) / "scenario", spec))
     again = prepared(scenario)
     once = with_columns(*prepared_families(scenario))
     assert once.columns == again.columns

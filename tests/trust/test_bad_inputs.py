@@ -16,8 +16,11 @@ import sys
 from dataclasses import dataclass
 
 import pytest
-from scenario_builder import START, hourly_forecast
-from trust_builders import (
+
+from greenslot.cli import main
+from greenslot.model.checks import CHECKS
+from tests.helpers.scenarios import START, hourly_forecast
+from tests.helpers.trust import (
     CURVE,
     FORECAST,
     Data,
@@ -37,9 +40,6 @@ from trust_builders import (
     set_node,
     set_site,
 )
-
-from greenslot.cli import main
-from greenslot.model.checks import CHECKS
 
 YAML = "scenario.yaml"
 JOBS = "jobs.csv"
@@ -331,6 +331,7 @@ def test_missing_scenario_folder_exits_2(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case_id", ["yaml-not-utf8", "hostlist-huge", "value-infinite"])
 def test_installed_command_gives_the_same_single_line(case_id: str, tmp_path):
     """The console script, run as a user would: exit 2, one line, no traceback."""

@@ -17,10 +17,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from scenario_builder import hourly_forecast
-from trust_builders import FORECAST, Data
 
 from greenslot.pipeline.files import RUN_DEPENDENT_KEYS
+from tests.helpers.scenarios import hourly_forecast
+from tests.helpers.trust import FORECAST, Data
+
+# Each test plans the bundled example twice in fresh processes.
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -12,12 +12,12 @@ import subprocess
 import sys
 
 import pytest
-from trust_builders import Data
 
 from greenslot.cli import main
 from greenslot.model.schedule import Assignment, Schedule
 from greenslot.solvers import registry
 from greenslot.solvers.types import SolveResult, SolveStatus
+from tests.helpers.trust import Data
 
 
 def _explodes(scenario, options):
@@ -77,6 +77,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@pytest.mark.slow
 def test_the_warning_reaches_stderr_of_the_real_command(tmp_path):
     """Outside pytest's log capture: one warning line on stderr, the plan written, exit 0."""
     scenario = _two_jobs().write(tmp_path / "s")

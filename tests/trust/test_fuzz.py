@@ -34,10 +34,13 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from scenario_builder import write_scenario
-from test_properties import whole_node_gpus
 
 from greenslot.cli import main
+from tests.helpers.scenarios import write_scenario
+from tests.helpers.strategies import whole_node_gpus
+
+# Hypothesis fuzzing of the CLI with edge-case scenarios.
+pytestmark = pytest.mark.slow
 
 EXAMPLES = int(os.environ.get("GREENSLOT_FUZZ_EXAMPLES", "30"))
 MILP_EXAMPLES = int(os.environ.get("GREENSLOT_FUZZ_MILP_EXAMPLES", "5"))

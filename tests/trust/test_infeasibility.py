@@ -1,6 +1,6 @@
 """Every unplaced job gets a reason that says what holds it back, on hand-built scenarios.
 
-Base cluster (``scenario_builder.base_config``): site s1, two nodes n1, n2 of 2 GPUs (G),
+Base cluster (``tests.helpers.scenarios.base_config``): site s1, two nodes n1, n2 of 2 GPUs (G),
 partition ``gpu``, 4 one-hour slots from 2022-06-14T00:00Z; a 1-GPU job at full speed draws
 300 W + 10 W (idle GPU) + 100 W (node) = 0.41 kW on a powered-down site.
 """
@@ -8,12 +8,12 @@ partition ``gpu``, 4 one-hour slots from 2022-06-14T00:00Z; a 1-GPU job at full 
 from __future__ import annotations
 
 import pytest
-from scenario_builder import START
-from trust_builders import Data, at
 
 from greenslot.cli import main
 from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.pipeline.steps import plan
+from tests.helpers.scenarios import START
+from tests.helpers.trust import Data, at
 
 
 def _reasons(tmp_path, data: Data, solver: str = "greedy") -> dict[str, str]:

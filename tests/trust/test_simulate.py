@@ -13,8 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scenario_builder import hourly_forecast
-from trust_builders import FORECAST, Data
 
 from greenslot.analysis.simulate import (
     oracle,
@@ -29,6 +27,8 @@ from greenslot.cli import main
 from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.model.accounting import account
 from greenslot.model.validator import validate
+from tests.helpers.scenarios import hourly_forecast
+from tests.helpers.trust import FORECAST, Data
 
 SAMPLE = Path(__file__).parent / "data" / "sgip-replay-2020-06-01-4d"
 DAY1 = "2022-06-15T"
@@ -92,6 +92,7 @@ def test_sgip_forecast_fills_the_slots_it_covers(tmp_path):
     assert made[0] == base[0] and np.array_equal(made[12:], base[12:])
 
 
+@pytest.mark.slow
 def test_replay_on_real_moer(capsys):
     rc = main(["simulate", str(SAMPLE), "--forecaster", "sgip", "--sgip",
                str(SAMPLE / "provider.csv"), "--json"])
@@ -107,6 +108,7 @@ def test_replay_on_real_moer(capsys):
     assert foresight["carbon_kg"] < plan["carbon_kg"] < best["carbon_kg"] < fifo["carbon_kg"]
 
 
+@pytest.mark.slow
 def test_realised_totals_are_the_exact_accounting(tmp_path):
     """Plans are valid; the queue baselines may only end late, and say how often."""
     scenario = load_scenario(SAMPLE)
@@ -141,6 +143,7 @@ def test_own_forecaster_reads_only_the_past(tmp_path):
     assert (made.carbon_g_per_kwh > 280).all() and (made.carbon_g_per_kwh <= 300).all()
 
 
+@pytest.mark.slow
 def test_simulate_with_our_forecaster_and_more_history(capsys):
     rc = main(["simulate", str(SAMPLE), "--forecaster", "profile", "--history-days", "2",
                "--json"])

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from scenario_builder import START, hourly_forecast
-from trust_builders import CURVE, FORECAST, Data
 
 from greenslot.cli import main
 from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.pipeline.steps import plan
+from tests.helpers.scenarios import START, hourly_forecast
+from tests.helpers.trust import CURVE, FORECAST, Data
 
 
 def _plan(tmp_path: Path, data: Data, *args: str) -> tuple[pd.DataFrame, dict]:

@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from greenslot.analysis.report import figures
 from greenslot.analysis.report.html import Image, page, table, totals_table
 from greenslot.analysis.whatif import load_with_overrides, recorded_overrides
 from greenslot.atomic import write_bytes
@@ -112,6 +111,10 @@ def build_report(plan_dir: str | Path, scenario_path: str | Path | None = None) 
     baselines = {name: values for name, values in (summary.get("baselines") or {}).items()
                  if isinstance(values, dict)}
     fifo = solve_fifo(scenario, SolveOptions()).schedule
+
+    # Imported here: matplotlib takes about a second to import, which every `greenslot` command
+    # (the CLI registers `report`) would otherwise pay before doing anything.
+    from greenslot.analysis.report import figures
 
     images = [Image("gantt.png", "Jobs by node and GPU over time",
                     figures.png_bytes(figures.gantt(scenario, schedule)))]

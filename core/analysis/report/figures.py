@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import io
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 import matplotlib
 import matplotlib.dates as mdates
 import numpy as np
+import numpy.typing as npt
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
 
@@ -38,7 +40,7 @@ def png_bytes(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def _times(scenario: Scenario, slots: Sequence[float]) -> np.ndarray:
+def _times(scenario: Scenario, slots: npt.ArrayLike) -> np.ndarray:
     """Slot positions as matplotlib date numbers (timezone: UTC)."""
     grid = scenario.grid
     start = mdates.date2num(grid.start)
@@ -67,7 +69,9 @@ def _lanes(scenario: Scenario, schedule: Schedule) -> dict[tuple[str, str], list
     for a in schedule.assignments:  # start order
         job = scenario.job(a.job_id)
         for name in a.nodes:
-            used = rules.nodes_needed(job, scenario.node(name))[1]
+            needed = rules.nodes_needed(job, scenario.node(name))
+            assert needed is not None, f"{a.job_id} was placed on {name}, which cannot fit it"
+            used = needed[1]
             ends = free_at[name]
             free = [g for g, end in enumerate(ends) if end <= a.start_slot]
             chosen = (free + [g for g in range(len(ends)) if g not in free])[:used]
@@ -165,13 +169,12 @@ def site_power(scenario: Scenario, accounting: Accounting, site: str) -> Figure:
     edges = _times(scenario, np.arange(n + 1))
     figure = Figure(figsize=(13, 4.2))
     axis = figure.add_subplot()
-    step = {"step": "post"}
     x = edges
     pad = lambda v: np.append(v, v[-1])  # noqa: E731  (step plots need n+1 points)
     axis.fill_between(x, 0, pad(covered_kw), color="#4caf50", alpha=0.75, label="from renewables",
-                      **step)
+                      step="post")
     axis.fill_between(x, pad(covered_kw), pad(facility_kw), color="#9e9e9e", alpha=0.8,
-                      label="from the grid", **step)
+                      label="from the grid", step="post")
     axis.step(x, pad(series.renewable_kw), where="post", color="#1b5e20", linewidth=1.2,
               linestyle="--", label="renewables available")
     cap = scenario.site(site).power_cap_kw
@@ -220,8 +223,11 @@ def totals_against_baselines(totals: Mapping[str, float],
     return figure
 
 
-def pareto(points: Sequence[Mapping[str, float]], labels: Sequence[str]) -> Figure:
+def pareto(points: Sequence[Mapping[Hashable, Any]], labels: Sequence[str]) -> Figure:
     """Carbon against cost and against makespan for sweep points; the front is joined.
+
+    ``points`` are rows of the sweep table (``DataFrame.to_dict("records")``) with numeric
+    ``carbon_kg``, ``cost``, ``makespan_h`` and ``unplaced``.
 
     A point is on the front of a panel when no other point is at least as good on both axes
     and better on one; points that left jobs unplaced are drawn as crosses.

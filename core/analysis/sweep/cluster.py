@@ -16,6 +16,10 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 logger = logging.getLogger(__name__)
 logger.addHandler(logging.NullHandler())
@@ -88,7 +92,7 @@ def _close_slurm_cluster(cluster) -> None:
 
 
 @contextlib.contextmanager
-def open_client(spec: ClusterSpec) -> Iterator[object]:
+def open_client(spec: ClusterSpec) -> Iterator[Client]:
     """A ``distributed.Client`` on the requested cluster, closed (with its cluster) on exit."""
     distributed = _quiet_import()
     with contextlib.ExitStack() as stack:

@@ -15,7 +15,9 @@ MAX_POINTS = 1000
 def split_values(text: str) -> list[str]:
     """Split on commas outside brackets, braces and quotes, so ``{cost: 1, carbon_kg: 2}`` or
     ``[a, b]`` stay one value."""
-    values, depth, quote, current = [], 0, "", []
+    values: list[str] = []
+    current: list[str] = []
+    depth, quote = 0, ""
     for char in text:
         if quote:
             quote = "" if char == quote else quote

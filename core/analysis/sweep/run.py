@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from greenslot.analysis.report.figures import pareto, png_bytes
 from greenslot.analysis.sweep.cluster import ClusterSpec, open_client
 from greenslot.analysis.sweep.grid import Axis, grid_points
 from greenslot.analysis.whatif import Override, load_with_overrides
@@ -146,6 +145,9 @@ def _write(out_dir: Path, table: pd.DataFrame, results: Sequence[PointResult],
         table.to_csv(staging / "sweep.csv", index=False)
         solved = [i for i, r in enumerate(results) if r.files]
         if solved:
+            # Imported here, not at the top: see greenslot.analysis.report.build_report.
+            from greenslot.analysis.report.figures import pareto, png_bytes
+
             points = table.iloc[solved].to_dict("records")
             (staging / "pareto.png").write_bytes(png_bytes(pareto(points,
                                                                   [labels[i] for i in solved])))

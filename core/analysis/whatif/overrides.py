@@ -257,8 +257,8 @@ def _windows(value: Any, config: dict, override: Override) -> Any:
             override.fail("true needs the scenario's start and horizon to be readable")
         return [{"from": start.isoformat(), "to": end.isoformat()}]
     if isinstance(value, str) and "/" in value:
-        begin, _, end = value.partition("/")
-        return [{"from": begin.strip(), "to": end.strip()}]
+        begin, _, until = value.partition("/")
+        return [{"from": begin.strip(), "to": until.strip()}]
     if isinstance(value, dict):
         return [value]
     return value

@@ -42,8 +42,8 @@ class GpuEnergy:
 
 
 def _counter_energy(samples: Sequence[Sample]) -> float | None:
-    counters = [s.energy_counter_j for s in samples]
-    if len(samples) < 2 or any(c is None for c in counters):
+    counters = [s.energy_counter_j for s in samples if s.energy_counter_j is not None]
+    if len(samples) < 2 or len(counters) < len(samples):
         return None
     if any(b < a for a, b in itertools.pairwise(counters)):
         return None  # the counter was reset (driver reload): its difference means nothing
@@ -71,6 +71,7 @@ def summarise(samples: Sequence[Sample]) -> GpuEnergy:
         raise ValueError(f"samples of several GPUs: {sorted(gpus)}")
     ordered = sorted(samples, key=lambda s: s.time_s)
     duration = ordered[-1].time_s - ordered[0].time_s
+    source: str | None
     energy, source = _counter_energy(ordered), "counter"
     if energy is None:
         energy, source = _integrated_energy(ordered), "integrated"

@@ -13,6 +13,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
+from typing import Any
 
 from greenslot.atomic import write_text
 from greenslot.power.profiling.energy import GpuEnergy
@@ -47,7 +48,8 @@ def read_samples_csv(path: Path) -> list[tuple[float | None, Sample]]:
     out = []
     for line, row in enumerate(rows, start=2):
         try:
-            values = {k: (None if row[k] == "" else float(row[k])) for k in SAMPLE_FIELDS}
+            values: dict[str, Any] = {k: (None if row[k] == "" else float(row[k]))
+                                      for k in SAMPLE_FIELDS}
             values["gpu"] = int(values["gpu"])
             limit = None if row["run_limit_w"] == "" else float(row["run_limit_w"])
         except (KeyError, TypeError, ValueError) as exc:

@@ -52,6 +52,15 @@ class ReplayNVML:
         does for a non-root user.
     """
 
+    # pynvml's own exception classes, copied from the module in __init__ (see _ERRORS).
+    NVMLError: type[Exception]
+    NVMLError_NotSupported: type[Exception]
+    NVMLError_NoPermission: type[Exception]
+    NVMLError_LibraryNotFound: type[Exception]
+    NVMLError_DriverNotLoaded: type[Exception]
+    NVMLError_GpuIsLost: type[Exception]
+    NVMLError_InvalidArgument: type[Exception]
+
     def __init__(self, samples: Sequence[Sample], gpus: Sequence[ReplayGpu] = (),
                  can_set_limits: bool = True) -> None:
         pynvml = load_pynvml()

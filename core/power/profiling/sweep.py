@@ -128,8 +128,9 @@ def curve_rows(sweep: Sweep, workload: str) -> list[CurveRow]:
     """Contract rows from a complete sweep; refuses a limit without a measured mean power."""
     measured = []
     for limit_run in sweep.runs:
-        powers = [e.mean_power_w for e in limit_run.energy]
-        if not powers or any(p is None for p in powers) or limit_run.throughput is None:
+        powers = [e.mean_power_w for e in limit_run.energy if e.mean_power_w is not None]
+        if (not powers or len(powers) < len(limit_run.energy)
+                or limit_run.throughput is None):
             raise ProfileError(f"at {limit_run.limit_w:g} W NVML gave no power or energy "
                                f"reading; no curve written")
         measured.append((limit_run.limit_w, sum(powers) / len(powers), limit_run.throughput))

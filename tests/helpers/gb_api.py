@@ -11,7 +11,8 @@ import random
 import re
 
 import pandas as pd
-from provider_server import Reply, Seen
+
+from tests.helpers.provider_server import Reply, Seen
 
 _PATH = re.compile(r"^(?P<prefix>/intensity|/regional/intensity)/(?P<a>[^/]+)/(?P<b>[^/]+)"
                    r"(?P<scope>/regionid/\d+|/postcode/\w+)?$")

@@ -13,7 +13,7 @@ from pathlib import Path
 from greenslot.power.profiling.replay import ReplayGpu, ReplayNVML
 from greenslot.power.profiling.sampler import Sample
 
-ZEUS = Path(__file__).parent / "zeus"
+ZEUS = Path(__file__).parents[1] / "profiling" / "zeus"
 
 
 def zeus_windows(name: str) -> list[dict]:

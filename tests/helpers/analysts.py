@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scenario_builder import START, base_config, base_curve, hourly_forecast, write_scenario
+from tests.helpers.scenarios import START, base_config, base_curve, hourly_forecast, write_scenario
 
 
 def conflict_scenario(folder: Path) -> Path:

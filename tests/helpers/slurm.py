@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
-from scenario_builder import base_config, write_scenario
 
 from greenslot.cli import main
+from tests.helpers.scenarios import base_config, write_scenario
 
 
 def next_boundary(slot: timedelta, lead: timedelta) -> datetime:

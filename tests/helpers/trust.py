@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from scenario_builder import START, base_config, base_curve, hourly_forecast, write_scenario
+
+from tests.helpers.scenarios import START, base_config, base_curve, hourly_forecast, write_scenario
 
 FORECAST = "forecast-s1.csv"
 CURVE = "curve-g.csv"

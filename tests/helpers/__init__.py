@@ -1,0 +1,1 @@
+"""Scenario builders, Hypothesis strategies, fakes and fixtures' machinery for the tests."""
