@@ -83,7 +83,11 @@ def backtest(actual: pd.Series, provider: Mapping[int, pd.Series] | None = None,
              methods: tuple[str, ...] = METHODS) -> Backtest:
     """Score ``methods`` (and the provider's forecasts, if given) on ``actual``."""
     y_series = regular(actual, step)
-    step = pd.Timedelta(y_series.index.freq).to_pytimedelta() if step is None else step
+    if step is None:
+        freq = pd.DatetimeIndex(y_series.index).freq  # regular() resampled it to a fixed step
+        if not isinstance(freq, pd.offsets.Tick):
+            raise ValueError(f"the series has no fixed step ({freq}); pass one")
+        step = pd.Timedelta(freq).to_pytimedelta()
     y, times = y_series.to_numpy(), y_series.index
     n, H = len(y), int(horizon // step)
     per_week = int(timedelta(days=7) // step)
@@ -92,9 +96,9 @@ def backtest(actual: pd.Series, provider: Mapping[int, pd.Series] | None = None,
         raise ValueError(f"the series ({n} intervals of {step}) is shorter than the warm-up "
                          f"of {warmup}")
     threshold = 0.01 * np.nanmean(np.abs(y))
-    leads_hours = np.arange(1, H + 1) * step / timedelta(hours=1)
+    leads_hours = np.arange(1, H + 1) * step.total_seconds() / 3600.0
     names = list(methods)
-    issued: dict[int, np.ndarray] = {}
+    issued: dict[int, np.ndarray | None] = {}
     if provider:
         names.append(PROVIDER)
         for k, values in provider.items():
@@ -115,7 +119,7 @@ def backtest(actual: pd.Series, provider: Mapping[int, pd.Series] | None = None,
             continue
         forecasts = {m: forecast_array(history, H, m, step) for m in methods}
         if provider:
-            forecasts[PROVIDER] = np.array([issued[h][T - 1] if issued.get(h) is not None
+            forecasts[PROVIDER] = np.array([row[T - 1] if (row := issued.get(h)) is not None
                                             else np.nan for h in range(1, H + 1)])
         for m, f in forecasts.items():
             ok = known & ~np.isnan(f)

@@ -145,10 +145,13 @@ class Entsoe:
 
     def _period(self, response: Response, period: ET.Element, curve: str):
         interval = _child(period, "timeInterval")
+        start_text = _text(_child(interval, "start")) if interval is not None else None
+        end_text = _text(_child(interval, "end")) if interval is not None else None
+        if start_text is None or end_text is None:
+            raise malformed(NAME, response, "a Period has no valid timeInterval")
         try:
-            start = pd.Timestamp(_text(_child(interval, "start")) if interval is not None
-                                 else None)
-            end = pd.Timestamp(_text(_child(interval, "end")) if interval is not None else None)
+            start = pd.Timestamp(start_text)
+            end = pd.Timestamp(end_text)
         except (TypeError, ValueError):
             raise malformed(NAME, response, "a Period's timeInterval is not ISO 8601") from None
         if start is pd.NaT or end is pd.NaT or end <= start:
@@ -160,7 +163,7 @@ class Entsoe:
         if not match:
             raise malformed(NAME, response, f"resolution {raw!r} (expected like PT15M, PT60M)")
         step = timedelta(minutes=int(match[1]) * (60 if match[2] == "H" else 1))
-        count = int((end - start) / step)
+        count = int((end - start) / pd.Timedelta(step))
         given: dict[int, float] = {}
         for point in _children(period, "Point"):
             try:

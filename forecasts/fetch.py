@@ -231,8 +231,8 @@ def _cell(value: float) -> str:
 def forecast_csv_text(table: pd.DataFrame) -> str:
     """The contract forecast CSV (section 1.3): ``time`` with offset, then signal columns."""
     lines = [",".join(["time", *table.columns])]
-    for stamp, row in table.iterrows():
-        lines.append(",".join([stamp.isoformat(), *(_cell(v) for v in row.to_numpy())]))
+    for stamp, row in zip(pd.DatetimeIndex(table.index), table.to_numpy(), strict=True):
+        lines.append(",".join([stamp.isoformat(), *(_cell(v) for v in row)]))
     return "\n".join(lines) + "\n"
 
 

@@ -69,10 +69,19 @@ class Credentials:
 class Provider(Protocol):
     """The interface every adapter implements (see the module docstring)."""
 
-    name: str
-    default_base_url: str
-    signals: tuple[Signal, ...]
-    env_vars: tuple[str, ...]
+    # Read-only (properties here, plain class attributes in an adapter), so an adapter's
+    # narrower tuple type still satisfies the protocol.
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def default_base_url(self) -> str: ...
+
+    @property
+    def signals(self) -> tuple[Signal, ...]: ...
+
+    @property
+    def env_vars(self) -> tuple[str, ...]: ...
 
     def plan(self, query: Query, base_url: str) -> list[Request]:
         """The requests (public parameters only) that together cover the window."""
@@ -100,7 +109,7 @@ def malformed(provider: str, response: Response, what: str) -> ProviderError:
 def parse_json(provider: str, response: Response) -> Any:
     try:
         return json.loads(response.text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise malformed(provider, response, f"not JSON ({exc.msg} at char {exc.pos})") from None
 
 

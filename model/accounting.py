@@ -59,8 +59,8 @@ def node_draw_w(scenario: Scenario, schedule: Schedule) -> np.ndarray:
         for name in placement.nodes:
             node = scenario.node(name)
             gpu_type = scenario.gpu_type(node.gpu_type)
-            mode = gpu_type.mode(job.workload, placement.power_limit_w)
-            used = rules.nodes_needed(job, node)[1]
+            mode = gpu_type.run_mode(job.workload, placement.power_limit_w)
+            used = rules.shape_on(job, node)[1]
             i = scenario.node_position(name)
             slots = placement.slots_in_horizon(n_slots)
             busy_gpu_w[i, slots.start:slots.stop] += used * mode.power_w
@@ -91,9 +91,9 @@ def account(scenario: Scenario, schedule: Schedule) -> Accounting:
     energy = node_draw_kw * hours
     for placement in schedule.assignments:
         job = scenario.job(placement.job_id)
-        site = scenario.node(placement.nodes[0]).site
-        if 0 <= placement.start_slot < grid.n_slots and rules.needs_transfer(job, site):
-            energy[site_row[site], placement.start_slot] += (
+        site_name = scenario.node(placement.nodes[0]).site
+        if 0 <= placement.start_slot < grid.n_slots and rules.needs_transfer(job, site_name):
+            energy[site_row[site_name], placement.start_slot] += (
                 job.data_gb * scenario.transfer_kwh_per_gb
             )
     renewable = np.array([scenario.series[n].renewable_kw * hours for n in site_names])
@@ -124,8 +124,8 @@ def job_figures(scenario: Scenario, placement: Assignment) -> JobFigures:
     draw_w = 0.0
     for name in placement.nodes:
         node = scenario.node(name)
-        mode = scenario.gpu_type(node.gpu_type).mode(job.workload, placement.power_limit_w)
-        used = rules.nodes_needed(job, node)[1]
+        mode = scenario.gpu_type(node.gpu_type).run_mode(job.workload, placement.power_limit_w)
+        used = rules.shape_on(job, node)[1]
         draw_w += used * mode.power_w + node.idle_w * used / node.gpus
     site_name = scenario.node(placement.nodes[0]).site
     site = scenario.site(site_name)

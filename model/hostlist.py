@@ -31,7 +31,9 @@ def natural_key(name: str) -> tuple:
 
 def _split_top_level(expression: str) -> list[str]:
     """Split on commas that are not inside brackets."""
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    depth = 0
+    current: list[str] = []
     for char in expression:
         if char == "[":
             depth += 1

@@ -102,7 +102,7 @@ class _DuplicateKeyError(yaml.YAMLError):
 class _UniqueKeyLoader(yaml.SafeLoader):
     """SafeLoader that rejects duplicate keys (YAML 1.2 forbids them; PyYAML keeps the last)."""
 
-    def construct_mapping(self, node, deep=False):  # type: ignore[override]
+    def construct_mapping(self, node, deep=False):
         first: dict[Any, int] = {}
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
@@ -122,7 +122,7 @@ class _YamlReader:
     def __init__(self, display: str) -> None:
         self.display = display
 
-    def mapping(self, value: Any, where: str, keys: set[str], required: set[str]) -> dict:
+    def mapping(self, value: Any, where: str | None, keys: set[str], required: set[str]) -> dict:
         if not isinstance(value, Mapping):
             fail("bad_type", self.display, where, None, "expected a mapping of keys to values")
         for key in value:
@@ -134,7 +134,7 @@ class _YamlReader:
                 fail("missing_key", self.display, where, key, "required key is missing")
         return dict(value)
 
-    def number(self, value: Any, where: str, field: str, minimum: float | None = None,
+    def number(self, value: Any, where: str | None, field: str, minimum: float | None = None,
                strict: bool = False) -> float:
         if (isinstance(value, bool) or not isinstance(value, int | float)
                 or not math.isfinite(value)):
@@ -145,20 +145,20 @@ class _YamlReader:
             fail("bad_number", self.display, where, field, f"must be {relation} {minimum}")
         return float(value)
 
-    def text(self, value: Any, where: str, field: str) -> str:
+    def text(self, value: Any, where: str | None, field: str) -> str:
         if not isinstance(value, str) or not value.strip():
             fail("bad_type", self.display, where, field, f"expected text, got {value!r}")
         return value.strip()
 
-    def boolean(self, value: Any, where: str, field: str) -> bool:
+    def boolean(self, value: Any, where: str | None, field: str) -> bool:
         if not isinstance(value, bool):
             fail("bad_type", self.display, where, field, f"expected true or false, got {value!r}")
         return value
 
-    def time(self, value: Any, where: str, field: str) -> datetime:
+    def time(self, value: Any, where: str | None, field: str) -> datetime:
         return parse_time(value, self.display, where, field)
 
-    def duration(self, value: Any, where: str, field: str) -> pd.Timedelta:
+    def duration(self, value: Any, where: str | None, field: str) -> pd.Timedelta:
         # pandas reads a bare number as nanoseconds: "48" would silently be a 48 ns horizon.
         if isinstance(value, int | float) or re.fullmatch(r"\s*[-+]?[\d.]+\s*", str(value)):
             fail("bad_duration", self.display, where, field,
@@ -465,7 +465,7 @@ class _JobReader:
                 pinned_nodes = tuple(hostlist.expand(pinned_raw))
             except hostlist.HostlistError as exc:
                 fail("bad_hostlist", self.display, where, "pinned_nodes", str(exc))
-            if not self.grid.is_boundary(pinned_start):
+            if pinned_start is not None and not self.grid.is_boundary(pinned_start):
                 fail("pinned_not_on_slot", self.display, where, "pinned_start",
                      f"{pinned_start.isoformat()} is not on a slot boundary")
         return Job(
@@ -585,7 +585,7 @@ def _check_pinned(scenario: Scenario, job: Job, display: str) -> None:
         fail("pinned_nodes_mismatch", display, where, "pinned_nodes",
              "the pinned nodes do not satisfy the job's restrictions or curve")
     mode = rules.allowed_modes(job, scenario.gpu_type(first.gpu_type))[0]
-    start = round(scenario.grid.offset_slots(job.pinned_start))
+    start = round(scenario.grid.offset_slots(job.pinned_placement()[0]))
     end = start + rules.run_slots(scenario.grid, job, mode)
     if end <= 0 or start >= scenario.grid.n_slots or end > scenario.grid.n_slots:
         fail("pinned_outside_horizon", display, where, "pinned_start",

@@ -43,6 +43,17 @@ def nodes_needed(job: Job, node: Node) -> tuple[int, int] | None:
     return None
 
 
+def shape_on(job: Job, node: Node) -> tuple[int, int]:
+    """:func:`nodes_needed` where the job is known to fit nodes like ``node`` (node count,
+    GPUs used on each). Loader and validator reject jobs that fit no usable node, so solvers
+    and the accounting may rely on it; a job that does not fit is a bug."""
+    need = nodes_needed(job, node)
+    if need is None:
+        raise ValueError(f"job {job.job_id} ({job.gpus} GPUs) does not fit nodes like "
+                         f"{node.name} ({node.gpus} GPUs)")
+    return need
+
+
 def node_allowed(scenario: Scenario, job: Job, node: Node) -> bool:
     """Whether ``job`` may run on ``node`` at all: restrictions, GPU count, a curve to run with."""
     if job.gpu_type is not None and node.gpu_type != job.gpu_type:

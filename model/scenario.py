@@ -54,10 +54,22 @@ class GpuType:
         return self.curves.get(workload, ())
 
     def mode(self, workload: str, power_limit_w: float) -> PowerMode | None:
+        """The mode of ``workload`` at ``power_limit_w`` [W], or None when the curve has none."""
         for mode in self.modes(workload):
             if abs(mode.power_limit_w - power_limit_w) < 1e-9:
                 return mode
         return None
+
+    def run_mode(self, workload: str, power_limit_w: float) -> PowerMode:
+        """:meth:`mode` for a placement already known to be valid; a missing mode is a bug.
+
+        The validator rejects a placement at a power limit the curve lacks (``bad_mode``), so
+        pricing, decoding and writing a checked plan may rely on the mode being there.
+        """
+        found = self.mode(workload, power_limit_w)
+        if found is None:
+            raise KeyError(f"GPU type {self.name} has no {workload} mode at {power_limit_w} W")
+        return found
 
 
 @dataclass(frozen=True)
@@ -120,6 +132,18 @@ class Job:
     @property
     def pinned(self) -> bool:
         return self.pinned_start is not None
+
+    def pinned_placement(self) -> tuple[datetime, tuple[str, ...]]:
+        """``(pinned_start, pinned_nodes)`` of a pinned job; the loader sets both or neither.
+
+        Raises
+        ------
+        ValueError
+            The job is not pinned (asking is a bug in the caller).
+        """
+        if self.pinned_start is None or self.pinned_nodes is None:
+            raise ValueError(f"job {self.job_id} is not pinned")
+        return self.pinned_start, self.pinned_nodes
 
 
 @dataclass(frozen=True)

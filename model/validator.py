@@ -142,12 +142,13 @@ def _check_window(scenario: Scenario, a) -> list[Violation]:
     grid = scenario.grid
     job = scenario.job(a.job_id)
     if job.pinned:
-        start = round(grid.offset_slots(job.pinned_start))
+        pinned_start, pinned_nodes = job.pinned_placement()
+        start = round(grid.offset_slots(pinned_start))
         problems = []
         if a.start_slot != start:
             problems.append(f"pinned to slot {start}, placed at {a.start_slot}")
-        if set(a.nodes) != set(job.pinned_nodes):
-            problems.append(f"pinned to nodes {','.join(job.pinned_nodes)}")
+        if set(a.nodes) != set(pinned_nodes):
+            problems.append(f"pinned to nodes {','.join(pinned_nodes)}")
         if a.end_slot > grid.n_slots:
             problems.append("runs past the horizon")
         return [Violation("pinned", a.job_id, p) for p in problems]
@@ -185,7 +186,7 @@ def _check_capacity(scenario: Scenario, schedule: Schedule) -> list[Violation]:
             node = scenario.node(name)
             slots = a.slots_in_horizon(n_slots)
             used[scenario.node_position(name), slots.start:slots.stop] += (
-                rules.nodes_needed(job, node)[1])
+                rules.shape_on(job, node)[1])
     found = []
     for i, node in enumerate(scenario.nodes):
         over = np.nonzero(used[i] > node.gpus)[0]

@@ -103,7 +103,7 @@ class _IntegerModel:
                 # energy of a full site past it, and CP-SAT left a job out rather than run it
                 upper = math.ceil(model.upper[i] * self.scale[i] * 1.001) + 1
             self.upper_int[i] = upper
-            self.vars.append(self.cp.NewIntVar(int(lower), int(upper), model.names[i]))
+            self.vars.append(self.cp.new_int_var(int(lower), int(upper), model.names[i]))
         self.row_multiplier = []
         for row in model.rows:
             per_unit = row.coefs / self.scale[row.indices]
@@ -128,12 +128,12 @@ class _IntegerModel:
                     row.indices])
                 upper += 2 * abs(int(coefs[0])) + math.ceil(rounding) + 1
             if lower is not None and upper is not None and lower == upper:
-                self.cp.Add(expr == lower)
+                self.cp.add(expr == lower)
             else:
                 if lower is not None:
-                    self.cp.Add(expr >= lower)
+                    self.cp.add(expr >= lower)
                 if upper is not None:
-                    self.cp.Add(expr <= upper)
+                    self.cp.add(expr <= upper)
             self.row_multiplier.append(multiplier)
         per_unit = np.array(model.objective) / self.scale
         smallest = _smallest_significant(per_unit)
@@ -141,7 +141,7 @@ class _IntegerModel:
             _power_of_ten_at_least(OBJECTIVE_DIGITS / smallest),
             float(np.abs(per_unit) @ self.upper_int))
         self.objective = np.rint(per_unit * self.objective_scale).astype(np.int64)
-        self.cp.Minimize(sum(int(c) * self.vars[i] for i, c in enumerate(self.objective) if c))
+        self.cp.minimize(sum(int(c) * self.vars[i] for i, c in enumerate(self.objective) if c))
 
     def hint(self, values: np.ndarray) -> None:
         """A complete hint: decisions as given, derived variables recomputed in integers."""
@@ -155,7 +155,7 @@ class _IntegerModel:
                 value = -(-need // int(coefs[0]))
                 ints[row.indices[0]] = max(0, value) if row.name.startswith("grid[") else value
         for var, value in zip(self.vars, ints, strict=True):
-            self.cp.AddHint(var, int(value))
+            self.cp.add_hint(var, int(value))
 
     def proven_bound(self, best_bound: float) -> float:
         """A lower bound of the true objective from CP-SAT's bound on the integer one.

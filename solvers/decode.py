@@ -119,7 +119,7 @@ def place_column(state: ClusterState, prep: Prepared, column) -> Assignment | No
     ids = _pick_nodes(state, prep, column)
     if ids is None:
         return None
-    mode = prep.scenario.gpu_type(prep.pools[column.pool].gpu_type).mode(
+    mode = prep.scenario.gpu_type(prep.pools[column.pool].gpu_type).run_mode(
         job.workload, column.power_limit_w)
     window = slice(column.start, column.end)
     joint_w = state.node_delta_w(np.array(ids), column.gpus_each, mode.power_w)[:, window].sum(0)

@@ -92,9 +92,9 @@ def _state(scenario: Scenario, assignments: Iterable[Assignment]) -> ClusterStat
         job = scenario.job(a.job_id)
         ids = [scenario.node_position(n) for n in a.nodes]
         node = scenario.nodes[ids[0]]
-        mode = scenario.gpu_type(node.gpu_type).mode(job.workload, a.power_limit_w)
+        mode = scenario.gpu_type(node.gpu_type).run_mode(job.workload, a.power_limit_w)
         state.place(job, ids, a.start_slot, a.end_slot, mode.power_w,
-                    rules.nodes_needed(job, node)[1])
+                    rules.shape_on(job, node)[1])
     return state
 
 

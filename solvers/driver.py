@@ -136,7 +136,7 @@ def locally_improved(scenario: Scenario, prep: Prepared, best: PlanCandidate,
         job = scenario.job(a.job_id)
         ids = [scenario.node_position(n) for n in a.nodes]
         node = scenario.nodes[ids[0]]
-        mode = scenario.gpu_type(node.gpu_type).mode(job.workload, a.power_limit_w)
+        mode = scenario.gpu_type(node.gpu_type).run_mode(job.workload, a.power_limit_w)
         state.place(job, ids, a.start_slot, a.end_slot, mode.power_w,
                     job.gpus if len(ids) == 1 else node.gpus)
         placed[a.job_id] = a
@@ -221,9 +221,15 @@ class Method(Protocol[Phase]):
     rounding slack while it is within :data:`ROUNDING_CREDIT`.
     """
 
-    name: str
-    gap_floor: float
-    absolute_slack: float
+    # Read-only, so a frozen dataclass's fields satisfy them.
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def gap_floor(self) -> float: ...
+
+    @property
+    def absolute_slack(self) -> float: ...
 
     def bound_and_round(self, run: Run) -> Phase:
         """Prove a bound and round its relaxation into a plan."""

@@ -9,7 +9,9 @@ better plan kept. Fast and always valid: it is the warm start the exact solvers 
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 
 from greenslot.model import rules
 from greenslot.model.errors import Conflict, InfeasibleError
@@ -109,7 +111,13 @@ class _Pass:
         return (lost, self.state.objective())
 
 
-def _keys(scenario: Scenario, groups: dict[str, list[NodeGroup]], finish: dict[str, int]):
+def _boosted_first(job: Job, key: Callable[[Job], tuple], boosted: frozenset[str]) -> tuple:
+    """Jobs that found no room in an earlier pass first, then ``key``'s order."""
+    return (job.job_id not in boosted, *key(job))
+
+
+def _keys(scenario: Scenario, groups: dict[str, list[NodeGroup]],
+          finish: dict[str, int]) -> dict[str, Callable[[Job], tuple]]:
     grid = scenario.grid
 
     def slack(job: Job) -> int:
@@ -136,9 +144,8 @@ def solve_greedy(scenario: Scenario, options: SolveOptions | None = None) -> Sol
     for key in _keys(scenario, groups, finish).values():
         boosted: set[str] = set()
         for _ in range(MAX_PASSES):
-            order = dependency_order(
-                free_jobs, lambda j, key=key, boosted=frozenset(boosted):
-                (j.job_id not in boosted, *key(j)))
+            order = dependency_order(free_jobs, functools.partial(
+                _boosted_first, key=key, boosted=frozenset(boosted)))
             attempt = _Pass(scenario, groups, finish)
             attempt.run(order)
             if best is None or attempt.score() < best.score():
@@ -147,6 +154,8 @@ def solve_greedy(scenario: Scenario, options: SolveOptions | None = None) -> Sol
             if not attempt.failures or not stuck:
                 break
             boosted |= stuck
+    if best is None:  # MAX_PASSES >= 1 and there are two orderings: a pass always ran
+        raise RuntimeError("greedy ran no pass")
     schedule = finish_schedule(scenario, best.state, best.placed, best.failures)
     return SolveResult(
         solver="greedy",

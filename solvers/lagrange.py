@@ -87,7 +87,7 @@ def build_families(prep: Prepared, state: ClusterState) -> Families:
                             if rules.node_allowed(scenario, job, scenario.nodes[i]))
             if not allowed:
                 continue
-            count, each = rules.nodes_needed(job, scenario.nodes[allowed[0]])
+            count, each = rules.shape_on(job, scenario.nodes[allowed[0]])
             if count > len(allowed):
                 continue
             transfer = (job.data_gb * scenario.transfer_kwh_per_gb

@@ -10,10 +10,12 @@ cheaper, so the objective never rises.
 
 from __future__ import annotations
 
+import functools
 import time
 
 import numpy as np
 
+from greenslot.model.scenario import Job
 from greenslot.model.schedule import Assignment
 from greenslot.solvers.decode import place_anywhere, window_around
 from greenslot.solvers.ordering import dependency_order
@@ -93,7 +95,7 @@ def ruin_and_recreate(state: ClusterState, placed: dict[str, Assignment], prep: 
         new: dict[str, Assignment] = {}
         rank = {j.job_id: i for i, j in enumerate(chosen)}
         ok = True
-        for job in dependency_order(chosen, lambda j, rank=rank: (rank[j.job_id],)):
+        for job in dependency_order(chosen, functools.partial(_ranked, rank=rank)):
             found = place_anywhere(state, prep, job, placed, groups[job.job_id])
             if found is None:
                 ok = False
@@ -112,10 +114,15 @@ def ruin_and_recreate(state: ClusterState, placed: dict[str, Assignment], prep: 
     return accepted
 
 
+def _ranked(job: Job, rank: dict[str, int]) -> tuple[int]:
+    """A job's position in the ruined set, to put them back in the order they were taken."""
+    return (rank[job.job_id],)
+
+
 def _footprint(scenario, job, a: Assignment):
     ids = [scenario.node_position(n) for n in a.nodes]
     node = scenario.nodes[ids[0]]
-    mode = scenario.gpu_type(node.gpu_type).mode(job.workload, a.power_limit_w)
+    mode = scenario.gpu_type(node.gpu_type).run_mode(job.workload, a.power_limit_w)
     return ids, mode.power_w, (job.gpus if len(ids) == 1 else node.gpus)
 
 

@@ -54,9 +54,9 @@ def to_pyomo(model: LinearModel) -> pyo.ConcreteModel:
     for row in model.rows:
         expr = LinearExpression(constant=0.0, linear_coefs=row.coefs.tolist(),
                                 linear_vars=[m.v[i] for i in row.indices])
-        lower = None if row.lower == -np.inf else row.lower
-        upper = None if row.upper == np.inf else row.upper
-        m.rows.add((lower, expr, upper))
+        row_lower = None if row.lower == -np.inf else row.lower
+        row_upper = None if row.upper == np.inf else row.upper
+        m.rows.add((row_lower, expr, row_upper))
     used = [i for i, c in enumerate(model.objective) if c]
     m.objective = pyo.Objective(expr=LinearExpression(
         constant=model.objective_constant, linear_coefs=[model.objective[i] for i in used],
@@ -236,7 +236,7 @@ PYOMO_MAX_NONZEROS = 200_000
 
 def _consistent(answer: BackendAnswer) -> bool:
     """Whether HiGHS's own objective matches the solution it returned."""
-    if answer.values is None or answer.reported_objective is None:
+    if answer.values is None or answer.reported_objective is None or answer.objective is None:
         return True
     return abs(answer.reported_objective - answer.objective) <= 1e-6 * max(
         1e-9, abs(answer.objective))
@@ -267,8 +267,9 @@ def solve_linear_model_highs(model: LinearModel, options: SolveOptions,
     if options.time_limit_s is not None:
         left = max(1.0, options.time_limit_s - (time.perf_counter() - began))
     retry = route(model, dataclasses.replace(options, time_limit_s=left), None)
-    better = retry if (retry.values is not None and retry.objective <= answer.objective) \
-        else answer
+    improves = (retry.values is not None and retry.objective is not None
+                and answer.objective is not None and retry.objective <= answer.objective)
+    better = retry if improves else answer
     return dataclasses.replace(
         better, bound=retry.bound if _consistent(retry) else None, optimal=retry.optimal,
         solve_seconds=answer.solve_seconds + retry.solve_seconds,

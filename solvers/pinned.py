@@ -23,12 +23,13 @@ def place_pinned(state: ClusterState) -> dict[str, Assignment]:
     conflicts: list[Conflict] = []
     owners: dict[tuple[int, int], list[str]] = {}
     for job in (j for j in scenario.jobs if j.pinned):
-        ids = [scenario.node_position(n) for n in job.pinned_nodes]
+        pinned_start, pinned_nodes = job.pinned_placement()
+        ids = [scenario.node_position(n) for n in pinned_nodes]
         node = scenario.nodes[ids[0]]
         mode = rules.allowed_modes(job, scenario.gpu_type(node.gpu_type))[0]
-        start = round(grid.offset_slots(job.pinned_start))
+        start = round(grid.offset_slots(pinned_start))
         end = start + rules.run_slots(grid, job, mode)
-        each = rules.nodes_needed(job, node)[1]
+        each = rules.shape_on(job, node)[1]
         lo, hi = max(0, start), min(grid.n_slots, end)
         for i in ids:
             if state.blocked[i, lo:hi].any():

@@ -143,8 +143,8 @@ def _pinned_usage(scenario: Scenario, state: ClusterState, pinned: dict):
         for name in a.nodes:
             i = scenario.node_position(name)
             node = scenario.nodes[i]
-            mode = scenario.gpu_type(node.gpu_type).mode(job.workload, a.power_limit_w)
-            used = rules.nodes_needed(job, node)[1]
+            mode = scenario.gpu_type(node.gpu_type).run_mode(job.workload, a.power_limit_w)
+            used = rules.shape_on(job, node)[1]
             slots = a.slots_in_horizon(state.n_slots)
             gpus[i, slots.start:slots.stop] += used
             extra[i, slots.start:slots.stop] += used * (mode.power_w - state.node_gpu_idle_w[i])
@@ -230,7 +230,7 @@ def prepare(scenario: Scenario, pinned: dict, state: ClusterState,
                        if rules.node_allowed(scenario, job, scenario.nodes[i])]
             if not allowed:
                 continue
-            count, each = rules.nodes_needed(job, scenario.nodes[allowed[0]])
+            count, each = rules.shape_on(job, scenario.nodes[allowed[0]])
             usable = (~state.blocked[allowed]).sum(axis=0)
             if count > len(allowed):
                 continue

@@ -71,7 +71,7 @@ class ClusterState:
                             + np.array([s.price_per_mwh for s in series]) * weights.cost) / 1000.0
         self.energy_weight = weights.energy_kwh
         base_w = self.node_idle_w + self.node_gpus * self.node_gpu_idle_w
-        for i in np.nonzero(self.always_on)[0]:
+        for i in np.nonzero(self.always_on)[0].tolist():
             self._add_draw(self.node_site[i], np.arange(self.n_slots), base_w[i])
 
     def _add_draw(self, site: int, slots: np.ndarray, watts: np.ndarray | float) -> None:
@@ -124,7 +124,7 @@ class ClusterState:
                 groups.setdefault((node.site, node.gpu_type, node.gpus), []).append(i)
         result = []
         for (site, gpu_type, _), ids in groups.items():
-            count, each = rules.nodes_needed(job, self.scenario.nodes[ids[0]])
+            count, each = rules.shape_on(job, self.scenario.nodes[ids[0]])
             if len(ids) >= count:
                 result.append(NodeGroup(self.site_names.index(site), gpu_type,
                                         np.array(ids), count, each))

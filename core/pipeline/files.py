@@ -36,7 +36,7 @@ def schedule_frame(plan: Plan) -> pd.DataFrame:
     for a in plan.schedule.assignments:
         job = scenario.job(a.job_id)
         node = scenario.node(a.nodes[0])
-        mode = scenario.gpu_type(node.gpu_type).mode(job.workload, a.power_limit_w)
+        mode = scenario.gpu_type(node.gpu_type).run_mode(job.workload, a.power_limit_w)
         figures = plan.accounting.jobs[a.job_id]
         rows.append({
             "job_id": a.job_id,

@@ -154,7 +154,7 @@ def sbatch_arguments(scenario: Scenario, a: Assignment, plan_id: str) -> list[st
         f"--gres=gpu:{gpus_each}",
         f"--time={slurm_time_limit(minutes)}",
     ]
-    mode = scenario.gpu_type(node.gpu_type).mode(job.workload, a.power_limit_w)
+    mode = scenario.gpu_type(node.gpu_type).run_mode(job.workload, a.power_limit_w)
     comment = (f"greenslot:plan={plan_id},scenario={scenario_key(scenario.name)},"
                f"power_limit_w={a.power_limit_w:g}")
     if mode is not None and mode.gpu_freq_mhz is not None:
