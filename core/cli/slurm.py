@@ -18,6 +18,16 @@ from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.pipeline.files import write_plan
 from greenslot.pipeline.steps import plan
 from greenslot.slurm.commands import SlurmError
+from greenslot.slurm.foreign import read_foreign_load, with_foreign_load
+from greenslot.slurm.intake import (
+    DEFAULT_MARKER,
+    Intake,
+    OptIn,
+    apply_moves,
+    queue_moves,
+    take_queue,
+)
+from greenslot.slurm.queue import read_queue
 from greenslot.slurm.submit import submit_plan
 from greenslot.slurm.sync import apply_changes, planned_changes, read_live, record_known
 from greenslot.solvers.registry import SOLVERS
@@ -38,6 +48,18 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
                    help="run the scontrol updates (without: print what would change)")
     y.add_argument("--solver", default="greedy", choices=sorted(SOLVERS))
     y.add_argument("--time-limit", type=float, default=None, metavar="SECONDS")
+    y.add_argument("--queue", action="store_true",
+                   help="also plan the pending jobs users submitted into the opt-in set "
+                        "(comment marker, optionally partition and QOS) and move them in place")
+    y.add_argument("--queue-marker", default=DEFAULT_MARKER, metavar="TEXT",
+                   help=f"comment that opts a pending job in (default {DEFAULT_MARKER})")
+    y.add_argument("--queue-partition", default=None, metavar="NAME",
+                   help="opt-in set: only pending jobs of this partition")
+    y.add_argument("--queue-qos", default=None, metavar="NAME",
+                   help="opt-in set: only pending jobs of this QOS")
+    y.add_argument("--foreign-workload", default="default", metavar="WORKLOAD",
+                   help="curve workload that prices others' running jobs (default: default; "
+                        "a GPU type without it uses its first workload)")
 
 
 def _say(line: str) -> None:
@@ -58,32 +80,59 @@ def _cmd_submit(args) -> int:
 
 def _cmd_sync(args) -> int:
     scenario = load_scenario(args.scenario)
+    failed: dict[str, str] = {}
     try:
-        live, state = read_live(scenario, plan_dir=args.out)
+        queue = read_queue()
+        live, state = read_live(scenario, plan_dir=args.out, queue=queue)
+        ours = frozenset(j.slurm_id for group in (state.running, state.pending, state.finished)
+                         for j in group.values())
+        intake = Intake()
+        if args.queue:
+            opt_in = OptIn(args.queue_marker, args.queue_partition, args.queue_qos)
+            live, intake = take_queue(live, queue, opt_in, ours)
+        planned = ours | {j.slurm_id for j in intake.jobs.values()}
+        live, load_notes = with_foreign_load(live, read_foreign_load(queue, planned),
+                                             args.foreign_workload)
         result = plan(live, solver=args.solver,
                       options=SolveOptions(time_limit_s=args.time_limit))
         write_plan(result, args.out, __version__)
         record_known(result.schedule, result.plan_id, state, args.out)
-        for note in state.notes:
+        for note in [*state.notes, *load_notes]:
             print(f"note: {note}")
+        for line in intake.lines():
+            print(f"queue: {line}")
         placed = {a.job_id for a in result.schedule.assignments}
         for name, live_job in sorted(state.pending.items()):
             if name not in placed:
                 print(f"note: {name} (Slurm job {live_job.slurm_id}) is not placed by the new "
                       "plan; left as it is in Slurm")
+        for job_id, live_job in sorted(intake.jobs.items()):
+            if job_id not in placed:
+                print(f"queue: Slurm job {live_job.slurm_id} ({job_id}) is not placed by the "
+                      "plan; left as it is in Slurm")
         changes = planned_changes(result.scenario, result.schedule, result.plan_id, state)
+        moves = queue_moves(result.scenario, result.schedule, result.plan_id, intake)
         if args.apply:
             apply_changes(changes, say=_say)
+            failed = apply_moves(moves, say=_say)
         else:
             for change in changes:
                 print(f"would update {change}")
+            for move in moves:
+                print(f"would move {move}")
     except SlurmError as exc:
         print(f"greenslot: slurm: {exc}", file=sys.stderr)
         return EXIT_SLURM
+    queued = (f", {len(moves) - len(failed)} of {len(intake.jobs)} queued jobs "
+              f"{'moved' if args.apply else 'to move'}" if args.queue else "")
     print(f"plan {result.plan_id}: {len(state.running)} running (pinned), "
           f"{len(state.pending)} pending in Slurm, {len(changes)} "
-          f"{'moved' if args.apply else 'to move (run with --apply)'}; "
+          f"{'moved' if args.apply else 'to move (run with --apply)'}{queued}; "
           f"submit new jobs with: greenslot submit {args.out}")
+    if failed:
+        print(f"greenslot: slurm: {len(failed)} queued job(s) not moved (see above); run again",
+              file=sys.stderr)
+        return EXIT_SLURM
     return 0
 
 

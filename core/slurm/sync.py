@@ -239,16 +239,18 @@ def apply_changes(changes: list[Change], runner: Runner = run_slurm,
 
 
 def read_live(scenario: Scenario, runner: Runner = run_slurm,
-              plan_dir: Path | None = None) -> tuple[Scenario, LiveState]:
+              plan_dir: Path | None = None,
+              queue: list[QueueJob] | None = None) -> tuple[Scenario, LiveState]:
     """The scenario re-based on the queue, and the queue's view of it.
 
     ``plan_dir``: the output folder; the Slurm ids in its ledger count as this scenario's, and
     a job recorded there whose Slurm job has left the queue is taken as done (``gone``), so a
-    second run into the same folder never submits a finished job again.
+    second run into the same folder never submits a finished job again. ``queue``: the
+    queue already read (``squeue --json`` is read here when it is not given).
     """
     entries = Ledger(ledger_path(plan_dir)).entries() if plan_dir is not None else []
     recorded = frozenset(int(slurm_id) for _, slurm_id, _ in entries)
-    queue = read_queue(runner)
+    queue = read_queue(runner) if queue is None else queue
     state = live_state(scenario, queue, recorded)
     in_queue = {job.slurm_id for job in queue}
     seen = {**state.running, **state.pending, **state.finished}
