@@ -27,7 +27,6 @@ from greenslot.slurm.intake import (
     queue_moves,
     take_queue,
 )
-from greenslot.slurm.queue import read_queue
 from greenslot.slurm.submit import submit_plan
 from greenslot.slurm.sync import apply_changes, planned_changes, read_live, record_known
 from greenslot.solvers.registry import SOLVERS
@@ -82,8 +81,8 @@ def _cmd_sync(args) -> int:
     scenario = load_scenario(args.scenario)
     failed: dict[str, str] = {}
     try:
-        queue = read_queue()
-        live, state = read_live(scenario, plan_dir=args.out, queue=queue)
+        live, state = read_live(scenario, plan_dir=args.out)
+        queue = state.queue
         ours = frozenset(j.slurm_id for group in (state.running, state.pending, state.finished)
                          for j in group.values())
         intake = Intake()

@@ -19,9 +19,10 @@ import math
 import shlex
 from dataclasses import dataclass
 
+from greenslot.model import rules
 from greenslot.model.hostlist import compress
 from greenslot.model.reservations import Reservation
-from greenslot.model.scenario import Scenario
+from greenslot.model.scenario import Job, Node, Scenario
 from greenslot.model.schedule import Assignment, Schedule
 from greenslot.slurm.queue import scenario_key
 from greenslot.slurm.reservations import slurm_name
@@ -183,6 +184,8 @@ class Submission:
     begin_epoch: int
     depends_on: tuple[str, ...]
     args: tuple[str, ...]
+    end_epoch: int = 0
+    gpus_per_node: int = 0
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,11 @@ class Submissions:
     jobs: tuple[Submission, ...]
     pinned: tuple[str, ...]
     skipped: tuple[str, ...]
+
+
+def _gpus_each(job: Job, node: Node) -> int:
+    needed = rules.nodes_needed(job, node)
+    return needed[1] if needed is not None else job.gpus
 
 
 def plan_submissions(scenario: Scenario, schedule: Schedule, plan_id: str) -> Submissions:
@@ -214,6 +222,8 @@ def plan_submissions(scenario: Scenario, schedule: Schedule, plan_id: str) -> Su
                 begin_epoch=int(scenario.grid.time_of(a.start_slot).timestamp()),
                 depends_on=tuple(d for d in job.depends_on if not scenario.job(d).pinned),
                 args=tuple(sbatch_arguments(scenario, a, plan_id)),
+                end_epoch=int(scenario.grid.time_of(a.end_slot).timestamp()),
+                gpus_per_node=_gpus_each(job, scenario.node(a.nodes[0])),
             ))
     return Submissions(tuple(jobs), tuple(pinned), tuple(skipped))
 
@@ -228,8 +238,11 @@ def submissions_json(scenario: Scenario, planned: Submissions, plan_id: str) -> 
         "plan_id": plan_id,
         "scenario": scenario.name,
         "jobs": [{"job_id": s.job_id, "begin_epoch": s.begin_epoch,
-                  "depends_on": list(s.depends_on), "args": list(s.args)}
+                  "depends_on": list(s.depends_on), "args": list(s.args),
+                  "end_epoch": s.end_epoch, "gpus_per_node": s.gpus_per_node}
                  for s in planned.jobs],
+        # GPUs of each node, so submit can check the plan against what Slurm holds right now.
+        "node_gpus": {n.name: n.gpus for n in scenario.nodes},
         "pinned": list(planned.pinned),
         "skipped": list(planned.skipped),
         "reservations": [reservation_entry(r) for r in scenario.reservations],

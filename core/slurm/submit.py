@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from greenslot.model.errors import Location, ScenarioError
+from greenslot.slurm.capacity import check_plan_fits
 from greenslot.slurm.commands import Runner, SlurmError, controller_time, run_slurm
 from greenslot.slurm.ledger import Ledger, ledger_path
 from greenslot.slurm.queue import read_queue, tagged_jobs
@@ -98,15 +99,20 @@ def submit_plan(plan_dir: Path, runner: Runner = run_slurm,
         report.reservations = ensure_reservations(data.get("reservations", []), runner, say)
         known = ledger.ids(plan_id)
         queued = None
+        new = [j for j in data.get("jobs", []) if j["job_id"] not in known]
+        if new:  # one look at the queue, and only when something may need submitting
+            queue = read_queue(runner)
+            queued = tagged_jobs(queue, plan_id)
+            ids = {slurm_id for _, slurm_id, _ in ledger.entries()}
+            check_plan_fits(data, [j for j in new if j["job_id"] not in queued], queue, ids,
+                            runner)
         for job in data.get("jobs", []):
             job_id = job["job_id"]
             if job_id in known:
                 report.skipped[job_id] = f"already submitted as Slurm job {known[job_id]}"
                 say(f"skip {job_id}: {report.skipped[job_id]}")
                 continue
-            if queued is None:  # read once, and only when something may need submitting
-                queued = tagged_jobs(read_queue(runner), plan_id)
-            if job_id in queued:
+            if queued is not None and job_id in queued:
                 known[job_id] = str(queued[job_id].slurm_id)
                 ledger.append(job_id, known[job_id], plan_id)
                 report.skipped[job_id] = f"already in the queue as Slurm job {known[job_id]}"

@@ -14,6 +14,7 @@ import pytest
 from slurm_scenarios import begin_of, local, queue, slurm_scenario
 
 from greenslot.cli import main
+from greenslot.slurm.ledger import Ledger
 
 pytestmark = pytest.mark.skipif(os.getuid() != 0, reason="submitting as another user needs root")
 
@@ -21,14 +22,23 @@ MARK = "greenslot:queue"
 
 
 def _as_nobody(*args: str) -> subprocess.CompletedProcess:
+    """Run a Slurm client as ``nobody``, with the cluster's folders readable to it.
+
+    Why the retry: ``/tmp/pytest-of-root`` is shared by every pytest run of root on the host,
+    and another run may reset it to 0700 between our chmod and the call.
+    """
     conf = Path(os.environ["SLURM_CONF"])
-    for folder in [conf, *conf.parents]:  # let nobody read slurm.conf
-        if str(folder) in ("/", "/tmp"):
+    for _ in range(5):
+        for folder in [conf, *conf.parents]:  # let nobody read slurm.conf and the munge socket
+            if str(folder) in ("/", "/tmp"):
+                break
+            os.chmod(folder, os.stat(folder).st_mode | 0o005)
+        done = subprocess.run(["runuser", "-u", "nobody", "--", "env",
+                               f"PATH={os.environ['PATH']}", f"SLURM_CONF={conf}", *args],
+                              capture_output=True, text=True, cwd="/tmp", timeout=60)
+        if "Permission denied" not in done.stderr:
             break
-        os.chmod(folder, os.stat(folder).st_mode | 0o005)
-    return subprocess.run(["runuser", "-u", "nobody", "--", "env", f"PATH={os.environ['PATH']}",
-                           f"SLURM_CONF={conf}", *args],
-                          capture_output=True, text=True, cwd="/tmp", timeout=60)
+    return done
 
 
 def _submit(*args: str, user=_as_nobody) -> str:
@@ -115,3 +125,31 @@ def test_the_queue_is_planned_moved_and_foreign_load_respected(slurm, drained, t
     ours_on_1 = plan[(plan["nodes"] == "gsnode1") & ~plan.index.str.startswith("foreign-")]
     assert ours_on_1["gpus"].astype(int).sum() <= 1
     assert queue(slurm, left_alone) == before  # nothing outside the set changed
+
+
+def test_submit_refuses_a_plan_that_no_longer_fits_the_cluster(slurm, tmp_path, capsys):
+    jobs = [{"job_id": "big", "gpus": 4, "duration_h": 1, "command": "sleep 1"}]
+    path = slurm_scenario(tmp_path / "s", jobs)
+    night = tmp_path / "night"
+    assert main(["plan", str(path), "--out", str(night), "-q"]) == 0
+    node = pd.read_csv(night / "schedule.csv").loc[0, "nodes"]
+    # After planning, someone starts a long job on the planned node.
+    theirs = slurm.run("sbatch", "--parsable", "-o/dev/null", "-Jtheirs", "-w", node,
+                       "--gres=gpu:1", "-t", "600", "--wrap", "sleep 3600").stdout.strip()
+    _wait_running(slurm, theirs)
+    capsys.readouterr()
+    assert main(["submit", str(night)]) == 4
+    err = capsys.readouterr().err
+    assert f"big: node {node} would hold 5 GPUs of 4 (Slurm job {theirs} of root" in err
+    assert "nothing submitted" in err and err.count("\n") == 1
+    assert not Ledger(night / "submitted.tsv").entries()
+    slurm.run("scancel", theirs)
+    # A drained node is out for submit too.
+    slurm.run("scontrol", "update", f"NodeName={node}", "State=DRAIN", "Reason=issue15-test")
+    try:
+        assert main(["submit", str(night)]) == 4
+        assert f"big: node {node} is out (DRAIN" in capsys.readouterr().err
+    finally:
+        slurm.run("scontrol", "update", f"NodeName={node}", "State=RESUME")
+    assert main(["submit", str(night)]) == 0
+    assert "1 submitted" in capsys.readouterr().out
