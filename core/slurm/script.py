@@ -136,6 +136,16 @@ def slurm_time_limit(minutes: float) -> str:
     return f"{days}-{rest // 60:02d}:{rest % 60:02d}:00"
 
 
+def slurm_options(job: Job) -> list[str]:
+    """The job's own Slurm options (``account``, ``qos``, ``mem``, ``cpus_per_task``,
+    ``constraint``, then its ``sbatch_args`` as given), each one argument, quoted like all."""
+    named = (("account", job.account), ("qos", job.qos),
+             ("mem", f"{job.mem_mb}M" if job.mem_mb is not None else None),
+             ("cpus-per-task", job.cpus_per_task), ("constraint", job.constraint))
+    return [f"--{name}={value}" for name, value in named if value is not None] + list(
+        job.sbatch_args)
+
+
 def sbatch_arguments(scenario: Scenario, a: Assignment, plan_id: str) -> list[str]:
     """Arguments of one job's ``sbatch`` (without dependencies, added at run time).
 
@@ -165,6 +175,7 @@ def sbatch_arguments(scenario: Scenario, a: Assignment, plan_id: str) -> list[st
     args.append(f"--comment={comment}")
     if node.partition:
         args.append(f"--partition={node.partition}")
+    args += slurm_options(job)
     if job.script is not None:
         args.append(str(job.script))
     elif job.command:

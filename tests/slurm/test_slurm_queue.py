@@ -4,6 +4,7 @@ out, and nothing outside the set changes."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -153,3 +154,23 @@ def test_submit_refuses_a_plan_that_no_longer_fits_the_cluster(slurm, tmp_path, 
         slurm.run("scontrol", "update", f"NodeName={node}", "State=RESUME")
     assert main(["submit", str(night)]) == 0
     assert "1 submitted" in capsys.readouterr().out
+
+
+def test_slurm_options_reach_the_controller(slurm, tmp_path, capsys):
+    path = slurm_scenario(tmp_path / "s", [], extra={"nodes": [
+        {"names": "gsnode[1-3]", "site": "s1", "gpu_type": "G", "gpus": 4, "idle_w": 100,
+         "partition": "gpu", "cpus": 8, "memory_mb": 64000}]})
+    (tmp_path / "s" / "jobs.csv").write_text(
+        "job_id,gpus,duration_h,command,account,mem,cpus_per_task,sbatch_args\n"
+        "opts,1,1,true,ml-team,1000M,2,\"--mail-type=NONE '--signal=B:USR1@60'\"\n"
+        "huge,1,1,true,,,16,\n")
+    night = tmp_path / "night"
+    assert main(["plan", str(path), "--out", str(night), "-q"]) == 0
+    summary = json.loads((night / "summary.json").read_text())
+    # 16 CPUs a task: no node declares that many, so it is unplaced.
+    assert [u["job_id"] for u in summary["unplaced"]] == ["huge"]
+    assert main(["submit", str(night)]) == 0
+    (slurm_id,) = [i for job, i, _ in Ledger(night / "submitted.tsv").entries() if job == "opts"]
+    shown = slurm.run("scontrol", "show", "job", slurm_id).stdout
+    for wanted in ("Account=ml-team", "MinCPUsNode=2", "MinMemoryNode=1000M"):
+        assert wanted in shown, shown
