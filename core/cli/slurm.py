@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+from datetime import datetime
 from pathlib import Path
 
 from greenslot import __version__
@@ -27,7 +29,8 @@ from greenslot.slurm.intake import (
     queue_moves,
     take_queue,
 )
-from greenslot.slurm.submit import submit_plan
+from greenslot.slurm.power import apply_power, read_actions
+from greenslot.slurm.submit import read_plan_data, submit_plan
 from greenslot.slurm.sync import apply_changes, planned_changes, read_live, record_known
 from greenslot.solvers.registry import SOLVERS
 from greenslot.solvers.types import SolveOptions
@@ -39,6 +42,14 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
     """Register ``submit`` and ``sync`` on the main parser's sub-commands."""
     s = verbs.add_parser("submit", help="submit a written plan to Slurm, each job exactly once")
     s.add_argument("plan_dir", type=Path, help="folder written by greenslot plan")
+
+    w = verbs.add_parser("power", help="apply a plan's node power actions due now (suspend "
+                         "idle nodes, resume them before their next job); run it from a timer")
+    w.add_argument("plan_dir", type=Path, help="folder written by greenslot plan or sync")
+    w.add_argument("--apply", action="store_true",
+                   help="run the scontrol updates (without: print what would change)")
+    w.add_argument("--at", type=_utc_time, default=None, metavar="TIME",
+                   help="act as if it were this ISO 8601 time with offset (default: now)")
 
     y = verbs.add_parser("sync", help="re-plan against the live Slurm queue; move pending jobs")
     y.add_argument("scenario", help="scenario.yaml or the folder holding it")
@@ -61,6 +72,16 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
                         "a GPU type without it uses its first workload)")
 
 
+def _utc_time(text: str) -> float:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time") from None
+    if when.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset")
+    return when.timestamp()
+
+
 def _say(line: str) -> None:
     print(line, flush=True)
 
@@ -74,6 +95,21 @@ def _cmd_submit(args) -> int:
         return EXIT_SLURM
     print(f"plan {report.plan_id}: {len(report.submitted)} submitted, "
           f"{len(report.skipped)} already in Slurm")
+    return 0
+
+
+def _cmd_power(args) -> int:
+    data = read_plan_data(args.plan_dir)
+    actions = read_actions(data)
+    now = time.time() if args.at is None else args.at
+    try:
+        done = apply_power(actions, now, say=_say, dry_run=not args.apply)
+    except SlurmError as exc:
+        print(f"greenslot: slurm: {exc}", file=sys.stderr)
+        return EXIT_SLURM
+    print(f"plan {data['plan_id']}: {len(actions)} power action(s) on "
+          f"{len({a.node for a in actions})} node(s); {len(done)} node(s) "
+          f"{'changed' if args.apply else 'to change (run with --apply)'} now")
     return 0
 
 
@@ -135,4 +171,4 @@ def _cmd_sync(args) -> int:
     return 0
 
 
-HANDLERS = {"submit": _cmd_submit, "sync": _cmd_sync}
+HANDLERS = {"submit": _cmd_submit, "sync": _cmd_sync, "power": _cmd_power}

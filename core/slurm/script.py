@@ -24,6 +24,7 @@ from greenslot.model.hostlist import compress
 from greenslot.model.reservations import Reservation
 from greenslot.model.scenario import Job, Node, Scenario
 from greenslot.model.schedule import Assignment, Schedule
+from greenslot.slurm.power import PowerAction, power_actions
 from greenslot.slurm.queue import scenario_key
 from greenslot.slurm.reservations import slurm_name
 
@@ -206,6 +207,7 @@ class Submissions:
     jobs: tuple[Submission, ...]
     pinned: tuple[str, ...]
     skipped: tuple[str, ...]
+    power: tuple[PowerAction, ...] = ()
 
 
 def _gpus_each(job: Job, node: Node) -> int:
@@ -236,7 +238,8 @@ def plan_submissions(scenario: Scenario, schedule: Schedule, plan_id: str) -> Su
                 end_epoch=int(scenario.grid.time_of(a.end_slot).timestamp()),
                 gpus_per_node=_gpus_each(job, scenario.node(a.nodes[0])),
             ))
-    return Submissions(tuple(jobs), tuple(pinned), tuple(skipped))
+    return Submissions(tuple(jobs), tuple(pinned), tuple(skipped),
+                       power_actions(scenario, schedule))
 
 
 def submissions_json(scenario: Scenario, planned: Submissions, plan_id: str) -> str:
@@ -257,6 +260,8 @@ def submissions_json(scenario: Scenario, planned: Submissions, plan_id: str) -> 
         "pinned": list(planned.pinned),
         "skipped": list(planned.skipped),
         "reservations": [reservation_entry(r) for r in scenario.reservations],
+        # Idle windows of power_down_idle sites: applied by greenslot submit / greenslot power.
+        "power": [a.as_json() for a in planned.power],
     }, indent=2) + "\n"
 
 
@@ -285,6 +290,9 @@ def render_submit_script(scenario: Scenario, planned: Submissions, plan_id: str,
     if planned.pinned:
         lines.append("# Pinned (already in Slurm, planned around): " + " ".join(planned.pinned)
                      + "\n")
+    if planned.power:
+        lines.append(f"# {len(planned.power)} node power action(s) in sbatch.json: applied by "
+                     "greenslot submit and greenslot power, not by this script\n")
     if planned.skipped:
         lines.append("# Not submitted (no script or command given): "
                      + " ".join(planned.skipped) + "\n")

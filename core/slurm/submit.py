@@ -15,6 +15,7 @@ stays recorded, and running the command again continues where it stopped.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from greenslot.model.errors import Location, ScenarioError
 from greenslot.slurm.capacity import check_plan_fits
 from greenslot.slurm.commands import Runner, SlurmError, controller_time, run_slurm
 from greenslot.slurm.ledger import Ledger, ledger_path
+from greenslot.slurm.power import apply_power, read_actions
 from greenslot.slurm.queue import read_queue, tagged_jobs
 from greenslot.slurm.reservations import ensure_reservations
 
@@ -37,6 +39,7 @@ class SubmitReport:
     submitted: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     reservations: dict[str, str] = field(default_factory=dict)
+    power: dict[str, str] = field(default_factory=dict)
 
 
 def _bad(path: Path, message: str, field_name: str | None = None) -> ScenarioError:
@@ -64,6 +67,16 @@ def read_plan_data(plan_dir: Path) -> dict:
             raise _bad(path, "expected job_id, begin_epoch, depends_on and args", f"jobs[{i}]")
     if not isinstance(data.get("reservations", []), list):
         raise _bad(path, "expected a list", "reservations")
+    power = data.get("power", [])
+    if not isinstance(power, list):
+        raise _bad(path, "expected a list", "power")
+    for i, entry in enumerate(power):
+        ok = (isinstance(entry, dict) and isinstance(entry.get("node"), str)
+              and isinstance(entry.get("suspend_epoch"), int)
+              and isinstance(entry.get("resume_epoch"), int)
+              and entry["suspend_epoch"] < entry["resume_epoch"])
+        if not ok:
+            raise _bad(path, "expected node, suspend_epoch < resume_epoch", f"power[{i}]")
     return data
 
 
@@ -85,8 +98,10 @@ def parse_job_id(stdout: str) -> str:
 
 
 def submit_plan(plan_dir: Path, runner: Runner = run_slurm,
-                say: Callable[[str], None] = lambda _: None) -> SubmitReport:
-    """Submit every job of the plan in ``plan_dir`` that Slurm does not have yet.
+                say: Callable[[str], None] = lambda _: None,
+                now_epoch: float | None = None) -> SubmitReport:
+    """Submit every job of the plan in ``plan_dir`` that Slurm does not have yet, then apply
+    the plan's node power actions due at ``now_epoch`` (default: the clock).
 
     ``say`` receives one line per action.
     """
@@ -131,4 +146,6 @@ def submit_plan(plan_dir: Path, runner: Runner = run_slurm,
             known[job_id] = slurm_id
             report.submitted[job_id] = slurm_id
             say(f"submitted {job_id} as Slurm job {slurm_id}")
+        report.power = apply_power(read_actions(data),
+                                   time.time() if now_epoch is None else now_epoch, runner, say)
     return report

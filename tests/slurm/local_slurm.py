@@ -89,6 +89,7 @@ class LocalSlurm:
     mem_mb: int = 64000
     prolog: Path | None = None
     epilog: Path | None = None
+    extra_conf: tuple[str, ...] = ()  # more slurm.conf lines (power saving, say)
     processes: list[subprocess.Popen] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
 
@@ -159,6 +160,7 @@ class LocalSlurm:
         ]
         lines += [f"Prolog={self.prolog}"] if self.prolog else []
         lines += [f"Epilog={self.epilog}"] if self.epilog else []
+        lines += list(self.extra_conf)
         gres = ["AutoDetect=off"]
         for (name, gpus), port in zip(self.nodes.items(), node_ports, strict=True):
             files = f"{dev}/gpu0" if gpus == 1 else f"{dev}/gpu[0-{gpus - 1}]"

@@ -4,6 +4,7 @@ validator respect."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime, timedelta
 
@@ -12,6 +13,7 @@ from scenario_builder import START, base_config, hourly_forecast, write_scenario
 
 from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.model.scenario import Job
+from greenslot.model.schedule import Assignment, Schedule
 from greenslot.model.validator import validate
 from greenslot.pipeline.steps import plan
 from greenslot.slurm.foreign import (
@@ -25,6 +27,7 @@ from greenslot.slurm.foreign import (
     with_foreign_load,
 )
 from greenslot.slurm.intake import OptIn, comment_fields, queue_moves, take_queue
+from greenslot.slurm.power import PowerAction, power_actions
 from greenslot.slurm.queue import gpu_count, parse_squeue_json
 
 T0 = int(datetime.fromisoformat(START).timestamp())  # the scenarios' start
@@ -182,3 +185,24 @@ def test_a_draining_node_keeps_its_running_job_and_lends_nothing(scenario):
     assert validate(result.scenario, result.schedule) == []
     assert all(a.nodes == ("n1",) for a in result.schedule.assignments
                if a.job_id.startswith("j"))
+
+
+def test_power_actions_are_the_idle_windows_of_power_down_sites(scenario):
+    """6 one-hour slots; n1 runs a job in slots 2-3 and n2 is in maintenance in slot 5."""
+    nodes = (scenario.node("n1"),
+             dataclasses.replace(scenario.node("n2"), unavailable_slots=frozenset({5})))
+    live = scenario.replace(nodes=nodes)
+    schedule = Schedule((Assignment("x", 2, 4, 300.0, ("n1",)),))
+    hour = 3600
+    assert power_actions(live, schedule, lead_s=300) == (
+        PowerAction("n1", T0, T0 + 2 * hour - 300),
+        PowerAction("n1", T0 + 4 * hour, T0 + 6 * hour - 300),
+        PowerAction("n2", T0, T0 + 5 * hour - 300))
+    # A window shorter than twice the lead is left alone; a site that never powers down has none.
+    assert power_actions(live, schedule, lead_s=1800)[0] == PowerAction(
+        "n1", T0, T0 + 2 * hour - 1800)
+    assert power_actions(live, schedule, lead_s=3601) == (  # n1's 2-hour windows < 2 leads
+        PowerAction("n2", T0, T0 + 5 * hour - 3601),)
+    always_on = live.replace(sites=tuple(dataclasses.replace(s, power_down_idle=False)
+                                         for s in live.sites))
+    assert power_actions(always_on, schedule) == ()
