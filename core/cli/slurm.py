@@ -10,13 +10,19 @@ in the ledger, so running the command again continues.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from datetime import datetime
 from pathlib import Path
 
 from greenslot import __version__
+from greenslot.analysis.evaluate import with_actual
+from greenslot.analysis.realised import realise, realised_html, realised_table
+from greenslot.atomic import write_text
 from greenslot.forecasts.scenario_loading import load_scenario
+from greenslot.model.csvfile import read_strict_csv
+from greenslot.model.errors import Location, ScenarioError
 from greenslot.pipeline.files import write_plan
 from greenslot.pipeline.steps import plan
 from greenslot.slurm.commands import SlurmError
@@ -29,7 +35,9 @@ from greenslot.slurm.intake import (
     queue_moves,
     take_queue,
 )
+from greenslot.slurm.ledger import Ledger, ledger_path
 from greenslot.slurm.power import apply_power, read_actions
+from greenslot.slurm.sacct import read_runs
 from greenslot.slurm.submit import read_plan_data, submit_plan
 from greenslot.slurm.sync import apply_changes, planned_changes, read_live, record_known
 from greenslot.solvers.registry import SOLVERS
@@ -50,6 +58,17 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
                    help="run the scontrol updates (without: print what would change)")
     w.add_argument("--at", type=_utc_time, default=None, metavar="TIME",
                    help="act as if it were this ISO 8601 time with offset (default: now)")
+
+    r = verbs.add_parser("ran", help="what Slurm actually ran of a plan (sacct), priced on "
+                         "actual signals, against what the plan said")
+    r.add_argument("scenario", help="the scenario the plan was made for")
+    r.add_argument("plan_dir", type=Path, help="the plan folder submitted with greenslot submit")
+    r.add_argument("--actual", type=Path, default=None, metavar="ACTUAL.csv",
+                   help="actual signals of one site, as for evaluate (default: the scenario's)")
+    r.add_argument("--site", default=None, help="the site --actual is for (several sites)")
+    r.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    r.add_argument("--html", type=Path, default=None, metavar="FILE",
+                   help="also write the comparison as an HTML report")
 
     y = verbs.add_parser("sync", help="re-plan against the live Slurm queue; move pending jobs")
     y.add_argument("scenario", help="scenario.yaml or the folder holding it")
@@ -113,6 +132,38 @@ def _cmd_power(args) -> int:
     return 0
 
 
+def _cmd_ran(args) -> int:
+    scenario = load_scenario(args.scenario)
+    source = "scenario signals"
+    if args.actual is not None:
+        scenario, site, _ = with_actual(scenario, args.site, args.actual, str(args.actual))
+        source = f"actual signals of {site} from {args.actual}"
+    plan_id = read_plan_data(args.plan_dir)["plan_id"]
+    schedule_path = args.plan_dir / "schedule.csv"
+    if not schedule_path.is_file():
+        raise ScenarioError("bad_plan", Location(str(schedule_path), None, None),
+                            "plan file not found")
+    rows = read_strict_csv(schedule_path, str(schedule_path), check="bad_plan").to_dict("records")
+    entries = Ledger(ledger_path(args.plan_dir)).entries()
+    ids = {job: slurm_id for job, slurm_id, plan in entries if plan == plan_id}
+    try:
+        records = read_runs(ids.values())
+    except SlurmError as exc:
+        print(f"greenslot: slurm: {exc} (ran reads Slurm's accounting: slurmdbd and sacct)",
+              file=sys.stderr)
+        return EXIT_SLURM
+    result = realise(scenario, plan_id, rows, ids, records, f"sacct; {source}")
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2))
+    else:
+        print(f"plan {plan_id}: {len(result.jobs)} submitted job(s), from sacct, priced on "
+              f"{source}")
+        print(realised_table(result))
+    if args.html is not None:
+        write_text(args.html, realised_html(result))
+    return 0
+
+
 def _cmd_sync(args) -> int:
     scenario = load_scenario(args.scenario)
     failed: dict[str, str] = {}
@@ -171,4 +222,4 @@ def _cmd_sync(args) -> int:
     return 0
 
 
-HANDLERS = {"submit": _cmd_submit, "sync": _cmd_sync, "power": _cmd_power}
+HANDLERS = {"submit": _cmd_submit, "sync": _cmd_sync, "power": _cmd_power, "ran": _cmd_ran}

@@ -91,6 +91,21 @@ def read_actions(data: dict) -> list[PowerAction]:
             for p in data.get("power", [])]
 
 
+def power_saving_configured(runner: Runner = run_slurm) -> bool:
+    """Whether slurmctld has a ``SuspendProgram`` and a ``ResumeProgram`` to run.
+
+    Why ask: without them Slurm refuses ``State=POWER_DOWN`` ("Invalid node state"), and a
+    site that does not power nodes down should still be able to submit its plans.
+    """
+    config = {}
+    for line in runner(["scontrol", "show", "config"]).splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            config[key.strip()] = value.strip()
+    return all(config.get(k, "(null)") not in ("", "(null)")
+               for k in ("SuspendProgram", "ResumeProgram"))
+
+
 def apply_power(actions: list[PowerAction], now_epoch: float, runner: Runner = run_slurm,
                 say: Callable[[str], None] = lambda _: None,
                 dry_run: bool = False) -> dict[str, str]:
@@ -101,6 +116,10 @@ def apply_power(actions: list[PowerAction], now_epoch: float, runner: Runner = r
     woken). ``dry_run``: say what would be done, run nothing. Returns ``node -> what``.
     """
     if not actions:
+        return {}
+    if not power_saving_configured(runner):
+        say(f"power: Slurm has no SuspendProgram/ResumeProgram (power saving is off); "
+            f"{len(actions)} power action(s) not applied")
         return {}
     by_node: dict[str, list[PowerAction]] = {}
     for action in actions:

@@ -1,0 +1,85 @@
+"""What actually ran (issue 15, item 5): ``greenslot ran`` reads Slurm's accounting (sacct on a
+real slurmdbd with its own MariaDB, both started here) and prices the real runs."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+
+import pandas as pd
+import pytest
+from local_slurm import LocalSlurm
+from slurm_scenarios import plan_into, slurm_scenario
+
+from greenslot.cli import main
+from greenslot.slurm.ledger import Ledger
+from greenslot.slurm.sacct import read_runs
+
+SLOTS = 12  # of 10 s: the horizon outlasts the run, so all of it is priced
+
+
+@pytest.fixture(scope="module")
+def accounted(tmp_path_factory):
+    cluster = LocalSlurm(tmp_path_factory.mktemp("slurm-acct"),
+                         {"gsnode1": 4, "gsnode2": 4, "gsnode3": 4}, accounting=True)
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+def _finished(slurm_id: str, wait_s: float = 120):
+    """Slurm's accounting record once the job has ended (a bound on waiting, not a timing)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        records = read_runs([slurm_id])
+        if records and records[0].end_epoch and records[0].state == "COMPLETED":
+            return records[0]
+        assert time.monotonic() < deadline, records
+        time.sleep(1)
+
+
+def test_ran_reports_realised_energy_and_carbon_from_slurms_record(accounted, tmp_path,
+                                                                   monkeypatch, capsys):
+    monkeypatch.setenv("SLURM_CONF", accounted.env["SLURM_CONF"])
+    monkeypatch.setenv("PATH", accounted.env["PATH"])
+    jobs = [{"job_id": "soon", "gpus": 2, "duration_h": 10 / 3600, "command": "sleep 4",
+             "power_limit_w": 300}]
+    path = slurm_scenario(tmp_path / "s", jobs, slot="10s", slots=SLOTS,
+                          lead=timedelta(seconds=8), carbon=[100.0] * SLOTS)
+    schedule = plan_into(path, tmp_path / "plan")
+    assert main(["submit", str(tmp_path / "plan")]) == 0
+    ((_, slurm_id, _),) = Ledger(tmp_path / "plan" / "submitted.tsv").entries()
+    record = _finished(slurm_id)
+    run_s = record.end_epoch - record.start_epoch
+    assert run_s >= 4 and record.nodes == (schedule.loc["soon", "nodes"],)
+
+    # The actual grid was dirtier than forecast: 1000 g/kWh in every slot, price 50.
+    actual = tmp_path / "actual.csv"
+    rows = ["time,carbon_g_per_kwh,price_per_mwh"]
+    origin = pd.Timestamp(pd.read_csv(tmp_path / "s" / "forecast-s1.csv")["time"][0])
+    rows += [f"{(origin + pd.Timedelta(seconds=10 * i)).isoformat()},1000,50"
+             for i in range(SLOTS)]
+    actual.write_text("\n".join(rows) + "\n")
+
+    capsys.readouterr()
+    html = tmp_path / "ran.html"
+    assert main(["ran", str(path), str(tmp_path / "plan"), "--actual", str(actual), "--json",
+                 "--html", str(html)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    (job,) = report["jobs"]
+    assert (job["job_id"], job["slurm_id"], job["state"]) == ("soon", int(slurm_id), "COMPLETED")
+    # 2 GPUs at 300 W + half of the node's 100 W idle (2 of 4 GPUs), PUE 1, for the real run.
+    expected_kwh = (2 * 300 + 100 * 2 / 4) / 1000 * run_s / 3600
+    assert job["energy_source"] == "model"  # no energy plugin on this host
+    assert job["realised"]["energy_kwh"] == pytest.approx(expected_kwh, rel=1e-9)
+    assert job["realised"]["carbon_kg"] == pytest.approx(expected_kwh * 1000 / 1000, rel=1e-9)
+    assert job["realised"]["cost"] == pytest.approx(expected_kwh * 50 / 1000, rel=1e-9)
+    assert job["planned"]["energy_kwh"] == pytest.approx(float(schedule.loc["soon",
+                                                                            "energy_kwh"]))
+    assert report["totals"]["realised"]["carbon_kg"] == job["realised"]["carbon_kg"]
+    assert "What ran: plan" in html.read_text() and "soon" in html.read_text()
+
+    assert main(["ran", str(path), str(tmp_path / "plan")]) == 0
+    text = capsys.readouterr().out
+    assert "soon" in text and slurm_id in text and "total (ran)" in text
