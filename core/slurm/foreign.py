@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from greenslot.model import hostlist
+from greenslot.model import hostlist, rules
 from greenslot.model.scenario import GpuType, Job, Scenario
 from greenslot.slurm.commands import Runner, SlurmError, run_slurm
 from greenslot.slurm.queue import QueueJob
@@ -252,23 +252,30 @@ def with_foreign_load(scenario: Scenario, load: ForeignLoad,
         first, stop = _slot_range(scenario, hold.start_epoch, hold.end_epoch)
         if stop <= max(first, 0):
             continue
-        jobs.append(_pinned_job(scenario, hold.job_id, hold.node, hold.gpus, first, stop,
+        gpus = min(hold.gpus, scenario.node(hold.node).gpus)
+        if gpus < hold.gpus:
+            notes.append(f"Slurm job {hold.slurm_id} holds {hold.gpus} GPUs of {hold.node}, "
+                         f"which the scenario declares with {gpus}; counted as {gpus}")
+        jobs.append(_pinned_job(scenario, hold.job_id, hold.node, gpus, first, stop,
                                 workload))
         until = grid.time_of(stop).isoformat()
-        notes.append(f"Slurm job {hold.slurm_id} of {hold.owner} holds {hold.gpus} GPU(s) of "
+        notes.append(f"Slurm job {hold.slurm_id} of {hold.owner} holds {gpus} GPU(s) of "
                      f"{hold.node} until {until}; planned around as {hold.job_id}")
     # GPUs held per node and slot by every pinned job (ours running, and the holds above).
     used = {n.name: np.zeros(n_slots, dtype=int) for n in scenario.nodes}
     for job in jobs:
-        if not job.pinned:
+        if not job.pinned or not job.pinned_nodes or not scenario.has_node(job.pinned_nodes[0]):
             continue
         first = round(grid.offset_slots(job.pinned_start))
-        stop = first + grid.slots_for_hours(job.duration_h)  # fastest mode, as pinned runs
-        each = job.gpus if len(job.pinned_nodes or ()) == 1 else None
-        for name in job.pinned_nodes or ():
+        node = scenario.node(job.pinned_nodes[0])
+        modes = rules.allowed_modes(job, scenario.gpu_type(node.gpu_type))
+        stop = first + (rules.run_slots(grid, job, modes[0]) if modes
+                        else grid.slots_for_hours(job.duration_h))
+        needed = rules.nodes_needed(job, node)
+        each = needed[1] if needed is not None else node.gpus
+        for name in job.pinned_nodes:
             if name in used:
-                node = scenario.node(name)
-                used[name][max(first, 0):max(min(stop, n_slots), 0)] += each or node.gpus
+                used[name][max(first, 0):max(min(stop, n_slots), 0)] += each
     blocked: dict[str, set[int]] = {}
     for outage in load.outages:
         if not scenario.has_node(outage.node):

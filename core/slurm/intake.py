@@ -32,6 +32,7 @@ from greenslot.model.scenario import Job, Scenario
 from greenslot.model.schedule import Schedule
 from greenslot.slurm.commands import Runner, SlurmError, controller_time, run_slurm
 from greenslot.slurm.queue import QueueJob
+from greenslot.slurm.script import slurm_time_limit
 
 DEFAULT_MARKER = "greenslot:queue"
 QUEUE_PREFIX = "slurm-"
@@ -231,9 +232,12 @@ def queue_moves(scenario: Scenario, schedule: Schedule, plan_id: str,
         begin = controller_time(scenario.grid.time_of(a.start_slot).timestamp())
         comment = _comment(live, plan_id, a.power_limit_w,
                            mode.gpu_freq_mhz if mode is not None else None)
-        moves.append(Move(job_id, live.slurm_id,
-                          (f"StartTime={begin}", f"NodeList={hostlist.compress(a.nodes)}",
-                           f"Comment={comment}"), live.held))
+        fields = [f"StartTime={begin}", f"NodeList={hostlist.compress(a.nodes)}"]
+        minutes = (a.end_slot - a.start_slot) * scenario.grid.slot.total_seconds() / 60
+        if live.time_limit_min is not None and minutes > live.time_limit_min:
+            # A slower power mode outlasts the user's limit: raise it (never lower it).
+            fields.append(f"TimeLimit={slurm_time_limit(minutes)}")
+        moves.append(Move(job_id, live.slurm_id, (*fields, f"Comment={comment}"), live.held))
     return moves
 
 

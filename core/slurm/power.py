@@ -35,6 +35,10 @@ RESUME_LEAD_S = 300
 """Seconds before a planned job that its node is resumed: the boot must fit in it (Slurm's
 ``ResumeTimeout`` should not exceed it). A window shorter than twice this is left alone."""
 
+RESUME_GRACE_S = 3600
+"""How long after a window's resume time a run still powers its node up. Later, a node that is
+down was powered down by Slurm itself (``SuspendTime``) and is left to Slurm."""
+
 DOWN_WORDS = frozenset({"POWERED_DOWN", "POWER_DOWN", "POWERING_DOWN"})
 # Still powering down: Slurm cannot power it up before SuspendTimeout ends (a later run will).
 SETTLING_WORDS = frozenset({"POWERING_DOWN"})
@@ -111,9 +115,10 @@ def apply_power(actions: list[PowerAction], now_epoch: float, runner: Runner = r
                 dry_run: bool = False) -> dict[str, str]:
     """Bring each node of ``actions`` to the state the plan wants at ``now_epoch``.
 
-    Down while one of its windows is open (and it runs no job); up once a window of ours has
-    ended and none is open (a node Slurm suspended on its own before our first window is not
-    woken). ``dry_run``: say what would be done, run nothing. Returns ``node -> what``.
+    Down while one of its windows is open (and it runs no job); up within
+    :data:`RESUME_GRACE_S` after one of its windows ended, when none is open (a node Slurm
+    suspended on its own at other times is not woken). ``dry_run``: say what would be done,
+    run nothing. Returns ``node -> what``.
     """
     if not actions:
         return {}
@@ -128,7 +133,7 @@ def apply_power(actions: list[PowerAction], now_epoch: float, runner: Runner = r
     done = {}
     for name, own in sorted(by_node.items()):
         window = next((a for a in own if a.suspend_epoch <= now_epoch < a.resume_epoch), None)
-        ended = any(a.resume_epoch <= now_epoch for a in own)
+        ended = any(a.resume_epoch <= now_epoch < a.resume_epoch + RESUME_GRACE_S for a in own)
         status = nodes.get(name)
         if status is None:
             continue

@@ -206,3 +206,14 @@ def test_power_actions_are_the_idle_windows_of_power_down_sites(scenario):
     always_on = live.replace(sites=tuple(dataclasses.replace(s, power_down_idle=False)
                                          for s in live.sites))
     assert power_actions(always_on, schedule) == ()
+
+
+def test_a_move_raises_the_time_limit_only_when_the_planned_mode_outlasts_it(scenario):
+    queue = parse_squeue_json(json.dumps({"jobs": [_job(1, time_limit=60)]}))
+    live, intake = take_queue(scenario, queue, OptIn())
+    fast = Schedule((Assignment("slurm-1", 1, 2, 300.0, ("n1",)),))
+    slow = Schedule((Assignment("slurm-1", 1, 3, 200.0, ("n1",)),))  # half speed: 2 hours
+    (move,) = queue_moves(live, fast, "p1", intake)
+    assert not [f for f in move.fields if f.startswith("TimeLimit=")]
+    (move,) = queue_moves(live, slow, "p1", intake)
+    assert "TimeLimit=0-02:12:00" in move.fields  # 120 min + 10 % margin
