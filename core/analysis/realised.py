@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from greenslot.analysis.report.html import page, table
-from greenslot.model import rules
 from greenslot.model.scenario import Scenario
 from greenslot.slurm.sacct import RunRecord
 
@@ -73,21 +72,20 @@ def _iso(epoch: int | None) -> str | None:
     return None if epoch is None else datetime.fromtimestamp(epoch, tz=UTC).isoformat()
 
 
-def price_run(scenario: Scenario, job_id: str, record: RunRecord,
-              power_limit_w: float) -> tuple[dict[str, float], str, float]:
-    """``({energy_kwh, carbon_kg, cost}, energy_source, hours outside the horizon)``."""
-    job = scenario.job(job_id)
+def price_run(scenario: Scenario, record: RunRecord, gpus: int,
+              power_w: float) -> tuple[dict[str, float], str, float]:
+    """``({energy_kwh, carbon_kg, cost}, energy_source, hours outside the horizon)``.
+
+    ``gpus`` and ``power_w`` (one GPU's draw in the planned mode) come from ``schedule.csv``,
+    so a job the plan took from the queue prices the same as one of the scenario's.
+    """
     grid = scenario.grid
     nodes = [scenario.node(n) for n in record.nodes if scenario.has_node(n)]
     site = scenario.site(nodes[0].site)
     series = scenario.series[site.name]
     draw_w = 0.0
     for node in nodes:
-        mode = scenario.gpu_type(node.gpu_type).mode(job.workload, power_limit_w)
-        needed = rules.nodes_needed(job, node)
-        used = needed[1] if needed is not None else min(job.gpus, node.gpus)
-        power_w = mode.power_w if mode is not None else scenario.gpu_type(
-            node.gpu_type).modes(job.workload)[0].power_w
+        used = gpus if len(nodes) == 1 else node.gpus
         draw_w += used * power_w + node.idle_w * used / node.gpus
     start, end = float(record.start_epoch or 0), float(record.end_epoch or 0)
     run_h = max(end - start, 0.0) / 3600
@@ -114,8 +112,9 @@ def realise(scenario: Scenario, plan_id: str, schedule_rows: list[dict],
             slurm_ids: dict[str, str], records: list[RunRecord], source: str) -> Realised:
     """Planned against realised for every job of ``schedule_rows`` that Slurm got an id for.
 
-    ``schedule_rows``: ``schedule.csv`` rows (``job_id, start, end, power_limit_w,
-    energy_kwh, carbon_kg, cost``); ``slurm_ids``: job -> Slurm id (the ledger).
+    ``schedule_rows``: ``schedule.csv`` rows (``job_id, start, end, gpus, power_w,
+    energy_kwh, carbon_kg, cost``); ``slurm_ids``: job -> Slurm id (the ledger, and the
+    ``slurm-<id>`` jobs the plan took from the queue).
     """
     result = Realised(plan_id, source)
     by_id = {r.slurm_id: r for r in records}
@@ -134,10 +133,10 @@ def realise(scenario: Scenario, plan_id: str, schedule_rows: list[dict],
                                            nodes="", realised={}, energy_source=""))
             continue
         ran = (record.start_epoch is not None and record.end_epoch is not None
-               and scenario.has_job(job_id) and any(scenario.has_node(n) for n in record.nodes))
+               and any(scenario.has_node(n) for n in record.nodes))
         if not ran:
             why = "did not run" if record.start_epoch is None or record.end_epoch is None \
-                else "ran on nodes or as a job the scenario does not have"
+                else "ran on nodes the scenario does not have"
             result.notes.append(f"{job_id}: Slurm job {slurm_id} ({record.state}) {why}")
             result.jobs.append(JobRealised(**base, state=record.state,
                                            start=_iso(record.start_epoch),
@@ -145,8 +144,8 @@ def realise(scenario: Scenario, plan_id: str, schedule_rows: list[dict],
                                            nodes=",".join(record.nodes), realised={},
                                            energy_source=""))
             continue
-        figures, energy_source, outside_h = price_run(scenario, job_id, record,
-                                                      float(row["power_limit_w"]))
+        figures, energy_source, outside_h = price_run(scenario, record, int(row["gpus"]),
+                                                      float(row["power_w"]))
         if outside_h > 1e-9:
             result.notes.append(f"{job_id}: {outside_h:.2f} h of its run lie outside the "
                                 "horizon and are priced at 0 carbon and cost")

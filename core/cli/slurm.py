@@ -29,6 +29,7 @@ from greenslot.slurm.commands import SlurmError
 from greenslot.slurm.foreign import read_foreign_load, with_foreign_load
 from greenslot.slurm.intake import (
     DEFAULT_MARKER,
+    QUEUE_PREFIX,
     Intake,
     OptIn,
     apply_moves,
@@ -143,9 +144,18 @@ def _cmd_ran(args) -> int:
     if not schedule_path.is_file():
         raise ScenarioError("bad_plan", Location(str(schedule_path), None, None),
                             "plan file not found")
-    rows = read_strict_csv(schedule_path, str(schedule_path), check="bad_plan").to_dict("records")
+    frame = read_strict_csv(schedule_path, str(schedule_path), check="bad_plan")
+    for column in ("job_id", "start", "end", "gpus", "power_w", "energy_kwh", "carbon_kg", "cost"):
+        if column not in frame.columns:
+            raise ScenarioError("bad_plan", Location(str(schedule_path), "line 1", column),
+                                "required column is missing")
+    rows = frame.to_dict("records")
     entries = Ledger(ledger_path(args.plan_dir)).entries()
     ids = {job: slurm_id for job, slurm_id, plan in entries if plan == plan_id}
+    # Jobs the plan took from the queue keep their Slurm id in their name (slurm-<id>).
+    ids |= {row["job_id"]: row["job_id"].removeprefix(QUEUE_PREFIX) for row in rows
+            if row["job_id"].startswith(QUEUE_PREFIX)
+            and row["job_id"].removeprefix(QUEUE_PREFIX).isdigit()}
     try:
         records = read_runs(ids.values())
     except SlurmError as exc:

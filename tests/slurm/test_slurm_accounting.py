@@ -4,28 +4,39 @@ real slurmdbd with its own MariaDB, both started here) and prices the real runs.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from local_slurm import LocalSlurm
-from slurm_scenarios import plan_into, slurm_scenario
+from slurm_scenarios import as_nobody, plan_into, queue, slurm_scenario
 
 from greenslot.cli import main
 from greenslot.slurm.ledger import Ledger
 from greenslot.slurm.sacct import read_runs
 
+MARK = "greenslot:queue"
 SLOTS = 12  # of 10 s: the horizon outlasts the run, so all of it is priced
 
 
 @pytest.fixture(scope="module")
-def accounted(tmp_path_factory):
-    cluster = LocalSlurm(tmp_path_factory.mktemp("slurm-acct"),
-                         {"gsnode1": 4, "gsnode2": 4, "gsnode3": 4}, accounting=True)
-    cluster.start()
-    yield cluster
-    cluster.stop()
+def accounted():
+    """The cluster lives outside pytest's own temporary root: another user's job must reach
+    its spool folder, and every pytest run of root on a shared host resets that root to 0700."""
+    root = Path(tempfile.mkdtemp(prefix="greenslot-acct-"))
+    root.chmod(0o755)
+    cluster = LocalSlurm(root, {"gsnode1": 4, "gsnode2": 4, "gsnode3": 4}, accounting=True)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _finished(slurm_id: str, wait_s: float = 120):
@@ -83,3 +94,60 @@ def test_ran_reports_realised_energy_and_carbon_from_slurms_record(accounted, tm
     assert main(["ran", str(path), str(tmp_path / "plan")]) == 0
     text = capsys.readouterr().out
     assert "soon" in text and slurm_id in text and "total (ran)" in text
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="submitting as another user needs root")
+def test_the_queue_cycle_moves_runs_and_accounts(accounted, tmp_path, monkeypatch, capsys):
+    """Queue -> plan -> move -> run -> account on one cluster: another user's held jobs in the
+    opt-in set, planned seconds ahead around a running job outside the set, run, and priced
+    from Slurm's record."""
+    monkeypatch.setenv("SLURM_CONF", accounted.env["SLURM_CONF"])
+    monkeypatch.setenv("PATH", accounted.env["PATH"])
+    accounted.cancel_all()
+    foreign = accounted.run("sbatch", "--parsable", "-o/dev/null", "-Jtheirs", "-w", "gsnode1",
+                            "--gres=gpu:3", "-t", "30", "--wrap", "sleep 600").stdout.strip()
+    deadline = time.monotonic() + 60
+    while queue(accounted, [foreign])[0]["state"] != "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+
+    def held(*args: str) -> str:
+        done = as_nobody("sbatch", "--parsable", "-o/dev/null", "--hold", "-t", "1", *args,
+                         "--wrap", "sleep 3")
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    prep = held("-Jprep", "--gres=gpu:2", f"--comment={MARK},duration_h={10 / 3600:.6f}")
+    train = held("-Jtrain", "--gres=gpu:4", f"--dependency=afterok:{prep}",
+                 f"--comment={MARK},duration_h={10 / 3600:.6f}")
+    foreign_before = queue(accounted, [foreign])
+    path = slurm_scenario(tmp_path / "s", [], slot="10s", slots=SLOTS,
+                          lead=timedelta(seconds=8), carbon=[100.0] * SLOTS)
+    capsys.readouterr()
+    assert main(["sync", str(path), "--out", str(tmp_path / "plan"), "--queue", "--apply"]) == 0
+    out = capsys.readouterr().out
+    assert f"moved slurm-{prep} (Slurm job {prep})" in out
+    plan = pd.read_csv(tmp_path / "plan" / "schedule.csv", dtype=str).set_index("job_id")
+    assert queue(accounted, [foreign]) == foreign_before  # outside the set: untouched
+
+    records = {r.slurm_id: r for r in (_finished(prep), _finished(train))}
+    for slurm_id in (prep, train):
+        record = records[int(slurm_id)]
+        row = plan.loc[f"slurm-{slurm_id}"]
+        assert ",".join(record.nodes) == row["nodes"] != "gsnode1"  # the foreign GPUs stay free
+        assert record.start_epoch >= pd.Timestamp(row["start"]).timestamp()
+    assert records[int(prep)].end_epoch <= records[int(train)].start_epoch
+
+    assert main(["ran", str(path), str(tmp_path / "plan"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    ran = {j["job_id"]: j for j in report["jobs"]}
+    assert set(ran) == {f"slurm-{prep}", f"slurm-{train}"}  # the foreign job is not ours
+    for slurm_id, gpus in ((prep, 2), (train, 4)):
+        record = records[int(slurm_id)]
+        run_h = (record.end_epoch - record.start_epoch) / 3600
+        expected = (gpus * 300 + 100 * gpus / 4) / 1000 * run_h
+        job = ran[f"slurm-{slurm_id}"]
+        assert job["state"] == "COMPLETED"
+        assert job["realised"]["energy_kwh"] == pytest.approx(expected, rel=1e-9)
+        assert job["realised"]["carbon_kg"] == pytest.approx(expected * 100 / 1000, rel=1e-9)
+    accounted.run("scancel", foreign)

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
-from slurm_scenarios import begin_of, local, queue, slurm_scenario
+from slurm_scenarios import as_nobody, begin_of, local, queue, slurm_scenario
 
 from greenslot.cli import main
 from greenslot.slurm.ledger import Ledger
@@ -22,27 +20,7 @@ pytestmark = pytest.mark.skipif(os.getuid() != 0, reason="submitting as another 
 MARK = "greenslot:queue"
 
 
-def _as_nobody(*args: str) -> subprocess.CompletedProcess:
-    """Run a Slurm client as ``nobody``, with the cluster's folders readable to it.
-
-    Why the retry: ``/tmp/pytest-of-root`` is shared by every pytest run of root on the host,
-    and another run may reset it to 0700 between our chmod and the call.
-    """
-    conf = Path(os.environ["SLURM_CONF"])
-    for _ in range(5):
-        for folder in [conf, *conf.parents]:  # let nobody read slurm.conf and the munge socket
-            if str(folder) in ("/", "/tmp"):
-                break
-            os.chmod(folder, os.stat(folder).st_mode | 0o005)
-        done = subprocess.run(["runuser", "-u", "nobody", "--", "env",
-                               f"PATH={os.environ['PATH']}", f"SLURM_CONF={conf}", *args],
-                              capture_output=True, text=True, cwd="/tmp", timeout=60)
-        if "Permission denied" not in done.stderr:
-            break
-    return done
-
-
-def _submit(*args: str, user=_as_nobody) -> str:
+def _submit(*args: str, user=as_nobody) -> str:
     done = user("sbatch", "--parsable", "-o/dev/null", *args, "--wrap", "sleep 1")
     assert done.returncode == 0, done.stderr
     return done.stdout.strip().split(";")[0]
