@@ -41,6 +41,7 @@ CHECKS: dict[str, str] = {
     "unknown_dependency": "depends_on names a job that does not exist",
     "dependency_cycle": "jobs that depend on each other in a cycle",
     "script_and_command": "a job with both a script and a command",
+    "bad_sbatch_arg": "sbatch_args that cannot be read, or set an option greenslot writes itself",
     "gpus_not_whole_nodes": "a job above every usable node's GPU count that is no multiple of one",
     "pinned_incomplete": "pinned_start without pinned_nodes, or the other way round",
     "pinned_not_on_slot": "pinned_start is not on a slot boundary",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import shlex
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -45,7 +46,8 @@ SITE_KEYS = {"name", "pue", "power_cap_kw", "power_down_idle", "forecast", "ener
              "carbon_budget_kg"}
 SITE_REQUIRED = {"name", "forecast"}
 GPU_KEYS = {"name", "gpu_idle_w", "power_curve"}
-NODE_KEYS = {"names", "site", "gpu_type", "gpus", "idle_w", "partition", "unavailable"}
+NODE_KEYS = {"names", "site", "gpu_type", "gpus", "idle_w", "partition", "unavailable", "cpus",
+             "memory_mb"}
 NODE_REQUIRED = {"names", "site", "gpu_type", "gpus", "idle_w"}
 WINDOW_KEYS = {"from", "to"}
 CURVE_COLUMNS = ("workload", "power_limit_w", "power_w", "relative_throughput")
@@ -54,7 +56,15 @@ CURVE_OPTIONAL = ("gpu_freq_mhz",)
 JOB_REQUIRED = ("job_id", "gpus", "duration_h")
 JOB_OPTIONAL = ("release", "deadline", "workload", "gpu_type", "site", "partition", "priority",
                 "depends_on", "script", "command", "data_gb", "data_site", "pinned_start",
-                "pinned_nodes", "power_limit_w")
+                "pinned_nodes", "power_limit_w", "account", "qos", "mem", "cpus_per_task",
+                "constraint", "sbatch_args")
+# Options greenslot writes itself from the plan: a job's sbatch_args may not set them.
+RESERVED_SBATCH = ("--begin", "-b", "--nodelist", "-w", "--nodes", "-N", "--gres", "--gpus",
+                   "-G", "--time", "-t", "--job-name", "-J", "--comment", "--dependency", "-d",
+                   "--output", "-o", "--wrap", "--partition", "-p", "--hold", "-H",
+                   "--parsable", "--account", "-A", "--qos", "-q", "--mem", "--cpus-per-task",
+                   "-c", "--constraint", "-C", "--gpu-freq")
+MEM_UNITS_MB = {"": 1, "K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}
 JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
@@ -399,10 +409,18 @@ def _load_nodes(raw, reader: _YamlReader, sites, gpu_types, grid) -> tuple[Node,
         partition = data.get("partition")
         partition = None if partition is None else reader.text(partition, where, "partition")
         unavailable = _unavailable_slots(data.get("unavailable"), reader, where, grid)
+        declared = {}
+        for key in ("cpus", "memory_mb"):
+            if data.get(key) is not None:
+                value = reader.number(data[key], where, key, 1)
+                if value != int(value):
+                    fail("bad_number", reader.display, where, key, "must be a whole number")
+                declared[key] = int(value)
         for name in names:
             if name in nodes:
                 fail("duplicate_name", reader.display, where, "names", f"node {name!r} twice")
-            nodes[name] = Node(name, site, gpu_type, int(gpus), idle, partition, unavailable)
+            nodes[name] = Node(name, site, gpu_type, int(gpus), idle, partition, unavailable,
+                               **declared)
     return tuple(sorted(nodes.values(), key=lambda n: hostlist.natural_key(n.name)))
 
 
@@ -476,7 +494,43 @@ class _JobReader:
             depends_on=depends, script=script_path, command=command, data_gb=data_value,
             data_site=get.get("data_site") or None, pinned_start=pinned_start,
             pinned_nodes=pinned_nodes, power_limit_w=limit_value, line=line,
+            **self._slurm_options(get, where),
         )
+
+    def _slurm_options(self, get: dict[str, str], where: str) -> dict:
+        """``account``, ``qos``, ``constraint``, ``cpus_per_task``, ``mem`` and ``sbatch_args``."""
+        options: dict = {k: get.get(k) or None for k in ("account", "qos", "constraint")}
+        cpus = get.get("cpus_per_task")
+        if cpus:
+            value = _csv_number(cpus, self.display, where, "cpus_per_task", 1)
+            if value != int(value):
+                fail("bad_number", self.display, where, "cpus_per_task", "must be a whole number")
+            options["cpus_per_task"] = int(value)
+        mem = get.get("mem")
+        if mem:
+            match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGT]?)B?", mem.upper())
+            if match is None or float(match.group(1)) <= 0:
+                fail("bad_number", self.display, where, "mem",
+                     f"{mem!r}: give memory per node as Slurm does, e.g. 64G or 16000M")
+            options["mem_mb"] = math.ceil(float(match.group(1)) * MEM_UNITS_MB[match.group(2)])
+        raw_args = get.get("sbatch_args")
+        if raw_args:
+            try:
+                args = tuple(shlex.split(raw_args))
+            except ValueError as exc:
+                fail("bad_sbatch_arg", self.display, where, "sbatch_args", f"{exc}")
+            for arg in args:
+                name = arg.split("=", 1)[0]
+                if not arg.startswith("-") or name in RESERVED_SBATCH or (
+                        len(name) > 2 and not name.startswith("--")
+                        and name[:2] in RESERVED_SBATCH):
+                    fail("bad_sbatch_arg", self.display, where, "sbatch_args",
+                         f"{arg!r}: give options as --name=value; greenslot sets "
+                         "--begin, --nodelist, --gres, --time, --job-name, --comment, "
+                         "--dependency, --partition and the account/qos/mem/cpus/constraint "
+                         "columns itself")
+            options["sbatch_args"] = args
+        return options
 
     def _time(self, raw: str | None, where: str, field: str) -> datetime | None:
         return parse_time(raw, self.display, where, field) if raw else None

@@ -62,9 +62,18 @@ def node_allowed(scenario: Scenario, job: Job, node: Node) -> bool:
         return False
     if job.partition is not None and node.partition != job.partition:
         return False
-    if nodes_needed(job, node) is None:
+    if nodes_needed(job, node) is None or not fits_node_resources(job, node):
         return False
     return bool(allowed_modes(job, scenario.gpu_type(node.gpu_type)))
+
+
+def fits_node_resources(job: Job, node: Node) -> bool:
+    """Whether the job's CPUs (``cpus_per_task``, one task a node) and memory (``mem_mb`` a
+    node) fit what the node declares; a resource the node does not declare is not checked."""
+    if job.cpus_per_task is not None and node.cpus is not None and job.cpus_per_task > node.cpus:
+        return False
+    return not (job.mem_mb is not None and node.memory_mb is not None
+                and job.mem_mb > node.memory_mb)
 
 
 def earliest_start_slot(grid: TimeGrid, job: Job) -> int:

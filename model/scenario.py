@@ -91,7 +91,11 @@ class Site:
 
 @dataclass(frozen=True)
 class Node:
-    """One GPU node. ``unavailable_slots`` are the slots overlapping a maintenance window."""
+    """One GPU node. ``unavailable_slots`` are the slots overlapping a maintenance window.
+
+    ``cpus`` and ``memory_mb`` are what the node declares (Slurm's ``CPUs``/``RealMemory``),
+    where the scenario gives them: a job asking for more is never placed there.
+    """
 
     name: str
     site: str
@@ -100,6 +104,8 @@ class Node:
     idle_w: float
     partition: str | None
     unavailable_slots: frozenset[int] = frozenset()
+    cpus: int | None = None
+    memory_mb: int | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +134,14 @@ class Job:
     pinned_nodes: tuple[str, ...] | None = None
     power_limit_w: float | None = None
     line: int = 0
+    # Slurm options passed through to sbatch (quoted); cpus_per_task and mem_mb [MB per node]
+    # also keep the job off nodes that declare fewer CPUs or less memory.
+    account: str | None = None
+    qos: str | None = None
+    constraint: str | None = None
+    cpus_per_task: int | None = None
+    mem_mb: int | None = None
+    sbatch_args: tuple[str, ...] = ()
 
     @property
     def pinned(self) -> bool:

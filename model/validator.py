@@ -117,6 +117,12 @@ def _check_each_placement(scenario: Scenario, schedule: Schedule) -> list[Violat
             if wanted is not None and wanted != actual:
                 found.append(Violation("restriction", a.job_id,
                                        f"restricted to {field} {wanted!r}, placed on {actual!r}"))
+        for node in nodes:
+            if not rules.fits_node_resources(job, node):
+                found.append(Violation("restriction", a.job_id,
+                                       f"asks for {job.cpus_per_task or '-'} CPUs and "
+                                       f"{job.mem_mb or '-'} MB; node {node.name} declares "
+                                       f"{node.cpus or '-'} CPUs and {node.memory_mb or '-'} MB"))
         gpu_type = scenario.gpu_type(first.gpu_type)
         mode = gpu_type.mode(job.workload, a.power_limit_w)
         if mode is None or mode not in rules.allowed_modes(job, gpu_type):

@@ -10,15 +10,36 @@ in the ledger, so running the command again continues.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
+from datetime import datetime
 from pathlib import Path
 
 from greenslot import __version__
+from greenslot.analysis.evaluate import with_actual
+from greenslot.analysis.realised import realise, realised_html, realised_table
+from greenslot.atomic import write_text
 from greenslot.forecasts.scenario_loading import load_scenario
+from greenslot.model.csvfile import read_strict_csv
+from greenslot.model.errors import Location, ScenarioError
 from greenslot.pipeline.files import write_plan
 from greenslot.pipeline.steps import plan
 from greenslot.slurm.commands import SlurmError
-from greenslot.slurm.submit import submit_plan
+from greenslot.slurm.foreign import read_foreign_load, with_foreign_load
+from greenslot.slurm.intake import (
+    DEFAULT_MARKER,
+    QUEUE_PREFIX,
+    Intake,
+    OptIn,
+    apply_moves,
+    queue_moves,
+    take_queue,
+)
+from greenslot.slurm.ledger import Ledger, ledger_path
+from greenslot.slurm.power import apply_power, read_actions
+from greenslot.slurm.sacct import read_runs
+from greenslot.slurm.submit import read_plan_data, submit_plan
 from greenslot.slurm.sync import apply_changes, planned_changes, read_live, record_known
 from greenslot.solvers.registry import SOLVERS
 from greenslot.solvers.types import SolveOptions
@@ -31,6 +52,25 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
     s = verbs.add_parser("submit", help="submit a written plan to Slurm, each job exactly once")
     s.add_argument("plan_dir", type=Path, help="folder written by greenslot plan")
 
+    w = verbs.add_parser("power", help="apply a plan's node power actions due now (suspend "
+                         "idle nodes, resume them before their next job); run it from a timer")
+    w.add_argument("plan_dir", type=Path, help="folder written by greenslot plan or sync")
+    w.add_argument("--apply", action="store_true",
+                   help="run the scontrol updates (without: print what would change)")
+    w.add_argument("--at", type=_utc_time, default=None, metavar="TIME",
+                   help="act as if it were this ISO 8601 time with offset (default: now)")
+
+    r = verbs.add_parser("ran", help="what Slurm actually ran of a plan (sacct), priced on "
+                         "actual signals, against what the plan said")
+    r.add_argument("scenario", help="the scenario the plan was made for")
+    r.add_argument("plan_dir", type=Path, help="the plan folder submitted with greenslot submit")
+    r.add_argument("--actual", type=Path, default=None, metavar="ACTUAL.csv",
+                   help="actual signals of one site, as for evaluate (default: the scenario's)")
+    r.add_argument("--site", default=None, help="the site --actual is for (several sites)")
+    r.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    r.add_argument("--html", type=Path, default=None, metavar="FILE",
+                   help="also write the comparison as an HTML report")
+
     y = verbs.add_parser("sync", help="re-plan against the live Slurm queue; move pending jobs")
     y.add_argument("scenario", help="scenario.yaml or the folder holding it")
     y.add_argument("--out", required=True, type=Path, help="folder to write the new plan into")
@@ -38,6 +78,28 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
                    help="run the scontrol updates (without: print what would change)")
     y.add_argument("--solver", default="greedy", choices=sorted(SOLVERS))
     y.add_argument("--time-limit", type=float, default=None, metavar="SECONDS")
+    y.add_argument("--queue", action="store_true",
+                   help="also plan the pending jobs users submitted into the opt-in set "
+                        "(comment marker, optionally partition and QOS) and move them in place")
+    y.add_argument("--queue-marker", default=DEFAULT_MARKER, metavar="TEXT",
+                   help=f"comment that opts a pending job in (default {DEFAULT_MARKER})")
+    y.add_argument("--queue-partition", default=None, metavar="NAME",
+                   help="opt-in set: only pending jobs of this partition")
+    y.add_argument("--queue-qos", default=None, metavar="NAME",
+                   help="opt-in set: only pending jobs of this QOS")
+    y.add_argument("--foreign-workload", default="default", metavar="WORKLOAD",
+                   help="curve workload that prices others' running jobs (default: default; "
+                        "a GPU type without it uses its first workload)")
+
+
+def _utc_time(text: str) -> float:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time") from None
+    if when.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset")
+    return when.timestamp()
 
 
 def _say(line: str) -> None:
@@ -56,35 +118,118 @@ def _cmd_submit(args) -> int:
     return 0
 
 
+def _cmd_power(args) -> int:
+    data = read_plan_data(args.plan_dir)
+    actions = read_actions(data)
+    now = time.time() if args.at is None else args.at
+    try:
+        done = apply_power(actions, now, say=_say, dry_run=not args.apply)
+    except SlurmError as exc:
+        print(f"greenslot: slurm: {exc}", file=sys.stderr)
+        return EXIT_SLURM
+    print(f"plan {data['plan_id']}: {len(actions)} power action(s) on "
+          f"{len({a.node for a in actions})} node(s); {len(done)} node(s) "
+          f"{'changed' if args.apply else 'to change (run with --apply)'} now")
+    return 0
+
+
+def _cmd_ran(args) -> int:
+    scenario = load_scenario(args.scenario)
+    source = "scenario signals"
+    if args.actual is not None:
+        scenario, site, _ = with_actual(scenario, args.site, args.actual, str(args.actual))
+        source = f"actual signals of {site} from {args.actual}"
+    plan_id = read_plan_data(args.plan_dir)["plan_id"]
+    schedule_path = args.plan_dir / "schedule.csv"
+    if not schedule_path.is_file():
+        raise ScenarioError("bad_plan", Location(str(schedule_path), None, None),
+                            "plan file not found")
+    frame = read_strict_csv(schedule_path, str(schedule_path), check="bad_plan")
+    for column in ("job_id", "start", "end", "gpus", "power_w", "energy_kwh", "carbon_kg", "cost"):
+        if column not in frame.columns:
+            raise ScenarioError("bad_plan", Location(str(schedule_path), "line 1", column),
+                                "required column is missing")
+    rows = frame.to_dict("records")
+    entries = Ledger(ledger_path(args.plan_dir)).entries()
+    ids = {job: slurm_id for job, slurm_id, plan in entries if plan == plan_id}
+    # Jobs the plan took from the queue keep their Slurm id in their name (slurm-<id>).
+    ids |= {row["job_id"]: row["job_id"].removeprefix(QUEUE_PREFIX) for row in rows
+            if row["job_id"].startswith(QUEUE_PREFIX)
+            and row["job_id"].removeprefix(QUEUE_PREFIX).isdigit()}
+    try:
+        records = read_runs(ids.values())
+    except SlurmError as exc:
+        print(f"greenslot: slurm: {exc} (ran reads Slurm's accounting: slurmdbd and sacct)",
+              file=sys.stderr)
+        return EXIT_SLURM
+    result = realise(scenario, plan_id, rows, ids, records, f"sacct; {source}")
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2))
+    else:
+        print(f"plan {plan_id}: {len(result.jobs)} submitted job(s), from sacct, priced on "
+              f"{source}")
+        print(realised_table(result))
+    if args.html is not None:
+        write_text(args.html, realised_html(result))
+    return 0
+
+
 def _cmd_sync(args) -> int:
     scenario = load_scenario(args.scenario)
+    failed: dict[str, str] = {}
     try:
         live, state = read_live(scenario, plan_dir=args.out)
+        queue = state.queue
+        ours = frozenset(j.slurm_id for group in (state.running, state.pending, state.finished)
+                         for j in group.values())
+        intake = Intake()
+        if args.queue:
+            opt_in = OptIn(args.queue_marker, args.queue_partition, args.queue_qos)
+            live, intake = take_queue(live, queue, opt_in, ours)
+        planned = ours | {j.slurm_id for j in intake.jobs.values()}
+        live, load_notes = with_foreign_load(live, read_foreign_load(queue, planned),
+                                             args.foreign_workload)
         result = plan(live, solver=args.solver,
                       options=SolveOptions(time_limit_s=args.time_limit))
         write_plan(result, args.out, __version__)
         record_known(result.schedule, result.plan_id, state, args.out)
-        for note in state.notes:
+        for note in [*state.notes, *load_notes]:
             print(f"note: {note}")
+        for line in intake.lines():
+            print(f"queue: {line}")
         placed = {a.job_id for a in result.schedule.assignments}
         for name, live_job in sorted(state.pending.items()):
             if name not in placed:
                 print(f"note: {name} (Slurm job {live_job.slurm_id}) is not placed by the new "
                       "plan; left as it is in Slurm")
+        for job_id, live_job in sorted(intake.jobs.items()):
+            if job_id not in placed:
+                print(f"queue: Slurm job {live_job.slurm_id} ({job_id}) is not placed by the "
+                      "plan; left as it is in Slurm")
         changes = planned_changes(result.scenario, result.schedule, result.plan_id, state)
+        moves = queue_moves(result.scenario, result.schedule, result.plan_id, intake)
         if args.apply:
             apply_changes(changes, say=_say)
+            failed = apply_moves(moves, say=_say)
         else:
             for change in changes:
                 print(f"would update {change}")
+            for move in moves:
+                print(f"would move {move}")
     except SlurmError as exc:
         print(f"greenslot: slurm: {exc}", file=sys.stderr)
         return EXIT_SLURM
+    queued = (f", {len(moves) - len(failed)} of {len(intake.jobs)} queued jobs "
+              f"{'moved' if args.apply else 'to move'}" if args.queue else "")
     print(f"plan {result.plan_id}: {len(state.running)} running (pinned), "
           f"{len(state.pending)} pending in Slurm, {len(changes)} "
-          f"{'moved' if args.apply else 'to move (run with --apply)'}; "
+          f"{'moved' if args.apply else 'to move (run with --apply)'}{queued}; "
           f"submit new jobs with: greenslot submit {args.out}")
+    if failed:
+        print(f"greenslot: slurm: {len(failed)} queued job(s) not moved (see above); run again",
+              file=sys.stderr)
+        return EXIT_SLURM
     return 0
 
 
-HANDLERS = {"submit": _cmd_submit, "sync": _cmd_sync}
+HANDLERS = {"submit": _cmd_submit, "sync": _cmd_sync, "power": _cmd_power, "ran": _cmd_ran}

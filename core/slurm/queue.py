@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import pwd
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,8 @@ TAG_PREFIX = "greenslot:"
 RUNNING_STATES = frozenset({"RUNNING", "COMPLETING", "CONFIGURING", "SUSPENDED", "STOPPED",
                             "RESIZING", "SIGNALING", "STAGE_OUT"})
 PENDING_STATES = frozenset({"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED"})
+HELD_REASONS = frozenset({"JobHeldUser", "JobHeldAdmin"})
+_GPU_GRES = re.compile(r"(?:^|[,/:])gpu(?::[A-Za-z0-9_.-]+)?[:=](\d+)")
 
 
 def plan_tag(plan_id: str) -> str:
@@ -81,6 +84,15 @@ class QueueJob:
     partition: str
     user_id: int | None = None
     user_name: str = ""
+    account: str = ""
+    qos: str = ""
+    deadline_epoch: int | None = None
+    dependency: str = ""
+    node_count: int | None = None
+    gpus_per_node: int | None = None
+    gpus_per_job: int | None = None
+    # One GPU count per allocated node, in ``nodes`` order (``gres_detail`` of a running job).
+    gpus_by_node: tuple[int, ...] = ()
 
     @property
     def owned(self) -> bool:
@@ -97,6 +109,11 @@ class QueueJob:
             except KeyError:
                 return False
         return False
+
+    @property
+    def held(self) -> bool:
+        """Pending with a user or admin hold (``sbatch --hold``, ``scontrol hold``)."""
+        return self.pending and self.reason in HELD_REASONS
 
     @property
     def tag(self) -> dict[str, str]:
@@ -155,6 +172,21 @@ def _nodes(value: Any) -> tuple[str, ...]:
         return (text,)
 
 
+def gpu_count(text: Any) -> int | None:
+    """GPUs in a gres/TRES text: ``gres:gpu:2`` (22.05), ``gres/gpu:2``, ``gpu:a100:2``,
+    ``gres/gpu=2``, ``gpu:1(IDX:0)``; ``None`` when it names no GPUs."""
+    total = None
+    for match in _GPU_GRES.finditer(str(text or "")):
+        total = (total or 0) + int(match.group(1))
+    return total
+
+
+def _gpus_by_node(value: Any) -> tuple[int, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(gpu_count(item) or 0 for item in value)
+
+
 def parse_squeue_json(text: str) -> list[QueueJob]:
     """Jobs of a ``squeue --json`` document (22.05 or newer shape)."""
     try:
@@ -179,6 +211,14 @@ def parse_squeue_json(text: str) -> list[QueueJob]:
             partition=str(raw.get("partition") or ""),
             user_id=_uid(raw.get("user_id")),
             user_name=str(raw.get("user_name") or ""),
+            account=str(raw.get("account") or ""),
+            qos=str(raw.get("qos") or ""),
+            deadline_epoch=_number(raw.get("deadline")),
+            dependency=str(raw.get("dependency") or "").replace("(null)", ""),
+            node_count=_number(raw.get("node_count")),
+            gpus_per_node=gpu_count(raw.get("tres_per_node")),
+            gpus_per_job=gpu_count(raw.get("tres_per_job")),
+            gpus_by_node=_gpus_by_node(raw.get("gres_detail")),
         ))
     return jobs
 

@@ -19,10 +19,12 @@ import math
 import shlex
 from dataclasses import dataclass
 
+from greenslot.model import rules
 from greenslot.model.hostlist import compress
 from greenslot.model.reservations import Reservation
-from greenslot.model.scenario import Scenario
+from greenslot.model.scenario import Job, Node, Scenario
 from greenslot.model.schedule import Assignment, Schedule
+from greenslot.slurm.power import PowerAction, power_actions
 from greenslot.slurm.queue import scenario_key
 from greenslot.slurm.reservations import slurm_name
 
@@ -135,6 +137,16 @@ def slurm_time_limit(minutes: float) -> str:
     return f"{days}-{rest // 60:02d}:{rest % 60:02d}:00"
 
 
+def slurm_options(job: Job) -> list[str]:
+    """The job's own Slurm options (``account``, ``qos``, ``mem``, ``cpus_per_task``,
+    ``constraint``, then its ``sbatch_args`` as given), each one argument, quoted like all."""
+    named = (("account", job.account), ("qos", job.qos),
+             ("mem", f"{job.mem_mb}M" if job.mem_mb is not None else None),
+             ("cpus-per-task", job.cpus_per_task), ("constraint", job.constraint))
+    return [f"--{name}={value}" for name, value in named if value is not None] + list(
+        job.sbatch_args)
+
+
 def sbatch_arguments(scenario: Scenario, a: Assignment, plan_id: str) -> list[str]:
     """Arguments of one job's ``sbatch`` (without dependencies, added at run time).
 
@@ -164,6 +176,7 @@ def sbatch_arguments(scenario: Scenario, a: Assignment, plan_id: str) -> list[st
     args.append(f"--comment={comment}")
     if node.partition:
         args.append(f"--partition={node.partition}")
+    args += slurm_options(job)
     if job.script is not None:
         args.append(str(job.script))
     elif job.command:
@@ -183,6 +196,8 @@ class Submission:
     begin_epoch: int
     depends_on: tuple[str, ...]
     args: tuple[str, ...]
+    end_epoch: int = 0
+    gpus_per_node: int = 0
 
 
 @dataclass(frozen=True)
@@ -192,6 +207,12 @@ class Submissions:
     jobs: tuple[Submission, ...]
     pinned: tuple[str, ...]
     skipped: tuple[str, ...]
+    power: tuple[PowerAction, ...] = ()
+
+
+def _gpus_each(job: Job, node: Node) -> int:
+    needed = rules.nodes_needed(job, node)
+    return needed[1] if needed is not None else job.gpus
 
 
 def plan_submissions(scenario: Scenario, schedule: Schedule, plan_id: str) -> Submissions:
@@ -214,8 +235,11 @@ def plan_submissions(scenario: Scenario, schedule: Schedule, plan_id: str) -> Su
                 begin_epoch=int(scenario.grid.time_of(a.start_slot).timestamp()),
                 depends_on=tuple(d for d in job.depends_on if not scenario.job(d).pinned),
                 args=tuple(sbatch_arguments(scenario, a, plan_id)),
+                end_epoch=int(scenario.grid.time_of(a.end_slot).timestamp()),
+                gpus_per_node=_gpus_each(job, scenario.node(a.nodes[0])),
             ))
-    return Submissions(tuple(jobs), tuple(pinned), tuple(skipped))
+    return Submissions(tuple(jobs), tuple(pinned), tuple(skipped),
+                       power_actions(scenario, schedule))
 
 
 def submissions_json(scenario: Scenario, planned: Submissions, plan_id: str) -> str:
@@ -228,11 +252,16 @@ def submissions_json(scenario: Scenario, planned: Submissions, plan_id: str) -> 
         "plan_id": plan_id,
         "scenario": scenario.name,
         "jobs": [{"job_id": s.job_id, "begin_epoch": s.begin_epoch,
-                  "depends_on": list(s.depends_on), "args": list(s.args)}
+                  "depends_on": list(s.depends_on), "args": list(s.args),
+                  "end_epoch": s.end_epoch, "gpus_per_node": s.gpus_per_node}
                  for s in planned.jobs],
+        # GPUs of each node, so submit can check the plan against what Slurm holds right now.
+        "node_gpus": {n.name: n.gpus for n in scenario.nodes},
         "pinned": list(planned.pinned),
         "skipped": list(planned.skipped),
         "reservations": [reservation_entry(r) for r in scenario.reservations],
+        # Idle windows of power_down_idle sites: applied by greenslot submit / greenslot power.
+        "power": [a.as_json() for a in planned.power],
     }, indent=2) + "\n"
 
 
@@ -261,6 +290,9 @@ def render_submit_script(scenario: Scenario, planned: Submissions, plan_id: str,
     if planned.pinned:
         lines.append("# Pinned (already in Slurm, planned around): " + " ".join(planned.pinned)
                      + "\n")
+    if planned.power:
+        lines.append(f"# {len(planned.power)} node power action(s) in sbatch.json: applied by "
+                     "greenslot submit and greenslot power, not by this script\n")
     if planned.skipped:
         lines.append("# Not submitted (no script or command given): "
                      + " ".join(planned.skipped) + "\n")

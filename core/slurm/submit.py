@@ -15,13 +15,16 @@ stays recorded, and running the command again continues where it stopped.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from greenslot.model.errors import Location, ScenarioError
+from greenslot.slurm.capacity import check_plan_fits
 from greenslot.slurm.commands import Runner, SlurmError, controller_time, run_slurm
 from greenslot.slurm.ledger import Ledger, ledger_path
+from greenslot.slurm.power import apply_power, read_actions
 from greenslot.slurm.queue import read_queue, tagged_jobs
 from greenslot.slurm.reservations import ensure_reservations
 
@@ -36,6 +39,7 @@ class SubmitReport:
     submitted: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     reservations: dict[str, str] = field(default_factory=dict)
+    power: dict[str, str] = field(default_factory=dict)
 
 
 def _bad(path: Path, message: str, field_name: str | None = None) -> ScenarioError:
@@ -63,6 +67,16 @@ def read_plan_data(plan_dir: Path) -> dict:
             raise _bad(path, "expected job_id, begin_epoch, depends_on and args", f"jobs[{i}]")
     if not isinstance(data.get("reservations", []), list):
         raise _bad(path, "expected a list", "reservations")
+    power = data.get("power", [])
+    if not isinstance(power, list):
+        raise _bad(path, "expected a list", "power")
+    for i, entry in enumerate(power):
+        ok = (isinstance(entry, dict) and isinstance(entry.get("node"), str)
+              and isinstance(entry.get("suspend_epoch"), int)
+              and isinstance(entry.get("resume_epoch"), int)
+              and entry["suspend_epoch"] < entry["resume_epoch"])
+        if not ok:
+            raise _bad(path, "expected node, suspend_epoch < resume_epoch", f"power[{i}]")
     return data
 
 
@@ -84,8 +98,10 @@ def parse_job_id(stdout: str) -> str:
 
 
 def submit_plan(plan_dir: Path, runner: Runner = run_slurm,
-                say: Callable[[str], None] = lambda _: None) -> SubmitReport:
-    """Submit every job of the plan in ``plan_dir`` that Slurm does not have yet.
+                say: Callable[[str], None] = lambda _: None,
+                now_epoch: float | None = None) -> SubmitReport:
+    """Submit every job of the plan in ``plan_dir`` that Slurm does not have yet, then apply
+    the plan's node power actions due at ``now_epoch`` (default: the clock).
 
     ``say`` receives one line per action.
     """
@@ -98,15 +114,20 @@ def submit_plan(plan_dir: Path, runner: Runner = run_slurm,
         report.reservations = ensure_reservations(data.get("reservations", []), runner, say)
         known = ledger.ids(plan_id)
         queued = None
+        new = [j for j in data.get("jobs", []) if j["job_id"] not in known]
+        if new:  # one look at the queue, and only when something may need submitting
+            queue = read_queue(runner)
+            queued = tagged_jobs(queue, plan_id)
+            ids = {slurm_id for _, slurm_id, _ in ledger.entries()}
+            check_plan_fits(data, [j for j in new if j["job_id"] not in queued], queue, ids,
+                            runner)
         for job in data.get("jobs", []):
             job_id = job["job_id"]
             if job_id in known:
                 report.skipped[job_id] = f"already submitted as Slurm job {known[job_id]}"
                 say(f"skip {job_id}: {report.skipped[job_id]}")
                 continue
-            if queued is None:  # read once, and only when something may need submitting
-                queued = tagged_jobs(read_queue(runner), plan_id)
-            if job_id in queued:
+            if queued is not None and job_id in queued:
                 known[job_id] = str(queued[job_id].slurm_id)
                 ledger.append(job_id, known[job_id], plan_id)
                 report.skipped[job_id] = f"already in the queue as Slurm job {known[job_id]}"
@@ -125,4 +146,6 @@ def submit_plan(plan_dir: Path, runner: Runner = run_slurm,
             known[job_id] = slurm_id
             report.submitted[job_id] = slurm_id
             say(f"submitted {job_id} as Slurm job {slurm_id}")
+        report.power = apply_power(read_actions(data),
+                                   time.time() if now_epoch is None else now_epoch, runner, say)
     return report

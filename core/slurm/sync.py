@@ -72,6 +72,7 @@ class LiveState:
     finished: dict[str, QueueJob] = field(default_factory=dict)
     gone: dict[str, str] = field(default_factory=dict)  # job -> Slurm id the ledger recorded
     notes: list[str] = field(default_factory=list)
+    queue: list[QueueJob] = field(default_factory=list)  # every job squeue showed
 
 
 def adopted(scenario: Scenario, job: QueueJob, recorded: frozenset[int]) -> bool:
@@ -247,12 +248,14 @@ def read_live(scenario: Scenario, runner: Runner = run_slurm,
 
     ``plan_dir``: the output folder; the Slurm ids in its ledger count as this scenario's, and
     a job recorded there whose Slurm job has left the queue is taken as done (``gone``), so a
-    second run into the same folder never submits a finished job again.
+    second run into the same folder never submits a finished job again. The whole queue read
+    is kept in ``state.queue`` (the opt-in set and the foreign load are read from it).
     """
     entries = Ledger(ledger_path(plan_dir)).entries() if plan_dir is not None else []
     recorded = frozenset(int(slurm_id) for _, slurm_id, _ in entries)
     queue = read_queue(runner)
     state = live_state(scenario, queue, recorded)
+    state.queue = queue
     in_queue = {job.slurm_id for job in queue}
     seen = {**state.running, **state.pending, **state.finished}
     last = {job: slurm_id for job, slurm_id, _ in entries}  # the last line of a job wins

@@ -28,6 +28,9 @@ from pathlib import Path
 PACKAGES = ("slurmctld", "slurmd", "slurm-client", "munge")
 BINARIES = ("munged", "mungekey", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol",
             "sinfo", "scancel")
+# Slurm's accounting (sacct): slurmdbd on a MariaDB of its own, only for a cluster that asks.
+ACCOUNTING_PACKAGES = ("slurmdbd", "mariadb-server")
+ACCOUNTING_BINARIES = ("slurmdbd", "mariadbd", "mariadb-install-db", "sacct", "sacctmgr")
 SBIN = "/usr/sbin:/sbin"
 
 
@@ -50,16 +53,21 @@ def _free_ports(count: int) -> list[int]:
     return ports
 
 
-def ensure_packages(log: Path) -> None:
-    """Install Slurm and munge with apt when a binary is missing (CI machines start bare)."""
+def ensure_packages(log: Path, packages: tuple[str, ...] = PACKAGES,
+                    binaries: tuple[str, ...] = BINARIES) -> None:
+    """Install Slurm and munge with apt when a binary is missing (CI machines start bare).
+
+    Services the packages would start are not started (Debian's policy-rc.d in containers;
+    the tests start their own daemons in their own folders either way).
+    """
     path = f"{os.environ.get('PATH', '')}:{SBIN}"
-    if all(shutil.which(b, path=path) for b in BINARIES):
+    if all(shutil.which(b, path=path) for b in binaries):
         return
     if os.geteuid() != 0:
         raise SlurmFixtureError("Slurm is not installed and this is not root: run "
-                                f"apt-get install --no-install-recommends {' '.join(PACKAGES)}")
+                                f"apt-get install --no-install-recommends {' '.join(packages)}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *PACKAGES]
+    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages]
     with log.open("a") as out:
         if subprocess.run(install, stdout=out, stderr=out, env=env).returncode == 0:
             return
@@ -89,6 +97,9 @@ class LocalSlurm:
     mem_mb: int = 64000
     prolog: Path | None = None
     epilog: Path | None = None
+    extra_conf: tuple[str, ...] = ()  # more slurm.conf lines (power saving, say)
+    accounting: bool = False  # start MariaDB and slurmdbd, so sacct answers
+    dbd_port: int = 0
     processes: list[subprocess.Popen] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
 
@@ -136,9 +147,14 @@ class LocalSlurm:
             # No cgroups on a test host: plain process tracking, nothing confined.
             "ProctrackType=proctrack/linuxproc",
             "TaskPlugin=task/none",
-            "JobAcctGatherType=jobacct_gather/none",
-            # No slurmdbd: finished jobs stay visible to squeue -t all for MinJobAge seconds.
-            "AccountingStorageType=accounting_storage/none",
+            *([] if self.accounting else ["JobAcctGatherType=jobacct_gather/none"]),
+            # Without slurmdbd, finished jobs stay visible to squeue -t all for MinJobAge s.
+            *(["AccountingStorageType=accounting_storage/slurmdbd",
+               "AccountingStorageHost=127.0.0.1", f"AccountingStoragePort={self.dbd_port}",
+               # With slurmdbd and munge, this names the munge socket clients use.
+               f"AccountingStoragePass={r}/munge/munge.socket",
+               "JobAcctGatherType=jobacct_gather/linux", "JobAcctGatherFrequency=5"]
+              if self.accounting else ["AccountingStorageType=accounting_storage/none"]),
             "JobCompType=jobcomp/filetxt",
             f"JobCompLoc={r}/log/jobcomp.txt",
             "MinJobAge=3600",
@@ -159,6 +175,7 @@ class LocalSlurm:
         ]
         lines += [f"Prolog={self.prolog}"] if self.prolog else []
         lines += [f"Epilog={self.epilog}"] if self.epilog else []
+        lines += list(self.extra_conf)
         gres = ["AutoDetect=off"]
         for (name, gpus), port in zip(self.nodes.items(), node_ports, strict=True):
             files = f"{dev}/gpu0" if gpus == 1 else f"{dev}/gpu[0-{gpus - 1}]"
@@ -206,7 +223,9 @@ class LocalSlurm:
         """
         self.root.mkdir(parents=True, exist_ok=True)
         ensure_packages(self.root / "apt.log")
-        ctld_port, *node_ports = _free_ports(1 + len(self.nodes))
+        if self.accounting:
+            ensure_packages(self.root / "apt.log", ACCOUNTING_PACKAGES, ACCOUNTING_BINARIES)
+        ctld_port, db_port, self.dbd_port, *node_ports = _free_ports(3 + len(self.nodes))
         self._write_config(ctld_port, node_ports)
         self.env = {**os.environ, "SLURM_CONF": str(self.conf),
                     "PATH": f"{os.environ.get('PATH', '')}:{SBIN}"}
@@ -222,6 +241,8 @@ class LocalSlurm:
                          f"--log-file={munge}/munged.log", f"--seed-file={munge}/munged.seed"],
                         "munged.out")
             self._wait("munged", lambda: (munge / "munge.socket").exists(), 10)
+            if self.accounting:
+                self._start_accounting(db_port)
             self._spawn(["slurmctld", "-D", "-i", "-f", str(self.conf)], "slurmctld.out")
             self._wait("slurmctld", self._ctld_up, 30)
             for name in self.nodes:
@@ -233,6 +254,43 @@ class LocalSlurm:
             self.stop()
             raise
         return self
+
+    def _start_accounting(self, db_port: int) -> None:
+        """A MariaDB (its own datadir, TCP on loopback, no grant tables: nothing outside the
+        test can reach it) and slurmdbd on it; the cluster registered with sacctmgr."""
+        r = self.root
+        db = r / "mariadb"
+        db.mkdir(exist_ok=True)
+        done = subprocess.run(["mariadb-install-db", f"--datadir={db}", "--user=root",
+                               "--auth-root-authentication-method=normal",
+                               "--skip-test-db"], capture_output=True, text=True, env=self.env)
+        if done.returncode != 0:
+            raise SlurmFixtureError(f"mariadb-install-db failed: {done.stderr[-2000:]}")
+        self._spawn(["mariadbd", "--no-defaults", f"--datadir={db}", "--user=root",
+                     f"--port={db_port}", "--bind-address=127.0.0.1",
+                     f"--socket={r}/run/mariadb.sock", f"--pid-file={r}/run/mariadb.pid",
+                     "--skip-grant-tables", "--innodb-buffer-pool-size=32M",
+                     f"--log-error={r}/log/mariadb.log"], "mariadb.out")
+        self._wait("mariadb", lambda: _port_open(db_port), 60)
+        conf = self.conf.parent / "slurmdbd.conf"
+        conf.write_text("\n".join([
+            "AuthType=auth/munge", f"AuthInfo=socket={r}/munge/munge.socket",
+            "DbdHost=localhost", "DbdAddr=127.0.0.1", f"DbdPort={self.dbd_port}",
+            "SlurmUser=root", f"PidFile={r}/run/slurmdbd.pid",
+            f"LogFile={r}/log/slurmdbd.log", "DebugLevel=info",
+            "StorageType=accounting_storage/mysql", "StorageHost=127.0.0.1",
+            f"StoragePort={db_port}", "StorageUser=root", "StorageLoc=slurm_acct_db",
+        ]) + "\n")
+        conf.chmod(0o600)
+        self._spawn(["slurmdbd", "-D"], "slurmdbd.out")
+        self._wait("slurmdbd", lambda: _port_open(self.dbd_port), 60)
+        self._wait("the cluster in slurmdbd", self._cluster_registered, 30)
+
+    def _cluster_registered(self) -> bool:
+        self.run("sacctmgr", "-i", "add", "cluster", "greenslottest", check=False)
+        listed = self.run("sacctmgr", "-n", "-P", "list", "cluster", "format=cluster",
+                          check=False).stdout.split()
+        return "greenslottest" in listed
 
     def _ctld_up(self) -> bool:
         return "is UP" in self.run("scontrol", "ping", check=False).stdout
@@ -295,6 +353,12 @@ class LocalSlurm:
                 _kill_tree(int(proc.name))
             except OSError:
                 continue
+
+
+def _port_open(port: int) -> bool:
+    with contextlib.closing(socket.socket()) as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _kill_tree(pid: int) -> None:

@@ -7,6 +7,7 @@ though finished jobs of earlier tests stay visible in ``squeue -t all``.
 from __future__ import annotations
 
 import math
+import os
 import subprocess
 import time
 import uuid
@@ -92,3 +93,23 @@ def plan_id_of(plan_dir: Path) -> str:
     import json
 
     return json.loads((plan_dir / "sbatch.json").read_text())["plan_id"]
+
+
+def as_nobody(*args: str) -> subprocess.CompletedProcess:
+    """Run a Slurm client as ``nobody``, with the cluster's folders readable to it.
+
+    Why the retry: ``/tmp/pytest-of-root`` is shared by every pytest run of root on the host,
+    and another run may reset it to 0700 between our chmod and the call.
+    """
+    conf = Path(os.environ["SLURM_CONF"])
+    for _ in range(5):
+        for folder in [conf, *conf.parents]:  # let nobody read slurm.conf and the munge socket
+            if str(folder) in ("/", "/tmp"):
+                break
+            os.chmod(folder, os.stat(folder).st_mode | 0o005)
+        done = subprocess.run(["runuser", "-u", "nobody", "--", "env",
+                               f"PATH={os.environ['PATH']}", f"SLURM_CONF={conf}", *args],
+                              capture_output=True, text=True, cwd="/tmp", timeout=60)
+        if "Permission denied" not in done.stderr:
+            break
+    return done

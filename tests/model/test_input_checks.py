@@ -154,6 +154,11 @@ def backwards_window(d: Data) -> None:
     d.node["unavailable"] = [{"from": at(2), "to": at(1)}]
 
 
+def jobs_csv(text: str) -> Callable[[Data], None]:
+    """A mutation that writes jobs.csv as given (for columns the builder does not write)."""
+    return lambda d: d.raw.update({"jobs.csv": text})
+
+
 def script_and_command(d: Data) -> None:
     d.raw["train.sh"] = "#!/bin/bash\npython train.py\n"
     d.job.update(script="train.sh", command="python train.py")
@@ -227,6 +232,17 @@ CASES = [
          "jobs.csv", "depends_on"),
     Case("gpus_not_whole_nodes", set_job(gpus=3), "jobs.csv", "gpus"),
     Case("script_and_command", script_and_command, "jobs.csv", "command"),
+    Case("bad_sbatch_arg", jobs_csv("job_id,gpus,duration_h,sbatch_args\na,1,1,--begin=now\n"),
+         "jobs.csv", "sbatch_args"),
+    Case("bad_sbatch_arg", jobs_csv("job_id,gpus,duration_h,sbatch_args\na,1,1,-w n2\n"),
+         "jobs.csv", "sbatch_args", "short"),
+    Case("bad_sbatch_arg", jobs_csv("job_id,gpus,duration_h,sbatch_args\na,1,1,'--x\n"),
+         "jobs.csv", "sbatch_args", "quote"),
+    Case("bad_number", jobs_csv("job_id,gpus,duration_h,mem\na,1,1,lots\n"), "jobs.csv", "mem",
+         "mem"),
+    Case("bad_number", jobs_csv("job_id,gpus,duration_h,cpus_per_task\na,1,1,0\n"), "jobs.csv",
+         "cpus_per_task", "cpus"),
+    Case("bad_number", set_node(cpus=2.5), "scenario.yaml", "cpus", "node_cpus"),
     Case("pinned_incomplete", set_job(pinned_start=START), "jobs.csv", "pinned_nodes"),
     Case("pinned_not_on_slot", set_job(pinned_start=at(0.5), pinned_nodes="n1"), "jobs.csv",
          "pinned_start"),
