@@ -26,8 +26,12 @@ def allowed_modes(job: Job, gpu_type: GpuType) -> tuple[PowerMode, ...]:
 
 
 def run_slots(grid: TimeGrid, job: Job, mode: PowerMode) -> int:
-    """Slots a job occupies in ``mode``: ``ceil(duration_h / relative_throughput / D - 1e-9)``."""
-    return grid.slots_for_hours(job.duration_h / mode.relative_throughput)
+    """Slots a job occupies in ``mode``: ``ceil(duration_h / relative_throughput / D - 1e-9)``.
+
+    ``duration_h`` here is the length the plan reserves (:attr:`Job.planned_h`): the declared
+    one unless the scenario asks for a quantile of an uncertain run time.
+    """
+    return grid.slots_for_hours(job.planned_h / mode.relative_throughput)
 
 
 def nodes_needed(job: Job, node: Node) -> tuple[int, int] | None:

@@ -95,6 +95,9 @@ class Job:
     """A training job as the user wrote it, with times made tz-aware and defaults applied.
 
     ``line`` is the job's line in the jobs CSV (header = line 1), kept for error messages.
+    ``duration_max_h`` is the upper estimate of the run time [h at the fastest mode] and
+    ``reserve_h`` the length the plan reserves (None: ``duration_h``); see
+    :mod:`greenslot.model.durations`.
     """
 
     job_id: str
@@ -116,10 +119,17 @@ class Job:
     pinned_nodes: tuple[str, ...] | None = None
     power_limit_w: float | None = None
     line: int = 0
+    duration_max_h: float | None = None
+    reserve_h: float | None = None
 
     @property
     def pinned(self) -> bool:
         return self.pinned_start is not None
+
+    @property
+    def planned_h(self) -> float:
+        """Run time at the fastest mode that the plan reserves [h]."""
+        return self.duration_h if self.reserve_h is None else self.reserve_h
 
 
 @dataclass(frozen=True)

@@ -150,7 +150,7 @@ def live_scenario(scenario: Scenario, state: LiveState) -> Scenario:
                                      power_limit_w=power)
         mode = curve.mode(job.workload, power) if power else curve.modes(job.workload)[0]
         end_slot = round(grid.offset_slots(start)) + grid.slots_for_hours(
-            job.duration_h / mode.relative_throughput)
+            job.planned_h / mode.relative_throughput)
         if end_slot <= 0:
             removed[name] = "RUNNING, ends before the horizon"
             continue
