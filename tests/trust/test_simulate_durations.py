@@ -150,13 +150,14 @@ def test_simulate_cli_reads_actual_durations(tmp_path, capsys):
     assert report["perfect foresight"]["kept_fraction"] == 1.0
 
 
-@pytest.mark.parametrize(("text", "field"), [
-    ("job_id,actual_h\nnobody,1\n", "job_id"),
-    ("job_id,actual_h\nd1-00,-1\n", "actual_h"),
-    ("job_id,actual_h\nd1-00,2\n", "job_id"),  # the other jobs have no row
+@pytest.mark.parametrize(("text", "field", "check"), [
+    ("job_id,actual_h\nnobody,1\n", "job_id", "unknown_job"),
+    ("job_id,actual_h\nd1-00,-1\n", "actual_h", "bad_number"),
+    ("job_id,actual_h\nd1-00,2\n", "job_id", "missing_key"),  # the other jobs lack a row
 ])
-def test_bad_actual_durations_are_one_line_exit_2(tmp_path, capsys, text, field):
+def test_bad_actual_durations_are_one_line_exit_2(tmp_path, capsys, text, field, check):
     (tmp_path / "actual.csv").write_text(text)
     rc = main(["simulate", str(SAMPLE), "--actual-durations", str(tmp_path / "actual.csv")])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and f"field '{field}'" in err, err
+    assert err.endswith(f"[{check}]")
