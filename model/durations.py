@@ -72,22 +72,36 @@ def declared_quantile_h(duration_h: float, duration_max_h: float, q: float) -> f
     return duration_h + (duration_max_h - duration_h) * (q - 0.5) / 0.5
 
 
-def with_uncertainty(job: Job, quantile: float, history: DurationHistory | None) -> Job:
+def with_uncertainty(job: Job, quantile: float, history: DurationHistory | None,
+                     guard_deadline: bool = True) -> Job:
     """``job`` with its upper estimate and reserved length filled in (see the module doc).
 
     A job that declares ``duration_max_h`` keeps it; one that does not takes what
     ``history`` learnt for its workload, if anything. A job with neither keeps
     ``reserve_h = None``: it reserves ``duration_h`` as the contract says.
+
+    ``guard_deadline``: the reserved run must end early enough that running on to the upper
+    estimate (at the fastest mode) still meets the deadline, as far as the job's window
+    allows (the guard never makes a job's window shorter than its reserved run). Why: a plan
+    packed against deadlines turns every long run into a late one, while capacity reserved at
+    a high quantile costs carbon on every run; the guard spends slack only near deadlines.
     """
     if job.duration_max_h is not None:
-        reserve = declared_quantile_h(job.duration_h, job.duration_max_h, quantile)
-        return dataclasses.replace(job, reserve_h=None if reserve == job.duration_h else reserve)
-    ratios = history.learnt(job.workload) if history is not None else None
-    if ratios is None:
-        return job
-    top = job.duration_h * max(ratios[-1], 1.0)
-    reserve = min(top, job.duration_h * ratio_quantile(ratios, quantile))
-    return dataclasses.replace(job, duration_max_h=top, reserve_h=reserve)
+        top = job.duration_max_h
+        reserve = declared_quantile_h(job.duration_h, top, quantile)
+    else:
+        ratios = history.learnt(job.workload) if history is not None else None
+        if ratios is None:
+            return job
+        top = job.duration_h * max(ratios[-1], 1.0)
+        reserve = min(top, job.duration_h * ratio_quantile(ratios, quantile))
+    guard = 0.0
+    if guard_deadline:
+        window_h = (job.deadline - job.release).total_seconds() / 3600.0
+        guard = max(0.0, min(top - reserve, window_h - reserve))
+    return dataclasses.replace(job, duration_max_h=top,
+                               reserve_h=None if reserve == job.duration_h else reserve,
+                               deadline_guard_h=guard)
 
 
 def realised_job(job: Job, actual_h: float) -> Job:

@@ -41,7 +41,7 @@ from greenslot.model.timegrid import TimeGrid
 
 TOP_KEYS = {"name", "start", "horizon", "slot", "objective", "transfer_kwh_per_gb", "sites",
             "gpu_types", "nodes", "jobs", "reservations", "duration_quantile",
-            "duration_history"}
+            "duration_history", "duration_deadline"}
 TOP_REQUIRED = {"start", "horizon", "slot", "sites", "gpu_types", "nodes", "jobs"}
 SITE_KEYS = {"name", "pue", "power_cap_kw", "power_down_idle", "forecast", "energy_budget_kwh",
              "carbon_budget_kg"}
@@ -551,9 +551,14 @@ def _uncertain_jobs(data: dict, reader: _YamlReader, folder: Path,
     if data.get("duration_history") is not None:
         history = load_duration_history(
             folder / reader.text(data["duration_history"], None, "duration_history"))
+    deadline = data.get("duration_deadline", "upper")
+    if deadline not in ("upper", "reserved"):
+        fail("bad_type", reader.display, None, "duration_deadline",
+             f"expected upper (the upper estimate meets the deadline) or reserved, "
+             f"got {deadline!r}")
     if history is None and all(j.duration_max_h is None for j in jobs):
         return jobs
-    return tuple(with_uncertainty(j, quantile, history) for j in jobs)
+    return tuple(with_uncertainty(j, quantile, history, deadline == "upper") for j in jobs)
 
 
 def _check_references(scenario: Scenario, jobs_display: str) -> None:

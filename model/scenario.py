@@ -95,9 +95,10 @@ class Job:
     """A training job as the user wrote it, with times made tz-aware and defaults applied.
 
     ``line`` is the job's line in the jobs CSV (header = line 1), kept for error messages.
-    ``duration_max_h`` is the upper estimate of the run time [h at the fastest mode] and
-    ``reserve_h`` the length the plan reserves (None: ``duration_h``); see
-    :mod:`greenslot.model.durations`.
+    ``duration_max_h`` is the upper estimate of the run time [h at the fastest mode],
+    ``reserve_h`` the length the plan reserves (None: ``duration_h``) and
+    ``deadline_guard_h`` how long before its deadline the reserved run must end, so that a run
+    to the upper estimate still meets it; see :mod:`greenslot.model.durations`.
     """
 
     job_id: str
@@ -121,6 +122,7 @@ class Job:
     line: int = 0
     duration_max_h: float | None = None
     reserve_h: float | None = None
+    deadline_guard_h: float = 0.0
 
     @property
     def pinned(self) -> bool:

@@ -94,7 +94,8 @@ class Cluster:
         return ran
 
     def realised_scenario(self) -> Scenario:
-        """The scenario with each job's run set to the slots it really occupied.
+        """The scenario with each job's run set to the slots it really occupied, and late
+        measured against its real deadline.
 
         Why: the accounting and the validator then price and check the realised schedule
         with the contract's own rules (capacity, dependencies, nodes, modes).
@@ -109,7 +110,7 @@ class Cluster:
             a = ran.assignment
             rt = self.mode(job, a).relative_throughput
             jobs.append(dataclasses.replace(
-                job, reserve_h=(a.end_slot - a.start_slot) * slot_h * rt))
+                job, reserve_h=(a.end_slot - a.start_slot) * slot_h * rt, deadline_guard_h=0.0))
         return self.scenario.replace(jobs=tuple(jobs))
 
 

@@ -317,7 +317,8 @@ def _only_late(replay: Scenario, schedule: Schedule, violation) -> bool:
 def with_actual_durations(replay: Scenario, actual_h: Mapping[str, float]) -> Scenario:
     """``replay`` as perfect foresight sees it: every job reserves, and may run, its real time."""
     jobs = tuple(dataclasses.replace(j, reserve_h=actual_h[j.job_id],
-                                     duration_max_h=max(actual_h[j.job_id], j.duration_h))
+                                     duration_max_h=max(actual_h[j.job_id], j.duration_h),
+                                     deadline_guard_h=0.0)
                  if j.job_id in actual_h else j for j in replay.jobs)
     return replay.replace(jobs=jobs)
 

@@ -164,3 +164,30 @@ def test_a_history_row_in_error_names_its_line(tmp_path, capsys):
     assert main(["plan", str(path), "--out", str(tmp_path / "plan"), "-q"]) == 2
     err = capsys.readouterr().err
     assert "history.csv, line 3, field 'actual_h'" in err
+
+
+@pytest.mark.parametrize(("deadline_rule", "end_hour"), [("upper", 4), ("reserved", 6)])
+def test_the_upper_estimate_must_meet_the_deadline_unless_asked_otherwise(
+        tmp_path, deadline_rule, end_hour):
+    """Carbon falls all day, so the plan ends as late as it may: 2 h typical, 4 h at most,
+    due at 06:00. Guarded, the reserved run ends by 04:00 so a 4 h run still meets 06:00."""
+    jobs = [{"job_id": "a", "gpus": 1, "duration_h": 2, "duration_max_h": 4,
+             "deadline": "2022-06-14T06:00:00+00:00"}]
+    path = write_scenario(tmp_path / "s", forecasts={"forecast-s1.csv": hourly_forecast(
+        [300.0 - 10 * i for i in range(12)])})
+    data = yaml.safe_load(path.read_text())
+    data.update(horizon="12h", duration_deadline=deadline_rule)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    pd.DataFrame(jobs).to_csv(tmp_path / "s" / "jobs.csv", index=False)
+    out = tmp_path / "plan"
+    assert main(["plan", str(path), "--out", str(out), "-q"]) == 0
+    end = pd.Timestamp(pd.read_csv(out / "schedule.csv")["end"][0])
+    assert end == pd.Timestamp("2022-06-14T00:00:00+00:00") + pd.Timedelta(hours=end_hour)
+
+
+def test_the_guard_never_shrinks_a_window_below_the_reserved_run(tmp_path):
+    """Due 3 h after release with a 2 h reservation: only 1 h of guard fits, not 2."""
+    jobs = [{"job_id": "a", "gpus": 1, "duration_h": 2, "duration_max_h": 4,
+             "deadline": "2022-06-14T03:00:00+00:00"}]
+    scenario = load_scenario(_scenario(tmp_path, jobs))
+    assert scenario.job("a").deadline_guard_h == pytest.approx(1.0)

@@ -3,7 +3,7 @@
 Keys address what the scenario files hold:
 
 ``objective``, ``horizon``, ``start``, ``slot``, ``transfer_kwh_per_gb``, ``name``,
-``duration_quantile``, ``duration_history``
+``duration_quantile``, ``duration_history``, ``duration_deadline``
     top-level YAML keys;
 ``objective.<weight>``
     one weight (``carbon_kg``, ``cost``, ``energy_kwh``, ``carbon_price_per_tonne``) added to
@@ -48,7 +48,7 @@ from greenslot.model.loader import (
 from greenslot.model.scenario import Scenario
 
 TOP_LEVEL = ("name", "start", "horizon", "slot", "objective", "transfer_kwh_per_gb",
-             "duration_quantile", "duration_history")
+             "duration_quantile", "duration_history", "duration_deadline")
 WEIGHTS = ("carbon_kg", "cost", "energy_kwh", "carbon_price_per_tonne")
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.\-\[\],]+$")
 
