@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from greenslot.analysis.execution import Cluster
+from greenslot.forecasts.continuation import DEFAULT_BLEND_HOURS, continue_forecast
 from greenslot.forecasts.forecaster import forecast_array
 from greenslot.model.accounting import account
 from greenslot.model.errors import InvalidScheduleError
@@ -74,13 +75,17 @@ def oracle(scenario: Scenario, site: str, first: int, n: int) -> SiteSeries:
                          for name in SIGNALS})
 
 
-def sgip_forecaster(paths: list[Path]) -> Forecaster:
-    """The SGIP provider's MOER forecast where it reaches, persistence beyond.
+def sgip_forecaster(paths: list[Path], continuation: str | None = None,
+                    blend_hours: float = DEFAULT_BLEND_HOURS) -> Forecaster:
+    """The SGIP provider's MOER forecast where it reaches; beyond, persistence or ours.
 
     SGIP files (``time, moer, f1..f36``) carry at each 5-minute ``time`` a forecast issued
     then for ``time + k * 5 min``, k = 1..36 (3 h), in kg/kWh. A slot wholly covered by the
-    forecast issued at the night's start takes its mean (x 1000, g/kWh); every other slot and
-    signal takes :func:`persistence`.
+    forecast issued at the night's start takes its mean (x 1000, g/kWh). Every other slot and
+    signal takes :func:`persistence`, or, with ``continuation`` (a method of our forecaster,
+    e.g. ``profile``), the carbon past the provider's reach is ours from the history before
+    the night, blended from the provider's last value over ``blend_hours``
+    (:mod:`greenslot.forecasts.continuation`).
     """
     frame = pd.concat(pd.read_csv(p) for p in paths)
     frame["time"] = pd.to_datetime(frame["time"], utc=True)
@@ -95,13 +100,19 @@ def sgip_forecaster(paths: list[Path]) -> Forecaster:
         step = pd.Timedelta(minutes=5)
         values = rows.loc[issued, horizons].to_numpy(dtype=float) * 1000.0
         starts = [issued + step * k for k in range(1, 37)]
-        carbon = np.array(base.carbon_g_per_kwh)
+        provider = np.full(n, np.nan)
         slot = pd.Timedelta(scenario.grid.slot)
         for i in range(n):
             a = issued + slot * i
             inside = [v for s, v in zip(starts, values, strict=True) if a <= s < a + slot]
             if len(inside) * step == slot:
-                carbon[i] = float(np.mean(inside))
+                provider[i] = float(np.mean(inside))
+        if continuation is None:
+            carbon = np.where(np.isnan(provider), base.carbon_g_per_kwh, provider)
+        else:
+            history = np.asarray(scenario.series[site].carbon_g_per_kwh[:first], dtype=float)
+            carbon = continue_forecast(provider, history, scenario.grid.slot, continuation,
+                                       blend_hours)
         return dataclasses.replace(base, carbon_g_per_kwh=carbon)
 
     return forecast

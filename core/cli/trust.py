@@ -26,6 +26,7 @@ from greenslot.analysis.simulate import (
     simulate,
     simulation_table,
 )
+from greenslot.forecasts.forecaster import METHODS
 from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.model.checks import fail
 from greenslot.model.loader import load_duration_history
@@ -67,6 +68,9 @@ def add_parsers(verbs) -> None:
                    help="days at the start that only feed the forecaster (default 1)")
     s.add_argument("--sgip", type=Path, nargs="+", default=[], metavar="FILE",
                    help="SGIP MOER files (time, moer, f1..f36) for --forecaster sgip")
+    s.add_argument("--continuation", choices=METHODS, default=None, metavar="METHOD",
+                   help="with --forecaster sgip: continue past the provider's 3 h with our "
+                        "forecaster (e.g. profile), blended over 6 h; default: the day before")
     s.add_argument("--solver", default="greedy", choices=sorted(SOLVERS))
     s.add_argument("--plan-hours", type=float, default=48.0,
                    help="hours each nightly plan looks ahead (default 48)")
@@ -116,7 +120,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         raise SystemExit("greenslot: error: --history-days must be at least 1")
     forecaster = {"persistence": persistence, "oracle": oracle,
                   "profile": own_forecaster("profile")}.get(args.forecaster) \
-        or sgip_forecaster(args.sgip)
+        or sgip_forecaster(args.sgip, args.continuation)
     scenario = load_scenario(args.scenario)
     if scenario.grid.end - scenario.grid.start <= timedelta(days=args.history_days):
         fail("bad_duration", str(scenario.source), None, "horizon",
