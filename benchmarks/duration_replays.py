@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from benchmarks.continuation_replays import sgip_moer
 from benchmarks.simulate_replays import (
     HISTORY_DAYS,
     REPLAY_DAYS,
@@ -143,16 +144,26 @@ def replay_case(folder: Path, forecaster: Forecaster, history_days: int,
     return row
 
 
-def _cases(data: Path, work: Path, weeks: tuple[str, ...]):
+def _cases(data: Path, work: Path, weeks: tuple[str, ...], continuation: bool):
     maker = _sgip_maker()
     lwa = {"GB": lets_wait_awhile(data / "lets-wait-awhile" / "gb_ci.csv"),
            "DE": lets_wait_awhile(data / "lets-wait-awhile" / "ger_ci.csv")}
+    sgip = data / "sgip-moer-caiso"
+    moer = sgip_moer(sgip) if continuation else None
     for week in weeks:
         day_before = (pd.Timestamp(week) - pd.Timedelta(days=1)).date().isoformat()
-        sgip_folder = maker.main(data / "sgip-moer-caiso", day_before, REPLAY_DAYS, work)
-        months = sorted({week[:7], day_before[:7]})
-        files = [data / "sgip-moer-caiso" / f"SGIP_CAISO_PGE_{m}.csv.gz" for m in months]
-        yield f"CAISO MOER, {week}", sgip_folder, sgip_forecaster(files), 1
+        sgip_folder = maker.main(sgip, day_before, REPLAY_DAYS, work)
+        if moer is not None:
+            # 30-minute MOER with up to 28 history days, SGIP continued by our profile.
+            history = min(HISTORY_DAYS, (pd.Timestamp(week, tz="UTC") - moer.index[0]).days)
+            files = sorted(sgip.glob("SGIP_CAISO_PGE_2020-*.csv.gz"))
+            yield (f"CAISO MOER, {week}", make_lwa_replay(moer, "caiso", week, sgip_folder,
+                                                          work, history),
+                   sgip_forecaster(files, "profile"), history)
+        else:
+            months = sorted({week[:7], day_before[:7]})
+            files = [sgip / f"SGIP_CAISO_PGE_{m}.csv.gz" for m in months]
+            yield f"CAISO MOER, {week}", sgip_folder, sgip_forecaster(files), 1
         for name, series in lwa.items():
             yield (f"{name} carbon, {week}",
                    make_lwa_replay(series, name.lower(), week, sgip_folder, work),
@@ -177,6 +188,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weeks", nargs="+", default=list(WEEKS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0],
                         help="seeds of the history split and the draw (one table row each)")
+    parser.add_argument("--continuation", action="store_true",
+                        help="CAISO at 30 min with 28 history days, planned on SGIP continued "
+                             "by our profile (else: the README's 15-min SGIP replay, SGIP then "
+                             "the day before)")
     parser.add_argument("--out", type=Path, help="also write the table here")
     args = parser.parse_args(argv)
     names = ["exact"] + [p[0] for p in POLICIES]
@@ -188,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     foresight_late = [0, 0]  # exact, noise
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
-        for label, folder, forecaster, history in _cases(args.data, work, tuple(args.weeks)):
+        for label, folder, forecaster, history in _cases(args.data, work, tuple(args.weeks),
+                                                          args.continuation):
             for seed in args.seeds:
                 learnt, drawn = split_history(ZEUS, seed, folder)
                 plain = load_scenario(folder)
