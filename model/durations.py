@@ -73,19 +73,21 @@ def declared_quantile_h(duration_h: float, duration_max_h: float, q: float) -> f
 
 
 def with_uncertainty(job: Job, quantile: float, history: DurationHistory | None,
-                     guard_deadline: bool = True) -> Job:
+                     deadline_quantile: float | None = 1.0) -> Job:
     """``job`` with its upper estimate and reserved length filled in (see the module doc).
 
     A job that declares ``duration_max_h`` keeps it; one that does not takes what
     ``history`` learnt for its workload, if anything. A job with neither keeps
     ``reserve_h = None``: it reserves ``duration_h`` as the contract says.
 
-    ``guard_deadline``: the reserved run must end early enough that running on to the upper
-    estimate (at the fastest mode) still meets the deadline, as far as the job's window
-    allows (the guard never makes a job's window shorter than its reserved run). Why: a plan
-    packed against deadlines turns every long run into a late one, while capacity reserved at
-    a high quantile costs carbon on every run; the guard spends slack only near deadlines.
+    ``deadline_quantile``: the reserved run must end early enough that running on to the run
+    time at this quantile (1: the upper estimate; None: no guard) at the fastest mode still
+    meets the deadline, as far as the job's window allows (the guard never makes a job's
+    window shorter than its reserved run). Why: a plan packed against deadlines turns every
+    long run into a late one, while capacity reserved at a high quantile costs carbon on every
+    run; the guard spends slack only near deadlines.
     """
+    ratios = None
     if job.duration_max_h is not None:
         top = job.duration_max_h
         reserve = declared_quantile_h(job.duration_h, top, quantile)
@@ -96,9 +98,15 @@ def with_uncertainty(job: Job, quantile: float, history: DurationHistory | None,
         top = job.duration_h * max(ratios[-1], 1.0)
         reserve = min(top, job.duration_h * ratio_quantile(ratios, quantile))
     guard = 0.0
-    if guard_deadline:
+    if deadline_quantile is not None:
+        if deadline_quantile >= 1.0:
+            guarded = top
+        elif ratios is None:
+            guarded = declared_quantile_h(job.duration_h, top, max(deadline_quantile, 0.5))
+        else:
+            guarded = job.duration_h * ratio_quantile(ratios, deadline_quantile)
         window_h = (job.deadline - job.release).total_seconds() / 3600.0
-        guard = max(0.0, min(top - reserve, window_h - reserve))
+        guard = max(0.0, min(guarded - reserve, window_h - reserve))
     return dataclasses.replace(job, duration_max_h=top,
                                reserve_h=None if reserve == job.duration_h else reserve,
                                deadline_guard_h=guard)

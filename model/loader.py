@@ -552,13 +552,21 @@ def _uncertain_jobs(data: dict, reader: _YamlReader, folder: Path,
         history = load_duration_history(
             folder / reader.text(data["duration_history"], None, "duration_history"))
     deadline = data.get("duration_deadline", "upper")
-    if deadline not in ("upper", "reserved"):
+    deadline_quantile: float | None
+    if deadline == "upper":
+        deadline_quantile = 1.0
+    elif deadline == "reserved":
+        deadline_quantile = None
+    elif isinstance(deadline, int | float) and not isinstance(deadline, bool) \
+            and 0.5 <= deadline <= 1:
+        deadline_quantile = float(deadline)
+    else:
         fail("bad_type", reader.display, None, "duration_deadline",
-             f"expected upper (the upper estimate meets the deadline) or reserved, "
-             f"got {deadline!r}")
+             "expected upper (the upper estimate meets the deadline), reserved, or a "
+             f"quantile between 0.5 and 1; got {deadline!r}")
     if history is None and all(j.duration_max_h is None for j in jobs):
         return jobs
-    return tuple(with_uncertainty(j, quantile, history, deadline == "upper") for j in jobs)
+    return tuple(with_uncertainty(j, quantile, history, deadline_quantile) for j in jobs)
 
 
 def _check_references(scenario: Scenario, jobs_display: str) -> None:

@@ -140,6 +140,8 @@ def test_plan_cli_limits_from_the_upper_estimate_and_keeps_the_old_margin_otherw
     (None, None, {"duration_quantile": 1.5}, "duration_quantile"),
     (None, None, {"duration_quantile": 0.2}, "duration_quantile"),
     (None, None, {"duration_history": "nowhere.csv"}, None),
+    (None, None, {"duration_deadline": 0.3}, "duration_deadline"),
+    (None, None, {"duration_deadline": "max"}, "duration_deadline"),
 ])
 def test_bad_uncertainty_input_is_one_line_exit_2(tmp_path, capsys, column, value, config,
                                                   field):
@@ -166,11 +168,13 @@ def test_a_history_row_in_error_names_its_line(tmp_path, capsys):
     assert "history.csv, line 3, field 'actual_h'" in err
 
 
-@pytest.mark.parametrize(("deadline_rule", "end_hour"), [("upper", 4), ("reserved", 6)])
+@pytest.mark.parametrize(("deadline_rule", "end_hour"),
+                         [("upper", 4), ("reserved", 6), (0.75, 5)])
 def test_the_upper_estimate_must_meet_the_deadline_unless_asked_otherwise(
         tmp_path, deadline_rule, end_hour):
     """Carbon falls all day, so the plan ends as late as it may: 2 h typical, 4 h at most,
-    due at 06:00. Guarded, the reserved run ends by 04:00 so a 4 h run still meets 06:00."""
+    due at 06:00. Guarded, the reserved run ends by 04:00 so a 4 h run still meets 06:00;
+    guarded at the 0.75 quantile (3 h), by 05:00."""
     jobs = [{"job_id": "a", "gpus": 1, "duration_h": 2, "duration_max_h": 4,
              "deadline": "2022-06-14T06:00:00+00:00"}]
     path = write_scenario(tmp_path / "s", forecasts={"forecast-s1.csv": hourly_forecast(
