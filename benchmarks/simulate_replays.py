@@ -61,13 +61,13 @@ def lets_wait_awhile(path: Path) -> pd.Series:
 
 
 def make_lwa_replay(series: pd.Series, name: str, week: str, sgip_folder: Path,
-                    parent: Path) -> Path:
-    """A replay scenario: ``HISTORY_DAYS`` of history, then the SGIP replay's jobs and nodes.
+                    parent: Path, history_days: int = HISTORY_DAYS) -> Path:
+    """A replay scenario: ``history_days`` of history, then the SGIP replay's jobs and nodes.
 
     The jobs (absolute release times inside the week), nodes and curve are the SGIP replay's
     for the same week, so every series plans the same work.
     """
-    first = pd.Timestamp(week, tz="UTC") - pd.Timedelta(days=HISTORY_DAYS)
+    first = pd.Timestamp(week, tz="UTC") - pd.Timedelta(days=history_days)
     end = pd.Timestamp(week, tz="UTC") + pd.Timedelta(days=REPLAY_DAYS)
     rows = series[first:end - pd.Timedelta(minutes=30)]
     expected = pd.date_range(first, end, freq="30min", inclusive="left")
@@ -83,7 +83,7 @@ def make_lwa_replay(series: pd.Series, name: str, week: str, sgip_folder: Path,
     (folder / "jobs.csv").write_bytes((sgip_folder / "jobs.csv").read_bytes())
     config = yaml.safe_load((sgip_folder / "scenario.yaml").read_text())
     config.update(name=folder.name, start=first.isoformat(), slot="30min",
-                  horizon=f"{(REPLAY_DAYS + HISTORY_DAYS) * 24}h")
+                  horizon=f"{(REPLAY_DAYS + history_days) * 24}h")
     config["sites"][0]["name"] = name
     for node in config["nodes"]:
         node["site"] = name

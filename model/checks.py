@@ -34,6 +34,7 @@ CHECKS: dict[str, str] = {
     "unknown_gpu_type": "a reference to a GPU type the scenario does not define",
     "unknown_partition": "a job restricted to a partition no node is in",
     "unknown_node": "a pinned job on a node the scenario does not define",
+    "unknown_job": "a file (say, simulate's actual durations) names a job the scenario lacks",
     "unknown_workload": "a job whose workload has no power curve on any GPU type it may use",
     "unknown_power_limit": "a fixed power_limit_w that is not a row of the job's curves",
     "bad_curve": "a power curve row out of range, duplicated, or not normalised to 1",

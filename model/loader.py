@@ -26,6 +26,7 @@ import yaml
 from greenslot.model import hostlist, rules
 from greenslot.model.checks import did_you_mean, fail
 from greenslot.model.csvfile import read_strict_csv
+from greenslot.model.durations import DEFAULT_QUANTILE, DurationHistory, with_uncertainty
 from greenslot.model.forecast_spec import SiteForecastRequest, SiteForecasts
 from greenslot.model.reservations import load_reservations, reserve_nodes
 from greenslot.model.scenario import (
@@ -40,7 +41,8 @@ from greenslot.model.scenario import (
 from greenslot.model.timegrid import TimeGrid
 
 TOP_KEYS = {"name", "start", "horizon", "slot", "objective", "transfer_kwh_per_gb", "sites",
-            "gpu_types", "nodes", "jobs", "reservations"}
+            "gpu_types", "nodes", "jobs", "reservations", "duration_quantile",
+            "duration_history", "duration_deadline"}
 TOP_REQUIRED = {"start", "horizon", "slot", "sites", "gpu_types", "nodes", "jobs"}
 SITE_KEYS = {"name", "pue", "power_cap_kw", "power_down_idle", "forecast", "energy_budget_kwh",
              "carbon_budget_kg"}
@@ -57,7 +59,7 @@ JOB_REQUIRED = ("job_id", "gpus", "duration_h")
 JOB_OPTIONAL = ("release", "deadline", "workload", "gpu_type", "site", "partition", "priority",
                 "depends_on", "script", "command", "data_gb", "data_site", "pinned_start",
                 "pinned_nodes", "power_limit_w", "account", "qos", "mem", "cpus_per_task",
-                "constraint", "sbatch_args")
+                "constraint", "sbatch_args", "duration_max_h")
 # Options greenslot writes itself from the plan: a job's sbatch_args may not set them.
 RESERVED_SBATCH = ("--begin", "-b", "--nodelist", "-w", "--nodes", "-N", "--gres", "--gpus",
                    "-G", "--time", "-t", "--job-name", "-J", "--comment", "--dependency", "-d",
@@ -65,6 +67,8 @@ RESERVED_SBATCH = ("--begin", "-b", "--nodelist", "-w", "--nodes", "-N", "--gres
                    "--parsable", "--account", "-A", "--qos", "-q", "--mem", "--cpus-per-task",
                    "-c", "--constraint", "-C", "--gpu-freq")
 MEM_UNITS_MB = {"": 1, "K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}
+# Past runs, for learning run-time uncertainty by workload (scenario key duration_history).
+HISTORY_COLUMNS = ("workload", "duration_h", "actual_h")
 JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
@@ -441,6 +445,14 @@ class _JobReader:
         if gpus != int(gpus):
             fail("bad_number", self.display, where, "gpus", "must be a whole number")
         duration = _csv_number(get["duration_h"], self.display, where, "duration_h", 0, True)
+        top = get.get("duration_max_h")
+        top_value = None
+        if top:
+            top_value = _csv_number(top, self.display, where, "duration_max_h", 0, True)
+            if top_value < duration:
+                fail("bad_number", self.display, where, "duration_max_h",
+                     f"the upper estimate {top_value:g} h is below duration_h {duration:g} h; "
+                     "give the longest the job may run at its fastest mode")
         release = self._time(get.get("release"), where, "release") or self.grid.start
         deadline = self._time(get.get("deadline"), where, "deadline")
         if deadline is None:
@@ -495,6 +507,7 @@ class _JobReader:
             data_site=get.get("data_site") or None, pinned_start=pinned_start,
             pinned_nodes=pinned_nodes, power_limit_w=limit_value, line=line,
             **self._slurm_options(get, where),
+            duration_max_h=top_value,
         )
 
     def _slurm_options(self, get: dict[str, str], where: str) -> dict:
@@ -553,6 +566,61 @@ def _load_jobs(path: Path, grid: TimeGrid, edits: RawEdits | None = None) -> tup
                  f"job {job.job_id!r} also on line {jobs[job.job_id].line}")
         jobs[job.job_id] = job
     return tuple(jobs.values())
+
+
+def load_duration_history(path: Path) -> DurationHistory:
+    """Past runs (CSV ``workload, duration_h, actual_h``) as ratios by workload.
+
+    ``duration_h`` is what the run declared, ``actual_h`` how long it really ran, both at the
+    fastest mode (hours, > 0). Why ratios: a workload's jobs differ in size, but how far their
+    real run times stray from the declared one is what carries over to a new job.
+    """
+    display = _display(path)
+    if not path.is_file():
+        fail("missing_file", display, message="duration history file not found")
+    frame = read_strict_csv(path, display)
+    _require_columns(frame, HISTORY_COLUMNS, display, HISTORY_COLUMNS)
+    ratios: dict[str, list[float]] = {}
+    for line, record in _numbered(frame):
+        where = f"line {line}"
+        workload = (record["workload"] or "").strip()
+        if not workload:
+            fail("bad_type", display, where, "workload", "workload name is empty")
+        declared = _csv_number(record["duration_h"], display, where, "duration_h", 0, True)
+        actual = _csv_number(record["actual_h"], display, where, "actual_h", 0, True)
+        ratios.setdefault(workload, []).append(actual / declared)
+    return DurationHistory({w: tuple(sorted(r)) for w, r in ratios.items()}, display)
+
+
+def _uncertain_jobs(data: dict, reader: _YamlReader, folder: Path,
+                    jobs: tuple[Job, ...]) -> tuple[Job, ...]:
+    """Jobs with their upper estimates and reserved lengths (:mod:`greenslot.model.durations`)."""
+    quantile = DEFAULT_QUANTILE
+    if data.get("duration_quantile") is not None:
+        quantile = reader.number(data["duration_quantile"], None, "duration_quantile", 0.5)
+        if quantile > 1:
+            fail("bad_number", reader.display, None, "duration_quantile",
+                 "must be between 0.5 (reserve the typical run) and 1 (the upper estimate)")
+    history = None
+    if data.get("duration_history") is not None:
+        history = load_duration_history(
+            folder / reader.text(data["duration_history"], None, "duration_history"))
+    deadline = data.get("duration_deadline", "upper")
+    deadline_quantile: float | None
+    if deadline == "upper":
+        deadline_quantile = 1.0
+    elif deadline == "reserved":
+        deadline_quantile = None
+    elif isinstance(deadline, int | float) and not isinstance(deadline, bool) \
+            and 0.5 <= deadline <= 1:
+        deadline_quantile = float(deadline)
+    else:
+        fail("bad_type", reader.display, None, "duration_deadline",
+             "expected upper (the upper estimate meets the deadline), reserved, or a "
+             f"quantile between 0.5 and 1; got {deadline!r}")
+    if history is None and all(j.duration_max_h is None for j in jobs):
+        return jobs
+    return tuple(with_uncertainty(j, quantile, history, deadline_quantile) for j in jobs)
 
 
 def _check_references(scenario: Scenario, jobs_display: str) -> None:
@@ -720,7 +788,7 @@ def load_scenario(path: str | Path, forecasts: SiteForecasts,
     reservations = load_reservations(data.get("reservations"), reader, nodes)
     nodes = reserve_nodes(nodes, reservations, grid)
     jobs_path = folder / reader.text(data["jobs"], None, "jobs")
-    jobs = _load_jobs(jobs_path, grid, edits)
+    jobs = _uncertain_jobs(data, reader, folder, _load_jobs(jobs_path, grid, edits))
     scenario = Scenario(
         name=str(data.get("name") or folder.name),
         source=source.resolve(),
@@ -739,5 +807,5 @@ def load_scenario(path: str | Path, forecasts: SiteForecasts,
     return scenario
 
 
-__all__ = ["RawEdits", "load_scenario", "parse_objective_weights", "parse_time",
-           "resolve_scenario_path"]
+__all__ = ["RawEdits", "load_duration_history", "load_scenario", "parse_objective_weights",
+           "parse_time", "resolve_scenario_path"]

@@ -7,6 +7,8 @@ solver and the validator cannot disagree about what "valid" means.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from greenslot.model.scenario import GpuType, Job, Node, PowerMode, Scenario
 from greenslot.model.timegrid import TimeGrid
 
@@ -26,8 +28,12 @@ def allowed_modes(job: Job, gpu_type: GpuType) -> tuple[PowerMode, ...]:
 
 
 def run_slots(grid: TimeGrid, job: Job, mode: PowerMode) -> int:
-    """Slots a job occupies in ``mode``: ``ceil(duration_h / relative_throughput / D - 1e-9)``."""
-    return grid.slots_for_hours(job.duration_h / mode.relative_throughput)
+    """Slots a job occupies in ``mode``: ``ceil(duration_h / relative_throughput / D - 1e-9)``.
+
+    ``duration_h`` here is the length the plan reserves (:attr:`Job.planned_h`): the declared
+    one unless the scenario asks for a quantile of an uncertain run time.
+    """
+    return grid.slots_for_hours(job.planned_h / mode.relative_throughput)
 
 
 def nodes_needed(job: Job, node: Node) -> tuple[int, int] | None:
@@ -82,8 +88,13 @@ def earliest_start_slot(grid: TimeGrid, job: Job) -> int:
 
 
 def latest_end_slot(grid: TimeGrid, job: Job) -> int:
-    """Last slot boundary a job may end at: its deadline rounded down, never past the horizon."""
-    return min(grid.n_slots, grid.slot_at_or_before(job.deadline))
+    """Last slot boundary a job may end at: its deadline rounded down, never past the horizon.
+
+    A job with an uncertain run time may have to end its reserved run ``deadline_guard_h``
+    earlier, so that running to its upper estimate still meets the deadline.
+    """
+    return min(grid.n_slots, grid.slot_at_or_before(
+        job.deadline - timedelta(hours=job.deadline_guard_h)))
 
 
 def needs_transfer(job: Job, site: str) -> bool:

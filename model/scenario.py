@@ -113,6 +113,10 @@ class Job:
     """A training job as the user wrote it, with times made tz-aware and defaults applied.
 
     ``line`` is the job's line in the jobs CSV (header = line 1), kept for error messages.
+    ``duration_max_h`` is the upper estimate of the run time [h at the fastest mode],
+    ``reserve_h`` the length the plan reserves (None: ``duration_h``) and
+    ``deadline_guard_h`` how long before its deadline the reserved run must end, so that a run
+    to the upper estimate still meets it; see :mod:`greenslot.model.durations`.
     """
 
     job_id: str
@@ -142,6 +146,9 @@ class Job:
     cpus_per_task: int | None = None
     mem_mb: int | None = None
     sbatch_args: tuple[str, ...] = ()
+    duration_max_h: float | None = None
+    reserve_h: float | None = None
+    deadline_guard_h: float = 0.0
 
     @property
     def pinned(self) -> bool:
@@ -158,6 +165,11 @@ class Job:
         if self.pinned_start is None or self.pinned_nodes is None:
             raise ValueError(f"job {self.job_id} is not pinned")
         return self.pinned_start, self.pinned_nodes
+
+    @property
+    def planned_h(self) -> float:
+        """Run time at the fastest mode that the plan reserves [h]."""
+        return self.duration_h if self.reserve_h is None else self.reserve_h
 
 
 @dataclass(frozen=True)

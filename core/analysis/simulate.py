@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -30,11 +30,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from greenslot.analysis.execution import Cluster
+from greenslot.forecasts.continuation import DEFAULT_BLEND_HOURS, continue_forecast
 from greenslot.forecasts.forecaster import forecast_array
 from greenslot.model.accounting import account
 from greenslot.model.errors import InvalidScheduleError
 from greenslot.model.scenario import Job, Scenario, SiteSeries
-from greenslot.model.schedule import Assignment, Schedule, Unplaced, dependency_not_placed
+from greenslot.model.schedule import Schedule, Unplaced, dependency_not_placed
 from greenslot.model.timegrid import TimeGrid
 from greenslot.model.validator import validate
 from greenslot.pipeline.steps import solve_checked, with_explained_unplaced
@@ -73,13 +75,17 @@ def oracle(scenario: Scenario, site: str, first: int, n: int) -> SiteSeries:
                          for name in SIGNALS})
 
 
-def sgip_forecaster(paths: list[Path]) -> Forecaster:
-    """The SGIP provider's MOER forecast where it reaches, persistence beyond.
+def sgip_forecaster(paths: list[Path], continuation: str | None = None,
+                    blend_hours: float = DEFAULT_BLEND_HOURS) -> Forecaster:
+    """The SGIP provider's MOER forecast where it reaches; beyond, persistence or ours.
 
     SGIP files (``time, moer, f1..f36``) carry at each 5-minute ``time`` a forecast issued
     then for ``time + k * 5 min``, k = 1..36 (3 h), in kg/kWh. A slot wholly covered by the
-    forecast issued at the night's start takes its mean (x 1000, g/kWh); every other slot and
-    signal takes :func:`persistence`.
+    forecast issued at the night's start takes its mean (x 1000, g/kWh). Every other slot and
+    signal takes :func:`persistence`, or, with ``continuation`` (a method of our forecaster,
+    e.g. ``profile``), the carbon past the provider's reach is ours from the history before
+    the night, blended from the provider's last value over ``blend_hours``
+    (:mod:`greenslot.forecasts.continuation`).
     """
     frame = pd.concat(pd.read_csv(p) for p in paths)
     frame["time"] = pd.to_datetime(frame["time"], utc=True)
@@ -94,13 +100,19 @@ def sgip_forecaster(paths: list[Path]) -> Forecaster:
         step = pd.Timedelta(minutes=5)
         values = rows.loc[issued, horizons].to_numpy(dtype=float) * 1000.0
         starts = [issued + step * k for k in range(1, 37)]
-        carbon = np.array(base.carbon_g_per_kwh)
+        provider = np.full(n, np.nan)
         slot = pd.Timedelta(scenario.grid.slot)
         for i in range(n):
             a = issued + slot * i
             inside = [v for s, v in zip(starts, values, strict=True) if a <= s < a + slot]
             if len(inside) * step == slot:
-                carbon[i] = float(np.mean(inside))
+                provider[i] = float(np.mean(inside))
+        if continuation is None:
+            carbon = np.where(np.isnan(provider), base.carbon_g_per_kwh, provider)
+        else:
+            history = np.asarray(scenario.series[site].carbon_g_per_kwh[:first], dtype=float)
+            carbon = continue_forecast(provider, history, scenario.grid.slot, continuation,
+                                       blend_hours)
         return dataclasses.replace(base, carbon_g_per_kwh=carbon)
 
     return forecast
@@ -136,13 +148,20 @@ def window(scenario: Scenario, first: int, n: int, series: dict[str, SiteSeries]
 
 @dataclass(frozen=True)
 class Replay:
-    """The committed schedule of one policy over the replay and its realised totals."""
+    """The runs of one policy over the replay as they happened, and their realised totals.
+
+    ``scenario`` is the replay with each job's run set to what it ran (the schedule is valid
+    on it); ``killed`` lists jobs Slurm killed at their time limit (their energy is counted,
+    their work lost); ``missed_deadlines`` counts runs that ended after their deadline.
+    """
 
     policy: str
     schedule: Schedule
     realised: dict[str, float]
     nights: int
-    missed_deadlines: int = 0  # runs ending after their deadline (baselines only)
+    missed_deadlines: int = 0
+    killed: tuple[str, ...] = ()
+    scenario: Scenario | None = None
 
 
 @dataclass(frozen=True)
@@ -168,61 +187,90 @@ def replay_scenario(scenario: Scenario, history_days: int = 1) -> Scenario:
     return window(scenario, day, scenario.grid.n_slots - day, series, jobs)
 
 
-def _night_jobs(replay: Scenario, committed: dict[str, Assignment], first: int, day: int,
-                missed: dict[str, str]) -> tuple[Job, ...]:
-    """The jobs the planner sees on the night at slot ``first``, in the scenario's order."""
+def _night_jobs(replay: Scenario, cluster: Cluster, believed: Mapping[str, int], first: int,
+                step: int, n: int, missed: dict[str, str]) -> tuple[Job, ...]:
+    """The jobs the planner sees at slot ``first``, in the scenario's order.
+
+    Jobs Slurm still runs (or holds, delayed behind a late job) are pinned where they run, for
+    as long as the planner believes: their planned length from their real start, and at least
+    one more slot when they are still running past it (it cannot know when a late job ends).
+    """
     grid = replay.grid
-    now, tomorrow = grid.time_of(first), grid.time_of(first + day)
+    now, next_plan = grid.time_of(first), grid.time_of(first + step)
     jobs = []
     for job in replay.jobs:
-        done = committed.get(job.job_id)
-        if done is not None:
-            if done.end_slot > first:  # still running: pinned as it runs
+        ran = cluster.ran.get(job.job_id)
+        if ran is not None:
+            a = ran.assignment
+            if a.end_slot > first:  # still running, or held back: pinned as it runs
+                end = max(a.start_slot + believed[job.job_id], first + 1)
+                end = min(end, first + n)
+                rt = cluster.mode(job, a).relative_throughput
                 jobs.append(dataclasses.replace(
-                    job, pinned_start=grid.time_of(done.start_slot), pinned_nodes=done.nodes,
-                    power_limit_w=done.power_limit_w, depends_on=(),
-                    release=min(job.release, grid.time_of(done.start_slot))))
+                    job, pinned_start=grid.time_of(a.start_slot), pinned_nodes=a.nodes,
+                    power_limit_w=a.power_limit_w, depends_on=(),
+                    reserve_h=(end - a.start_slot) * grid.slot_hours * rt,
+                    release=min(job.release, grid.time_of(a.start_slot))))
             continue
-        if job.job_id in missed or job.release >= tomorrow:
+        if job.job_id in missed or job.release >= next_plan:
             continue
         if job.deadline <= now:
             missed[job.job_id] = "its deadline passed before a night's plan could start it"
             continue
-        waits = [d for d in job.depends_on if d not in committed]
+        killed = [d for d in job.depends_on if d in cluster.ran and cluster.ran[d].killed]
+        if killed:
+            missed[job.job_id] = f"depends on {killed[0]}, which was killed at its time limit"
+            continue
+        waits = [d for d in job.depends_on if d not in cluster.ran]
         lost = [d for d in waits if d in missed]
         if lost:
             missed[job.job_id] = dependency_not_placed(lost[0])
             continue
-        if any(replay.job(d).release >= tomorrow for d in waits):
+        if any(replay.job(d).release >= next_plan for d in waits):
             continue  # a dependency is not in tonight's queue yet
         deps = tuple(d for d in job.depends_on
-                     if d not in committed or committed[d].end_slot > first)
+                     if d not in cluster.ran or cluster.ran[d].assignment.end_slot > first)
         jobs.append(dataclasses.replace(job, release=max(job.release, now), depends_on=deps))
     return tuple(jobs)
 
 
+def _slots(grid: TimeGrid, hours: float, name: str) -> int:
+    slots = hours / grid.slot_hours
+    if slots < 1 or abs(slots - round(slots)) > 1e-9:
+        raise ValueError(f"{name} must be a whole number of slots, at least one")
+    return round(slots)
+
+
 def replay_policy(replay: Scenario, actual: Scenario, forecaster: Forecaster, policy: str,
                   solver: str = "greedy", options: SolveOptions | None = None,
-                  plan_hours: float = 48.0, baseline: bool = False) -> Replay:
-    """Run the nightly loop of the module docstring with ``forecaster``.
+                  plan_hours: float = 48.0, baseline: bool = False,
+                  actual_h: Mapping[str, float] | None = None,
+                  replan_hours: float = 24.0) -> Replay:
+    """Run the re-planning loop of the module docstring with ``forecaster``.
 
     ``actual`` is the full scenario (history days included) the forecaster reads; ``replay``
-    its period after them. A ``baseline`` solver (``best_window``) runs as it is, without the
-    validator's fallback, and its runs may end after their deadlines: those are counted in
-    :attr:`Replay.missed_deadlines`; every other rule must hold.
+    its period after them. The planner runs every ``replan_hours`` (24: nightly) and commits
+    the runs it starts before its next run; Slurm runs them with the real run times
+    ``actual_h`` (hours at the fastest mode, by job; default: each job's ``duration_h``), as
+    :mod:`greenslot.analysis.execution` replays. A ``baseline`` solver (``best_window``) runs
+    as it is, without the validator's fallback. Runs ending after their deadlines are counted
+    in :attr:`Replay.missed_deadlines`, jobs killed at their limit in :attr:`Replay.killed`;
+    every other rule must hold.
     """
     options = options or SolveOptions()
     grid = replay.grid
     day = _slots_per_day(grid)
-    offset = actual.grid.n_slots - grid.n_slots  # the history day, in slots
-    plan_slots = max(day, math.ceil(plan_hours / grid.slot_hours - 1e-9))
-    committed: dict[str, Assignment] = {}
+    step = _slots(grid, replan_hours, "replan_hours")
+    offset = actual.grid.n_slots - grid.n_slots  # the history days, in slots
+    plan_slots = max(day, math.ceil(plan_hours / grid.slot_hours - 1e-9), step)
+    cluster = Cluster(replay, actual_h or {})
+    believed: dict[str, int] = {}
     missed: dict[str, str] = {}
     reasons: dict[str, str] = {}
     nights = 0
-    for first in range(0, grid.n_slots, day):
+    for first in range(0, grid.n_slots, step):
         n = min(plan_slots, grid.n_slots - first)
-        jobs = _night_jobs(replay, committed, first, day, missed)
+        jobs = _night_jobs(replay, cluster, believed, first, step, n, missed)
         if not any(not j.pinned for j in jobs):
             continue
         series = {site: forecaster(actual, site, offset + first, n) for site in replay.series}
@@ -231,20 +279,40 @@ def replay_policy(replay: Scenario, actual: Scenario, forecaster: Forecaster, po
                   if baseline else solve_checked(night, solver, options).result)
         nights += 1
         for a in result.schedule.assignments:
-            if a.job_id not in committed and a.start_slot < day:
-                committed[a.job_id] = dataclasses.replace(
-                    a, start_slot=a.start_slot + first, end_slot=a.end_slot + first)
+            if a.job_id in cluster.ran or a.start_slot >= step:
+                continue
+            planned = dataclasses.replace(a, start_slot=a.start_slot + first,
+                                          end_slot=a.end_slot + first)
+            believed[a.job_id] = planned.end_slot - planned.start_slot
+            if cluster.run(planned) is None:
+                killed = next(d for d in replay.job(a.job_id).depends_on
+                              if cluster.ran.get(d) and cluster.ran[d].killed)
+                missed[a.job_id] = f"depends on {killed}, which was killed at its time limit"
         reasons.update({u.job_id: u.reason for u in result.schedule.unplaced})
-    unplaced = tuple(Unplaced(j.job_id, reasons.get(j.job_id) or missed.get(
+    return _realised_replay(replay, cluster, policy, nights, reasons, missed)
+
+
+def _realised_replay(replay: Scenario, cluster: Cluster, policy: str, nights: int,
+                     reasons: dict[str, str], missed: dict[str, str]) -> Replay:
+    """The runs as they happened, validated and priced on the realised scenario."""
+    grid = replay.grid
+    beyond = {j for j, r in cluster.ran.items() if r.assignment.end_slot > grid.n_slots}
+    for job_id in beyond:
+        missed[job_id] = "ran past the end of the replay"
+    runs = [r.assignment for j, r in cluster.ran.items() if j not in beyond]
+    unplaced = tuple(Unplaced(j.job_id, missed.get(j.job_id) or reasons.get(
         j.job_id, "not placed by the last night it could start")) for j in replay.jobs
-        if j.job_id not in committed)
-    schedule = Schedule(tuple(committed.values()), unplaced)
-    late = missed_deadlines(replay, schedule) if baseline else 0
-    violations = [v for v in validate(replay, schedule)
-                  if not (late and _only_late(replay, schedule, v))]
+        if j.job_id not in cluster.ran or j.job_id in beyond)
+    schedule = Schedule(tuple(runs), unplaced)
+    realised = cluster.realised_scenario()
+    late = missed_deadlines(realised, schedule)
+    violations = [v for v in validate(realised, schedule)
+                  if not (late and _only_late(realised, schedule, v))]
     if violations:
         raise InvalidScheduleError(violations)
-    return Replay(policy, schedule, account(replay, schedule).totals, nights, late)
+    killed = tuple(sorted(j for j, r in cluster.ran.items() if r.killed and j not in beyond))
+    return Replay(policy, schedule, account(realised, schedule).totals, nights, late, killed,
+                  realised)
 
 
 def _only_late(replay: Scenario, schedule: Schedule, violation) -> bool:
@@ -257,41 +325,74 @@ def _only_late(replay: Scenario, schedule: Schedule, violation) -> bool:
             and a.end_slot <= replay.grid.n_slots)
 
 
+def with_actual_durations(replay: Scenario, actual_h: Mapping[str, float]) -> Scenario:
+    """``replay`` as perfect foresight sees it: every job reserves, and may run, its real time."""
+    jobs = tuple(dataclasses.replace(j, reserve_h=actual_h[j.job_id],
+                                     duration_max_h=max(actual_h[j.job_id], j.duration_h),
+                                     deadline_guard_h=0.0)
+                 if j.job_id in actual_h else j for j in replay.jobs)
+    return replay.replace(jobs=jobs)
+
+
 def simulate(scenario: Scenario, forecaster: Forecaster, forecaster_name: str,
              solver: str = "greedy", options: SolveOptions | None = None,
-             plan_hours: float = 48.0, history_days: int = 1) -> Simulation:
+             plan_hours: float = 48.0, history_days: int = 1,
+             actual_h: Mapping[str, float] | None = None,
+             replan_hours: float = 24.0) -> Simulation:
     """Replay ``scenario`` (forecast files = actual signals) with and without foresight.
 
     Policies: the plan on ``forecaster``, ``best_window`` on the same forecast, the plan with
     perfect foresight, and ``fifo``. The first ``history_days`` only feed the forecaster.
+    ``actual_h`` gives the jobs' real run times [h at the fastest mode] (default: each runs
+    its ``duration_h``): the plans reserve what the scenario says (its
+    ``duration_quantile``), Slurm runs the real times, and perfect foresight knows both the
+    signals and the real times. ``fifo`` runs the real times offline, never killed.
     """
     replay = replay_scenario(scenario, history_days)
+    known = with_actual_durations(replay, actual_h or {j.job_id: j.duration_h
+                                                       for j in replay.jobs})
     runs = [replay_policy(replay, scenario, forecaster, f"plan on {forecaster_name}", solver,
-                          options, plan_hours),
+                          options, plan_hours, actual_h=actual_h, replan_hours=replan_hours),
             replay_policy(replay, scenario, forecaster, f"best_window on {forecaster_name}",
-                          "best_window", SolveOptions(), plan_hours, baseline=True),
-            replay_policy(replay, scenario, oracle, "perfect foresight", solver, options,
-                          plan_hours)]
-    fifo = solve_fifo(replay, SolveOptions()).schedule
-    runs.append(Replay("fifo", fifo, account(replay, fifo).totals, 0,
-                       missed_deadlines(replay, fifo)))
+                          "best_window", SolveOptions(), plan_hours, baseline=True,
+                          actual_h=actual_h, replan_hours=replan_hours),
+            replay_policy(known, scenario, oracle, "perfect foresight", solver, options,
+                          plan_hours, actual_h=actual_h, replan_hours=replan_hours)]
+    fifo = solve_fifo(known, SolveOptions()).schedule
+    runs.append(Replay("fifo", fifo, account(known, fifo).totals, 0,
+                       missed_deadlines(known, fifo), (), known))
     return Simulation(replay, tuple(runs))
 
 
+def kept_fraction(simulation: Simulation, policy: str, total: str = "carbon_kg") -> float:
+    """Share of perfect foresight's saving over ``fifo`` that ``policy`` realised (nan if none)."""
+    fifo = simulation.run("fifo").realised[total]
+    best = simulation.run("perfect foresight").realised[total]
+    if fifo - best <= 1e-9:
+        return math.nan
+    return (fifo - simulation.run(policy).realised[total]) / (fifo - best)
+
+
 def simulation_table(simulation: Simulation) -> str:
-    """One row per policy: realised totals, jobs placed and left out."""
+    """One row per policy: realised totals, jobs run, left out, late and killed, and the share
+    of perfect foresight's carbon saving over fifo it kept."""
     fifo = simulation.run("fifo").realised
-    lines = [f"{'policy':28}{'carbon_kg':>12}{'vs fifo':>9}{'cost':>12}{'energy_kwh':>12}"
-             f"{'placed':>8}{'unplaced':>10}{'late':>6}{'nights':>8}"]
+    lines = [f"{'policy':28}{'carbon_kg':>12}{'vs fifo':>9}{'kept':>7}{'cost':>12}"
+             f"{'energy_kwh':>12}{'placed':>8}{'unplaced':>10}{'late':>6}{'killed':>8}"
+             f"{'nights':>8}"]
     for run in simulation.runs:
         change = (f"{run.realised['carbon_kg'] / fifo['carbon_kg'] - 1:+.1%}"
                   if fifo["carbon_kg"] else "-")
+        kept = kept_fraction(simulation, run.policy)
+        kept_text = "-" if math.isnan(kept) else f"{kept:.2f}"
         lines.append(f"{run.policy:28}{run.realised['carbon_kg']:12.3f}{change:>9}"
-                     f"{run.realised['cost']:12.3f}{run.realised['energy_kwh']:12.3f}"
+                     f"{kept_text:>7}{run.realised['cost']:12.3f}"
+                     f"{run.realised['energy_kwh']:12.3f}"
                      f"{len(run.schedule.assignments):8d}{len(run.schedule.unplaced):10d}"
-                     f"{run.missed_deadlines:6d}{run.nights:8d}")
+                     f"{run.missed_deadlines:6d}{len(run.killed):8d}{run.nights:8d}")
     return "\n".join(lines)
 
 
-__all__ = ["Simulation", "oracle", "own_forecaster", "persistence", "replay_policy",
-           "sgip_forecaster", "simulate", "simulation_table"]
+__all__ = ["Simulation", "kept_fraction", "oracle", "own_forecaster", "persistence",
+           "replay_policy", "sgip_forecaster", "simulate", "simulation_table",
+           "with_actual_durations"]

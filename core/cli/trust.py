@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from datetime import timedelta
 from pathlib import Path
 
+from greenslot.analysis.actual_durations import draw_actual_hours, read_actual_hours
 from greenslot.analysis.evaluate import evaluate_plan, evaluation_table
 from greenslot.analysis.simulate import (
+    kept_fraction,
     oracle,
     own_forecaster,
     persistence,
@@ -23,8 +26,10 @@ from greenslot.analysis.simulate import (
     simulate,
     simulation_table,
 )
+from greenslot.forecasts.forecaster import METHODS
 from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.model.checks import fail
+from greenslot.model.loader import load_duration_history
 from greenslot.model.validator import validate
 from greenslot.pipeline.files import read_plan
 from greenslot.solvers.registry import SOLVERS
@@ -63,12 +68,26 @@ def add_parsers(verbs) -> None:
                    help="days at the start that only feed the forecaster (default 1)")
     s.add_argument("--sgip", type=Path, nargs="+", default=[], metavar="FILE",
                    help="SGIP MOER files (time, moer, f1..f36) for --forecaster sgip")
+    s.add_argument("--continuation", choices=METHODS, default=None, metavar="METHOD",
+                   help="with --forecaster sgip: continue past the provider's 3 h with our "
+                        "forecaster (e.g. profile), blended over 6 h; default: the day before")
     s.add_argument("--solver", default="greedy", choices=sorted(SOLVERS))
     s.add_argument("--plan-hours", type=float, default=48.0,
                    help="hours each nightly plan looks ahead (default 48)")
     s.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
                    help="per nightly solve, for the exact solvers")
     s.add_argument("--threads", type=int, default=1)
+    s.add_argument("--replan-hours", type=float, default=24.0, metavar="H",
+                   help="re-plan every H hours (default 24: nightly); each plan commits what it "
+                        "starts before the next")
+    real = s.add_mutually_exclusive_group()
+    real.add_argument("--actual-durations", type=Path, default=None, metavar="FILE",
+                      help="CSV job_id,actual_h: the real run time of every job [h at the "
+                           "fastest mode]; default: each runs its duration_h")
+    real.add_argument("--duration-noise", type=Path, default=None, metavar="HISTORY",
+                      help="draw real run times from past runs (CSV workload,duration_h,"
+                           "actual_h, e.g. data/run_times/zeus_epochs_to_target.csv)")
+    s.add_argument("--seed", type=int, default=0, help="seed of --duration-noise (default 0)")
     s.add_argument("--json", action="store_true", help="print realised totals as JSON")
 
 
@@ -101,20 +120,32 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         raise SystemExit("greenslot: error: --history-days must be at least 1")
     forecaster = {"persistence": persistence, "oracle": oracle,
                   "profile": own_forecaster("profile")}.get(args.forecaster) \
-        or sgip_forecaster(args.sgip)
+        or sgip_forecaster(args.sgip, args.continuation)
     scenario = load_scenario(args.scenario)
     if scenario.grid.end - scenario.grid.start <= timedelta(days=args.history_days):
         fail("bad_duration", str(scenario.source), None, "horizon",
              f"simulate needs a horizon longer than the {args.history_days} history day(s); "
              "lengthen it or lower --history-days")
+    if args.replan_hours <= 0 or (args.replan_hours / scenario.grid.slot_hours) % 1 > 1e-9:
+        raise SystemExit("greenslot: error: --replan-hours must be a positive whole number "
+                         f"of {scenario.grid.slot_hours:g} h slots")
+    actual_h = None
+    if args.actual_durations is not None:
+        actual_h = read_actual_hours(args.actual_durations, scenario)
+    elif args.duration_noise is not None:
+        actual_h = draw_actual_hours(scenario, load_duration_history(args.duration_noise),
+                                     args.seed)
     options = SolveOptions(time_limit_s=args.time_limit, threads=args.threads)
     simulation = simulate(scenario, forecaster, args.forecaster, args.solver, options,
-                          args.plan_hours, args.history_days)
+                          args.plan_hours, args.history_days, actual_h, args.replan_hours)
     if args.json:
         print(json.dumps({run.policy: {**run.realised,
                                        "placed": len(run.schedule.assignments),
                                        "unplaced": [u.job_id for u in run.schedule.unplaced],
                                        "missed_deadlines": run.missed_deadlines,
+                                       "killed": list(run.killed),
+                                       "kept_fraction": _json_number(
+                                           kept_fraction(simulation, run.policy)),
                                        "nights": run.nights}
                           for run in simulation.runs}, indent=2))
     else:
@@ -123,6 +154,10 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
               f"{args.solver}, nightly plans of {args.plan_hours:g} h; realised on actuals:")
         print(simulation_table(simulation))
     return EXIT_OK
+
+
+def _json_number(value: float) -> float | None:
+    return None if math.isnan(value) else round(value, 6)
 
 
 HANDLERS = {"evaluate": _cmd_evaluate, "simulate": _cmd_simulate}

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from greenslot.model import hostlist
+from greenslot.model.durations import time_limit_minutes
 from greenslot.model.scenario import Job, Scenario
 from greenslot.model.schedule import Schedule
 from greenslot.slurm.commands import Runner, SlurmError, controller_time, run_slurm
@@ -236,7 +237,7 @@ def queue_moves(scenario: Scenario, schedule: Schedule, plan_id: str,
         minutes = (a.end_slot - a.start_slot) * scenario.grid.slot.total_seconds() / 60
         if live.time_limit_min is not None and minutes > live.time_limit_min:
             # A slower power mode outlasts the user's limit: raise it (never lower it).
-            fields.append(f"TimeLimit={slurm_time_limit(minutes)}")
+            fields.append(f"TimeLimit={slurm_time_limit(time_limit_minutes(job, mode, minutes))}")
         moves.append(Move(job_id, live.slurm_id, (*fields, f"Comment={comment}"), live.held))
     return moves
 

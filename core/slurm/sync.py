@@ -154,7 +154,7 @@ def live_scenario(scenario: Scenario, state: LiveState) -> Scenario:
         # plans only put a job on nodes whose curve has its limit.
         assert mode is not None, f"{name}: {power} W is not a mode of {node.gpu_type}"
         end_slot = round(grid.offset_slots(start)) + grid.slots_for_hours(
-            job.duration_h / mode.relative_throughput)
+            job.planned_h / mode.relative_throughput)
         if end_slot <= 0:
             removed[name] = "RUNNING, ends before the horizon"
             continue

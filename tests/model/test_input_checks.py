@@ -280,6 +280,7 @@ CASES = [
 # Checks about a plan folder rather than a scenario: covered by their own tests below.
 PLAN_FOLDER_CHECKS = {"bad_plan"}
 OVERRIDE_CHECKS = {"bad_override"}  # cases in tests/analysts/test_whatif_overrides.py
+SIMULATE_CHECKS = {"unknown_job"}  # cases in tests/trust/test_simulate_durations.py
 
 
 # --- assertions -----------------------------------------------------------------------------------
@@ -323,7 +324,7 @@ def test_bad_input_is_one_named_line_and_writes_nothing(case: Case, tmp_path, ca
 
 
 def test_every_check_has_a_case():
-    covered = {c.check for c in CASES} | PLAN_FOLDER_CHECKS | OVERRIDE_CHECKS
+    covered = {c.check for c in CASES} | PLAN_FOLDER_CHECKS | OVERRIDE_CHECKS | SIMULATE_CHECKS
     assert covered == set(CHECKS)
 
 

@@ -2,7 +2,8 @@
 
 Keys address what the scenario files hold:
 
-``objective``, ``horizon``, ``start``, ``slot``, ``transfer_kwh_per_gb``, ``name``
+``objective``, ``horizon``, ``start``, ``slot``, ``transfer_kwh_per_gb``, ``name``,
+``duration_quantile``, ``duration_history``, ``duration_deadline``
     top-level YAML keys;
 ``objective.<weight>``
     one weight (``carbon_kg``, ``cost``, ``energy_kwh``, ``carbon_price_per_tonne``) added to
@@ -46,7 +47,8 @@ from greenslot.model.loader import (
 )
 from greenslot.model.scenario import Scenario
 
-TOP_LEVEL = ("name", "start", "horizon", "slot", "objective", "transfer_kwh_per_gb")
+TOP_LEVEL = ("name", "start", "horizon", "slot", "objective", "transfer_kwh_per_gb",
+             "duration_quantile", "duration_history", "duration_deadline")
 WEIGHTS = ("carbon_kg", "cost", "energy_kwh", "carbon_price_per_tonne")
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.\-\[\],]+$")
 

@@ -1,0 +1,140 @@
+"""Run-time uncertainty: the length a plan reserves, and the upper estimate a limit comes from.
+
+A training job's run time is not one number. Seeds, data order and early stopping move the
+epochs it needs to reach its target (on the Zeus NSDI '23 runs, the same configuration takes
+from about half to twice its median epochs), so a plan that reserves exactly ``duration_h``
+and a ``--time`` a fixed 10 % above it kills a job that merely ran long, wasting all its
+energy. Here each job gets two more lengths, both at its fastest power mode and in hours:
+
+- ``duration_max_h``: the upper estimate, the longest it is expected to run. Declared in the
+  jobs CSV, or learnt from a history of past runs of the same workload. Slurm's ``--time``
+  comes from it (:func:`time_limit_minutes`), so no job that runs within its declared range is
+  killed at its limit.
+- ``reserve_h``: what the plan reserves capacity for, the run time at the quantile ``q`` the
+  user chooses (``duration_quantile``). ``q = 0.5`` reserves the typical length (the contract's
+  ``duration_h``), ``q = 1`` the upper estimate.
+
+The quantile function of a job, ``Q(q)`` for ``0.5 <= q <= 1``:
+
+- with a declared range, ``duration_h`` is the median and ``duration_max_h`` the top, and
+  ``Q`` is linear between them (an assumption: nothing else is declared);
+- learnt from history, ``Q(q) = duration_h * R(q)`` where ``R`` is the empirical quantile
+  function of ``actual_h / duration_h`` over the workload's past runs, and the upper estimate
+  is ``duration_h`` times the largest ratio seen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from greenslot.model.scenario import Job, PowerMode
+
+DEFAULT_QUANTILE = 0.5
+MIN_HISTORY_RUNS = 5
+"""Past runs a workload needs before its ratios are trusted; fewer leave its jobs as declared."""
+
+# The time limit without an upper estimate (the contract-era default): planned run plus
+# max(10 min, 10 %).
+TIME_MARGIN_FRACTION = 0.10
+TIME_MARGIN_MIN_MINUTES = 10
+TIME_GRACE_MINUTES = 5
+"""Added to the upper estimate's run time: job start-up and Slurm's minute granularity."""
+
+
+@dataclass(frozen=True)
+class DurationHistory:
+    """Past runs' ``actual_h / duration_h`` ratios by workload, sorted (at least one each).
+
+    ``source`` names the file in messages.
+    """
+
+    ratios: Mapping[str, tuple[float, ...]]
+    source: str = ""
+
+    def learnt(self, workload: str) -> tuple[float, ...] | None:
+        """The workload's ratios, or None when it has fewer than :data:`MIN_HISTORY_RUNS`."""
+        found = self.ratios.get(workload, ())
+        return found if len(found) >= MIN_HISTORY_RUNS else None
+
+
+def ratio_quantile(ratios: tuple[float, ...], q: float) -> float:
+    """The empirical ``q`` quantile of ``ratios`` (linear between order statistics)."""
+    return float(np.quantile(np.asarray(ratios, dtype=float), q))
+
+
+def declared_quantile_h(duration_h: float, duration_max_h: float, q: float) -> float:
+    """``Q(q)`` of a declared range: linear from the median ``duration_h`` to the top."""
+    return duration_h + (duration_max_h - duration_h) * (q - 0.5) / 0.5
+
+
+def with_uncertainty(job: Job, quantile: float, history: DurationHistory | None,
+                     deadline_quantile: float | None = 1.0) -> Job:
+    """``job`` with its upper estimate and reserved length filled in (see the module doc).
+
+    A job that declares ``duration_max_h`` keeps it; one that does not takes what
+    ``history`` learnt for its workload, if anything. A job with neither keeps
+    ``reserve_h = None``: it reserves ``duration_h`` as the contract says.
+
+    ``deadline_quantile``: the reserved run must end early enough that running on to the run
+    time at this quantile (1: the upper estimate; None: no guard) at the fastest mode still
+    meets the deadline, as far as the job's window allows (the guard never makes a job's
+    window shorter than its reserved run). Why: a plan packed against deadlines turns every
+    long run into a late one, while capacity reserved at a high quantile costs carbon on every
+    run; the guard spends slack only near deadlines.
+    """
+    ratios = None
+    if job.duration_max_h is not None:
+        top = job.duration_max_h
+        reserve = declared_quantile_h(job.duration_h, top, quantile)
+    else:
+        ratios = history.learnt(job.workload) if history is not None else None
+        if ratios is None:
+            return job
+        top = job.duration_h * max(ratios[-1], 1.0)
+        reserve = min(top, job.duration_h * ratio_quantile(ratios, quantile))
+    guard = 0.0
+    if deadline_quantile is not None:
+        if deadline_quantile >= 1.0:
+            guarded = top
+        elif ratios is None:
+            guarded = declared_quantile_h(job.duration_h, top, max(deadline_quantile, 0.5))
+        else:
+            guarded = job.duration_h * ratio_quantile(ratios, deadline_quantile)
+        window_h = (job.deadline - job.release).total_seconds() / 3600.0
+        guard = max(0.0, min(guarded - reserve, window_h - reserve))
+    return dataclasses.replace(job, duration_max_h=top,
+                               reserve_h=None if reserve == job.duration_h else reserve,
+                               deadline_guard_h=guard)
+
+
+def realised_job(job: Job, actual_h: float) -> Job:
+    """``job`` as it really ran: its run takes ``actual_h`` hours at the fastest mode.
+
+    Why a job and not a new schedule type: the accounting and the validator then price and
+    check a realised run with the same rules as a planned one.
+    """
+    return dataclasses.replace(job, reserve_h=actual_h)
+
+
+def time_limit_minutes(job: Job, mode: PowerMode | None, planned_minutes: float) -> int:
+    """Slurm ``--time`` [whole minutes] for ``job`` run in ``mode`` over ``planned_minutes``.
+
+    With an upper estimate: its run time in ``mode`` (never below the planned run), plus
+    :data:`TIME_GRACE_MINUTES`, so a run within the declared range always ends before its
+    limit. Without one (or without the mode, which only an invalid plan lacks): the planned
+    run plus max(10 min, 10 %), as before this existed.
+    """
+    if job.duration_max_h is None or mode is None:
+        margin = max(TIME_MARGIN_MIN_MINUTES, TIME_MARGIN_FRACTION * planned_minutes)
+        return math.ceil(planned_minutes + margin)
+    upper = job.duration_max_h / mode.relative_throughput * 60.0
+    return math.ceil(max(upper, planned_minutes) - 1e-9) + TIME_GRACE_MINUTES
+
+
+__all__ = ["DEFAULT_QUANTILE", "MIN_HISTORY_RUNS", "DurationHistory", "declared_quantile_h",
+           "ratio_quantile", "realised_job", "time_limit_minutes", "with_uncertainty"]

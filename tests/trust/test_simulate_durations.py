@@ -1,0 +1,163 @@
+"""``simulate`` with real run times: jobs end early or late, late ones hold their GPUs, and a
+run past its ``--time`` is killed.
+
+A hand-built cluster checks the event rules one by one (worked out by hand); the shipped SGIP
+replay, with run times drawn from the real Zeus epochs-to-target spread, checks that learnt
+upper estimates leave no job killed, and that without them Slurm's fixed margin kills some.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from greenslot.analysis.actual_durations import draw_actual_hours
+from greenslot.analysis.execution import Cluster
+from greenslot.analysis.simulate import (
+    kept_fraction,
+    persistence,
+    sgip_forecaster,
+    simulate,
+)
+from greenslot.cli import main
+from greenslot.forecasts.scenario_loading import load_scenario
+from greenslot.model.accounting import account
+from greenslot.model.loader import load_duration_history
+from greenslot.model.schedule import Assignment
+from greenslot.model.validator import validate
+from tests.helpers.scenarios import hourly_forecast, write_scenario
+
+SAMPLE = Path(__file__).parent / "data" / "sgip-replay-2020-06-01-4d"
+HISTORY = Path(str(resources.files("greenslot.data") / "run_times"
+                   / "zeus_epochs_to_target.csv"))
+
+
+def _cluster(tmp_path: Path, jobs: list[dict], actual_h: dict[str, float]) -> Cluster:
+    """Two 2-GPU nodes n1, n2, 12 one-hour slots; one 300 W mode (relative throughput 1)."""
+    path = write_scenario(tmp_path, forecasts={"forecast-s1.csv": hourly_forecast(
+        [100.0] * 12)})
+    config = yaml.safe_load(path.read_text())
+    config["horizon"] = "12h"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    pd.DataFrame(jobs).to_csv(tmp_path / "jobs.csv", index=False)
+    return Cluster(load_scenario(path), actual_h)
+
+
+def test_a_late_job_holds_its_gpus_and_delays_the_job_planned_after_it(tmp_path):
+    jobs = [{"job_id": "long", "gpus": 2, "duration_h": 2, "duration_max_h": 4},
+            {"job_id": "next", "gpus": 1, "duration_h": 1},
+            {"job_id": "beside", "gpus": 2, "duration_h": 1}]
+    cluster = _cluster(tmp_path, jobs, {"long": 3.0, "next": 1.0, "beside": 0.5})
+    long = cluster.run(Assignment("long", 0, 2, 300, ("n1",)))
+    after = cluster.run(Assignment("next", 2, 3, 300, ("n1",)))
+    beside = cluster.run(Assignment("beside", 2, 3, 300, ("n2",)))
+    # 'long' runs 3 h (within its 4 h range, not killed), so 'next' starts at 3, not 2;
+    # 'beside' on the other node is not held up, and ends after half an hour, in its slot.
+    assert (long.assignment.start_slot, long.assignment.end_slot, long.killed) == (0, 3, False)
+    assert (after.assignment.start_slot, after.assignment.end_slot) == (3, 4)
+    assert (beside.assignment.start_slot, beside.assignment.end_slot) == (2, 3)
+    realised = cluster.realised_scenario()
+    assert validate(realised, _schedule(cluster)) == []
+
+
+def test_a_run_past_its_limit_is_killed_and_its_dependant_never_starts(tmp_path):
+    """No upper estimate: --time = 2 h + max(10 min, 10 %) = 2 h 12 min; 3 h is killed there."""
+    jobs = [{"job_id": "over", "gpus": 1, "duration_h": 2},
+            {"job_id": "child", "gpus": 1, "duration_h": 1, "depends_on": "over"}]
+    cluster = _cluster(tmp_path, jobs, {"over": 3.0, "child": 1.0})
+    over = cluster.run(Assignment("over", 0, 2, 300, ("n1",)))
+    assert over.killed and over.hours_in_mode == pytest.approx(2.2)
+    assert (over.assignment.start_slot, over.assignment.end_slot) == (0, 3)
+    assert cluster.run(Assignment("child", 2, 3, 300, ("n2",))) is None
+
+
+def _schedule(cluster: Cluster):
+    from greenslot.model.schedule import Schedule
+
+    return Schedule(tuple(r.assignment for r in cluster.ran.values()))
+
+
+def _with_history(tmp_path: Path, quantile: float = 0.5) -> Path:
+    folder = tmp_path / "replay"
+    shutil.copytree(SAMPLE, folder)
+    shutil.copy(HISTORY, folder / "history.csv")
+    config = yaml.safe_load((folder / "scenario.yaml").read_text())
+    config.update(duration_history="history.csv", duration_quantile=quantile)
+    (folder / "scenario.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return folder
+
+
+def test_learnt_upper_estimates_leave_no_job_killed_on_real_moer(tmp_path):
+    """Real run times (Zeus seeds' epochs-to-target spread) on the real SGIP replay."""
+    plain = load_scenario(SAMPLE)
+    learnt = load_scenario(_with_history(tmp_path))
+    actual_h = draw_actual_hours(plain, load_duration_history(HISTORY), seed=3)
+    ratios = [actual_h[j.job_id] / j.duration_h for j in plain.jobs]
+    assert max(ratios) > 1.1 and min(ratios) < 1.0  # some run long, some short
+    forecast = sgip_forecaster([SAMPLE / "provider.csv"])
+    fixed_margin = simulate(plain, forecast, "sgip", actual_h=actual_h)
+    ranged = simulate(learnt, forecast, "sgip", actual_h=actual_h)
+    killed = fixed_margin.run("plan on sgip").killed
+    # With a fixed 10 % margin the jobs that ran over 1.1 x are killed at their limit ...
+    assert killed and all(actual_h[j] > 1.1 * plain.job(j).duration_h for j in killed)
+    # ... with the learnt upper estimate every job runs within its range and none is.
+    assert all(actual_h[j.job_id] <= j.duration_max_h for j in learnt.jobs)
+    plan = ranged.run("plan on sgip")
+    assert plan.killed == () and ranged.run("perfect foresight").killed == ()
+    assert plan.missed_deadlines <= ranged.run("perfect foresight").missed_deadlines
+    for simulation in (fixed_margin, ranged):
+        for run in simulation.runs:
+            # Realised totals are the exact accounting of the runs as they happened.
+            assert run.realised == account(run.scenario, run.schedule).totals
+            assert all(v.kind == "window" and "after its deadline" in v.message
+                       for v in validate(run.scenario, run.schedule))
+    assert 0 < kept_fraction(ranged, "plan on sgip") < 1
+
+
+def test_intra_day_replanning_every_six_hours(tmp_path):
+    scenario = load_scenario(SAMPLE)
+    actual_h = draw_actual_hours(scenario, load_duration_history(HISTORY), seed=1)
+    simulation = simulate(scenario, persistence, "persistence", actual_h=actual_h,
+                          replan_hours=6)
+    plan = simulation.run("plan on persistence")
+    assert plan.nights > 4  # more plans than nights: 4 days replayed, a plan every 6 h
+    assert len(plan.schedule.assignments) + len(plan.schedule.unplaced) == 36
+    assert plan.realised == account(plan.scenario, plan.schedule).totals
+
+
+def test_simulate_cli_reads_actual_durations(tmp_path, capsys):
+    scenario = load_scenario(SAMPLE)
+    rows = [{"job_id": j.job_id, "actual_h": j.duration_h * (1.3 if i % 3 == 0 else 0.8)}
+            for i, j in enumerate(scenario.jobs)]
+    pd.DataFrame(rows).to_csv(tmp_path / "actual.csv", index=False)
+    rc = main(["simulate", str(SAMPLE), "--forecaster", "sgip", "--sgip",
+               str(SAMPLE / "provider.csv"), "--actual-durations", str(tmp_path / "actual.csv"),
+               "--json"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    report = json.loads(captured.out)
+    plan = report["plan on sgip"]
+    # 1.3 x is past the fixed 10 % margin: every such job the plan started is killed.
+    long = {r["job_id"] for r in rows[::3]}
+    assert set(plan["killed"]) == long - set(plan["unplaced"])
+    assert report["perfect foresight"]["killed"] == []
+    assert report["perfect foresight"]["kept_fraction"] == 1.0
+
+
+@pytest.mark.parametrize(("text", "field", "check"), [
+    ("job_id,actual_h\nnobody,1\n", "job_id", "unknown_job"),
+    ("job_id,actual_h\nd1-00,-1\n", "actual_h", "bad_number"),
+    ("job_id,actual_h\nd1-00,2\n", "job_id", "missing_key"),  # the other jobs lack a row
+])
+def test_bad_actual_durations_are_one_line_exit_2(tmp_path, capsys, text, field, check):
+    (tmp_path / "actual.csv").write_text(text)
+    rc = main(["simulate", str(SAMPLE), "--actual-durations", str(tmp_path / "actual.csv")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and f"field '{field}'" in err, err
+    assert err.endswith(f"[{check}]")
