@@ -21,7 +21,10 @@ CHECKS: dict[str, str] = {
     "missing_column": "a required CSV column is absent",
     "unknown_column": "a CSV column the format does not define",
     "bad_type": "a value of the wrong type (text where a number or list is expected...)",
-    "bad_number": "a value that is not a number, or out of its allowed range",
+    "bad_number": "a value that is not a finite number, or outside its bounds (the physical "
+                  "bounds of every field are in greenslot.model.limits)",
+    "too_large": "more nodes, slots, text or YAML structure than any real scenario has",
+    "time_out_of_range": "a time before 1970 or from 2200 on",
     "bad_time": "a time that is not ISO 8601",
     "naive_time": "a time without a UTC offset",
     "bad_duration": "a duration pandas cannot read, or not positive",

@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
-import yaml
 
-from greenslot.model import hostlist, rules
+from greenslot.model import hostlist, limits, rules
 from greenslot.model.checks import did_you_mean, fail
 from greenslot.model.csvfile import read_strict_csv
 from greenslot.model.forecast_spec import SiteForecastRequest, SiteForecasts
@@ -37,6 +36,7 @@ from greenslot.model.scenario import (
     Site,
 )
 from greenslot.model.timegrid import TimeGrid
+from greenslot.model.yamlfile import load_yaml
 
 TOP_KEYS = {"name", "start", "horizon", "slot", "objective", "transfer_kwh_per_gb", "sites",
             "gpu_types", "nodes", "jobs", "reservations"}
@@ -55,7 +55,7 @@ JOB_REQUIRED = ("job_id", "gpus", "duration_h")
 JOB_OPTIONAL = ("release", "deadline", "workload", "gpu_type", "site", "partition", "priority",
                 "depends_on", "script", "command", "data_gb", "data_site", "pinned_start",
                 "pinned_nodes", "power_limit_w")
-JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]+$")
+JOB_ID_PATTERN = re.compile(r"[A-Za-z0-9_.\-]+")  # used with fullmatch
 
 
 class RawEdits(Protocol):
@@ -91,31 +91,6 @@ def resolve_scenario_path(path: str | Path) -> Path:
     return candidate
 
 
-class _DuplicateKeyError(yaml.YAMLError):
-    """A mapping names one key twice; PyYAML would silently keep the last value."""
-
-    def __init__(self, key: str, line: int, first_line: int) -> None:
-        super().__init__(f"duplicate key {key!r}")
-        self.key, self.line, self.first_line = key, line, first_line
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate keys (YAML 1.2 forbids them; PyYAML keeps the last)."""
-
-    def construct_mapping(self, node, deep=False):  # type: ignore[override]
-        first: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            try:
-                seen = first.get(key)
-            except TypeError:  # an unhashable key: let PyYAML report it
-                continue
-            if seen is not None:
-                raise _DuplicateKeyError(str(key), key_node.start_mark.line + 1, seen)
-            first[key] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep=deep)
-
-
 class _YamlReader:
     """Typed access to a YAML mapping, failing with the file and a YAML path as the row."""
 
@@ -134,20 +109,30 @@ class _YamlReader:
                 fail("missing_key", self.display, where, key, "required key is missing")
         return dict(value)
 
-    def number(self, value: Any, where: str, field: str, minimum: float | None = None,
-               strict: bool = False) -> float:
+    def number(self, value: Any, where: str | None, field: str,
+               bound: limits.Bound) -> float:
+        """A finite number inside ``bound``; YAML's ``.inf``/``.nan`` and huge ints refused."""
         if (isinstance(value, bool) or not isinstance(value, int | float)
-                or not math.isfinite(value)):
+                or not _finite(value)):
             fail("bad_number", self.display, where, field,
                  f"expected a finite number, got {_shown(value)}")
-        if minimum is not None and (value < minimum or (strict and value == minimum)):
-            relation = ">" if strict else ">="
-            fail("bad_number", self.display, where, field, f"must be {relation} {minimum}")
-        return float(value)
+        return _in_bound(float(value), bound, self.display, where, field, repr(value))
 
-    def text(self, value: Any, where: str, field: str) -> str:
+    def whole(self, value: Any, where: str | None, field: str, bound: limits.Bound) -> int:
+        """A whole number inside ``bound`` (``4.0`` reads as 4)."""
+        number = self.number(value, where, field, bound)
+        if number != int(number):
+            fail("bad_number", self.display, where, field, "must be a whole number")
+        return int(number)
+
+    def text(self, value: Any, where: str | None, field: str,
+             max_chars: int = limits.MAX_TEXT_CHARS) -> str:
         if not isinstance(value, str) or not value.strip():
-            fail("bad_type", self.display, where, field, f"expected text, got {value!r}")
+            fail("bad_type", self.display, where, field,
+                 f"expected text, got {_shown_short(value)}")
+        if len(value.strip()) > max_chars:
+            fail("too_large", self.display, where, field,
+                 f"{len(value.strip())} characters; at most {max_chars}")
         return value.strip()
 
     def boolean(self, value: Any, where: str, field: str) -> bool:
@@ -162,37 +147,82 @@ class _YamlReader:
         # pandas reads a bare number as nanoseconds: "48" would silently be a 48 ns horizon.
         if isinstance(value, int | float) or re.fullmatch(r"\s*[-+]?[\d.]+\s*", str(value)):
             fail("bad_duration", self.display, where, field,
-                 f"{value!r} has no unit; write it like '48h' or '15min'")
+                 f"{_shown_short(value)} has no unit; write it like '48h' or '15min'")
+        if not isinstance(value, str) or len(value) > 64:
+            fail("bad_duration", self.display, where, field,
+                 f"not a duration like '48h' or '15min': {_shown_short(value)}")
         try:
-            delta = pd.Timedelta(str(value))
+            delta = pd.Timedelta(value)
+        except (pd.errors.OutOfBoundsTimedelta, OverflowError):
+            fail("too_large", self.display, where, field,
+                 f"{_shown_short(value)} is longer than any horizon (pandas ends in 2262)")
         except ValueError:
             fail("bad_duration", self.display, where, field,
-                 f"not a duration like '48h' or '15min': {value!r}")
+                 f"not a duration like '48h' or '15min': {_shown_short(value)}")
         if delta <= pd.Timedelta(0):
             fail("bad_duration", self.display, where, field, "must be positive")
         return delta
 
 
+def _finite(value: int | float) -> bool:
+    """Finite as a float: a YAML int past 1e308 overflows float() and counts as not finite."""
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def _in_bound(value: float, bound: limits.Bound, display: str, where: str | None,
+              field: str, shown: str) -> float:
+    if not bound.contains(value):
+        fail("bad_number", display, where, field,
+             f"{_short(shown)} is outside its bounds: must be {bound.describe()}")
+    return value
+
+
+def _short(text: str, chars: int = 60) -> str:
+    """Text cut for a one-line message: a hostile value must not flood the terminal."""
+    return text if len(text) <= chars else f"{text[:chars]}... ({len(text)} characters)"
+
+
 def _shown(value: Any) -> str:
     """A YAML value as the user wrote it (YAML turns unquoted times into datetimes)."""
-    return repr(value.isoformat()) if isinstance(value, datetime) else repr(value)
+    return repr(value.isoformat()) if isinstance(value, datetime) else _shown_short(value)
+
+
+def _shown_short(value: Any) -> str:
+    """``repr`` of a scalar, or the type of a container: a nested value is never printed."""
+    if isinstance(value, Mapping | list | tuple | set):
+        return f"a {type(value).__name__}"
+    return _short(repr(value))
 
 
 def parse_time(value: Any, file: str, row: str | None, field: str) -> datetime:
     """An ISO 8601 time with a UTC offset, as a tz-aware UTC datetime."""
     if isinstance(value, datetime):
-        stamp = pd.Timestamp(value)
+        try:
+            stamp = pd.Timestamp(value)
+        except (ValueError, OverflowError):
+            fail("time_out_of_range", file, row, field,
+                 f"{_shown(value)} is outside {limits.EARLIEST.year}..{limits.LATEST.year - 1}")
     else:
         try:
             stamp = pd.Timestamp(str(value).strip())
-        except ValueError:
-            fail("bad_time", file, row, field, f"not an ISO 8601 time: {value!r}")
+        except (ValueError, OverflowError):
+            # pandas raises OutOfBoundsDatetime (a ValueError) past 2262
+            fail("bad_time", file, row, field,
+                 f"not an ISO 8601 time between {limits.EARLIEST.year} and "
+                 f"{limits.LATEST.year - 1}: {_shown_short(value)}")
     if stamp is pd.NaT:
-        fail("bad_time", file, row, field, f"not an ISO 8601 time: {value!r}")
+        fail("bad_time", file, row, field, f"not an ISO 8601 time: {_shown_short(value)}")
     if stamp.tzinfo is None:
         fail("naive_time", file, row, field,
              f"time {_shown(value)} has no UTC offset; write it like 2022-06-14T01:00:00+00:00")
-    return stamp.tz_convert("UTC").to_pydatetime()
+    when = stamp.tz_convert("UTC").to_pydatetime()
+    if not limits.time_in_range(when):
+        fail("time_out_of_range", file, row, field,
+             f"{when.isoformat()} is outside {limits.EARLIEST.year}..{limits.LATEST.year - 1}")
+    return when
 
 
 def _objective(value: Any, reader: _YamlReader) -> Objective:
@@ -221,11 +251,15 @@ def parse_objective_weights(value: Any, display: str) -> Objective:
     for key, weight in value.items():
         if key not in ("carbon_kg", "cost", "energy_kwh", "carbon_price_per_tonne"):
             fail("bad_objective", display, None, "objective",
-                 f"unknown weight {key!r}; use carbon_kg, cost, energy_kwh, "
+                 f"unknown weight {_shown_short(key)}; use carbon_kg, cost, energy_kwh, "
                  "carbon_price_per_tonne")
-        if isinstance(weight, bool) or not isinstance(weight, int | float) or not weight >= 0:
+        bound = (limits.CARBON_PRICE_PER_TONNE if key == "carbon_price_per_tonne"
+                 else limits.OBJECTIVE_WEIGHT)
+        if (isinstance(weight, bool) or not isinstance(weight, int | float)
+                or not _finite(weight) or not bound.contains(float(weight))):
             fail("bad_objective", display, None, f"objective.{key}",
-                 f"weight must be a number >= 0, got {weight!r}")
+                 f"weight must be a finite number {bound.describe()}, got "
+                 f"{_shown_short(weight)}")
         weights[key] = float(weight)
     price = weights.pop("carbon_price_per_tonne", None)
     if price is not None:
@@ -250,10 +284,11 @@ def _load_curve(path: Path, display: str) -> dict[str, tuple[PowerMode, ...]]:
         workload = record["workload"].strip()
         if not workload:
             fail("bad_type", display, where, "workload", "workload name is empty")
-        limit = _csv_number(record["power_limit_w"], display, where, "power_limit_w", 0, True)
-        power = _csv_number(record["power_w"], display, where, "power_w", 0, True)
+        limit = _csv_number(record["power_limit_w"], display, where, "power_limit_w",
+                            limits.CURVE_POWER_W)
+        power = _csv_number(record["power_w"], display, where, "power_w", limits.CURVE_POWER_W)
         rel = _csv_number(record["relative_throughput"], display, where,
-                          "relative_throughput", 0, True)
+                          "relative_throughput", _POSITIVE)
         if rel > 1 + 1e-9:
             fail("bad_curve", display, where, "relative_throughput",
                  "must be <= 1 (relative to the workload's fastest row)")
@@ -262,7 +297,7 @@ def _load_curve(path: Path, display: str) -> dict[str, tuple[PowerMode, ...]]:
                  f"workload {workload!r} lists power limit {limit:g} W twice")
         seen.add((workload, limit))
         clock = (record.get("gpu_freq_mhz") or "").strip()
-        clock_mhz = (_csv_number(clock, display, where, "gpu_freq_mhz", 0, True)
+        clock_mhz = (_csv_number(clock, display, where, "gpu_freq_mhz", limits.CURVE_FREQ_MHZ)
                      if clock else None)
         rows.setdefault(workload, []).append(PowerMode(limit, power, rel, clock_mhz))
     if not rows:
@@ -290,18 +325,17 @@ def _require_columns(frame: pd.DataFrame, required, display: str, known) -> None
             fail("missing_column", display, "line 1", column, "required column is missing")
 
 
-def _csv_number(raw: str, display: str, where: str, field: str,
-                minimum: float | None = None, strict: bool = False) -> float:
+_POSITIVE = limits.Bound(0.0, math.inf, low_open=True)  # relative_throughput (<= 1 checked apart)
+
+
+def _csv_number(raw: str, display: str, where: str, field: str, bound: limits.Bound) -> float:
     try:
         value = float(raw)
     except ValueError:
-        fail("bad_number", display, where, field, f"not a number: {raw!r}")
+        fail("bad_number", display, where, field, f"not a number: {_short(repr(raw))}")
     if math.isnan(value) or math.isinf(value):
-        fail("bad_number", display, where, field, f"not a finite number: {raw!r}")
-    if minimum is not None and (value < minimum or (strict and value == minimum)):
-        relation = ">" if strict else ">="
-        fail("bad_number", display, where, field, f"must be {relation} {minimum:g}, got {raw}")
-    return value
+        fail("bad_number", display, where, field, f"not a finite number: {_short(repr(raw))}")
+    return _in_bound(value, bound, display, where, field, raw)
 
 
 def _load_sites(raw: Any, reader: _YamlReader, folder: Path, grid: TimeGrid,
@@ -312,20 +346,22 @@ def _load_sites(raw: Any, reader: _YamlReader, folder: Path, grid: TimeGrid,
     for i, item in enumerate(raw):
         where = f"sites[{i}]"
         data = reader.mapping(item, where, SITE_KEYS, SITE_REQUIRED)
-        name = reader.text(data["name"], where, "name")
+        name = reader.text(data["name"], where, "name", limits.MAX_NAME_CHARS)
         if name in series:
             fail("duplicate_name", reader.display, where, "name", f"site {name!r} defined twice")
-        pue = reader.number(data.get("pue", 1.0), where, "pue", minimum=1.0)
+        pue = reader.number(data.get("pue", 1.0), where, "pue", limits.PUE)
         cap = data.get("power_cap_kw")
-        cap_kw = None if cap is None else reader.number(cap, where, "power_cap_kw", 0, True)
+        cap_kw = (None if cap is None
+                  else reader.number(cap, where, "power_cap_kw", limits.POWER_CAP_KW))
         down = reader.boolean(data.get("power_down_idle", False), where, "power_down_idle")
         signals = forecasts.site_signals(SiteForecastRequest(
             site=name, forecast=data["forecast"], scenario=reader.display, where=where,
             folder=folder, grid=grid, shown=_display))
         series[name], origins[name] = signals.series, signals.sources
         budgets = {key: None if data.get(key) is None
-                   else reader.number(data[key], where, key, 0, True)
-                   for key in ("energy_budget_kwh", "carbon_budget_kg")}
+                   else reader.number(data[key], where, key, bound)
+                   for key, bound in (("energy_budget_kwh", limits.ENERGY_BUDGET_KWH),
+                                      ("carbon_budget_kg", limits.CARBON_BUDGET_KG))}
         sites.append(Site(name=name, pue=pue, power_cap_kw=cap_kw, power_down_idle=down,
                           **budgets))
     return tuple(sites), series, origins
@@ -338,10 +374,10 @@ def _load_gpu_types(raw: Any, reader: _YamlReader, folder: Path) -> tuple[GpuTyp
     for i, item in enumerate(raw):
         where = f"gpu_types[{i}]"
         data = reader.mapping(item, where, GPU_KEYS, GPU_KEYS)
-        name = reader.text(data["name"], where, "name")
+        name = reader.text(data["name"], where, "name", limits.MAX_NAME_CHARS)
         if name in types:
             fail("duplicate_name", reader.display, where, "name", f"GPU type {name!r} twice")
-        idle = reader.number(data["gpu_idle_w"], where, "gpu_idle_w", minimum=0)
+        idle = reader.number(data["gpu_idle_w"], where, "gpu_idle_w", limits.GPU_IDLE_W)
         curve_path = folder / reader.text(data["power_curve"], where, "power_curve")
         curves = _load_curve(curve_path, _display(curve_path))
         types[name] = GpuType(name=name, gpu_idle_w=idle, curves=curves)
@@ -380,7 +416,10 @@ def _load_nodes(raw, reader: _YamlReader, sites, gpu_types, grid) -> tuple[Node,
             fail("bad_type", reader.display, where, "names",
                  "expected a hostlist like gpu[01-04] or a list of names")
         try:
-            names = hostlist.expand(data["names"])
+            names = hostlist.expand(data["names"], limit=limits.MAX_NODES - len(nodes))
+        except hostlist.TooManyHostsError:
+            fail("bad_hostlist", reader.display, where, "names",
+                 f"the node groups name more than {limits.MAX_NODES} nodes in all")
         except hostlist.HostlistError as exc:
             fail("bad_hostlist", reader.display, where, "names", str(exc))
         site = reader.text(data["site"], where, "site")
@@ -392,17 +431,15 @@ def _load_nodes(raw, reader: _YamlReader, sites, gpu_types, grid) -> tuple[Node,
             fail("unknown_gpu_type", reader.display, where, "gpu_type",
                  f"no GPU type named {gpu_type!r};{did_you_mean(gpu_type, type_names)} "
                  "define it under gpu_types")
-        gpus = reader.number(data["gpus"], where, "gpus", 1)
-        if gpus != int(gpus):
-            fail("bad_number", reader.display, where, "gpus", "must be a whole number")
-        idle = reader.number(data["idle_w"], where, "idle_w", minimum=0)
+        gpus = reader.whole(data["gpus"], where, "gpus", limits.NODE_GPUS)
+        idle = reader.number(data["idle_w"], where, "idle_w", limits.NODE_IDLE_W)
         partition = data.get("partition")
         partition = None if partition is None else reader.text(partition, where, "partition")
         unavailable = _unavailable_slots(data.get("unavailable"), reader, where, grid)
         for name in names:
             if name in nodes:
                 fail("duplicate_name", reader.display, where, "names", f"node {name!r} twice")
-            nodes[name] = Node(name, site, gpu_type, int(gpus), idle, partition, unavailable)
+            nodes[name] = Node(name, site, gpu_type, gpus, idle, partition, unavailable)
     return tuple(sorted(nodes.values(), key=lambda n: hostlist.natural_key(n.name)))
 
 
@@ -416,13 +453,19 @@ class _JobReader:
         where = f"line {line}"
         get = {k: (v or "").strip() for k, v in record.items()}
         job_id = get["job_id"]
-        if not JOB_ID_PATTERN.match(job_id):
+        if not JOB_ID_PATTERN.fullmatch(job_id) or len(job_id) > limits.MAX_NAME_CHARS:
             fail("bad_name", self.display, where, "job_id",
-                 f"{job_id!r}: use letters, digits, '_', '.', '-' only")
-        gpus = _csv_number(get["gpus"], self.display, where, "gpus", 1)
+                 f"{_short(repr(job_id))}: use letters, digits, '_', '.', '-' only, at most "
+                 f"{limits.MAX_NAME_CHARS} of them")
+        gpus = _csv_number(get["gpus"], self.display, where, "gpus", limits.JOB_GPUS)
         if gpus != int(gpus):
             fail("bad_number", self.display, where, "gpus", "must be a whole number")
-        duration = _csv_number(get["duration_h"], self.display, where, "duration_h", 0, True)
+        duration = _csv_number(get["duration_h"], self.display, where, "duration_h",
+                               limits.JOB_DURATION_H)
+        if duration < limits.MIN_JOB_DURATION_H:
+            fail("bad_number", self.display, where, "duration_h",
+                 f"{_short(get['duration_h'])} h is shorter than a second, the shortest run "
+                 "Slurm can time")
         release = self._time(get.get("release"), where, "release") or self.grid.start
         deadline = self._time(get.get("deadline"), where, "deadline")
         if deadline is None:
@@ -435,7 +478,8 @@ class _JobReader:
             fail("deadline_before_release", self.display, where, "deadline",
                  f"deadline {deadline.isoformat()} is not after release {release.isoformat()}")
         priority = get.get("priority")
-        priority_value = (_csv_number(priority, self.display, where, "priority", 0)
+        priority_value = (_csv_number(priority, self.display, where, "priority",
+                                      limits.JOB_PRIORITY)
                           if priority else 1.0)
         depends = tuple(d.strip() for d in get.get("depends_on", "").split(";") if d.strip())
         script, command = get.get("script") or None, get.get("command") or None
@@ -449,9 +493,11 @@ class _JobReader:
                 fail("missing_file", self.display, where, "script",
                      f"batch script {script!r} not found")
         data_gb = get.get("data_gb")
-        data_value = _csv_number(data_gb, self.display, where, "data_gb", 0) if data_gb else 0.0
+        data_value = (_csv_number(data_gb, self.display, where, "data_gb", limits.JOB_DATA_GB)
+                      if data_gb else 0.0)
         limit = get.get("power_limit_w")
-        limit_value = (_csv_number(limit, self.display, where, "power_limit_w", 0, True)
+        limit_value = (_csv_number(limit, self.display, where, "power_limit_w",
+                                   limits.JOB_POWER_LIMIT_W)
                        if limit else None)
         pinned_start = self._time(get.get("pinned_start"), where, "pinned_start")
         pinned_raw = get.get("pinned_nodes")
@@ -616,6 +662,41 @@ def _check_cycles(scenario: Scenario, display: str) -> None:
                 stack.append((child, iter(scenario.job(child).depends_on)))
 
 
+def _scenario_name(value: Any, folder: Path, reader: _YamlReader) -> str:
+    """``name:`` as text (a bare number like ``2026`` is read as its text), else the folder's.
+
+    Why checked: the name travels into every job's Slurm comment and summary.json, so a list
+    (an alias bomb's favourite shape) or a megabyte of text must stop here.
+    """
+    if value is None or value == "":
+        return folder.name
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    return reader.text(value, None, "name", limits.MAX_NAME_CHARS)
+
+
+def _grid(start: datetime, horizon: pd.Timedelta, slot: pd.Timedelta, data: dict,
+          display: str) -> TimeGrid:
+    """The time grid, with the slot count and the horizon's end inside their limits."""
+    if slot < limits.MIN_SLOT:
+        fail("bad_duration", display, None, "slot",
+             f"{data['slot']} is shorter than {limits.MIN_SLOT.total_seconds():g} s, the "
+             "resolution Slurm schedules at")
+    if horizon % slot != pd.Timedelta(0):
+        fail("horizon_not_multiple", display, None, "horizon",
+             f"horizon {_short(str(data['horizon']))} is not a whole number of "
+             f"{_short(str(data['slot']))} slots")
+    n_slots = int(horizon // slot)
+    if n_slots > limits.MAX_SLOTS:
+        fail("too_large", display, None, "horizon",
+             f"{n_slots} slots of {data['slot']}; at most {limits.MAX_SLOTS}: use longer slots "
+             "or a shorter horizon")
+    if not limits.time_in_range(start + horizon.to_pytimedelta()):
+        fail("time_out_of_range", display, None, "horizon",
+             f"the horizon ends after {limits.LATEST.isoformat()}")
+    return TimeGrid(start=start, slot=slot.to_pytimedelta(), n_slots=n_slots)
+
+
 def load_scenario(path: str | Path, forecasts: SiteForecasts,
                   edits: RawEdits | None = None) -> Scenario:
     """Read and check a scenario; raises :class:`ScenarioError` on the first problem found.
@@ -628,21 +709,13 @@ def load_scenario(path: str | Path, forecasts: SiteForecasts,
     source = resolve_scenario_path(path)
     display = _display(source)
     try:
-        raw = yaml.load(source.read_text(encoding="utf-8-sig"), Loader=_UniqueKeyLoader)
-    except _DuplicateKeyError as exc:
-        fail("bad_yaml", display, f"line {exc.line}", exc.key,
-             f"key appears twice in one mapping (first on line {exc.first_line}); keep one")
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        row = f"line {mark.line + 1}" if mark else None
-        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
-        fail("bad_yaml", display, row, None,
-             f"not valid YAML: {problem}; check indentation (spaces, no tabs) and quotes")
+        text = source.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         fail("bad_yaml", display, None, None,
              f"not UTF-8 text (byte {exc.start}); save the file as UTF-8")
     except OSError as exc:
         fail("missing_file", display, None, None, f"cannot read: {exc.strerror}")
+    raw = load_yaml(text, display)
     if not isinstance(raw, dict):
         fail("bad_yaml", display, None, None, "expected a mapping of keys (start, horizon, ...)")
     if edits is not None:
@@ -652,23 +725,25 @@ def load_scenario(path: str | Path, forecasts: SiteForecasts,
     start = reader.time(data["start"], None, "start")
     horizon = reader.duration(data["horizon"], None, "horizon")
     slot = reader.duration(data["slot"], None, "slot")
-    if horizon % slot != pd.Timedelta(0):
-        fail("horizon_not_multiple", display, None, "horizon",
-             f"horizon {data['horizon']} is not a whole number of {data['slot']} slots")
-    grid = TimeGrid(start=start, slot=slot.to_pytimedelta(), n_slots=int(horizon // slot))
+    grid = _grid(start, horizon, slot, data, display)
     objective = _objective(data.get("objective"), reader)
     transfer = reader.number(data.get("transfer_kwh_per_gb", 0.0), None,
-                             "transfer_kwh_per_gb", minimum=0)
+                             "transfer_kwh_per_gb", limits.TRANSFER_KWH_PER_GB)
     folder = source.parent
     sites, series, origins = _load_sites(data["sites"], reader, folder, grid, forecasts)
     gpu_types = _load_gpu_types(data["gpu_types"], reader, folder)
     nodes = _load_nodes(data["nodes"], reader, sites, gpu_types, grid)
+    if len(nodes) * grid.n_slots > limits.MAX_NODE_SLOTS:
+        fail("too_large", display, None, "nodes",
+             f"{len(nodes)} nodes x {grid.n_slots} slots is more than "
+             f"{limits.MAX_NODE_SLOTS:,} node-slots; use longer slots, a shorter horizon or "
+             "fewer nodes")
     reservations = load_reservations(data.get("reservations"), reader, nodes)
     nodes = reserve_nodes(nodes, reservations, grid)
     jobs_path = folder / reader.text(data["jobs"], None, "jobs")
     jobs = _load_jobs(jobs_path, grid, edits)
     scenario = Scenario(
-        name=str(data.get("name") or folder.name),
+        name=_scenario_name(data.get("name"), folder, reader),
         source=source.resolve(),
         grid=grid,
         objective=objective,
