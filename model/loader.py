@@ -11,10 +11,12 @@ site's ``forecast`` entry into per-slot signals. The model thus imports only its
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -444,24 +446,34 @@ def _load_nodes(raw, reader: _YamlReader, sites, gpu_types, grid) -> tuple[Node,
 
 
 class _JobReader:
-    """Parses the jobs CSV row by row; ``where`` is ``line N`` with the header as line 1."""
+    """Parses the jobs CSV row by row; ``where`` is ``line N`` with the header as line 1.
+
+    Why the caches: a queue of 200,000 jobs has a few thousand distinct times and numbers and
+    a handful of scripts and pinned hostlists. Parsing a time costs ~20 us and resolving a
+    script path ~300 us, so each distinct text is parsed (and range-checked) once per field; a
+    failure is never cached, so it is raised for the first row that has it, naming that row,
+    exactly as without the cache.
+    """
 
     def __init__(self, display: str, folder: Path, grid: TimeGrid) -> None:
         self.display, self.folder, self.grid = display, folder, grid
+        self._times: dict[str, datetime] = {}
+        self._numbers: dict[tuple[str, str], float] = {}
+        self._scripts: dict[str, Path] = {}
+        self._hostlists: dict[str, tuple[str, ...]] = {}
 
-    def job(self, record: dict[str, str], line: int) -> Job:
+    def job(self, get: dict[str, str], line: int) -> Job:
+        """One row's job; ``get`` maps every column to its stripped cell text."""
         where = f"line {line}"
-        get = {k: (v or "").strip() for k, v in record.items()}
         job_id = get["job_id"]
         if not JOB_ID_PATTERN.fullmatch(job_id) or len(job_id) > limits.MAX_NAME_CHARS:
             fail("bad_name", self.display, where, "job_id",
                  f"{_short(repr(job_id))}: use letters, digits, '_', '.', '-' only, at most "
                  f"{limits.MAX_NAME_CHARS} of them")
-        gpus = _csv_number(get["gpus"], self.display, where, "gpus", limits.JOB_GPUS)
+        gpus = self._number(get["gpus"], where, "gpus", limits.JOB_GPUS)
         if gpus != int(gpus):
             fail("bad_number", self.display, where, "gpus", "must be a whole number")
-        duration = _csv_number(get["duration_h"], self.display, where, "duration_h",
-                               limits.JOB_DURATION_H)
+        duration = self._number(get["duration_h"], where, "duration_h", limits.JOB_DURATION_H)
         if duration < limits.MIN_JOB_DURATION_H:
             fail("bad_number", self.display, where, "duration_h",
                  f"{_short(get['duration_h'])} h is shorter than a second, the shortest run "
@@ -478,26 +490,19 @@ class _JobReader:
             fail("deadline_before_release", self.display, where, "deadline",
                  f"deadline {deadline.isoformat()} is not after release {release.isoformat()}")
         priority = get.get("priority")
-        priority_value = (_csv_number(priority, self.display, where, "priority",
-                                      limits.JOB_PRIORITY)
+        priority_value = (self._number(priority, where, "priority", limits.JOB_PRIORITY)
                           if priority else 1.0)
         depends = tuple(d.strip() for d in get.get("depends_on", "").split(";") if d.strip())
         script, command = get.get("script") or None, get.get("command") or None
         if script and command:
             fail("script_and_command", self.display, where, "command",
                  "give either script or command, not both")
-        script_path = None
-        if script:
-            script_path = (self.folder / script).resolve()
-            if not script_path.is_file():
-                fail("missing_file", self.display, where, "script",
-                     f"batch script {script!r} not found")
+        script_path = self._script(script, where) if script else None
         data_gb = get.get("data_gb")
-        data_value = (_csv_number(data_gb, self.display, where, "data_gb", limits.JOB_DATA_GB)
+        data_value = (self._number(data_gb, where, "data_gb", limits.JOB_DATA_GB)
                       if data_gb else 0.0)
         limit = get.get("power_limit_w")
-        limit_value = (_csv_number(limit, self.display, where, "power_limit_w",
-                                   limits.JOB_POWER_LIMIT_W)
+        limit_value = (self._number(limit, where, "power_limit_w", limits.JOB_POWER_LIMIT_W)
                        if limit else None)
         pinned_start = self._time(get.get("pinned_start"), where, "pinned_start")
         pinned_raw = get.get("pinned_nodes")
@@ -507,10 +512,7 @@ class _JobReader:
                  "a pinned job needs both pinned_start and pinned_nodes")
         pinned_nodes = None
         if pinned_raw:
-            try:
-                pinned_nodes = tuple(hostlist.expand(pinned_raw))
-            except hostlist.HostlistError as exc:
-                fail("bad_hostlist", self.display, where, "pinned_nodes", str(exc))
+            pinned_nodes = self._pinned(pinned_raw, where)
             if not self.grid.is_boundary(pinned_start):
                 fail("pinned_not_on_slot", self.display, where, "pinned_start",
                      f"{pinned_start.isoformat()} is not on a slot boundary")
@@ -524,8 +526,39 @@ class _JobReader:
             pinned_nodes=pinned_nodes, power_limit_w=limit_value, line=line,
         )
 
+    def _number(self, raw: str, where: str, field: str, bound: limits.Bound) -> float:
+        value = self._numbers.get((field, raw))
+        if value is None:
+            value = self._numbers[field, raw] = _csv_number(raw, self.display, where, field,
+                                                            bound)
+        return value
+
     def _time(self, raw: str | None, where: str, field: str) -> datetime | None:
-        return parse_time(raw, self.display, where, field) if raw else None
+        if not raw:
+            return None
+        when = self._times.get(raw)
+        if when is None:
+            when = self._times[raw] = parse_time(raw, self.display, where, field)
+        return when
+
+    def _script(self, script: str, where: str) -> Path:
+        path = self._scripts.get(script)
+        if path is None:
+            path = (self.folder / script).resolve()
+            if not path.is_file():
+                fail("missing_file", self.display, where, "script",
+                     f"batch script {_short(repr(script))} not found")
+            self._scripts[script] = path
+        return path
+
+    def _pinned(self, raw: str, where: str) -> tuple[str, ...]:
+        names = self._hostlists.get(raw)
+        if names is None:
+            try:
+                names = self._hostlists[raw] = tuple(hostlist.expand(raw))
+            except hostlist.HostlistError as exc:
+                fail("bad_hostlist", self.display, where, "pinned_nodes", str(exc))
+        return names
 
 
 def _load_jobs(path: Path, grid: TimeGrid, edits: RawEdits | None = None) -> tuple[Job, ...]:
@@ -537,14 +570,37 @@ def _load_jobs(path: Path, grid: TimeGrid, edits: RawEdits | None = None) -> tup
         frame = edits.edit_jobs(frame, display)
     _require_columns(frame, JOB_REQUIRED, display, JOB_REQUIRED + JOB_OPTIONAL)
     reader = _JobReader(display, path.parent, grid)
+    # pandas deep-copies attrs into every column it hands out: 200,000 line numbers per access.
+    lines = frame.attrs.pop("lines")
+    names = list(frame.columns)
+    columns = [[(v or "").strip() for v in frame[name].tolist()] for name in names]
     jobs: dict[str, Job] = {}
-    for line, record in _numbered(frame):
-        job = reader.job(record, line)
-        if job.job_id in jobs:
-            fail("duplicate_name", display, f"line {line}", "job_id",
-                 f"job {job.job_id!r} also on line {jobs[job.job_id].line}")
-        jobs[job.job_id] = job
+    with _no_cycle_collection():
+        for line, cells in zip(lines, zip(*columns, strict=True), strict=True):
+            job = reader.job(dict(zip(names, cells, strict=True)), line)
+            if job.job_id in jobs:
+                fail("duplicate_name", display, f"line {line}", "job_id",
+                     f"job {job.job_id!r} also on line {jobs[job.job_id].line}")
+            jobs[job.job_id] = job
     return tuple(jobs.values())
+
+
+@contextlib.contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Pause Python's cycle collector while a big queue's rows become jobs.
+
+    Why: every few hundred new objects the collector scans the survivors, and 200,000 jobs
+    with their times and tuples are millions of survivors: a quarter of the load time went
+    there. Jobs hold no reference cycles, so nothing is left for it to find; it resumes (as it
+    was) afterwards, error or not.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _check_references(scenario: Scenario, jobs_display: str) -> None:
@@ -552,6 +608,11 @@ def _check_references(scenario: Scenario, jobs_display: str) -> None:
     site_names = {s.name for s in scenario.sites}
     type_names = {g.name for g in scenario.gpu_types}
     partitions = {n.partition for n in scenario.nodes if n.partition}
+    # Per distinct (gpu_type, workload, power limit) and (gpu_type, site, partition): a big
+    # queue repeats a few of each, and scanning GPU types and nodes once per job made loading
+    # 200,000 jobs on a large cluster take minutes.
+    curve_ok: dict[tuple, tuple[bool, bool]] = {}
+    node_sizes: dict[tuple, list[int]] = {}
     for job in scenario.jobs:
         where = f"line {job.line}"
         for field, value, known, check in (
@@ -564,16 +625,26 @@ def _check_references(scenario: Scenario, jobs_display: str) -> None:
                 fail(check, jobs_display, where, field,
                      f"{value!r} is not defined;{did_you_mean(value, known)} "
                      f"known: {', '.join(sorted(known)) or 'none'}")
-        usable = [g for g in scenario.gpu_types if job.gpu_type in (None, g.name)]
-        if not any(g.modes(job.workload) for g in usable):
+        key = (job.gpu_type, job.workload, job.power_limit_w)
+        if key not in curve_ok:
+            usable = [g for g in scenario.gpu_types if job.gpu_type in (None, g.name)]
+            curve_ok[key] = (any(g.modes(job.workload) for g in usable),
+                             job.power_limit_w is None
+                             or any(g.mode(job.workload, job.power_limit_w) for g in usable))
+        has_workload, has_limit = curve_ok[key]
+        if not has_workload:
             fail("unknown_workload", jobs_display, where, "workload",
-                 f"no power curve has workload {job.workload!r}")
-        if job.power_limit_w is not None and not any(
-            g.mode(job.workload, job.power_limit_w) for g in usable
-        ):
+                 f"no power curve has workload {_short(repr(job.workload))}")
+        if not has_limit:
             fail("unknown_power_limit", jobs_display, where, "power_limit_w",
                  f"no curve row for workload {job.workload!r} at {job.power_limit_w:g} W")
-        _check_whole_nodes(scenario, job, jobs_display)
+        restriction = (job.gpu_type, job.site, job.partition)
+        if restriction not in node_sizes:
+            node_sizes[restriction] = sorted({
+                n.gpus for n in scenario.nodes
+                if job.gpu_type in (None, n.gpu_type) and job.site in (None, n.site)
+                and job.partition in (None, n.partition)})
+        _check_whole_nodes(node_sizes[restriction], job, jobs_display)
         for dep in job.depends_on:
             if not scenario.has_job(dep):
                 fail("unknown_dependency", jobs_display, where, "depends_on",
@@ -588,18 +659,15 @@ def _check_references(scenario: Scenario, jobs_display: str) -> None:
     _check_cycles(scenario, jobs_display)
 
 
-def _check_whole_nodes(scenario: Scenario, job: Job, display: str) -> None:
+def _check_whole_nodes(sizes: list[int], job: Job, display: str) -> None:
     """A job above every usable node's GPU count must be a whole number of one node size.
 
     Why an input error and not an unplaced job: the contract states the rule for ``gpus``, and
     no cluster change short of new node sizes would ever place such a job, so the row itself
     is wrong. Only nodes the job's gpu_type, site and partition allow count; when none match,
     the job stays unplaced with a "no node matches" reason, as does a valid count that needs
-    more whole nodes than a group has.
+    more whole nodes than a group has. ``sizes``: the GPU counts of those nodes, ascending.
     """
-    sizes = sorted({n.gpus for n in scenario.nodes
-                    if job.gpu_type in (None, n.gpu_type) and job.site in (None, n.site)
-                    and job.partition in (None, n.partition)})
     if not sizes or job.gpus <= sizes[-1] or any(job.gpus % s == 0 for s in sizes):
         return
     below = max(s * (job.gpus // s) for s in sizes)
