@@ -125,3 +125,17 @@ def test_the_deadline_option_is_checked(tmp_path, value):
     done = run_plan(tmp_path / "none.yaml", tmp_path / "plan", "--forecast-deadline", value)
     assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
     assert "--forecast-deadline" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_bad_input_after_a_fallback_is_still_one_line(server, tmp_path):
+    """Found by the hostile fuzzer: sites load first, so a fallback's warning used to come
+    before the error of a bad value further down, two lines for bad input. A warning about a
+    scenario that does not load is dropped; the error is the one line."""
+    server.handler = lambda seen: Reply(503, "down")
+    scenario = provider_scenario(tmp_path / "s", server.url)
+    jobs = scenario.parent / "jobs.csv"
+    jobs.write_text(jobs.read_text().replace("a,2,1", "a,1e30,1"))
+    done = run_plan(scenario, tmp_path / "plan", "--forecast-retries", "0")
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and "[bad_number]" in lines[0] and "field 'gpus'" in lines[0], lines

@@ -111,3 +111,12 @@ def test_report_of_a_summary_with_text_in_a_baseline_is_one_line(tex_plan, capsy
     rc = main(["report", str(tex_plan)])
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "baselines.fifo.carbon_kg" in err, err
+
+
+def test_a_hostile_override_value_is_not_echoed_in_full(tmp_path, capsys):
+    """Found by the hostile fuzzer: ``--set name=[[[...`` (5,000 levels) is refused as
+    too_large, and the line names the override without repeating its 10,000 characters."""
+    rc = main(plan_argv(tmp_path, "--set", "name=" + "[" * 5000 + "]" * 5000))
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "[too_large]" in err, err[:500]
+    assert "--set name=[[[" in err and len(err) < 600

@@ -64,7 +64,10 @@ class Override:
 
     @property
     def label(self) -> str:
-        return f"{self.flag} {self.key}={self.text}"
+        """``--set KEY=VALUE`` as errors name it; a long value is cut (it may be hostile)."""
+        text = self.text if len(self.text) <= 80 else f"{self.text[:80]}...({len(self.text)})"
+        key = self.key if len(self.key) <= 80 else f"{self.key[:80]}...({len(self.key)})"
+        return f"{self.flag} {key}={text}"
 
     @property
     def section(self) -> str:
