@@ -69,7 +69,24 @@ def fail(
     """Raise the named check's error. Unknown names are a programming error, caught in tests."""
     if check not in CHECKS:
         raise KeyError(f"unregistered check {check!r}")
-    raise ScenarioError(check, Location(file, row, field), message or CHECKS[check])
+    raise ScenarioError(check, Location(file, row, _cut(field, MAX_FIELD_CHARS)),
+                        _cut(message, MAX_MESSAGE_CHARS) or CHECKS[check])
+
+
+MAX_MESSAGE_CHARS = 600
+MAX_FIELD_CHARS = 100
+
+
+def _cut(text: str | None, chars: int) -> str | None:
+    """``text`` cut to ``chars``, saying how long it was.
+
+    Why in the one raise helper: a message quotes the value it rejects, and a hostile value
+    (a 100,000-character site name in a jobs row) would otherwise flood the terminal with
+    the "one line" an input error promises. Real messages stay far below the cut.
+    """
+    if text is None or len(text) <= chars:
+        return text
+    return f"{text[:chars]}... ({len(text)} characters)"
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

@@ -99,7 +99,8 @@ class _YamlReader:
     def __init__(self, display: str) -> None:
         self.display = display
 
-    def mapping(self, value: Any, where: str, keys: set[str], required: set[str]) -> dict:
+    def mapping(self, value: Any, where: str | None, keys: set[str],
+                required: set[str]) -> dict:
         if not isinstance(value, Mapping):
             fail("bad_type", self.display, where, None, "expected a mapping of keys to values")
         for key in value:
@@ -142,10 +143,10 @@ class _YamlReader:
             fail("bad_type", self.display, where, field, f"expected true or false, got {value!r}")
         return value
 
-    def time(self, value: Any, where: str, field: str) -> datetime:
+    def time(self, value: Any, where: str | None, field: str) -> datetime:
         return parse_time(value, self.display, where, field)
 
-    def duration(self, value: Any, where: str, field: str) -> pd.Timedelta:
+    def duration(self, value: Any, where: str | None, field: str) -> pd.Timedelta:
         # pandas reads a bare number as nanoseconds: "48" would silently be a 48 ns horizon.
         if isinstance(value, int | float) or re.fullmatch(r"\s*[-+]?[\d.]+\s*", str(value)):
             fail("bad_duration", self.display, where, field,
@@ -552,13 +553,12 @@ class _JobReader:
         return path
 
     def _pinned(self, raw: str, where: str) -> tuple[str, ...]:
-        names = self._hostlists.get(raw)
-        if names is None:
+        if raw not in self._hostlists:
             try:
-                names = self._hostlists[raw] = tuple(hostlist.expand(raw))
+                self._hostlists[raw] = tuple(hostlist.expand(raw))
             except hostlist.HostlistError as exc:
                 fail("bad_hostlist", self.display, where, "pinned_nodes", str(exc))
-        return names
+        return self._hostlists[raw]
 
 
 def _load_jobs(path: Path, grid: TimeGrid, edits: RawEdits | None = None) -> tuple[Job, ...]:

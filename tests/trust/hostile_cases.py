@@ -19,6 +19,7 @@ from trust_builders import (
     FORECAST,
     Data,
     Mutation,
+    chain,
     forecast_cell,
     raw_file,
     set_config,
@@ -95,6 +96,9 @@ FIXED: list[HostileCase] = [
     ("deep-flow-nesting", yaml_name(deep_flow(5000)), "too_large", YAML, None),
     ("deep-block-nesting", raw_file(YAML, deep_block(300)), "too_large", YAML, None),
     ("long-name", set_config(name="x" * 100_000), "too_large", YAML, "name"),
+    ("job-site-100k-chars", set_job(site="x" * 100_000), "unknown_site", JOBS, "site"),
+    ("yaml-key-100k-chars", lambda d: d.site.update({"k" * 100_000: 1}), "unknown_key", YAML,
+     None),
     # item 3: sizes without limits
     ("hostlist-5000-nines", set_node(names="n[1-" + "9" * 5000 + "]"), "bad_hostlist", YAML,
      "names"),
@@ -113,8 +117,7 @@ FIXED: list[HostileCase] = [
      YAML, "start"),
     ("deadline-year-9999", set_job(deadline="9999-12-31T00:00:00+00:00"), "time_out_of_range",
      JOBS, "deadline"),
-    ("node-slots", lambda d: (set_node(names="n[1-2000]")(d),
-                              set_config(horizon="4h", slot="1s")(d)),
+    ("node-slots", chain(set_node(names="n[1-2000]"), set_config(horizon="4h", slot="1s")),
      "too_large", YAML, "nodes"),
     # item 4: huge finite numbers
     ("forecast-1e308", forecast_cell(0, "carbon_g_per_kwh", "1e308"), "bad_number", FORECAST,
