@@ -49,8 +49,8 @@ ZONES = {
     "DK1": "10YDK-1--------W",
     "CH": "10YCH-SWISSGRIDZ",
 }
-_EIC = re.compile(r"^[0-9]{2}[A-Z0-9-]{14}$")
-_RESOLUTION = re.compile(r"^PT(\d+)([MH])$")
+_EIC = re.compile(r"[0-9]{2}[A-Z0-9-]{14}")  # fullmatch: "$" passes "\n"
+_RESOLUTION = re.compile(r"PT(\d+)([MH])")
 
 
 def _api_time(stamp: pd.Timestamp) -> str:
@@ -85,7 +85,7 @@ class Entsoe:
         if not query.region:
             raise QueryError(NAME, f"needs --region, an EIC code or one of {', '.join(ZONES)}")
         zone = ZONES.get(query.region.strip().upper(), query.region.strip())
-        if not _EIC.match(zone):
+        if not _EIC.fullmatch(zone):
             raise QueryError(NAME, f"--region {query.region!r} is neither an EIC code like "
                                    f"10Y1001A1001A82H nor one of {', '.join(ZONES)}")
         start, end = query.start.floor("h"), query.end.ceil("h")
@@ -159,7 +159,7 @@ class Entsoe:
         start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
         end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
         raw = _text(_child(period, "resolution")) or ""
-        match = _RESOLUTION.match(raw)
+        match = _RESOLUTION.fullmatch(raw)
         if not match:
             raise malformed(NAME, response, f"resolution {raw!r} (expected like PT15M, PT60M)")
         step = timedelta(minutes=int(match[1]) * (60 if match[2] == "H" else 1))

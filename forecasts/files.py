@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from greenslot.model import limits
 from greenslot.model.checks import did_you_mean, fail
 from greenslot.model.csvfile import read_strict_csv
 from greenslot.model.timegrid import TimeGrid
@@ -144,6 +145,29 @@ def resample_to_grid(table: ForecastTable, grid: TimeGrid) -> dict[str, np.ndarr
     return out
 
 
+def _check_bounds(table: ForecastTable) -> None:
+    """Every value within its signal's physical bounds (:data:`greenslot.model.limits.SIGNALS`).
+
+    Why here and not only in :func:`read_forecast`: a provider's answer joins through this
+    function too, and a finite but absurd value (``1e308`` g/kWh) would overflow the accounting
+    into ``inf``/``NaN`` and place no job. Empty cells (NaN) are left to ``forecast_nan``,
+    which knows whether they lie in the horizon. The first bad row is named.
+    """
+    for name, values in table.columns.items():
+        bound = limits.SIGNALS.get(name)
+        if bound is None:
+            continue
+        bad = np.flatnonzero(~np.isnan(values) & ((values < bound.low) | (values > bound.high)))
+        if len(bad):
+            row = table.lines[int(bad[0])] if int(bad[0]) < len(table.lines) else None
+            if values[bad[0]] < 0 and name in NON_NEGATIVE:
+                fail("negative_signal", table.display,
+                     None if row is None else f"line {row}", name,
+                     f"must be >= 0, got {values[bad[0]]:g}")
+            fail("bad_number", table.display, None if row is None else f"line {row}", name,
+                 f"{values[bad[0]]:g} is outside its bounds: must be {bound.describe()}")
+
+
 def load_site_signals(
     files: Sequence[tuple[Path, str]], grid: TimeGrid, site_display: str
 ) -> dict[str, np.ndarray]:
@@ -160,6 +184,7 @@ def join_site_signals(
     owner: dict[str, str] = {}
     for table in tables:
         display = table.display
+        _check_bounds(table)
         for name, values in resample_to_grid(table, grid).items():
             if name in joined:
                 fail(

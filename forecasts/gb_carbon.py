@@ -30,7 +30,7 @@ from greenslot.forecasts.provider_base import (
 NAME = "uk-carbon-intensity"
 # The API limits one from/to request to 14 days; longer windows become several requests.
 MAX_WINDOW = timedelta(days=14)
-_POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?$")
+_POSTCODE = re.compile(r"[A-Z]{1,2}[0-9][A-Z0-9]?")  # fullmatch: "$" passes "\n"
 
 
 def _api_time(stamp) -> str:
@@ -51,7 +51,7 @@ class GbCarbonIntensity:
         region = region.strip().upper()
         if region.isdigit() and 1 <= int(region) <= 17:
             return f"/regionid/{int(region)}"
-        if _POSTCODE.match(region):
+        if _POSTCODE.fullmatch(region):
             return f"/postcode/{region}"
         raise QueryError(NAME, f"--region {region!r} is neither a region id 1-17 nor the "
                                f"outward part of a postcode (like RG10)")

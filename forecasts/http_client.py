@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from urllib.parse import quote, quote_plus, urlencode
 
 import requests
+import urllib3
 
 from greenslot.forecasts.errors import ProviderError
 
@@ -23,6 +24,15 @@ logger = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _SNIPPET_CHARS = 160
+_CHUNK_BYTES = 64 * 1024
+
+
+class _TooLarge(Exception):
+    """The answer grew past ``max_body_bytes``: a provider that does so will do so again."""
+
+
+class _PastDeadline(Exception):
+    """The request's total deadline passed while the body was still arriving."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +42,13 @@ class RetryPolicy:
     ``attempts`` counts every try (so 4 means up to 3 retries). The wait before retry ``k``
     (1-based) is ``backoff_s * 2**(k-1)`` unless the server sent ``Retry-After``, which wins.
     No single wait exceeds ``max_wait_s`` [s]: a server that asks for longer is treated as down.
+
+    ``read_timeout_s`` bounds one wait for bytes, so alone it cannot stop a server that
+    drip-feeds a byte at a time. ``deadline_s`` bounds the whole request, every attempt and
+    backoff included: once it has passed no further byte is read and no retry is made (a read
+    already waiting may end up to ``min(read_timeout_s, deadline_s)`` later). ``max_body_bytes``
+    bounds what one answer may hold once decoded, so an endless body fails instead of filling
+    memory; no real provider answer for a planning window comes near 32 MiB.
     """
 
     attempts: int = 4
@@ -39,6 +56,8 @@ class RetryPolicy:
     max_wait_s: float = 60.0
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 30.0
+    deadline_s: float = 90.0
+    max_body_bytes: int = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -163,15 +182,23 @@ class HttpClient:
         policy, shown = self.policy, request.display_url()
         _SCRUB.secrets.update(request.secrets())
         params = dict(request.params) | dict(request.secret_params)
+        deadline = time.monotonic() + policy.deadline_s
         for attempt in range(1, policy.attempts + 1):
             last = attempt == policy.attempts
             started = time.monotonic()
+            left_s = deadline - started
             try:
-                answer = self.session.get(
-                    request.url, params=params, headers=dict(request.headers),
-                    auth=request.auth, allow_redirects=False,
-                    timeout=(policy.connect_timeout_s, policy.read_timeout_s),
-                )
+                if left_s <= 0:
+                    raise _PastDeadline
+                answer, body = self._send(request, params, left_s, deadline)
+            except _PastDeadline:
+                raise self._fail(request, None,
+                                 f"no complete answer within the deadline of "
+                                 f"{policy.deadline_s:g} s (attempt {attempt})") from None
+            except _TooLarge:
+                raise self._fail(request, None,
+                                 f"the answer is larger than "
+                                 f"{policy.max_body_bytes / 2**20:g} MiB") from None
             except requests.Timeout as exc:
                 kind = "connect" if isinstance(exc, requests.ConnectTimeout) else "read"
                 limit = (policy.connect_timeout_s if kind == "connect"
@@ -187,10 +214,10 @@ class HttpClient:
                             answer.status_code, took)
                 status = answer.status_code
                 if 200 <= status < 300:
-                    return Response(status, answer.text,
+                    return Response(status, body,
                                     answer.headers.get("Content-Type", ""), shown)
                 if status not in RETRY_STATUSES:
-                    raise self._fail(request, status, self._refusal(status, answer.text))
+                    raise self._fail(request, status, self._refusal(status, body))
                 reason = f"HTTP {status}"
                 asked = retry_after_s(answer.headers.get("Retry-After"))
                 wait = asked if asked is not None else policy.backoff_s * 2 ** (attempt - 1)
@@ -205,10 +232,52 @@ class HttpClient:
                 raise self._fail(request, None,
                                  f"{reason}; gave up after {policy.attempts} attempts")
             wait = min(wait, policy.max_wait_s)
+            if time.monotonic() + wait >= deadline:
+                raise self._fail(request, None,
+                                 f"{reason}; no time left for a retry within the deadline of "
+                                 f"{policy.deadline_s:g} s")
             logger.warning("%s: %s from %s; retry %d of %d in %.2f s", self.provider,
                            reason, shown, attempt, policy.attempts - 1, wait)
             self.sleep(wait)
         raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _send(self, request: Request, params: dict[str, str], left_s: float,
+              deadline: float) -> tuple[requests.Response, str]:
+        """One GET whose body is read in pieces, checking the deadline and size after each.
+
+        Why ``read1``: it returns whatever one socket read brings, so a drip-feeding server
+        returns to us after every byte and the deadline is checked, where ``read(n)`` would
+        wait for all ``n`` bytes.
+        """
+        policy = self.policy
+        with self.session.get(
+            request.url, params=params, headers=dict(request.headers), auth=request.auth,
+            allow_redirects=False, stream=True,
+            timeout=(min(policy.connect_timeout_s, left_s), min(policy.read_timeout_s, left_s)),
+        ) as answer:
+            declared = answer.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > policy.max_body_bytes:
+                raise _TooLarge
+            pieces: list[bytes] = []
+            size = 0
+            try:
+                while True:
+                    if time.monotonic() > deadline:
+                        raise _PastDeadline
+                    piece = answer.raw.read1(_CHUNK_BYTES, decode_content=True)
+                    if not piece:
+                        break
+                    size += len(piece)
+                    if size > policy.max_body_bytes:
+                        raise _TooLarge
+                    pieces.append(piece)
+            except urllib3.exceptions.ReadTimeoutError as exc:
+                raise requests.ReadTimeout(str(exc)) from None
+            except (urllib3.exceptions.ProtocolError,
+                    urllib3.exceptions.DecodeError) as exc:
+                raise requests.ConnectionError(str(exc)) from None
+            answer._content = b"".join(pieces)
+            return answer, answer.text
 
     def _refusal(self, status: int, body: str) -> str:
         """One line for a 4xx the provider will not change its mind about."""

@@ -9,7 +9,9 @@ for every caller (the CLI, what-if, sweep, reports, Slurm, tests), so they keep 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import logging
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +102,41 @@ def load_scenario(path: str | Path, edits: RawEdits | None = None,
     default cache); it may raise the provider layer's errors when no stand-in for a provider
     exists.
     """
-    return loader.load_scenario(path, ScenarioForecasts(forecast_source), edits)
+    with _site_warnings_if_loaded():
+        return loader.load_scenario(path, ScenarioForecasts(forecast_source), edits)
+
+
+@contextlib.contextmanager
+def _site_warnings_if_loaded() -> Iterator[None]:
+    """Hold each site's forecast warnings until the scenario has loaded; drop them if not.
+
+    Why: sites are read before GPU types, nodes and jobs, so a provider fallback used to print
+    its warning line and then a bad value further down its error line: two lines for bad
+    input, where the contract promises one. A warning about a scenario that cannot be planned
+    helps nobody; once it loads, the warnings appear as they were logged.
+    """
+    source_logger = logging.getLogger("greenslot.forecasts.scenario_source")
+    held: list[logging.LogRecord] = []
+    handler = _Holder(held)
+    propagates = source_logger.propagate
+    source_logger.addHandler(handler)
+    source_logger.propagate = False
+    try:
+        yield
+    finally:
+        source_logger.removeHandler(handler)
+        source_logger.propagate = propagates
+    for record in held:  # reached only when the load succeeded
+        source_logger.handle(record)
+
+
+class _Holder(logging.Handler):
+    def __init__(self, held: list[logging.LogRecord]) -> None:
+        super().__init__()
+        self.held = held
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.held.append(record)
 
 
 __all__ = ["ScenarioForecasts", "load_scenario"]

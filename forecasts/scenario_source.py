@@ -36,7 +36,8 @@ from greenslot.model.timegrid import TimeGrid
 logger = logging.getLogger(__name__)
 
 # The library logs each degradation as it happens; a plan says it once, per site, itself.
-_QUIETED = ("greenslot.forecasts.fetch", "greenslot.forecasts.fallback")
+_QUIETED = ("greenslot.forecasts.http_client", "greenslot.forecasts.fetch",
+            "greenslot.forecasts.fallback")
 
 
 @contextlib.contextmanager

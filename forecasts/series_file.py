@@ -51,8 +51,8 @@ def read_history(path: Path, display: str, column: str | None = None,
     time_column = next((c for c in TIME_COLUMNS if c in frame.columns), None)
     if time_column is None:
         fail("missing_column", display, "line 1", "time", "needs a 'time' column")
-    pattern = re.compile(rf"^{re.escape(forecast_prefix)}(\d+)$")
-    leads = {int(m[1]): c for c in frame.columns if (m := pattern.match(c))}
+    pattern = re.compile(rf"{re.escape(forecast_prefix)}(\d+)")
+    leads = {int(m[1]): c for c in frame.columns if (m := pattern.fullmatch(c))}
     others = [c for c in frame.columns if c != time_column and c not in leads.values()]
     if column is None:
         if len(others) != 1:

@@ -21,7 +21,10 @@ CHECKS: dict[str, str] = {
     "missing_column": "a required CSV column is absent",
     "unknown_column": "a CSV column the format does not define",
     "bad_type": "a value of the wrong type (text where a number or list is expected...)",
-    "bad_number": "a value that is not a number, or out of its allowed range",
+    "bad_number": "a value that is not a finite number, or outside its bounds (the physical "
+                  "bounds of every field are in greenslot.model.limits)",
+    "too_large": "more nodes, slots, text or YAML structure than any real scenario has",
+    "time_out_of_range": "a time before 1970 or from 2200 on",
     "bad_time": "a time that is not ISO 8601",
     "naive_time": "a time without a UTC offset",
     "bad_duration": "a duration pandas cannot read, or not positive",
@@ -68,7 +71,24 @@ def fail(
     """Raise the named check's error. Unknown names are a programming error, caught in tests."""
     if check not in CHECKS:
         raise KeyError(f"unregistered check {check!r}")
-    raise ScenarioError(check, Location(file, row, field), message or CHECKS[check])
+    raise ScenarioError(check, Location(file, row, _cut(field, MAX_FIELD_CHARS)),
+                        _cut(message, MAX_MESSAGE_CHARS) or CHECKS[check])
+
+
+MAX_MESSAGE_CHARS = 600
+MAX_FIELD_CHARS = 100
+
+
+def _cut(text: str | None, chars: int) -> str | None:
+    """``text`` cut to ``chars``, saying how long it was.
+
+    Why in the one raise helper: a message quotes the value it rejects, and a hostile value
+    (a 100,000-character site name in a jobs row) would otherwise flood the terminal with
+    the "one line" an input error promises. Real messages stay far below the cut.
+    """
+    if text is None or len(text) <= chars:
+        return text
+    return f"{text[:chars]}... ({len(text)} characters)"
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

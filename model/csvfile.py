@@ -43,7 +43,7 @@ def read_strict_csv(path: Path, display: str, check: str = "bad_csv") -> pd.Data
         if len(row) != len(header):
             fail(check, display, f"line {number}", None,
                  f"{len(row)} cells for {len(header)} columns (an unquoted comma?)")
-        body.append([cell.strip() for cell in row])
+        body.append(list(map(str.strip, row)))
     frame = pd.DataFrame(body, columns=header, dtype=object)
     frame.attrs["lines"] = [n for n, row in enumerate(rows[1:], start=2)
                             if row and not (len(row) == 1 and not row[0].strip())]

@@ -13,15 +13,25 @@ import re
 from collections.abc import Iterable
 
 _BRACKET = re.compile(r"\[([^\]]*)\]")
-_VALID_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
+_VALID_NAME = re.compile(r"[A-Za-z0-9_.\-]+")  # fullmatch: "$" would pass a final "\n"
 
 
 MAX_HOSTS = 100_000
-"""More names than any cluster has: an expression that expands further is a typo (n[1-1000000])."""
+"""More names than any cluster has: an expression that expands further is a typo (n[1-1000000]).
+It bounds the whole expression (every comma part and list item together), not each range."""
+MAX_DIGITS = 9
+"""Longest number in a range: Python refuses to read numbers of over 4,300 digits at all, and
+no cluster numbers its nodes past 999,999,999."""
+_NUMBER = re.compile(rf"[0-9]{{1,{MAX_DIGITS}}}")
+_RANGE = re.compile(rf"([0-9]{{1,{MAX_DIGITS}}})-([0-9]{{1,{MAX_DIGITS}}})")
 
 
 class HostlistError(ValueError):
     """An expression that is not a valid Slurm hostlist."""
+
+
+class TooManyHostsError(HostlistError):
+    """An expression that is valid but names more hosts than the limit allows."""
 
 
 def natural_key(name: str) -> tuple:
@@ -40,58 +50,67 @@ def _split_top_level(expression: str) -> list[str]:
         elif char == "]":
             depth -= 1
             if depth < 0:
-                raise HostlistError(f"unbalanced ']' in {expression!r}")
+                raise HostlistError(f"unbalanced ']' in {_cut(expression)}")
         if char == "," and depth == 0:
             parts.append("".join(current))
             current = []
         else:
             current.append(char)
     if depth != 0:
-        raise HostlistError(f"unbalanced '[' in {expression!r}")
+        raise HostlistError(f"unbalanced '[' in {_cut(expression)}")
     parts.append("".join(current))
     return [p.strip() for p in parts if p.strip()]
 
 
-def _expand_range_list(body: str, expression: str) -> list[str]:
+def _cut(text: str, chars: int = 60) -> str:
+    """``repr`` of a piece of an expression, cut so one error stays one readable line."""
+    shown = repr(text)
+    return shown if len(shown) <= chars else f"{shown[:chars]}... ({len(text)} characters)"
+
+
+def _expand_range_list(body: str, expression: str, limit: int) -> list[str]:
     values: list[str] = []
     for item in body.split(","):
         item = item.strip()
-        if re.fullmatch(r"\d+", item):
+        if _NUMBER.fullmatch(item):
             values.append(item)
             continue
-        match = re.fullmatch(r"(\d+)-(\d+)", item)
+        match = _RANGE.fullmatch(item)
         if not match:
-            raise HostlistError(f"bad range {item!r} in {expression!r}")
+            raise HostlistError(f"bad range {_cut(item)} in {_cut(expression)} (numbers of at "
+                                f"most {MAX_DIGITS} digits)")
         low, high = match.groups()
         if int(high) < int(low):
-            raise HostlistError(f"range {item!r} runs backwards in {expression!r}")
-        if int(high) - int(low) + 1 + len(values) > MAX_HOSTS:
-            raise HostlistError(f"range {item!r} in {expression!r} gives more than "
-                                f"{MAX_HOSTS} names")
+            raise HostlistError(f"range {item!r} runs backwards in {_cut(expression)}")
+        if int(high) - int(low) + 1 + len(values) > limit:
+            raise TooManyHostsError(f"range {item!r} in {_cut(expression)} gives more than "
+                                    f"{limit} names")
         width = len(low) if low.startswith("0") else 0
         values.extend(str(i).zfill(width) for i in range(int(low), int(high) + 1))
     return values
 
 
-def _expand_one(expression: str) -> list[str]:
+def _expand_one(expression: str, limit: int) -> list[str]:
     pieces = _BRACKET.split(expression)
     literals, ranges = pieces[0::2], pieces[1::2]
     if any("[" in lit or "]" in lit for lit in literals):
-        raise HostlistError(f"nested or unbalanced brackets in {expression!r}")
-    choices = [_expand_range_list(body, expression) for body in ranges]
-    if math.prod(len(c) for c in choices) > MAX_HOSTS:
-        raise HostlistError(f"{expression!r} gives more than {MAX_HOSTS} names")
+        raise HostlistError(f"nested or unbalanced brackets in {_cut(expression)}")
+    choices = [_expand_range_list(body, expression, limit) for body in ranges]
+    if math.prod(len(c) for c in choices) > limit:
+        raise TooManyHostsError(f"{_cut(expression)} gives more than {limit} names")
     names = []
     for combo in itertools.product(*choices):
         name = literals[0] + "".join(v + lit for v, lit in zip(combo, literals[1:], strict=True))
-        if not _VALID_NAME.match(name):
-            raise HostlistError(f"bad host name {name!r} in {expression!r}")
+        if not _VALID_NAME.fullmatch(name):
+            raise HostlistError(f"bad host name {_cut(name)} in {_cut(expression)}")
         names.append(name)
     return names
 
 
-def expand(expression: str | Iterable[str]) -> list[str]:
+def expand(expression: str | Iterable[str], limit: int = MAX_HOSTS) -> list[str]:
     """Expand a hostlist expression (or a list of them) into host names, in written order.
+
+    ``limit`` bounds the names of the whole expression; past it :class:`TooManyHostsError`.
 
     >>> expand("gpu[01-03],cpu7")
     ['gpu01', 'gpu02', 'gpu03', 'cpu7']
@@ -100,11 +119,11 @@ def expand(expression: str | Iterable[str]) -> list[str]:
     names: list[str] = []
     for item in items:
         if not isinstance(item, str):
-            raise HostlistError(f"host name must be a string, got {item!r}")
+            raise HostlistError(f"host name must be a string, got {_cut(repr(item))}")
         for part in _split_top_level(item):
-            names.extend(_expand_one(part))
+            names.extend(_expand_one(part, limit - len(names)))
     if not names:
-        raise HostlistError(f"empty hostlist {expression!r}")
+        raise HostlistError(f"empty hostlist {_cut(str(expression))}")
     return names
 
 

@@ -11,19 +11,20 @@ site's ``forecast`` entry into per-slot signals. The model thus imports only its
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import math
 import os
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
-import yaml
 
-from greenslot.model import hostlist, rules
+from greenslot.model import hostlist, limits, rules
 from greenslot.model.checks import did_you_mean, fail
 from greenslot.model.csvfile import read_strict_csv
 from greenslot.model.durations import DEFAULT_QUANTILE, DurationHistory, with_uncertainty
@@ -39,6 +40,7 @@ from greenslot.model.scenario import (
     Site,
 )
 from greenslot.model.timegrid import TimeGrid
+from greenslot.model.yamlfile import load_yaml
 
 TOP_KEYS = {"name", "start", "horizon", "slot", "objective", "transfer_kwh_per_gb", "sites",
             "gpu_types", "nodes", "jobs", "reservations", "duration_quantile",
@@ -69,7 +71,7 @@ RESERVED_SBATCH = ("--begin", "-b", "--nodelist", "-w", "--nodes", "-N", "--gres
 MEM_UNITS_MB = {"": 1, "K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}
 # Past runs, for learning run-time uncertainty by workload (scenario key duration_history).
 HISTORY_COLUMNS = ("workload", "duration_h", "actual_h")
-JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]+$")
+JOB_ID_PATTERN = re.compile(r"[A-Za-z0-9_.\-]+")  # used with fullmatch
 
 
 class RawEdits(Protocol):
@@ -105,38 +107,14 @@ def resolve_scenario_path(path: str | Path) -> Path:
     return candidate
 
 
-class _DuplicateKeyError(yaml.YAMLError):
-    """A mapping names one key twice; PyYAML would silently keep the last value."""
-
-    def __init__(self, key: str, line: int, first_line: int) -> None:
-        super().__init__(f"duplicate key {key!r}")
-        self.key, self.line, self.first_line = key, line, first_line
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate keys (YAML 1.2 forbids them; PyYAML keeps the last)."""
-
-    def construct_mapping(self, node, deep=False):
-        first: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            try:
-                seen = first.get(key)
-            except TypeError:  # an unhashable key: let PyYAML report it
-                continue
-            if seen is not None:
-                raise _DuplicateKeyError(str(key), key_node.start_mark.line + 1, seen)
-            first[key] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep=deep)
-
-
 class _YamlReader:
     """Typed access to a YAML mapping, failing with the file and a YAML path as the row."""
 
     def __init__(self, display: str) -> None:
         self.display = display
 
-    def mapping(self, value: Any, where: str | None, keys: set[str], required: set[str]) -> dict:
+    def mapping(self, value: Any, where: str | None, keys: set[str],
+                required: set[str]) -> dict:
         if not isinstance(value, Mapping):
             fail("bad_type", self.display, where, None, "expected a mapping of keys to values")
         for key in value:
@@ -148,20 +126,30 @@ class _YamlReader:
                 fail("missing_key", self.display, where, key, "required key is missing")
         return dict(value)
 
-    def number(self, value: Any, where: str | None, field: str, minimum: float | None = None,
-               strict: bool = False) -> float:
+    def number(self, value: Any, where: str | None, field: str,
+               bound: limits.Bound) -> float:
+        """A finite number inside ``bound``; YAML's ``.inf``/``.nan`` and huge ints refused."""
         if (isinstance(value, bool) or not isinstance(value, int | float)
-                or not math.isfinite(value)):
+                or not _finite(value)):
             fail("bad_number", self.display, where, field,
                  f"expected a finite number, got {_shown(value)}")
-        if minimum is not None and (value < minimum or (strict and value == minimum)):
-            relation = ">" if strict else ">="
-            fail("bad_number", self.display, where, field, f"must be {relation} {minimum}")
-        return float(value)
+        return _in_bound(float(value), bound, self.display, where, field, repr(value))
 
-    def text(self, value: Any, where: str | None, field: str) -> str:
+    def whole(self, value: Any, where: str | None, field: str, bound: limits.Bound) -> int:
+        """A whole number inside ``bound`` (``4.0`` reads as 4)."""
+        number = self.number(value, where, field, bound)
+        if number != int(number):
+            fail("bad_number", self.display, where, field, "must be a whole number")
+        return int(number)
+
+    def text(self, value: Any, where: str | None, field: str,
+             max_chars: int = limits.MAX_TEXT_CHARS) -> str:
         if not isinstance(value, str) or not value.strip():
-            fail("bad_type", self.display, where, field, f"expected text, got {value!r}")
+            fail("bad_type", self.display, where, field,
+                 f"expected text, got {_shown_short(value)}")
+        if len(value.strip()) > max_chars:
+            fail("too_large", self.display, where, field,
+                 f"{len(value.strip())} characters; at most {max_chars}")
         return value.strip()
 
     def boolean(self, value: Any, where: str | None, field: str) -> bool:
@@ -176,37 +164,82 @@ class _YamlReader:
         # pandas reads a bare number as nanoseconds: "48" would silently be a 48 ns horizon.
         if isinstance(value, int | float) or re.fullmatch(r"\s*[-+]?[\d.]+\s*", str(value)):
             fail("bad_duration", self.display, where, field,
-                 f"{value!r} has no unit; write it like '48h' or '15min'")
+                 f"{_shown_short(value)} has no unit; write it like '48h' or '15min'")
+        if not isinstance(value, str) or len(value) > 64:
+            fail("bad_duration", self.display, where, field,
+                 f"not a duration like '48h' or '15min': {_shown_short(value)}")
         try:
-            delta = pd.Timedelta(str(value))
+            delta = pd.Timedelta(value)
+        except (pd.errors.OutOfBoundsTimedelta, OverflowError):
+            fail("too_large", self.display, where, field,
+                 f"{_shown_short(value)} is longer than any horizon (pandas ends in 2262)")
         except ValueError:
             fail("bad_duration", self.display, where, field,
-                 f"not a duration like '48h' or '15min': {value!r}")
+                 f"not a duration like '48h' or '15min': {_shown_short(value)}")
         if delta <= pd.Timedelta(0):
             fail("bad_duration", self.display, where, field, "must be positive")
         return delta
 
 
+def _finite(value: int | float) -> bool:
+    """Finite as a float: a YAML int past 1e308 overflows float() and counts as not finite."""
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def _in_bound(value: float, bound: limits.Bound, display: str, where: str | None,
+              field: str, shown: str) -> float:
+    if not bound.contains(value):
+        fail("bad_number", display, where, field,
+             f"{_short(shown)} is outside its bounds: must be {bound.describe()}")
+    return value
+
+
+def _short(text: str, chars: int = 60) -> str:
+    """Text cut for a one-line message: a hostile value must not flood the terminal."""
+    return text if len(text) <= chars else f"{text[:chars]}... ({len(text)} characters)"
+
+
 def _shown(value: Any) -> str:
     """A YAML value as the user wrote it (YAML turns unquoted times into datetimes)."""
-    return repr(value.isoformat()) if isinstance(value, datetime) else repr(value)
+    return repr(value.isoformat()) if isinstance(value, datetime) else _shown_short(value)
+
+
+def _shown_short(value: Any) -> str:
+    """``repr`` of a scalar, or the type of a container: a nested value is never printed."""
+    if isinstance(value, Mapping | list | tuple | set):
+        return f"a {type(value).__name__}"
+    return _short(repr(value))
 
 
 def parse_time(value: Any, file: str, row: str | None, field: str) -> datetime:
     """An ISO 8601 time with a UTC offset, as a tz-aware UTC datetime."""
     if isinstance(value, datetime):
-        stamp = pd.Timestamp(value)
+        try:
+            stamp = pd.Timestamp(value)
+        except (ValueError, OverflowError):
+            fail("time_out_of_range", file, row, field,
+                 f"{_shown(value)} is outside {limits.EARLIEST.year}..{limits.LATEST.year - 1}")
     else:
         try:
             stamp = pd.Timestamp(str(value).strip())
-        except ValueError:
-            fail("bad_time", file, row, field, f"not an ISO 8601 time: {value!r}")
+        except (ValueError, OverflowError):
+            # pandas raises OutOfBoundsDatetime (a ValueError) past 2262
+            fail("bad_time", file, row, field,
+                 f"not an ISO 8601 time between {limits.EARLIEST.year} and "
+                 f"{limits.LATEST.year - 1}: {_shown_short(value)}")
     if stamp is pd.NaT:
-        fail("bad_time", file, row, field, f"not an ISO 8601 time: {value!r}")
+        fail("bad_time", file, row, field, f"not an ISO 8601 time: {_shown_short(value)}")
     if stamp.tzinfo is None:
         fail("naive_time", file, row, field,
              f"time {_shown(value)} has no UTC offset; write it like 2022-06-14T01:00:00+00:00")
-    return stamp.tz_convert("UTC").to_pydatetime()
+    when = stamp.tz_convert("UTC").to_pydatetime()
+    if not limits.time_in_range(when):
+        fail("time_out_of_range", file, row, field,
+             f"{when.isoformat()} is outside {limits.EARLIEST.year}..{limits.LATEST.year - 1}")
+    return when
 
 
 def _objective(value: Any, reader: _YamlReader) -> Objective:
@@ -235,11 +268,15 @@ def parse_objective_weights(value: Any, display: str) -> Objective:
     for key, weight in value.items():
         if key not in ("carbon_kg", "cost", "energy_kwh", "carbon_price_per_tonne"):
             fail("bad_objective", display, None, "objective",
-                 f"unknown weight {key!r}; use carbon_kg, cost, energy_kwh, "
+                 f"unknown weight {_shown_short(key)}; use carbon_kg, cost, energy_kwh, "
                  "carbon_price_per_tonne")
-        if isinstance(weight, bool) or not isinstance(weight, int | float) or not weight >= 0:
+        bound = (limits.CARBON_PRICE_PER_TONNE if key == "carbon_price_per_tonne"
+                 else limits.OBJECTIVE_WEIGHT)
+        if (isinstance(weight, bool) or not isinstance(weight, int | float)
+                or not _finite(weight) or not bound.contains(float(weight))):
             fail("bad_objective", display, None, f"objective.{key}",
-                 f"weight must be a number >= 0, got {weight!r}")
+                 f"weight must be a finite number {bound.describe()}, got "
+                 f"{_shown_short(weight)}")
         weights[key] = float(weight)
     price = weights.pop("carbon_price_per_tonne", None)
     if price is not None:
@@ -264,10 +301,11 @@ def _load_curve(path: Path, display: str) -> dict[str, tuple[PowerMode, ...]]:
         workload = record["workload"].strip()
         if not workload:
             fail("bad_type", display, where, "workload", "workload name is empty")
-        limit = _csv_number(record["power_limit_w"], display, where, "power_limit_w", 0, True)
-        power = _csv_number(record["power_w"], display, where, "power_w", 0, True)
+        limit = _csv_number(record["power_limit_w"], display, where, "power_limit_w",
+                            limits.CURVE_POWER_W)
+        power = _csv_number(record["power_w"], display, where, "power_w", limits.CURVE_POWER_W)
         rel = _csv_number(record["relative_throughput"], display, where,
-                          "relative_throughput", 0, True)
+                          "relative_throughput", _POSITIVE)
         if rel > 1 + 1e-9:
             fail("bad_curve", display, where, "relative_throughput",
                  "must be <= 1 (relative to the workload's fastest row)")
@@ -276,7 +314,7 @@ def _load_curve(path: Path, display: str) -> dict[str, tuple[PowerMode, ...]]:
                  f"workload {workload!r} lists power limit {limit:g} W twice")
         seen.add((workload, limit))
         clock = (record.get("gpu_freq_mhz") or "").strip()
-        clock_mhz = (_csv_number(clock, display, where, "gpu_freq_mhz", 0, True)
+        clock_mhz = (_csv_number(clock, display, where, "gpu_freq_mhz", limits.CURVE_FREQ_MHZ)
                      if clock else None)
         rows.setdefault(workload, []).append(PowerMode(limit, power, rel, clock_mhz))
     if not rows:
@@ -304,18 +342,17 @@ def _require_columns(frame: pd.DataFrame, required, display: str, known) -> None
             fail("missing_column", display, "line 1", column, "required column is missing")
 
 
-def _csv_number(raw: str, display: str, where: str, field: str,
-                minimum: float | None = None, strict: bool = False) -> float:
+_POSITIVE = limits.Bound(0.0, math.inf, low_open=True)  # relative_throughput (<= 1 checked apart)
+
+
+def _csv_number(raw: str, display: str, where: str, field: str, bound: limits.Bound) -> float:
     try:
         value = float(raw)
     except ValueError:
-        fail("bad_number", display, where, field, f"not a number: {raw!r}")
+        fail("bad_number", display, where, field, f"not a number: {_short(repr(raw))}")
     if math.isnan(value) or math.isinf(value):
-        fail("bad_number", display, where, field, f"not a finite number: {raw!r}")
-    if minimum is not None and (value < minimum or (strict and value == minimum)):
-        relation = ">" if strict else ">="
-        fail("bad_number", display, where, field, f"must be {relation} {minimum:g}, got {raw}")
-    return value
+        fail("bad_number", display, where, field, f"not a finite number: {_short(repr(raw))}")
+    return _in_bound(value, bound, display, where, field, raw)
 
 
 def _load_sites(raw: Any, reader: _YamlReader, folder: Path, grid: TimeGrid,
@@ -326,20 +363,22 @@ def _load_sites(raw: Any, reader: _YamlReader, folder: Path, grid: TimeGrid,
     for i, item in enumerate(raw):
         where = f"sites[{i}]"
         data = reader.mapping(item, where, SITE_KEYS, SITE_REQUIRED)
-        name = reader.text(data["name"], where, "name")
+        name = reader.text(data["name"], where, "name", limits.MAX_NAME_CHARS)
         if name in series:
             fail("duplicate_name", reader.display, where, "name", f"site {name!r} defined twice")
-        pue = reader.number(data.get("pue", 1.0), where, "pue", minimum=1.0)
+        pue = reader.number(data.get("pue", 1.0), where, "pue", limits.PUE)
         cap = data.get("power_cap_kw")
-        cap_kw = None if cap is None else reader.number(cap, where, "power_cap_kw", 0, True)
+        cap_kw = (None if cap is None
+                  else reader.number(cap, where, "power_cap_kw", limits.POWER_CAP_KW))
         down = reader.boolean(data.get("power_down_idle", False), where, "power_down_idle")
         signals = forecasts.site_signals(SiteForecastRequest(
             site=name, forecast=data["forecast"], scenario=reader.display, where=where,
             folder=folder, grid=grid, shown=_display))
         series[name], origins[name] = signals.series, signals.sources
         budgets = {key: None if data.get(key) is None
-                   else reader.number(data[key], where, key, 0, True)
-                   for key in ("energy_budget_kwh", "carbon_budget_kg")}
+                   else reader.number(data[key], where, key, bound)
+                   for key, bound in (("energy_budget_kwh", limits.ENERGY_BUDGET_KWH),
+                                      ("carbon_budget_kg", limits.CARBON_BUDGET_KG))}
         sites.append(Site(name=name, pue=pue, power_cap_kw=cap_kw, power_down_idle=down,
                           **budgets))
     return tuple(sites), series, origins
@@ -352,10 +391,10 @@ def _load_gpu_types(raw: Any, reader: _YamlReader, folder: Path) -> tuple[GpuTyp
     for i, item in enumerate(raw):
         where = f"gpu_types[{i}]"
         data = reader.mapping(item, where, GPU_KEYS, GPU_KEYS)
-        name = reader.text(data["name"], where, "name")
+        name = reader.text(data["name"], where, "name", limits.MAX_NAME_CHARS)
         if name in types:
             fail("duplicate_name", reader.display, where, "name", f"GPU type {name!r} twice")
-        idle = reader.number(data["gpu_idle_w"], where, "gpu_idle_w", minimum=0)
+        idle = reader.number(data["gpu_idle_w"], where, "gpu_idle_w", limits.GPU_IDLE_W)
         curve_path = folder / reader.text(data["power_curve"], where, "power_curve")
         curves = _load_curve(curve_path, _display(curve_path))
         types[name] = GpuType(name=name, gpu_idle_w=idle, curves=curves)
@@ -394,7 +433,10 @@ def _load_nodes(raw, reader: _YamlReader, sites, gpu_types, grid) -> tuple[Node,
             fail("bad_type", reader.display, where, "names",
                  "expected a hostlist like gpu[01-04] or a list of names")
         try:
-            names = hostlist.expand(data["names"])
+            names = hostlist.expand(data["names"], limit=limits.MAX_NODES - len(nodes))
+        except hostlist.TooManyHostsError:
+            fail("bad_hostlist", reader.display, where, "names",
+                 f"the node groups name more than {limits.MAX_NODES} nodes in all")
         except hostlist.HostlistError as exc:
             fail("bad_hostlist", reader.display, where, "names", str(exc))
         site = reader.text(data["site"], where, "site")
@@ -406,49 +448,60 @@ def _load_nodes(raw, reader: _YamlReader, sites, gpu_types, grid) -> tuple[Node,
             fail("unknown_gpu_type", reader.display, where, "gpu_type",
                  f"no GPU type named {gpu_type!r};{did_you_mean(gpu_type, type_names)} "
                  "define it under gpu_types")
-        gpus = reader.number(data["gpus"], where, "gpus", 1)
-        if gpus != int(gpus):
-            fail("bad_number", reader.display, where, "gpus", "must be a whole number")
-        idle = reader.number(data["idle_w"], where, "idle_w", minimum=0)
+        gpus = reader.whole(data["gpus"], where, "gpus", limits.NODE_GPUS)
+        idle = reader.number(data["idle_w"], where, "idle_w", limits.NODE_IDLE_W)
         partition = data.get("partition")
         partition = None if partition is None else reader.text(partition, where, "partition")
         unavailable = _unavailable_slots(data.get("unavailable"), reader, where, grid)
-        declared = {}
-        for key in ("cpus", "memory_mb"):
-            if data.get(key) is not None:
-                value = reader.number(data[key], where, key, 1)
-                if value != int(value):
-                    fail("bad_number", reader.display, where, key, "must be a whole number")
-                declared[key] = int(value)
+        declared = {key: reader.whole(data[key], where, key, bound)
+                    for key, bound in (("cpus", limits.NODE_CPUS),
+                                       ("memory_mb", limits.NODE_MEMORY_MB))
+                    if data.get(key) is not None}
         for name in names:
             if name in nodes:
                 fail("duplicate_name", reader.display, where, "names", f"node {name!r} twice")
-            nodes[name] = Node(name, site, gpu_type, int(gpus), idle, partition, unavailable,
+            nodes[name] = Node(name, site, gpu_type, gpus, idle, partition, unavailable,
                                **declared)
     return tuple(sorted(nodes.values(), key=lambda n: hostlist.natural_key(n.name)))
 
 
 class _JobReader:
-    """Parses the jobs CSV row by row; ``where`` is ``line N`` with the header as line 1."""
+    """Parses the jobs CSV row by row; ``where`` is ``line N`` with the header as line 1.
+
+    Why the caches: a queue of 200,000 jobs has a few thousand distinct times and numbers and
+    a handful of scripts and pinned hostlists. Parsing a time costs ~20 us and resolving a
+    script path ~300 us, so each distinct text is parsed (and range-checked) once per field; a
+    failure is never cached, so it is raised for the first row that has it, naming that row,
+    exactly as without the cache.
+    """
 
     def __init__(self, display: str, folder: Path, grid: TimeGrid) -> None:
         self.display, self.folder, self.grid = display, folder, grid
+        self._times: dict[str, datetime] = {}
+        self._numbers: dict[tuple[str, str], float] = {}
+        self._scripts: dict[str, Path] = {}
+        self._hostlists: dict[str, tuple[str, ...]] = {}
 
-    def job(self, record: dict[str, str], line: int) -> Job:
+    def job(self, get: dict[str, str], line: int) -> Job:
+        """One row's job; ``get`` maps every column to its stripped cell text."""
         where = f"line {line}"
-        get = {k: (v or "").strip() for k, v in record.items()}
         job_id = get["job_id"]
-        if not JOB_ID_PATTERN.match(job_id):
+        if not JOB_ID_PATTERN.fullmatch(job_id) or len(job_id) > limits.MAX_NAME_CHARS:
             fail("bad_name", self.display, where, "job_id",
-                 f"{job_id!r}: use letters, digits, '_', '.', '-' only")
-        gpus = _csv_number(get["gpus"], self.display, where, "gpus", 1)
+                 f"{_short(repr(job_id))}: use letters, digits, '_', '.', '-' only, at most "
+                 f"{limits.MAX_NAME_CHARS} of them")
+        gpus = self._number(get["gpus"], where, "gpus", limits.JOB_GPUS)
         if gpus != int(gpus):
             fail("bad_number", self.display, where, "gpus", "must be a whole number")
-        duration = _csv_number(get["duration_h"], self.display, where, "duration_h", 0, True)
+        duration = self._number(get["duration_h"], where, "duration_h", limits.JOB_DURATION_H)
+        if duration < limits.MIN_JOB_DURATION_H:
+            fail("bad_number", self.display, where, "duration_h",
+                 f"{_short(get['duration_h'])} h is shorter than a second, the shortest run "
+                 "Slurm can time")
         top = get.get("duration_max_h")
         top_value = None
         if top:
-            top_value = _csv_number(top, self.display, where, "duration_max_h", 0, True)
+            top_value = self._number(top, where, "duration_max_h", limits.JOB_DURATION_H)
             if top_value < duration:
                 fail("bad_number", self.display, where, "duration_max_h",
                      f"the upper estimate {top_value:g} h is below duration_h {duration:g} h; "
@@ -465,23 +518,19 @@ class _JobReader:
             fail("deadline_before_release", self.display, where, "deadline",
                  f"deadline {deadline.isoformat()} is not after release {release.isoformat()}")
         priority = get.get("priority")
-        priority_value = (_csv_number(priority, self.display, where, "priority", 0)
+        priority_value = (self._number(priority, where, "priority", limits.JOB_PRIORITY)
                           if priority else 1.0)
         depends = tuple(d.strip() for d in get.get("depends_on", "").split(";") if d.strip())
         script, command = get.get("script") or None, get.get("command") or None
         if script and command:
             fail("script_and_command", self.display, where, "command",
                  "give either script or command, not both")
-        script_path = None
-        if script:
-            script_path = (self.folder / script).resolve()
-            if not script_path.is_file():
-                fail("missing_file", self.display, where, "script",
-                     f"batch script {script!r} not found")
+        script_path = self._script(script, where) if script else None
         data_gb = get.get("data_gb")
-        data_value = _csv_number(data_gb, self.display, where, "data_gb", 0) if data_gb else 0.0
+        data_value = (self._number(data_gb, where, "data_gb", limits.JOB_DATA_GB)
+                      if data_gb else 0.0)
         limit = get.get("power_limit_w")
-        limit_value = (_csv_number(limit, self.display, where, "power_limit_w", 0, True)
+        limit_value = (self._number(limit, where, "power_limit_w", limits.JOB_POWER_LIMIT_W)
                        if limit else None)
         pinned_start = self._time(get.get("pinned_start"), where, "pinned_start")
         pinned_raw = get.get("pinned_nodes")
@@ -491,10 +540,7 @@ class _JobReader:
                  "a pinned job needs both pinned_start and pinned_nodes")
         pinned_nodes = None
         if pinned_raw:
-            try:
-                pinned_nodes = tuple(hostlist.expand(pinned_raw))
-            except hostlist.HostlistError as exc:
-                fail("bad_hostlist", self.display, where, "pinned_nodes", str(exc))
+            pinned_nodes = self._pinned(pinned_raw, where)
             if pinned_start is not None and not self.grid.is_boundary(pinned_start):
                 fail("pinned_not_on_slot", self.display, where, "pinned_start",
                      f"{pinned_start.isoformat()} is not on a slot boundary")
@@ -515,7 +561,7 @@ class _JobReader:
         options: dict = {k: get.get(k) or None for k in ("account", "qos", "constraint")}
         cpus = get.get("cpus_per_task")
         if cpus:
-            value = _csv_number(cpus, self.display, where, "cpus_per_task", 1)
+            value = self._number(cpus, where, "cpus_per_task", limits.JOB_CPUS_PER_TASK)
             if value != int(value):
                 fail("bad_number", self.display, where, "cpus_per_task", "must be a whole number")
             options["cpus_per_task"] = int(value)
@@ -545,8 +591,38 @@ class _JobReader:
             options["sbatch_args"] = args
         return options
 
+    def _number(self, raw: str, where: str, field: str, bound: limits.Bound) -> float:
+        value = self._numbers.get((field, raw))
+        if value is None:
+            value = self._numbers[field, raw] = _csv_number(raw, self.display, where, field,
+                                                            bound)
+        return value
+
     def _time(self, raw: str | None, where: str, field: str) -> datetime | None:
-        return parse_time(raw, self.display, where, field) if raw else None
+        if not raw:
+            return None
+        when = self._times.get(raw)
+        if when is None:
+            when = self._times[raw] = parse_time(raw, self.display, where, field)
+        return when
+
+    def _script(self, script: str, where: str) -> Path:
+        path = self._scripts.get(script)
+        if path is None:
+            path = (self.folder / script).resolve()
+            if not path.is_file():
+                fail("missing_file", self.display, where, "script",
+                     f"batch script {_short(repr(script))} not found")
+            self._scripts[script] = path
+        return path
+
+    def _pinned(self, raw: str, where: str) -> tuple[str, ...]:
+        if raw not in self._hostlists:
+            try:
+                self._hostlists[raw] = tuple(hostlist.expand(raw))
+            except hostlist.HostlistError as exc:
+                fail("bad_hostlist", self.display, where, "pinned_nodes", str(exc))
+        return self._hostlists[raw]
 
 
 def _load_jobs(path: Path, grid: TimeGrid, edits: RawEdits | None = None) -> tuple[Job, ...]:
@@ -558,13 +634,18 @@ def _load_jobs(path: Path, grid: TimeGrid, edits: RawEdits | None = None) -> tup
         frame = edits.edit_jobs(frame, display)
     _require_columns(frame, JOB_REQUIRED, display, JOB_REQUIRED + JOB_OPTIONAL)
     reader = _JobReader(display, path.parent, grid)
+    # pandas deep-copies attrs into every column it hands out: 200,000 line numbers per access.
+    lines = frame.attrs.pop("lines")
+    names = list(frame.columns)
+    columns = [[(v or "").strip() for v in frame[name].tolist()] for name in names]
     jobs: dict[str, Job] = {}
-    for line, record in _numbered(frame):
-        job = reader.job(record, line)
-        if job.job_id in jobs:
-            fail("duplicate_name", display, f"line {line}", "job_id",
-                 f"job {job.job_id!r} also on line {jobs[job.job_id].line}")
-        jobs[job.job_id] = job
+    with _no_cycle_collection():
+        for line, cells in zip(lines, zip(*columns, strict=True), strict=True):
+            job = reader.job(dict(zip(names, cells, strict=True)), line)
+            if job.job_id in jobs:
+                fail("duplicate_name", display, f"line {line}", "job_id",
+                     f"job {job.job_id!r} also on line {jobs[job.job_id].line}")
+            jobs[job.job_id] = job
     return tuple(jobs.values())
 
 
@@ -586,8 +667,9 @@ def load_duration_history(path: Path) -> DurationHistory:
         workload = (record["workload"] or "").strip()
         if not workload:
             fail("bad_type", display, where, "workload", "workload name is empty")
-        declared = _csv_number(record["duration_h"], display, where, "duration_h", 0, True)
-        actual = _csv_number(record["actual_h"], display, where, "actual_h", 0, True)
+        declared = _csv_number(record["duration_h"], display, where, "duration_h",
+                               limits.JOB_DURATION_H)
+        actual = _csv_number(record["actual_h"], display, where, "actual_h", limits.JOB_DURATION_H)
         ratios.setdefault(workload, []).append(actual / declared)
     return DurationHistory({w: tuple(sorted(r)) for w, r in ratios.items()}, display)
 
@@ -597,10 +679,8 @@ def _uncertain_jobs(data: dict, reader: _YamlReader, folder: Path,
     """Jobs with their upper estimates and reserved lengths (:mod:`greenslot.model.durations`)."""
     quantile = DEFAULT_QUANTILE
     if data.get("duration_quantile") is not None:
-        quantile = reader.number(data["duration_quantile"], None, "duration_quantile", 0.5)
-        if quantile > 1:
-            fail("bad_number", reader.display, None, "duration_quantile",
-                 "must be between 0.5 (reserve the typical run) and 1 (the upper estimate)")
+        quantile = reader.number(data["duration_quantile"], None, "duration_quantile",
+                                 limits.DURATION_QUANTILE)
     history = None
     if data.get("duration_history") is not None:
         history = load_duration_history(
@@ -622,12 +702,34 @@ def _uncertain_jobs(data: dict, reader: _YamlReader, folder: Path,
         return jobs
     return tuple(with_uncertainty(j, quantile, history, deadline_quantile) for j in jobs)
 
+@contextlib.contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Pause Python's cycle collector while a big queue's rows become jobs.
+
+    Why: every few hundred new objects the collector scans the survivors, and 200,000 jobs
+    with their times and tuples are millions of survivors: a quarter of the load time went
+    there. Jobs hold no reference cycles, so nothing is left for it to find; it resumes (as it
+    was) afterwards, error or not.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
 
 def _check_references(scenario: Scenario, jobs_display: str) -> None:
     """Cross-entity checks: restrictions, workloads, dependencies, pinned placements."""
     site_names = {s.name for s in scenario.sites}
     type_names = {g.name for g in scenario.gpu_types}
     partitions = {n.partition for n in scenario.nodes if n.partition}
+    # Per distinct (gpu_type, workload, power limit) and (gpu_type, site, partition): a big
+    # queue repeats a few of each, and scanning GPU types and nodes once per job made loading
+    # 200,000 jobs on a large cluster take minutes.
+    curve_ok: dict[tuple, tuple[bool, bool]] = {}
+    node_sizes: dict[tuple, list[int]] = {}
     for job in scenario.jobs:
         where = f"line {job.line}"
         for field, value, known, check in (
@@ -640,16 +742,26 @@ def _check_references(scenario: Scenario, jobs_display: str) -> None:
                 fail(check, jobs_display, where, field,
                      f"{value!r} is not defined;{did_you_mean(value, known)} "
                      f"known: {', '.join(sorted(known)) or 'none'}")
-        usable = [g for g in scenario.gpu_types if job.gpu_type in (None, g.name)]
-        if not any(g.modes(job.workload) for g in usable):
+        key = (job.gpu_type, job.workload, job.power_limit_w)
+        if key not in curve_ok:
+            usable = [g for g in scenario.gpu_types if job.gpu_type in (None, g.name)]
+            curve_ok[key] = (any(g.modes(job.workload) for g in usable),
+                             job.power_limit_w is None
+                             or any(g.mode(job.workload, job.power_limit_w) for g in usable))
+        has_workload, has_limit = curve_ok[key]
+        if not has_workload:
             fail("unknown_workload", jobs_display, where, "workload",
-                 f"no power curve has workload {job.workload!r}")
-        if job.power_limit_w is not None and not any(
-            g.mode(job.workload, job.power_limit_w) for g in usable
-        ):
+                 f"no power curve has workload {_short(repr(job.workload))}")
+        if not has_limit:
             fail("unknown_power_limit", jobs_display, where, "power_limit_w",
                  f"no curve row for workload {job.workload!r} at {job.power_limit_w:g} W")
-        _check_whole_nodes(scenario, job, jobs_display)
+        restriction = (job.gpu_type, job.site, job.partition)
+        if restriction not in node_sizes:
+            node_sizes[restriction] = sorted({
+                n.gpus for n in scenario.nodes
+                if job.gpu_type in (None, n.gpu_type) and job.site in (None, n.site)
+                and job.partition in (None, n.partition)})
+        _check_whole_nodes(node_sizes[restriction], job, jobs_display)
         for dep in job.depends_on:
             if not scenario.has_job(dep):
                 fail("unknown_dependency", jobs_display, where, "depends_on",
@@ -664,18 +776,15 @@ def _check_references(scenario: Scenario, jobs_display: str) -> None:
     _check_cycles(scenario, jobs_display)
 
 
-def _check_whole_nodes(scenario: Scenario, job: Job, display: str) -> None:
+def _check_whole_nodes(sizes: list[int], job: Job, display: str) -> None:
     """A job above every usable node's GPU count must be a whole number of one node size.
 
     Why an input error and not an unplaced job: the contract states the rule for ``gpus``, and
     no cluster change short of new node sizes would ever place such a job, so the row itself
     is wrong. Only nodes the job's gpu_type, site and partition allow count; when none match,
     the job stays unplaced with a "no node matches" reason, as does a valid count that needs
-    more whole nodes than a group has.
+    more whole nodes than a group has. ``sizes``: the GPU counts of those nodes, ascending.
     """
-    sizes = sorted({n.gpus for n in scenario.nodes
-                    if job.gpu_type in (None, n.gpu_type) and job.site in (None, n.site)
-                    and job.partition in (None, n.partition)})
     if not sizes or job.gpus <= sizes[-1] or any(job.gpus % s == 0 for s in sizes):
         return
     below = max(s * (job.gpus // s) for s in sizes)
@@ -738,6 +847,41 @@ def _check_cycles(scenario: Scenario, display: str) -> None:
                 stack.append((child, iter(scenario.job(child).depends_on)))
 
 
+def _scenario_name(value: Any, folder: Path, reader: _YamlReader) -> str:
+    """``name:`` as text (a bare number like ``2026`` is read as its text), else the folder's.
+
+    Why checked: the name travels into every job's Slurm comment and summary.json, so a list
+    (an alias bomb's favourite shape) or a megabyte of text must stop here.
+    """
+    if value is None or value == "":
+        return folder.name
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    return reader.text(value, None, "name", limits.MAX_NAME_CHARS)
+
+
+def _grid(start: datetime, horizon: pd.Timedelta, slot: pd.Timedelta, data: dict,
+          display: str) -> TimeGrid:
+    """The time grid, with the slot count and the horizon's end inside their limits."""
+    if slot < limits.MIN_SLOT:
+        fail("bad_duration", display, None, "slot",
+             f"{data['slot']} is shorter than {limits.MIN_SLOT.total_seconds():g} s, the "
+             "resolution Slurm schedules at")
+    if horizon % slot != pd.Timedelta(0):
+        fail("horizon_not_multiple", display, None, "horizon",
+             f"horizon {_short(str(data['horizon']))} is not a whole number of "
+             f"{_short(str(data['slot']))} slots")
+    n_slots = int(horizon // slot)
+    if n_slots > limits.MAX_SLOTS:
+        fail("too_large", display, None, "horizon",
+             f"{n_slots} slots of {data['slot']}; at most {limits.MAX_SLOTS}: use longer slots "
+             "or a shorter horizon")
+    if not limits.time_in_range(start + horizon.to_pytimedelta()):
+        fail("time_out_of_range", display, None, "horizon",
+             f"the horizon ends after {limits.LATEST.isoformat()}")
+    return TimeGrid(start=start, slot=slot.to_pytimedelta(), n_slots=n_slots)
+
+
 def load_scenario(path: str | Path, forecasts: SiteForecasts,
                   edits: RawEdits | None = None) -> Scenario:
     """Read and check a scenario; raises :class:`ScenarioError` on the first problem found.
@@ -750,21 +894,13 @@ def load_scenario(path: str | Path, forecasts: SiteForecasts,
     source = resolve_scenario_path(path)
     display = _display(source)
     try:
-        raw = yaml.load(source.read_text(encoding="utf-8-sig"), Loader=_UniqueKeyLoader)
-    except _DuplicateKeyError as exc:
-        fail("bad_yaml", display, f"line {exc.line}", exc.key,
-             f"key appears twice in one mapping (first on line {exc.first_line}); keep one")
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        row = f"line {mark.line + 1}" if mark else None
-        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
-        fail("bad_yaml", display, row, None,
-             f"not valid YAML: {problem}; check indentation (spaces, no tabs) and quotes")
+        text = source.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         fail("bad_yaml", display, None, None,
              f"not UTF-8 text (byte {exc.start}); save the file as UTF-8")
     except OSError as exc:
         fail("missing_file", display, None, None, f"cannot read: {exc.strerror}")
+    raw = load_yaml(text, display)
     if not isinstance(raw, dict):
         fail("bad_yaml", display, None, None, "expected a mapping of keys (start, horizon, ...)")
     if edits is not None:
@@ -774,23 +910,25 @@ def load_scenario(path: str | Path, forecasts: SiteForecasts,
     start = reader.time(data["start"], None, "start")
     horizon = reader.duration(data["horizon"], None, "horizon")
     slot = reader.duration(data["slot"], None, "slot")
-    if horizon % slot != pd.Timedelta(0):
-        fail("horizon_not_multiple", display, None, "horizon",
-             f"horizon {data['horizon']} is not a whole number of {data['slot']} slots")
-    grid = TimeGrid(start=start, slot=slot.to_pytimedelta(), n_slots=int(horizon // slot))
+    grid = _grid(start, horizon, slot, data, display)
     objective = _objective(data.get("objective"), reader)
     transfer = reader.number(data.get("transfer_kwh_per_gb", 0.0), None,
-                             "transfer_kwh_per_gb", minimum=0)
+                             "transfer_kwh_per_gb", limits.TRANSFER_KWH_PER_GB)
     folder = source.parent
     sites, series, origins = _load_sites(data["sites"], reader, folder, grid, forecasts)
     gpu_types = _load_gpu_types(data["gpu_types"], reader, folder)
     nodes = _load_nodes(data["nodes"], reader, sites, gpu_types, grid)
+    if len(nodes) * grid.n_slots > limits.MAX_NODE_SLOTS:
+        fail("too_large", display, None, "nodes",
+             f"{len(nodes)} nodes x {grid.n_slots} slots is more than "
+             f"{limits.MAX_NODE_SLOTS:,} node-slots; use longer slots, a shorter horizon or "
+             "fewer nodes")
     reservations = load_reservations(data.get("reservations"), reader, nodes)
     nodes = reserve_nodes(nodes, reservations, grid)
     jobs_path = folder / reader.text(data["jobs"], None, "jobs")
     jobs = _uncertain_jobs(data, reader, folder, _load_jobs(jobs_path, grid, edits))
     scenario = Scenario(
-        name=str(data.get("name") or folder.name),
+        name=_scenario_name(data.get("name"), folder, reader),
         source=source.resolve(),
         grid=grid,
         objective=objective,

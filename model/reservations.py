@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from greenslot.model import hostlist
+from greenslot.model import hostlist, limits
 from greenslot.model.checks import fail
 from greenslot.model.scenario import Node
 from greenslot.model.timegrid import TimeGrid
 
 RESERVATION_KEYS = {"name", "start", "duration", "nodes", "gpus", "gpu_type", "site", "users"}
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]+$")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_.\-]+")  # used with fullmatch: "$" passes "x\n"
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,8 @@ def load_reservations(raw: Any, reader, nodes: tuple[Node, ...]) -> tuple[Reserv
     for i, item in enumerate(raw):
         where = f"reservations[{i}]"
         data = reader.mapping(item, where, RESERVATION_KEYS, {"name", "start", "duration"})
-        name = reader.text(data["name"], where, "name")
-        if not NAME_PATTERN.match(name):
+        name = reader.text(data["name"], where, "name", limits.MAX_NAME_CHARS)
+        if not NAME_PATTERN.fullmatch(name):
             fail("bad_name", reader.display, where, "name",
                  f"{name!r}: use letters, digits, '_', '.', '-' only")
         if name in found:
@@ -78,7 +78,8 @@ def load_reservations(raw: Any, reader, nodes: tuple[Node, ...]) -> tuple[Reserv
         if isinstance(users, str):
             users = [users]
         if not isinstance(users, list) or not all(
-                isinstance(u, str) and NAME_PATTERN.match(u) for u in users):
+                isinstance(u, str) and NAME_PATTERN.fullmatch(u)
+                and len(u) <= limits.MAX_NAME_CHARS for u in users):
             fail("bad_reservation", reader.display, where, "users",
                  "expected a list of user names")
         found[name] = Reservation(name, start, duration, chosen, tuple(users))
@@ -89,7 +90,7 @@ def _named_nodes(value: Any, reader, where: str, known: dict[str, Node]) -> tupl
     if not isinstance(value, str | list):
         fail("bad_type", reader.display, where, "nodes", "expected a hostlist or a list")
     try:
-        names = hostlist.expand(value)
+        names = hostlist.expand(value, limit=limits.MAX_NODES)
     except hostlist.HostlistError as exc:
         fail("bad_hostlist", reader.display, where, "nodes", str(exc))
     for name in names:
@@ -99,9 +100,7 @@ def _named_nodes(value: Any, reader, where: str, known: dict[str, Node]) -> tupl
 
 
 def _nodes_for_gpus(data: dict, reader, where: str, nodes: tuple[Node, ...]) -> tuple[str, ...]:
-    gpus = reader.number(data["gpus"], where, "gpus", 1)
-    if gpus != int(gpus):
-        fail("bad_number", reader.display, where, "gpus", "must be a whole number")
+    gpus = reader.whole(data["gpus"], where, "gpus", limits.RESERVATION_GPUS)
     gpu_type, site = data.get("gpu_type"), data.get("site")
     pool = [n for n in nodes if gpu_type in (None, n.gpu_type) and site in (None, n.site)]
     chosen, covered = [], 0

@@ -23,7 +23,7 @@ BUDGET_TOLERANCE = 1e-9
 VIOLATION_KINDS = (
     "unknown_job", "duplicate_job", "unaccounted_job", "unknown_node", "bad_mode", "duration",
     "window", "placement", "restriction", "capacity", "maintenance", "dependency", "pinned",
-    "power_cap", "budget", "totals",
+    "power_cap", "budget", "totals", "non_finite",
 )
 
 
@@ -62,7 +62,20 @@ def validate(scenario: Scenario, schedule: Schedule,
     figures = account(scenario, schedule) if accounting is None else accounting
     found += _check_power_cap(scenario, figures)
     found += _check_budgets(scenario, figures)
+    found += _check_finite(figures)
     return found
+
+
+def _check_finite(figures: Accounting) -> list[Violation]:
+    """Every total a finite number.
+
+    Why: the loader's bounds (:mod:`greenslot.model.limits`) keep every input far from
+    overflow; should one slip through, a plan with ``inf`` or ``NaN`` totals must never be
+    written as if it were valid (it once was, with exit 0).
+    """
+    return [Violation("non_finite", None, f"total {key} is {value!r}, not a finite number")
+            for key, value in figures.totals.items()
+            if isinstance(value, float) and not math.isfinite(value)]
 
 
 def _check_identity(scenario: Scenario, schedule: Schedule) -> list[Violation]:

@@ -24,7 +24,7 @@ from greenslot.cli import forecast as cli_forecast
 from greenslot.cli import profile as cli_profile
 from greenslot.cli import slurm as cli_slurm
 from greenslot.cli import trust as cli_trust
-from greenslot.cli.args import positive_float
+from greenslot.cli.args import bounded_float, bounded_int, positive_float
 from greenslot.cli.progress import ProgressLine
 from greenslot.forecasts.errors import CredentialsError, ProviderError, QueryError
 from greenslot.model.errors import InfeasibleError, InvalidScheduleError, ScenarioError
@@ -48,24 +48,30 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
+_OBJECTIVE_HELP = ("use carbon, cost, energy or JSON weights like "
+                   "'{\"carbon_kg\": 1, \"cost\": 0.1}'")
+MAX_THREADS = 256
+"""More solver threads than any machine we plan on has; beyond it a value is a typo."""
+MAX_TIME_LIMIT_S = 7 * 24 * 3600.0
+"""A week: a nightly plan that may search longer is a typo (and ``inf`` is no limit)."""
+
+
+def _reject_constant(name: str) -> float:
+    """JSON's ``NaN``/``Infinity``, which Python's reader accepts and the standard does not."""
+    raise ValueError(name)
+
+
 def _objective(text: str) -> Objective:
     if text in ("carbon", "cost", "energy"):
         return Objective.named(text)
     try:
-        weights = json.loads(text)
-    except json.JSONDecodeError:
-        raise argparse.ArgumentTypeError(
-            "use carbon, cost, energy or JSON weights like '{\"carbon_kg\": 1, \"cost\": 0.1}'"
-        ) from None
-    return parse_objective_weights(weights, "--objective")
-
-
-def _positive_int(text: str) -> int:
-    """A whole number > 0; "2.0" is accepted as 2 (what --threads always took)."""
-    value = positive_float(text)
-    if value != int(value):
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text}")
-    return int(value)
+        weights = json.loads(text, parse_constant=_reject_constant)
+    except (json.JSONDecodeError, ValueError, RecursionError):
+        raise argparse.ArgumentTypeError(_OBJECTIVE_HELP) from None
+    try:
+        return parse_objective_weights(weights, "--objective")
+    except ScenarioError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,9 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "plan is written instead")
     p.add_argument("--objective", type=_objective, default=None,
                    help="carbon | cost | energy | JSON weights (overrides the scenario)")
-    p.add_argument("--time-limit", type=positive_float, default=None, metavar="SECONDS",
-                   help="stop exact solvers then and keep the best plan found")
-    p.add_argument("--threads", type=_positive_int, default=1)
+    p.add_argument("--time-limit", type=bounded_float(MAX_TIME_LIMIT_S, " s"), default=None,
+                   metavar="SECONDS",
+                   help="stop exact solvers then and keep the best plan found (at most a week)")
+    p.add_argument("--threads", type=bounded_int(MAX_THREADS), default=1,
+                   help=f"solver threads (1 to {MAX_THREADS})")
     p.add_argument("--gap", type=positive_float, default=None, metavar="G",
                    help="relative gap at which exact solvers stop (default 1e-4)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")

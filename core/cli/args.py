@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import math
 import sys
 from collections.abc import Callable
 
@@ -44,14 +45,46 @@ def positive_int(text: str) -> int:
 
 
 def positive_float(text: str) -> float:
-    """A number > 0."""
+    """A finite number > 0 (``inf`` and ``nan`` are refused: no option means "forever")."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
     return value
+
+
+def bounded_float(maximum: float, unit: str = "") -> Callable[[str], float]:
+    """An argument type: a finite number in ``(0, maximum]``.
+
+    Why a ceiling: a value far past anything useful (``--time-limit 1e300``) is a typo, and
+    passed on it reaches a solver as an overflow or a wait without end.
+    """
+
+    def parse(text: str) -> float:
+        value = positive_float(text)
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum:g}{unit}, got {text}")
+        return value
+
+    return parse
+
+
+def bounded_int(maximum: int) -> Callable[[str], int]:
+    """An argument type: a whole number in ``[1, maximum]``; ``2.0`` is read as 2."""
+
+    def parse(text: str) -> int:
+        value = positive_float(text)
+        if value != int(value):
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text}")
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum}, got {text}")
+        return int(value)
+
+    return parse
 
 
 def one_line_errors(*kinds: type[GreenslotError]) -> Callable:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from greenslot.cli.args import positive_float
+from greenslot.cli.args import bounded_float, positive_float
 from greenslot.forecasts.backtest import backtest
 from greenslot.forecasts.fetch import FetchOptions, fetch, write_forecast_csv
 from greenslot.forecasts.files import KNOWN_SIGNALS
@@ -28,6 +28,8 @@ from greenslot.forecasts.scenario_source import ProviderForecasts
 from greenslot.forecasts.series_file import read_history
 
 EXIT_OK, EXIT_USAGE, EXIT_PROVIDER = 0, 2, 4
+MAX_DEADLINE_S = 3600.0
+"""An hour: a provider request allowed longer would hold a nightly plan past its slot."""
 
 
 def _time(text: str) -> pd.Timestamp:
@@ -96,6 +98,10 @@ def add_parser(verbs) -> None:
     f.add_argument("--retries", type=_count, default=3, help="retries on 429/5xx/timeouts")
     f.add_argument("--timeout", type=positive_float, default=30.0, metavar="SECONDS",
                    help="read timeout per request (connect timeout 5 s)")
+    f.add_argument("--deadline", type=bounded_float(MAX_DEADLINE_S, " s"), default=90.0,
+                   metavar="SECONDS",
+                   help="most time one provider request may take, retries included "
+                        "(default 90)")
 
     b = sub.add_parser("backtest", help="MAE and MAPE by lead time of our forecasting methods")
     b.add_argument("series", type=Path, help="CSV: time, one value column, optional f1..fK")
@@ -138,6 +144,10 @@ def add_plan_options(p: argparse.ArgumentParser, validate: bool = False) -> None
                    help="reuse a cached answer this young without asking (default 30)")
     g.add_argument("--forecast-retries", type=_count, default=3, metavar="N",
                    help="retries per provider request on 429/5xx/timeouts (default 3)")
+    g.add_argument("--forecast-deadline", type=bounded_float(MAX_DEADLINE_S, " s"),
+                   default=90.0, metavar="SECONDS",
+                   help="most time one provider request may take, retries included; a slower "
+                        "provider is treated as down (default 90)")
 
 
 def plan_source(args, offline: bool | None = None) -> ProviderForecasts:
@@ -146,7 +156,8 @@ def plan_source(args, offline: bool | None = None) -> ProviderForecasts:
         offline=getattr(args, "offline", False) if offline is None else offline,
         cache_dir=args.cache_dir,
         max_age=timedelta(minutes=getattr(args, "max_age", 30.0)),
-        policy=RetryPolicy(attempts=getattr(args, "forecast_retries", 3) + 1),
+        policy=RetryPolicy(attempts=getattr(args, "forecast_retries", 3) + 1,
+                           deadline_s=getattr(args, "forecast_deadline", 90.0)),
     )
 
 
@@ -158,7 +169,8 @@ def _cmd_fetch(args) -> int:
     options = FetchOptions(
         base_url=args.base_url, offline=args.offline,
         max_age=timedelta(minutes=args.max_age), cache_dir=args.cache_dir,
-        policy=RetryPolicy(attempts=args.retries + 1, read_timeout_s=args.timeout),
+        policy=RetryPolicy(attempts=args.retries + 1, read_timeout_s=args.timeout,
+                           deadline_s=args.deadline),
     )
     result = fetch(args.provider, args.start, args.end, args.region, options)
     write_forecast_csv(result.table, args.out)

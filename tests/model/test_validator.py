@@ -8,6 +8,7 @@ of :func:`check_totals`, tested against figures worked out by hand from contract
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -474,10 +475,22 @@ def test_budget(tmp_path, key, budget, ok):
         assert_only(violations, "budget")
 
 
+@pytest.mark.parametrize("value", [math.nan, math.inf])
+def test_non_finite_totals_are_a_violation(tmp_path, value):
+    """Issue 19: huge inputs once priced a plan at NaN and wrote it with exit 0. The loader's
+    bounds now stop such inputs; the validator still refuses figures that are not finite."""
+    scenario = _load(tmp_path, [{"job_id": "a", "gpus": 1, "duration_h": 1}])
+    schedule = Schedule((a_("a", 0, 1, "n1"),))
+    figures = account(scenario, schedule)
+    spoilt = dataclasses.replace(figures, totals={**figures.totals, "carbon_kg": value})
+    assert validate(scenario, schedule, figures) == []
+    assert_only(validate(scenario, schedule, spoilt), "non_finite")
+
+
 def test_every_kind_has_a_test():
     tested = {"unknown_job", "duplicate_job", "unaccounted_job", "unknown_node", "bad_mode",
               "duration", "window", "placement", "restriction", "capacity", "maintenance",
-              "dependency", "pinned", "power_cap", "budget", "totals"}
+              "dependency", "pinned", "power_cap", "budget", "totals", "non_finite"}
     assert tested == set(VIOLATION_KINDS)
 
 

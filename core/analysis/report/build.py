@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,8 +109,7 @@ def build_report(plan_dir: str | Path, scenario_path: str | Path | None = None) 
                         f"{len(violations)} in all): run greenslot validate")
     schedule, summary = on_disk.schedule, on_disk.summary
     accounting = account(scenario, schedule)
-    baselines = {name: values for name, values in (summary.get("baselines") or {}).items()
-                 if isinstance(values, dict)}
+    baselines = _recorded_baselines(summary, plan_dir)
     fifo = solve_fifo(scenario, SolveOptions()).schedule
 
     # Imported here: matplotlib takes about a second to import, which every `greenslot` command
@@ -131,10 +131,12 @@ def build_report(plan_dir: str | Path, scenario_path: str | Path | None = None) 
     override_text = ("<p>What-if overrides: " + ", ".join(
         f"<code>{_escape(k)}={_escape(v)}</code>" for k, v in overrides.items()) + "</p>"
         if overrides else "<p>No what-if overrides.</p>")
+    objective = _recorded_number(summary, "objective", plan_dir)
     status = (f"solver {_escape(summary.get('solver'))}, status {_escape(summary.get('status'))}"
-              f", objective {summary.get('objective', float('nan')):.6g}")
-    if summary.get("gap") is not None:
-        status += f", proven gap {summary['gap']:.2%}"
+              f", objective {'-' if objective is None else format(objective, '.6g')}")
+    gap = _recorded_number(summary, "gap", plan_dir)
+    if gap is not None:
+        status += f", proven gap {gap:.2%}"
     meta = (f"plan {_escape(summary.get('plan_id'))} of scenario {_escape(scenario.name)}; "
             f"{scenario.grid.start:%Y-%m-%d %H:%M} to {scenario.grid.end:%Y-%m-%d %H:%M} UTC in "
             f"{scenario.grid.slot_hours * 60:g}-minute slots; {len(schedule.assignments)} jobs "
@@ -150,6 +152,42 @@ def build_report(plan_dir: str | Path, scenario_path: str | Path | None = None) 
     ]
     return Report(page(f"greenslot plan report: {scenario.name}", meta, sections),
                   tuple(images))
+
+
+def _recorded_number(summary: dict, key: str, plan_dir: Path,
+                     shown: str | None = None) -> float | None:
+    """``summary[key]`` as a finite number, or None when absent; anything else is bad_plan.
+
+    Why: summary.json is a file a user can edit; a string where a number belongs must be one
+    line naming the file and key, not a format traceback.
+    """
+    value = summary.get(key)
+    if value is None:
+        return None
+    if (isinstance(value, bool) or not isinstance(value, int | float)
+            or not math.isfinite(value)):
+        raise ScenarioError("bad_plan",
+                            Location(str(plan_dir / "summary.json"), None, shown or key),
+                            f"expected a finite number, got {str(value)[:60]!r}")
+    return float(value)
+
+
+def _recorded_baselines(summary: dict, plan_dir: Path) -> dict[str, dict[str, float]]:
+    """The baselines' totals summary.json records, each a finite number (else bad_plan)."""
+    raw = summary.get("baselines") or {}
+    if not isinstance(raw, dict):
+        raise ScenarioError("bad_plan", Location(str(plan_dir / "summary.json"), None,
+                                                 "baselines"), "expected a mapping")
+    found: dict[str, dict[str, float]] = {}
+    for name, values in raw.items():
+        if not isinstance(values, dict):
+            continue
+        found[str(name)] = {}
+        for key in ("energy_kwh", "grid_kwh", "renewable_kwh", "carbon_kg", "cost"):
+            number = _recorded_number(values, key, plan_dir, f"baselines.{name}.{key}")
+            if number is not None:
+                found[str(name)][key] = number
+    return found
 
 
 def _escape(value: object) -> str:

@@ -10,11 +10,12 @@ without a plan folder.
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import matplotlib
 import matplotlib.dates as mdates
@@ -33,6 +34,27 @@ TOTAL_LABELS = {"energy_kwh": "energy [kWh]", "grid_kwh": "grid energy [kWh]",
                 "carbon_kg": "carbon [kg CO2]", "cost": "cost"}
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def plain_text(function: _F) -> _F:
+    """Run ``function`` with matplotlib's mathtext off: every text is drawn as written.
+
+    Why: names come from users (a site named ``tx$\\frac{$``), and matplotlib parses any text
+    holding two ``$`` as TeX math, which fails on such a name and took the report down with
+    it. Text objects read the setting when made, tick labels when drawn, so both the figure
+    functions and :func:`png_bytes` run under it.
+    """
+
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with matplotlib.rc_context({"text.parse_math": False}):
+            return function(*args, **kwargs)
+
+    return cast(_F, run)
+
+
+@plain_text
 def png_bytes(figure: Figure) -> bytes:
     """The figure as PNG bytes (figures are not kept in pyplot's registry, so nothing leaks)."""
     buffer = io.BytesIO()
@@ -102,6 +124,7 @@ def _mode_colours(limits: Sequence[float]):
     return values, colours, BoundaryNorm(edges, colours.N)
 
 
+@plain_text
 def gantt(scenario: Scenario, schedule: Schedule) -> Figure:
     """Jobs by node and GPU over time, coloured by power limit, with deadlines marked.
 
@@ -156,6 +179,7 @@ def gantt(scenario: Scenario, schedule: Schedule) -> Figure:
     return figure
 
 
+@plain_text
 def site_power(scenario: Scenario, accounting: Accounting, site: str) -> Figure:
     """One site's facility draw, split into renewable-covered and grid, against its renewables,
     with grid carbon intensity and price on their own axes."""
@@ -205,6 +229,7 @@ def site_power(scenario: Scenario, accounting: Accounting, site: str) -> Figure:
     return figure
 
 
+@plain_text
 def totals_against_baselines(totals: Mapping[str, float],
                              baselines: Mapping[str, Mapping[str, float]]) -> Figure:
     """The plan's totals beside each baseline's, one panel per quantity, values written on."""
@@ -223,6 +248,7 @@ def totals_against_baselines(totals: Mapping[str, float],
     return figure
 
 
+@plain_text
 def pareto(points: Sequence[Mapping[Hashable, Any]], labels: Sequence[str]) -> Figure:
     """Carbon against cost and against makespan for sweep points; the front is joined.
 

@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pandas as pd
-import yaml
 
 from greenslot.forecasts.provider_entry import ForecastSource
 from greenslot.forecasts.scenario_loading import load_scenario
@@ -46,11 +45,12 @@ from greenslot.model.loader import (
     SITE_KEYS,
 )
 from greenslot.model.scenario import Scenario
+from greenslot.model.yamlfile import load_yaml
 
 TOP_LEVEL = ("name", "start", "horizon", "slot", "objective", "transfer_kwh_per_gb",
              "duration_quantile", "duration_history", "duration_deadline")
 WEIGHTS = ("carbon_kg", "cost", "energy_kwh", "carbon_price_per_tonne")
-KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.\-\[\],]+$")
+KEY_PATTERN = re.compile(r"[A-Za-z0-9_.\-\[\],]+")  # fullmatch: "$" would pass a final "\n"
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,10 @@ class Override:
 
     @property
     def label(self) -> str:
-        return f"{self.flag} {self.key}={self.text}"
+        """``--set KEY=VALUE`` as errors name it; a long value is cut (it may be hostile)."""
+        text = self.text if len(self.text) <= 80 else f"{self.text[:80]}...({len(self.text)})"
+        key = self.key if len(self.key) <= 80 else f"{self.key[:80]}...({len(self.key)})"
+        return f"{self.flag} {key}={text}"
 
     @property
     def section(self) -> str:
@@ -83,9 +86,13 @@ class Override:
 
     def yaml_value(self) -> Any:
         """The value read as YAML (``null`` and an empty value remove the key)."""
+        if not self.text.strip():
+            return None
         try:
-            return yaml.safe_load(self.text) if self.text.strip() else None
-        except yaml.YAMLError:
+            return load_yaml(self.text, self.label)
+        except ScenarioError as exc:
+            if exc.check != "bad_yaml":
+                raise  # too_large: an alias bomb or deep nesting on the command line
             self.fail("not a YAML value; quote text, write lists as [a, b], maps as {k: v}")
 
     def fail(self, message: str) -> NoReturn:
@@ -99,7 +106,7 @@ def parse_override(text: str, flag: str = "--set") -> Override:
     if not sep or not key:
         fail("bad_override", f"{flag} {text}", message="expected KEY=VALUE")
     override = Override(key, value.strip(), flag)
-    if not KEY_PATTERN.match(key) or "" in key.split("."):
+    if not KEY_PATTERN.fullmatch(key) or "" in key.split("."):
         override.fail("a key is dotted names, like sites.<name>.power_cap_kw")
     parts = key.split(".")
     section = parts[0]
