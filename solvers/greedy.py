@@ -125,9 +125,22 @@ def _keys(scenario: Scenario, groups: dict[str, list[NodeGroup]], finish: dict[s
     }
 
 
-def solve_greedy(scenario: Scenario, options: SolveOptions | None = None) -> SolveResult:
-    """Plan every job greedily; see the module docstring for the rule."""
+EXTRA_PASSES_TIME_SHARE = 0.9
+"""Of ``time_limit_s``, when greedy is the solver: after it no further pass starts."""
+
+
+def solve_greedy(scenario: Scenario, options: SolveOptions | None = None,
+                 stop_at: float | None = None) -> SolveResult:
+    """Plan every job greedily; see the module docstring for the rule.
+
+    The first pass always runs to the end (it is the plan); a further pass (the second
+    ordering, a squeaky-wheel repeat) starts only before ``stop_at`` (a perf_counter value;
+    default: ``EXTRA_PASSES_TIME_SHARE`` of ``options.time_limit_s``, or no limit), so a
+    large plan under a time limit keeps the passes that fit instead of overrunning it.
+    """
     started = time.perf_counter()
+    if stop_at is None and options is not None and options.time_limit_s is not None:
+        stop_at = started + EXTRA_PASSES_TIME_SHARE * options.time_limit_s
     free_jobs = [j for j in scenario.jobs if not j.pinned]
     probe = ClusterState(scenario)
     groups = {j.job_id: probe.candidate_groups(j) for j in scenario.jobs}
@@ -136,6 +149,8 @@ def solve_greedy(scenario: Scenario, options: SolveOptions | None = None) -> Sol
     for key in _keys(scenario, groups, finish).values():
         boosted: set[str] = set()
         for _ in range(MAX_PASSES):
+            if best is not None and stop_at is not None and time.perf_counter() > stop_at:
+                break
             order = dependency_order(
                 free_jobs, lambda j, key=key, boosted=frozenset(boosted):
                 (j.job_id not in boosted, *key(j)))

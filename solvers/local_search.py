@@ -11,6 +11,7 @@ cheaper, so the objective never rises.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -21,9 +22,13 @@ from greenslot.solvers.placement import best_placement
 from greenslot.solvers.prepare import Prepared
 from greenslot.solvers.state import ClusterState
 
+GainCallback = Callable[[float], None]
+"""Hears the plan's objective (``state.objective()``) after each accepted move."""
+
 
 def move_jobs_one_by_one(state: ClusterState, placed: dict[str, Assignment], prep: Prepared,
-                         deadline: float, max_passes: int = 4) -> int:
+                         deadline: float, max_passes: int = 4,
+                         on_gain: GainCallback | None = None) -> int:
     """Move jobs while it pays, until a pass changes nothing or ``deadline`` (perf_counter).
 
     ``state`` must hold exactly ``placed``; both are updated in place. Returns the moves made.
@@ -49,6 +54,8 @@ def move_jobs_one_by_one(state: ClusterState, placed: dict[str, Assignment], pre
                 placed[job.job_id] = state.assignment(job, found.node_ids, found.start,
                                                       found.end, found.mode.power_limit_w)
                 moved_this_pass += 1
+                if on_gain is not None:
+                    on_gain(state.objective())
             else:
                 _drop(state, scenario, job, old)
                 placed[job.job_id] = old
@@ -59,7 +66,8 @@ def move_jobs_one_by_one(state: ClusterState, placed: dict[str, Assignment], pre
 
 
 def ruin_and_recreate(state: ClusterState, placed: dict[str, Assignment], prep: Prepared,
-                      deadline: float, seed: int = 0, batch: int = 6, width: int = 4) -> int:
+                      deadline: float, seed: int = 0, batch: int = 6, width: int = 4,
+                      on_gain: GainCallback | None = None) -> int:
     """Take out the jobs running around a random slot and re-insert them, while it pays.
 
     Single moves stall when two jobs block each other's better slot; clearing a window of
@@ -102,6 +110,8 @@ def ruin_and_recreate(state: ClusterState, placed: dict[str, Assignment], prep: 
         if ok and state.objective() < before - 1e-9 * max(1.0, abs(before)):
             accepted += 1
             idle = 0
+            if on_gain is not None:
+                on_gain(state.objective())
             continue
         for job_id, a in new.items():
             _lift(state, scenario, scenario.job(job_id), a)
