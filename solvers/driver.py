@@ -32,7 +32,12 @@ from greenslot.model.schedule import Assignment, Schedule, Unplaced, dependency_
 from greenslot.model.validator import validate
 from greenslot.solvers.diagnose import explain_no_fit
 from greenslot.solvers.greedy import solve_greedy
-from greenslot.solvers.local_search import GainCallback, move_jobs_one_by_one, ruin_and_recreate
+from greenslot.solvers.local_search import (
+    GainCallback,
+    move_jobs_one_by_one,
+    repair_unplaced,
+    ruin_and_recreate,
+)
 from greenslot.solvers.prepare import Prepared, pooled_wake_is_a_relaxation
 from greenslot.solvers.state import ClusterState
 from greenslot.solvers.types import DEFAULT_GAP, SolveOptions, SolveResult, SolveStatus
@@ -138,8 +143,10 @@ def locally_improved(scenario: Scenario, prep: Prepared, best: PlanCandidate,
                      deadline: float, to_deadline: bool = False,
                      proven: Callable[[float], bool] | None = None,
                      on_gain: GainCallback | None = None) -> PlanCandidate | None:
-    """``best`` after local search: single moves, then ruin and recreate until ``deadline``
-    (a :func:`time.perf_counter` value); None when no move was made.
+    """``best`` after local search: jobs left out placed by making room for them
+    (:func:`~greenslot.solvers.local_search.repair_unplaced`), then single moves, then ruin
+    and recreate until ``deadline`` (a :func:`time.perf_counter` value); None when no move
+    was made.
 
     Without ``to_deadline`` the search stops where it stalls (a backend follows and gets the
     rest of the time). With it, the search restarts with other seeds and neighbourhoods
@@ -158,9 +165,12 @@ def locally_improved(scenario: Scenario, prep: Prepared, best: PlanCandidate,
         state.place(job, ids, a.start_slot, a.end_slot, mode.power_w,
                     job.gpus if len(ids) == 1 else node.gpus)
         placed[a.job_id] = a
-    offset = best.total - state.objective()  # the penalty: moves keep every job placed
+    moved = repair_unplaced(state, placed, prep, deadline)
+    offset = _penalty_of(prep, Schedule(tuple(placed.values()), tuple(
+        Unplaced(j.job_id, REASON_PENDING) for j in prep.jobs if j.job_id not in placed)))
+    # the penalty, fixed from here on: moves keep every job placed
     gain = None if on_gain is None else (lambda value: on_gain(value + offset))
-    moved = move_jobs_one_by_one(state, placed, prep, deadline, on_gain=gain)
+    moved += move_jobs_one_by_one(state, placed, prep, deadline, on_gain=gain)
     moved += ruin_and_recreate(state, placed, prep, deadline, on_gain=gain)
     restart = 0
     while to_deadline and time.perf_counter() < deadline and not (

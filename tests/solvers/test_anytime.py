@@ -18,6 +18,7 @@ from test_properties import _write, scenarios
 
 from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.model.accounting import account, objective_value
+from greenslot.model.schedule import Schedule, Unplaced
 from greenslot.model.validator import validate
 from greenslot.solvers import exact, greedy
 from greenslot.solvers.driver import locally_improved, valid_candidate
@@ -144,3 +145,27 @@ def test_local_search_keeps_searching_until_the_plan_is_proven(tmp_path):
     best = improved if improved is not None else start
     assert validate(scenario, best.schedule) == []
     assert best.total <= start.total
+
+
+def test_repair_places_a_job_left_out_by_making_room_for_it(tmp_path):
+    """Feasibility first: ``big`` needs both nodes in the first hour (its deadline); a plan
+    that put ``small`` there (its cheapest hour) and left ``big`` out is repaired by moving
+    ``small`` an hour later, although that costs more carbon."""
+    forecasts = {"forecast-s1.csv": hourly_forecast([100, 300, 300, 300, 300])}
+    small = {"job_id": "small", "gpus": 2, "duration_h": 1}
+    big = {"job_id": "big", "gpus": 4, "duration_h": 1,
+           "deadline": "2022-06-14T01:00:00+00:00"}
+    alone = load_scenario(write_scenario(tmp_path / "alone", None, [small], forecasts))
+    scenario = load_scenario(write_scenario(tmp_path / "both", None, [small, big], forecasts))
+    first_hour = solve_greedy(alone).schedule.assignments
+    assert [(a.job_id, a.start_slot) for a in first_hour] == [("small", 0)]
+    prep = prepared(scenario)
+    start = valid_candidate(scenario, prep, "start",
+                            Schedule(first_hour, (Unplaced("big", "left out"),)))
+    assert start is not None and start.penalty > 0
+    repaired = locally_improved(scenario, prep, start, float("inf"))
+    assert repaired is not None and repaired.penalty == 0
+    assert validate(scenario, repaired.schedule) == []
+    where = {a.job_id: a.start_slot for a in repaired.schedule.assignments}
+    assert where == {"big": 0, "small": 1}
+    assert repaired.total < start.total
