@@ -338,8 +338,8 @@ def drive(scenario: Scenario, options: SolveOptions, method: Method[Phase], prep
     since = time.perf_counter()
     limit = options.time_limit_s
     greedy = valid_candidate(scenario, prep, "greedy", solve_greedy(
-        scenario, options, None if limit is None else began + GREEDY_TIME_SHARE * limit
-    ).schedule)
+        scenario, options, None if limit is None else began + GREEDY_TIME_SHARE * limit,
+        weigh_node_kinds=True).schedule)
     run = Run(scenario, options, prep, began, unavoidable_penalty(prep), greedy)
     run.record("greedy", True, since, "valid" if greedy is not None else "no valid plan")
     if greedy is not None:
