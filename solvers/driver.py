@@ -325,12 +325,15 @@ def is_optimal(total: float, bound: float | None, gap: float, absolute: float,
 
 
 def drive(scenario: Scenario, options: SolveOptions, method: Method[Phase], prep: Prepared,
-          began: float | None = None) -> SolveResult:
+          began: float | None = None, weigh_node_kinds: bool = False) -> SolveResult:
     """Run the steps of the module docstring with ``method`` on ``scenario``, prepared as
     ``prep`` (by the caller: the methods need different preparations).
 
     ``began`` (a perf_counter value, default now) is when the solve started: time limits and
-    ``solve_seconds`` count from it, preparation included.
+    ``solve_seconds`` count from it, preparation included. ``weigh_node_kinds`` gives greedy
+    its regret ordering (:func:`~greenslot.solvers.greedy.solve_greedy`): worth its time
+    where greedy's plan is the main start (``large``), not where LP rounding guides
+    (benchmark L at load 9: greedy 4.6 -> 19 s for a final plan no better).
     """
     began = time.perf_counter() if began is None else began
     if options.on_phase is not None:
@@ -339,7 +342,7 @@ def drive(scenario: Scenario, options: SolveOptions, method: Method[Phase], prep
     limit = options.time_limit_s
     greedy = valid_candidate(scenario, prep, "greedy", solve_greedy(
         scenario, options, None if limit is None else began + GREEDY_TIME_SHARE * limit,
-        weigh_node_kinds=True).schedule)
+        weigh_node_kinds=weigh_node_kinds).schedule)
     run = Run(scenario, options, prep, began, unavoidable_penalty(prep), greedy)
     run.record("greedy", True, since, "valid" if greedy is not None else "no valid plan")
     if greedy is not None:

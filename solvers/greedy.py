@@ -174,7 +174,7 @@ def solve_greedy(scenario: Scenario, options: SolveOptions | None = None,
     ``weigh_node_kinds`` adds a third ordering, largest regret first (:func:`_regrets`),
     where jobs can run on more than one kind of node. Off for ``--solver greedy``: on the
     bundled example it found a plan 0.6 % better (389.27 -> 387.09 kg) in three times the
-    time; the solvers built on the driver turn it on, inside their time limit.
+    time. ``large`` turns it on (greedy's plan is its main start), inside its time limit.
     """
     started = time.perf_counter()
     if stop_at is None and options is not None and options.time_limit_s is not None:

@@ -150,4 +150,5 @@ def solve_large(scenario: Scenario, options: SolveOptions,
     began = time.perf_counter() if began is None else began
     options = dataclasses.replace(options, time_limit_s=_limit(options))
     prep, families = prepared if prepared is not None else prepared_families(scenario)
-    return drive(scenario, options, LagrangianMethod(families), prep, began)
+    return drive(scenario, options, LagrangianMethod(families), prep, began,
+                 weigh_node_kinds=True)

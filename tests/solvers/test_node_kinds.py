@@ -57,3 +57,23 @@ def test_regrets_are_none_where_every_job_has_one_kind_of_node(tmp_path):
     probe = greedy.ClusterState(scenario)
     groups = {j.job_id: probe.candidate_groups(j) for j in scenario.jobs}
     assert greedy._regrets(scenario, groups, greedy.latest_finish(scenario, groups)) is None
+
+
+def test_large_plans_from_a_greedy_start_that_weighs_node_kinds(tmp_path, monkeypatch):
+    from greenslot.solvers import driver
+    from greenslot.solvers.large import solve_large
+    from greenslot.solvers.types import SolveOptions
+
+    asked = []
+    real = driver.solve_greedy
+
+    def spy(*args, **kwargs):
+        asked.append(kwargs.get("weigh_node_kinds"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(driver, "solve_greedy", spy)
+    scenario = unequal_machines(tmp_path)
+    result = solve_large(scenario, SolveOptions(time_limit_s=2))
+    assert asked == [True]
+    assert validate(scenario, result.schedule) == []
+    assert account(scenario, result.schedule).totals["energy_kwh"] == pytest.approx(1.46)
