@@ -35,7 +35,12 @@ def test_exact_solvers_write_a_proven_optimum(tmp_path, solver, capsys):
     assert summary["solver"] == ("auto:" + summary["solver_details"]["plan_from"]
                                  if solver == "auto" else solver)
     assert summary["solver_details"]["warm_start"] is True
-    assert "optimal, bound" in capsys.readouterr().out
+    screen = capsys.readouterr().out
+    assert "optimal, bound" in screen
+    # which steps ran, and where the plan came from, are on screen too (issue 17.3)
+    steps = next(line for line in screen.splitlines() if line.startswith("steps: "))
+    assert f"plan from {summary['solver_details']['plan_from']}" in steps
+    assert "greedy" in steps and "lagrangian bound" in steps and "lp bound" in steps
     assert main(["validate", str(short_sighted(tmp_path)), str(out)]) == 0
 
 
