@@ -169,3 +169,23 @@ def test_repair_places_a_job_left_out_by_making_room_for_it(tmp_path):
     where = {a.job_id: a.start_slot for a in repaired.schedule.assignments}
     assert where == {"big": 0, "small": 1}
     assert repaired.total < start.total
+
+
+def test_the_plan_pipeline_takes_the_baselines_time_off_the_solvers_limit(tmp_path,
+                                                                           monkeypatch):
+    """The limit is the plan's: the solver gets what the baselines left of it."""
+    from greenslot.pipeline import steps
+
+    scenario = short_sighted(tmp_path)
+    given: list[SolveOptions] = []
+    real = steps.solve_checked
+
+    def spy(scenario, solver, options):
+        given.append(options)
+        return real(scenario, solver, options)
+
+    monkeypatch.setattr(steps, "solve_checked", spy)
+    steps.plan(scenario, "greedy", SolveOptions(time_limit_s=100.0))
+    steps.plan(scenario, "greedy", SolveOptions())
+    assert 0 < given[0].time_limit_s < 100.0 and given[0].baselines is not None
+    assert given[1].time_limit_s is None
