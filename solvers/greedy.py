@@ -204,6 +204,7 @@ def solve_greedy(scenario: Scenario, options: SolveOptions | None = None,
             if not attempt.failures or not stuck:
                 break
             boosted |= stuck
+    assert best is not None  # the first ordering's first pass always runs
     schedule = finish_schedule(scenario, best.state, best.placed, best.failures)
     return SolveResult(
         solver="greedy",
