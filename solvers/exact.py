@@ -114,14 +114,16 @@ class ExactMethod:
 
     def bound_and_round(self, run: Run) -> LinearBound:
         prep, options = run.prep, run.options
+        lagrangian = stand_in = None
+        if options.time_limit_s is not None:
+            # before the model is built: it needs no model, and a slow build (seen: 14.8 s
+            # for L at load 11) must not leave it no time
+            lagrangian, stand_in = self._lagrangian(run)
         run.phase("build model")
         since = time.perf_counter()
         model, index = build(prep)
         run.record("build model", True, since, f"{model.n_vars} variables, "
                    f"{len(model.rows)} rows")
-        lagrangian = stand_in = None
-        if options.time_limit_s is not None:
-            lagrangian, stand_in = self._lagrangian(run)
         run.phase("lp bound")
         since = time.perf_counter()
         lp_limit = _remaining(options, run.began, LP_TIME_SHARE)

@@ -98,7 +98,7 @@ def test_phases_are_told_as_they_start_and_recorded_as_steps(tmp_path):
     result = get_solver("auto")(scenario, SolveOptions(
         time_limit_s=60, on_phase=phases.append,
         progress=lambda plan, bound: figures.append((plan, bound))))
-    assert phases == ["prepare", "greedy", "build model", "lagrangian bound", "lp bound",
+    assert phases == ["prepare", "greedy", "lagrangian bound", "build model", "lp bound",
                       "lp rounding", "local search", "milp"]
     assert list(result.details["steps"]) == phases[1:]
     assert all(step["ran"] for step in result.details["steps"].values())
