@@ -38,29 +38,34 @@ def model_nonzeros(scenario: Scenario, prep: Prepared | None = None) -> int:
 
 def solve_auto(scenario: Scenario, options: SolveOptions) -> SolveResult:
     """The exact pipeline where the model fits, the large-scale one beyond (both
-    time-limited, default ``AUTO_TIME_LIMIT_S``).
+    time-limited, default ``AUTO_TIME_LIMIT_S``, counted from the call: preparation
+    included). The result's solver is ``auto:<where the plan came from>``.
 
     The size is first counted from the column families (cheap at any size); only a model
     under the limit has its columns listed, from those families.
     """
     limit = options.time_limit_s if options.time_limit_s is not None else AUTO_TIME_LIMIT_S
     options = dataclasses.replace(options, time_limit_s=limit)
-    began = time.perf_counter()
+    began = time.perf_counter()  # the limit counts from here, preparation included
+    frame = prepared_families(scenario)
+    estimate = frame[1].nonzeros()
+    if options.on_phase is not None:
+        options.on_phase("prepare")
     frame = prepared_families(scenario)
     estimate = frame[1].nonzeros()
     if estimate <= AUTO_MAX_NONZEROS:
         prep = with_columns(*frame)
         nonzeros = model_nonzeros(scenario, prep)
-        left = max(1.0, limit - (time.perf_counter() - began))
-        result = solve_with_milp(scenario, dataclasses.replace(options, time_limit_s=left),
-                                 prep)
+        result = solve_with_milp(scenario, options, prep, frame[1], began)
         chose = "milp"
     else:
         nonzeros = estimate
-        left = max(1.0, limit - (time.perf_counter() - began))
-        result = solve_large(scenario, dataclasses.replace(options, time_limit_s=left), frame)
+        result = solve_large(scenario, options, frame, began)
         chose = "large"
     details = {**result.details, "auto": {"chose": chose, "nonzeros": nonzeros,
                                           "max_nonzeros_for_exact": AUTO_MAX_NONZEROS}}
-    return dataclasses.replace(result, solver=f"auto:{chose}", details=details,
-                               solve_seconds=time.perf_counter() - began)
+    # labelled by where the plan really came from (``auto:milp`` only for the backend's own
+    # plan; ``auto:greedy+moves`` when greedy and local search made it); ``details["auto"]``
+    # says which pipeline ran
+    return dataclasses.replace(result, solver=f"auto:{result.details['plan_from']}",
+                               details=details, solve_seconds=time.perf_counter() - began)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -32,7 +32,12 @@ from greenslot.model.schedule import Assignment, Schedule, Unplaced, dependency_
 from greenslot.model.validator import validate
 from greenslot.solvers.diagnose import explain_no_fit
 from greenslot.solvers.greedy import solve_greedy
-from greenslot.solvers.local_search import move_jobs_one_by_one, ruin_and_recreate
+from greenslot.solvers.local_search import (
+    GainCallback,
+    move_jobs_one_by_one,
+    repair_unplaced,
+    ruin_and_recreate,
+)
 from greenslot.solvers.prepare import Prepared, pooled_wake_is_a_relaxation
 from greenslot.solvers.state import ClusterState
 from greenslot.solvers.types import DEFAULT_GAP, SolveOptions, SolveResult, SolveStatus
@@ -41,6 +46,8 @@ logger = logging.getLogger(__name__)
 logger.addHandler(logging.NullHandler())
 
 OPTIMALITY_TOLERANCE = 1e-6
+GREEDY_TIME_SHARE = 0.15
+"""Of the time limit: after it greedy starts no further pass (its first pass always ends)."""
 IMPROVEMENT = 1e-9  # a later plan replaces the best only when lower by more than this
 ROUNDING_CREDIT = 1e-4
 """Relative to the objective: the most of a backend's rounding slack credited as optimal.
@@ -126,10 +133,28 @@ def explained(candidate: PlanCandidate, prep: Prepared) -> Schedule:
     return Schedule(candidate.schedule.assignments, tuple(unplaced))
 
 
+RESTARTS = ((6, 4), (10, 6), (4, 2), (14, 8))
+"""(jobs cleared, slots either side) of the ruin-and-recreate rounds that follow the first
+when local search is to use all its time: other seeds and window sizes reach plans the
+first round's stalled neighbourhood cannot."""
+
+
 def locally_improved(scenario: Scenario, prep: Prepared, best: PlanCandidate,
-                     deadline: float) -> PlanCandidate | None:
-    """``best`` after local search: single moves, then ruin and recreate until ``deadline``
-    (a :func:`time.perf_counter` value); None when no move was made."""
+                     deadline: float, to_deadline: bool = False,
+                     proven: Callable[[float], bool] | None = None,
+                     on_gain: GainCallback | None = None) -> PlanCandidate | None:
+    """``best`` after local search: jobs left out placed by making room for them
+    (:func:`~greenslot.solvers.local_search.repair_unplaced`), then single moves, then ruin
+    and recreate until ``deadline`` (a :func:`time.perf_counter` value); None when no move
+    was made.
+
+    Without ``to_deadline`` the search stops where it stalls (a backend follows and gets the
+    rest of the time). With it, the search restarts with other seeds and neighbourhoods
+    (:data:`RESTARTS`) until ``deadline``, or until ``proven(total)`` says the bound already
+    proves the plan's penalised objective ``total`` optimal: a time limit is a budget to
+    spend, and nothing after this step would spend it. ``on_gain`` hears each better
+    penalised objective.
+    """
     state = ClusterState(scenario)
     placed = {}
     for a in best.schedule.assignments:
@@ -140,8 +165,21 @@ def locally_improved(scenario: Scenario, prep: Prepared, best: PlanCandidate,
         state.place(job, ids, a.start_slot, a.end_slot, mode.power_w,
                     job.gpus if len(ids) == 1 else node.gpus)
         placed[a.job_id] = a
-    moved = move_jobs_one_by_one(state, placed, prep, deadline)
-    moved += ruin_and_recreate(state, placed, prep, deadline)
+    moved = repair_unplaced(state, placed, prep, deadline)
+    offset = _penalty_of(prep, Schedule(tuple(placed.values()), tuple(
+        Unplaced(j.job_id, REASON_PENDING) for j in prep.jobs if j.job_id not in placed)))
+    # the penalty, fixed from here on: moves keep every job placed
+    gain = None if on_gain is None else (lambda value: on_gain(value + offset))
+    moved += move_jobs_one_by_one(state, placed, prep, deadline, on_gain=gain)
+    moved += ruin_and_recreate(state, placed, prep, deadline, on_gain=gain)
+    restart = 0
+    while to_deadline and time.perf_counter() < deadline and not (
+            proven is not None and proven(state.objective() + offset)):
+        batch, width = RESTARTS[restart % len(RESTARTS)]
+        restart += 1
+        moved += ruin_and_recreate(state, placed, prep, deadline, seed=restart, batch=batch,
+                                   width=width, on_gain=gain)
+        moved += move_jobs_one_by_one(state, placed, prep, deadline, on_gain=gain)
     if not moved:
         return None
     return candidate_from_state(scenario, prep, f"{best.source}+moves", state, placed)
@@ -163,8 +201,26 @@ def checked_bound(bound: float | None, prep: Prepared, best_total: float) -> flo
 
 
 @dataclass(frozen=True)
+class Step:
+    """One step of a solve, as the summary shows it: whether it ran, for how long, and a
+    note (what it found, or why it did not run)."""
+
+    name: str
+    ran: bool
+    seconds: float
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """``summary.json``'s entry; ``wall_seconds`` goes to its timings like every time."""
+        return {"ran": self.ran, "note": self.note, "wall_seconds": self.seconds}
+
+
+@dataclass(frozen=True)
 class Run:
-    """One solve under way: what every step reads. ``began`` is a perf_counter value."""
+    """One solve under way: what every step reads. ``began`` is a perf_counter value.
+
+    ``steps`` is the record of what ran, appended to by the driver and the method, in order.
+    """
 
     scenario: Scenario
     options: SolveOptions
@@ -172,11 +228,26 @@ class Run:
     began: float
     unavoidable: float
     greedy: PlanCandidate | None
+    steps: list[Step] = field(default_factory=list)
 
     def report(self, incumbent: float | None, bound: float | None) -> None:
         """Pass (incumbent, bound) to the caller's progress callback, if any."""
         if self.options.progress is not None:
             self.options.progress(incumbent, bound)
+
+    def phase(self, name: str) -> None:
+        """Tell the caller's phase callback, if any, that step ``name`` starts."""
+        if self.options.on_phase is not None:
+            self.options.on_phase(name)
+
+    def record(self, name: str, ran: bool, since: float, note: str = "") -> None:
+        """Add step ``name`` (started at perf_counter ``since``) to :attr:`steps`."""
+        self.steps.append(Step(name, ran, time.perf_counter() - since if ran else 0.0, note))
+
+    def deadline(self) -> float | None:
+        """When the time limit ends (perf_counter), or None without one."""
+        limit = self.options.time_limit_s
+        return None if limit is None else self.began + limit
 
 
 @dataclass(frozen=True)
@@ -185,12 +256,15 @@ class BoundPhase:
 
     ``bound`` is proven on the method's relaxation, before the unavoidable penalty is taken
     off (None: none proven); ``rounded`` the plan rounded from it (None: none valid);
-    ``search_until`` when local search must stop (perf_counter).
+    ``search_until`` when local search must stop (perf_counter); ``search_to_end`` whether
+    it is to use all that time (nothing else follows to spend it) rather than stop where it
+    stalls.
     """
 
     bound: float | None
     rounded: PlanCandidate | None
     search_until: float
+    search_to_end: bool = field(default=False, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -257,27 +331,54 @@ def is_optimal(total: float, bound: float | None, gap: float, absolute: float,
 
 
 def drive(scenario: Scenario, options: SolveOptions, method: Method[Phase], prep: Prepared,
-          began: float | None = None) -> SolveResult:
+          began: float | None = None, weigh_node_kinds: bool = False) -> SolveResult:
     """Run the steps of the module docstring with ``method`` on ``scenario``, prepared as
     ``prep`` (by the caller: the methods need different preparations).
 
     ``began`` (a perf_counter value, default now) is when the solve started: time limits and
-    ``solve_seconds`` count from it, preparation included.
+    ``solve_seconds`` count from it, preparation included. ``weigh_node_kinds`` gives greedy
+    its regret ordering (:func:`~greenslot.solvers.greedy.solve_greedy`): worth its time
+    where greedy's plan is the main start (``large``), not where LP rounding guides
+    (benchmark L at load 9: greedy 4.6 -> 19 s for a final plan no better).
     """
     began = time.perf_counter() if began is None else began
-    greedy = valid_candidate(scenario, prep, "greedy", solve_greedy(scenario, options).schedule)
+    if options.on_phase is not None:
+        options.on_phase("greedy")
+    since = time.perf_counter()
+    limit = options.time_limit_s
+    greedy = valid_candidate(scenario, prep, "greedy", solve_greedy(
+        scenario, options, None if limit is None else began + GREEDY_TIME_SHARE * limit,
+        weigh_node_kinds=weigh_node_kinds).schedule)
     run = Run(scenario, options, prep, began, unavoidable_penalty(prep), greedy)
+    run.record("greedy", True, since, "valid" if greedy is not None else "no valid plan")
+    if greedy is not None:
+        run.report(greedy.total, None)
 
     phase = method.bound_and_round(run)
     candidates = [c for c in (greedy, phase.rounded) if c is not None]
     if not candidates:
         raise RuntimeError("neither greedy nor rounding produced a valid plan")
     best = min(candidates, key=lambda c: c.total)
-    improved = locally_improved(scenario, prep, best, phase.search_until)
+    phase_bound = None if phase.bound is None else phase.bound - run.unavoidable
+    run.report(best.total, phase_bound)
+    gap = max(options.gap if options.gap is not None else DEFAULT_GAP, method.gap_floor)
+    checked = checked_bound(phase_bound, prep, best.total) if phase_bound is not None else None
+
+    def proven(total: float) -> bool:
+        return is_optimal(total, checked, gap, method.absolute_slack, 0.0)
+
+    run.phase("local search")
+    since = time.perf_counter()
+    improved = locally_improved(scenario, prep, best, phase.search_until,
+                                to_deadline=phase.search_to_end, proven=proven,
+                                on_gain=_throttled(lambda total: run.report(total, None)))
+    note = "no better plan"
     if improved is not None and improved.total < best.total - IMPROVEMENT:
+        note = f"{best.total:.6g} -> {improved.total:.6g}"
         candidates.append(improved)
         best = improved
-    run.report(best.total, None if phase.bound is None else phase.bound - run.unavoidable)
+    run.record("local search", True, since, note)
+    run.report(best.total, phase_bound)
 
     finish = method.finish(run, phase, best)
     if finish.found is not None and finish.found.total < best.total - IMPROVEMENT:
@@ -286,10 +387,11 @@ def drive(scenario: Scenario, options: SolveOptions, method: Method[Phase], prep
     bounds = [b - run.unavoidable for b in (phase.bound, finish.bound) if b is not None]
     bound = checked_bound(max(bounds) if bounds else None, prep, best.total)
     run.report(best.total, bound)
-    gap = max(options.gap if options.gap is not None else DEFAULT_GAP, method.gap_floor)
     optimal = is_optimal(best.total, bound, gap, method.absolute_slack, finish.rounding_slack)
     shared = {"plan_from": best.source, "interface": finish.interface,
               "candidates": {c.source: c.total for c in candidates}, "bound": bound}
+    details = method.details(run, phase, finish, shared)
+    details["steps"] = {step.name: step.as_dict() for step in run.steps}
     return SolveResult(
         solver=method.name,
         status=SolveStatus.OPTIMAL if optimal else SolveStatus.FEASIBLE,
@@ -297,5 +399,22 @@ def drive(scenario: Scenario, options: SolveOptions, method: Method[Phase], prep
         bound=bound,
         solve_seconds=time.perf_counter() - began,
         unplaced_penalty=best.penalty,
-        details=method.details(run, phase, finish, shared),
+        details=details,
     )
+
+
+PROGRESS_EVERY_S = 0.5
+
+
+def _throttled(report: Callable[[float], None]) -> Callable[[float], None]:
+    """``report``, called at most every :data:`PROGRESS_EVERY_S` (local search finds many
+    small gains a second; the display needs two)."""
+    last = [-float("inf")]
+
+    def call(value: float) -> None:
+        now = time.perf_counter()
+        if now - last[0] >= PROGRESS_EVERY_S:
+            last[0] = now
+            report(value)
+
+    return call

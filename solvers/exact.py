@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from greenslot.model.scenario import Scenario
 from greenslot.solvers.backend import Backend, BackendAnswer
 from greenslot.solvers.cpsat import solve_linear_model_cpsat
@@ -34,12 +36,13 @@ from greenslot.solvers.driver import (
     drive,
 )
 from greenslot.solvers.formulation import Index, build, has_budgets, unmargined
+from greenslot.solvers.lagrange import Families, LagrangianBound, build_families
 from greenslot.solvers.linear import LinearModel
 from greenslot.solvers.milp import solve_linear_model_highs
 from greenslot.solvers.pinned import place_pinned
 from greenslot.solvers.prepare import Prepared, prepare
 from greenslot.solvers.relaxation import Relaxation, solve_relaxation
-from greenslot.solvers.rounding import round_relaxation
+from greenslot.solvers.rounding import round_relaxation, round_support
 from greenslot.solvers.state import ClusterState
 from greenslot.solvers.types import ProgressCallback, SolveOptions, SolveResult
 
@@ -53,6 +56,13 @@ IMPROVE_SECONDS = 60.0  # the same without a time limit
 # times the plain LP relaxation on the benchmark instances; with less time left than this
 # multiple, the backend is skipped rather than left to overrun the time limit.
 BACKEND_ROOT_FACTOR = 15.0
+LAGRANGE_TIME_SHARE = 0.1  # of the time left, at most, for the Lagrangian stand-in bound
+LAGRANGE_MAX_ROUNDS = 400
+SEARCH_TO_END_SHARE = 0.97  # of the time left, for local search when no backend follows
+
+
+def _found(candidate: PlanCandidate | None) -> str:
+    return "no valid plan" if candidate is None else f"plan {candidate.total:.6g}"
 
 
 def prepared(scenario: Scenario) -> Prepared:
@@ -89,6 +99,7 @@ class LinearBound(BoundPhase):
     index: Index
     relaxation: Relaxation
     run_backend: bool
+    lagrangian_bound: float | None = None  # the stand-in, before the unavoidable penalty
 
 
 @dataclass(frozen=True)
@@ -97,20 +108,46 @@ class ExactMethod:
 
     name: str
     backend: Backend
+    families: Families | None = None  # the Lagrangian's; built when needed if None
     gap_floor: float = 1e-9
     absolute_slack: float = 1e-9
 
     def bound_and_round(self, run: Run) -> LinearBound:
         prep, options = run.prep, run.options
+        lagrangian = stand_in = None
+        if options.time_limit_s is not None:
+            # before the model is built: it needs no model, and a slow build (seen: 14.8 s
+            # for L at load 11) must not leave it no time
+            lagrangian, stand_in = self._lagrangian(run)
+        run.phase("build model")
+        since = time.perf_counter()
         model, index = build(prep)
-        relaxation = solve_relaxation(unmargined(model),
-                                      _remaining(options, run.began, LP_TIME_SHARE),
-                                      options.threads, WakeCuts(prep, index).separate)
+        run.record("build model", True, since, f"{model.n_vars} variables, "
+                   f"{len(model.rows)} rows")
+        run.phase("lp bound")
+        since = time.perf_counter()
+        lp_limit = _remaining(options, run.began, LP_TIME_SHARE)
+        relaxation = solve_relaxation(unmargined(model), lp_limit, options.threads,
+                                      WakeCuts(prep, index).separate)
+        run.record("lp bound", True, since,
+                   f"bound {relaxation.bound - run.unavoidable:.6g}"
+                   if relaxation.bound is not None
+                   else f"no bound: not solved within its {lp_limit:.0f} s")
         rounded = None
+        since = time.perf_counter()
         if relaxation.values is not None:
+            run.phase("lp rounding")
             rounded_state, placed, _ = round_relaxation(prep, index, relaxation.values)
             rounded = candidate_from_state(run.scenario, prep, "lp-rounding", rounded_state,
                                            placed)
+            run.record("lp rounding", True, since, _found(rounded))
+        elif lagrangian is not None:
+            # no LP solution to guide rounding: the runs the multipliers chose instead
+            run.phase("lagrangian rounding")
+            rounded_state, placed, _ = round_support(prep, lagrangian.preferred_columns())
+            rounded = candidate_from_state(run.scenario, prep, "lagrangian-rounding",
+                                           rounded_state, placed)
+            run.record("lagrangian rounding", True, since, _found(rounded))
         left = _remaining(options, run.began)
         run_backend = left is None or left >= BACKEND_ROOT_FACTOR * relaxation.seconds / (
             1 - IMPROVE_TIME_SHARE)
@@ -119,22 +156,64 @@ class ExactMethod:
         elif run_backend:
             search_until = time.perf_counter() + IMPROVE_TIME_SHARE * left
         else:  # the backend cannot even solve its root LP in time: search to the end instead
-            search_until = time.perf_counter() + 0.97 * left
-        return LinearBound(bound=relaxation.bound, rounded=rounded, search_until=search_until,
+            search_until = time.perf_counter() + SEARCH_TO_END_SHARE * left
+        bounds = [b for b in (relaxation.bound, stand_in) if b is not None]
+        return LinearBound(bound=max(bounds) if bounds else None, rounded=rounded,
+                           search_until=search_until, search_to_end=not run_backend,
                            model=model, index=index, relaxation=relaxation,
-                           run_backend=run_backend)
+                           run_backend=run_backend, lagrangian_bound=stand_in)
+
+    def _lagrangian(self, run: Run) -> tuple[LagrangianBound, float | None]:
+        """The Lagrangian bound, in at most ``LAGRANGE_TIME_SHARE`` of the time left: it
+        stands in when the LP cannot finish in its time (a slow or busy machine), and it
+        gives the progress line a bound within seconds. Proven on the full problem like
+        the LP's (never above it), so the better of the two is reported."""
+        prep = run.prep
+        run.phase("lagrangian bound")
+        since = time.perf_counter()
+        families = self.families
+        if families is None:
+            state = ClusterState(run.scenario)
+            place_pinned(state)
+            families = build_families(prep, state)
+        lagrangian = LagrangianBound(prep, families)
+        greedy = run.greedy
+        upper = (greedy.total if greedy is not None else float(prep.penalty.sum())
+                 ) + run.unavoidable
+
+        def report(bound: float) -> None:
+            run.report(None, bound - run.unavoidable)
+
+        left = _remaining(run.options, run.began) or 0.0
+        bound, _, rounds = lagrangian.ascend(
+            upper, time.perf_counter() + LAGRANGE_TIME_SHARE * left,
+            max_rounds=LAGRANGE_MAX_ROUNDS, progress=report)
+        found = bound if np.isfinite(bound) else None
+        run.record("lagrangian bound", True, since,
+                   f"bound {bound - run.unavoidable:.6g} after {rounds} rounds"
+                   if found is not None else "no bound")
+        if found is not None:
+            run.report(None, found - run.unavoidable)
+        return lagrangian, found
 
     def finish(self, run: Run, phase: LinearBound, best: PlanCandidate) -> FinishPhase:
         prep, options, model = run.prep, run.options, phase.model
         start = encode(model, prep, phase.index, best.schedule)
         if not phase.run_backend:
-            logger.info("%s skipped: its root LP alone needs about %.0f s", self.name,
-                        BACKEND_ROOT_FACTOR * phase.relaxation.seconds)
+            needs = BACKEND_ROOT_FACTOR * phase.relaxation.seconds
+            logger.info("%s skipped: its root LP alone needs about %.0f s", self.name, needs)
             answer = BackendAnswer.skipped(f"{self.name} skipped (no time for its root LP)")
+            run.record(self.name, False, 0.0,
+                       f"skipped: its root LP alone needs about {needs:.0f} s")
         else:
+            run.phase(self.name)
+            since = time.perf_counter()
             answer = self.backend(model, SolveOptions(
                 time_limit_s=_remaining(options, run.began), threads=options.threads,
                 gap=options.gap, progress=_progress_relay(options, run.unavoidable)), start)
+            run.record(self.name, True, since,
+                       "optimal" if answer.optimal else
+                       "no plan in its time" if answer.values is None else "stopped at its limit")
         found = None
         if answer.values is not None:
             state = ClusterState(run.scenario)
@@ -173,25 +252,31 @@ class ExactMethod:
             "candidates": shared["candidates"],
             "backend_objective": figures["backend_objective"],
             "pools": len(run.prep.pools),
+            "lagrangian_bound": None if phase.lagrangian_bound is None
+            else phase.lagrangian_bound - run.unavoidable,
         }
 
 
 def solve_exact(scenario: Scenario, options: SolveOptions, backend: Backend, name: str,
-                prep: Prepared | None = None) -> SolveResult:
+                prep: Prepared | None = None, families: Families | None = None,
+                began: float | None = None) -> SolveResult:
     """The exact pipeline with ``backend``, reported as solver ``name``.
 
-    ``prep`` is the scenario's preparation when the caller made it already (``auto`` does,
-    to measure the model); it is built here otherwise.
+    ``prep`` (and ``families``) are the scenario's preparation when the caller made it
+    already (``auto`` does, to measure the model); they are built here otherwise. ``began``
+    (perf_counter) is when the caller's time limit started, default now.
     """
-    began = time.perf_counter()
+    began = time.perf_counter() if began is None else began
     prep = prep if prep is not None else prepared(scenario)
-    return drive(scenario, options, ExactMethod(name, backend), prep, began)
+    return drive(scenario, options, ExactMethod(name, backend, families), prep, began)
 
 
 def solve_with_milp(scenario: Scenario, options: SolveOptions,
-                    prep: Prepared | None = None) -> SolveResult:
+                    prep: Prepared | None = None, families: Families | None = None,
+                    began: float | None = None) -> SolveResult:
     """The time-indexed MILP, solved by HiGHS through Pyomo (or highspy when large)."""
-    return solve_exact(scenario, options, solve_linear_model_highs, "milp", prep)
+    return solve_exact(scenario, options, solve_linear_model_highs, "milp", prep, families,
+                       began)
 
 
 def solve_with_cpsat(scenario: Scenario, options: SolveOptions,

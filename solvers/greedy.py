@@ -133,17 +133,74 @@ def _keys(scenario: Scenario, groups: dict[str, list[NodeGroup]],
     }
 
 
-def solve_greedy(scenario: Scenario, options: SolveOptions | None = None) -> SolveResult:
-    """Plan every job greedily; see the module docstring for the rule."""
+def _regrets(scenario: Scenario, groups: dict[str, list[NodeGroup]],
+             finish: dict[str, int], stop_at: float | None = None
+             ) -> dict[str, float] | None:
+    """Per job, what it loses on an empty cluster if it cannot have its cheapest kind of
+    node: the second-cheapest group's best cost less the cheapest's. None when every job
+    has one kind of node only (nothing to weigh), or when ``stop_at`` (perf_counter) passes
+    before all are known.
+
+    Why: with unequal machines, tightest-window-first fills the efficient nodes with
+    whichever jobs come first and leaves the long jobs the hungry ones (issue 20: 2,755
+    energy units against 2,515 optimal on 5 jobs). Taking jobs by regret, largest first,
+    gives the efficient nodes to the jobs that save most there.
+    """
+    if all(len({(g.site, g.gpu_type) for g in own}) < 2 for own in groups.values()):
+        return None
+    empty = ClusterState(scenario)
+    place_pinned(empty)
+    regrets = {}
+    for job in scenario.jobs:
+        if stop_at is not None and time.perf_counter() > stop_at:
+            return None
+        earliest = rules.earliest_start_slot(scenario.grid, job)
+        best_by_kind: dict[tuple[int, str], float] = {}
+        for group in groups[job.job_id]:
+            found = best_placement(empty, job, earliest, finish[job.job_id], [group])
+            if found is not None:
+                kind = (group.site, group.gpu_type)
+                best_by_kind[kind] = min(found.cost, best_by_kind.get(kind, float("inf")))
+        costs = sorted(best_by_kind.values())
+        regrets[job.job_id] = costs[1] - costs[0] if len(costs) > 1 else 0.0
+    return regrets
+
+
+EXTRA_PASSES_TIME_SHARE = 0.9
+"""Of ``time_limit_s``, when greedy is the solver: after it no further pass starts."""
+
+
+def solve_greedy(scenario: Scenario, options: SolveOptions | None = None,
+                 stop_at: float | None = None, weigh_node_kinds: bool = False) -> SolveResult:
+    """Plan every job greedily; see the module docstring for the rule.
+
+    The first pass always runs to the end (it is the plan); a further pass (the second
+    ordering, a squeaky-wheel repeat) starts only before ``stop_at`` (a perf_counter value;
+    default: ``EXTRA_PASSES_TIME_SHARE`` of ``options.time_limit_s``, or no limit), so a
+    large plan under a time limit keeps the passes that fit instead of overrunning it.
+
+    ``weigh_node_kinds`` adds a third ordering, largest regret first (:func:`_regrets`),
+    where jobs can run on more than one kind of node. Off for ``--solver greedy``: on the
+    bundled example it found a plan 0.6 % better (389.27 -> 387.09 kg) in three times the
+    time. ``large`` turns it on (greedy's plan is its main start), inside its time limit.
+    """
     started = time.perf_counter()
+    if stop_at is None and options is not None and options.time_limit_s is not None:
+        stop_at = started + EXTRA_PASSES_TIME_SHARE * options.time_limit_s
     free_jobs = [j for j in scenario.jobs if not j.pinned]
     probe = ClusterState(scenario)
     groups = {j.job_id: probe.candidate_groups(j) for j in scenario.jobs}
     finish = latest_finish(scenario, groups)
     best: _Pass | None = None
-    for key in _keys(scenario, groups, finish).values():
+    keys = _keys(scenario, groups, finish)
+    regrets = _regrets(scenario, groups, finish, stop_at) if weigh_node_kinds else None
+    if regrets is not None:
+        keys["largest-regret"] = lambda job: (-regrets[job.job_id], job.job_id)
+    for key in keys.values():
         boosted: set[str] = set()
         for _ in range(MAX_PASSES):
+            if best is not None and stop_at is not None and time.perf_counter() > stop_at:
+                break
             order = dependency_order(free_jobs, functools.partial(
                 _boosted_first, key=key, boosted=frozenset(boosted)))
             attempt = _Pass(scenario, groups, finish)

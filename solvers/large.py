@@ -106,15 +106,23 @@ class LagrangianMethod:
         if greedy is not None:
             def report(bound: float, incumbent: float = greedy.total) -> None:
                 run.report(incumbent, bound - run.unavoidable)
+        run.phase("lagrangian bound")
+        since = time.perf_counter()
         raw_bound, _, rounds = lagrangian.ascend(upper, bound_until, progress=report)
+        run.record("lagrangian bound", True, since,
+                   f"bound {raw_bound - run.unavoidable:.6g} after {rounds} rounds")
         if greedy is not None:
             run.report(greedy.total, raw_bound - run.unavoidable)
+        run.phase("lagrangian rounding")
+        since = time.perf_counter()
         state, placed, _ = round_support(prep, lagrangian.preferred_columns())
         rounded = candidate_from_state(run.scenario, prep, "lagrangian-rounding", state,
                                        placed)
+        run.record("lagrangian rounding", True, since, "no valid plan" if rounded is None
+                   else f"plan {rounded.total:.6g}")
         return LagrangianPhase(bound=raw_bound, rounded=rounded,
                                search_until=stop_at - SEARCH_END_SHARE * limit,
-                               families=self.families, rounds=rounds)
+                               search_to_end=True, families=self.families, rounds=rounds)
 
     def finish(self, run: Run, phase: LagrangianPhase, best: PlanCandidate) -> FinishPhase:
         return FinishPhase(interface="lagrangian")
@@ -134,9 +142,13 @@ def _limit(options: SolveOptions) -> float:
 
 
 def solve_large(scenario: Scenario, options: SolveOptions,
-                prepared: tuple[Prepared, Families] | None = None) -> SolveResult:
+                prepared: tuple[Prepared, Families] | None = None,
+                began: float | None = None) -> SolveResult:
     """Greedy, Lagrangian bound, rounding and local search within ``options.time_limit_s``
-    (default ``DEFAULT_TIME_LIMIT_S``); ``prepared`` as :func:`prepared_families` makes it."""
-    began = time.perf_counter()
+    (default ``DEFAULT_TIME_LIMIT_S``, counted from ``began``, a perf_counter value, default
+    now); ``prepared`` as :func:`prepared_families` makes it."""
+    began = time.perf_counter() if began is None else began
+    options = dataclasses.replace(options, time_limit_s=_limit(options))
     prep, families = prepared if prepared is not None else prepared_families(scenario)
-    return drive(scenario, options, LagrangianMethod(families), prep, began)
+    return drive(scenario, options, LagrangianMethod(families), prep, began,
+                 weigh_node_kinds=True)

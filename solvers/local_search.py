@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -23,9 +24,13 @@ from greenslot.solvers.placement import best_placement
 from greenslot.solvers.prepare import Prepared
 from greenslot.solvers.state import ClusterState
 
+GainCallback = Callable[[float], None]
+"""Hears the plan's objective (``state.objective()``) after each accepted move."""
+
 
 def move_jobs_one_by_one(state: ClusterState, placed: dict[str, Assignment], prep: Prepared,
-                         deadline: float, max_passes: int = 4) -> int:
+                         deadline: float, max_passes: int = 4,
+                         on_gain: GainCallback | None = None) -> int:
     """Move jobs while it pays, until a pass changes nothing or ``deadline`` (perf_counter).
 
     ``state`` must hold exactly ``placed``; both are updated in place. Returns the moves made.
@@ -51,6 +56,8 @@ def move_jobs_one_by_one(state: ClusterState, placed: dict[str, Assignment], pre
                 placed[job.job_id] = state.assignment(job, found.node_ids, found.start,
                                                       found.end, found.mode.power_limit_w)
                 moved_this_pass += 1
+                if on_gain is not None:
+                    on_gain(state.objective())
             else:
                 _drop(state, scenario, job, old)
                 placed[job.job_id] = old
@@ -61,7 +68,8 @@ def move_jobs_one_by_one(state: ClusterState, placed: dict[str, Assignment], pre
 
 
 def ruin_and_recreate(state: ClusterState, placed: dict[str, Assignment], prep: Prepared,
-                      deadline: float, seed: int = 0, batch: int = 6, width: int = 4) -> int:
+                      deadline: float, seed: int = 0, batch: int = 6, width: int = 4,
+                      on_gain: GainCallback | None = None) -> int:
     """Take out the jobs running around a random slot and re-insert them, while it pays.
 
     Single moves stall when two jobs block each other's better slot; clearing a window of
@@ -104,6 +112,8 @@ def ruin_and_recreate(state: ClusterState, placed: dict[str, Assignment], prep: 
         if ok and state.objective() < before - 1e-9 * max(1.0, abs(before)):
             accepted += 1
             idle = 0
+            if on_gain is not None:
+                on_gain(state.objective())
             continue
         for job_id, a in new.items():
             _lift(state, scenario, scenario.job(job_id), a)
@@ -134,3 +144,76 @@ def _lift(state: ClusterState, scenario, job, a: Assignment) -> None:
 def _drop(state: ClusterState, scenario, job, a: Assignment) -> None:
     ids, power_w, each = _footprint(scenario, job, a)
     state.place(job, ids, a.start_slot, a.end_slot, power_w, each)
+
+
+def repair_unplaced(state: ClusterState, placed: dict[str, Assignment], prep: Prepared,
+                    deadline: float, seed: int = 0, tries: int = 12) -> int:
+    """Place jobs left out although they could run, by making room for them: feasibility
+    before cost.
+
+    Why: with capacity tight, a constructive plan can leave a job out that a full placement
+    would hold (issue 20: greedy lost 1-14 jobs where published schedules place all). For
+    each such job (dependencies first) the jobs running on its nodes in its window are
+    taken out, the job is placed first, and they go back one by one, the largest first; the
+    round is kept when every job found a place and the added cost is below the job's
+    penalty, and undone exactly otherwise. Each try takes another random subset of those
+    jobs (all of them first). ``state`` must hold exactly ``placed``; both are updated in
+    place. Returns the jobs placed; stops at ``deadline`` (perf_counter).
+    """
+    scenario = prep.scenario
+    runnable = prep.can_run()
+    position = {j.job_id: k for k, j in enumerate(prep.jobs)}
+    missing = [j for j in prep.jobs if j.job_id not in placed and runnable[position[j.job_id]]]
+    if not missing:
+        return 0
+    rng = np.random.default_rng(seed)
+    repaired = 0
+    for job in dependency_order(missing, lambda j: (-j.gpus * j.duration_h, j.job_id)):
+        if any(d not in placed for d in job.depends_on):
+            continue
+        own_nodes = {n for group in state.candidate_groups(job) for n in group.node_ids}
+        earliest, latest = window_around(prep, job, placed)
+        around = [scenario.job(k) for k, a in placed.items() if not scenario.job(k).pinned
+                  and a.start_slot < latest and a.end_slot > earliest
+                  and any(scenario.node_position(n) in own_nodes for n in a.nodes)]
+        for attempt in range(tries):
+            if time.perf_counter() > deadline:
+                return repaired
+            chosen = around if attempt == 0 else [
+                around[i] for i in rng.permutation(len(around))[:max(1, len(around) // 2)]]
+            if _make_room(state, placed, prep, job, chosen):
+                repaired += 1
+                break
+    return repaired
+
+
+def _make_room(state: ClusterState, placed: dict[str, Assignment], prep: Prepared, job,
+               chosen: list) -> bool:
+    """Lift ``chosen``, place ``job``, put ``chosen`` back; keep it if all fit and the cost
+    added is below ``job``'s penalty, else restore everything exactly."""
+    scenario = prep.scenario
+    position = {j.job_id: k for k, j in enumerate(prep.jobs)}
+    before = state.objective()
+    old = {j.job_id: placed.pop(j.job_id) for j in chosen}
+    for other in chosen:
+        _lift(state, scenario, other, old[other.job_id])
+    new: dict[str, Assignment] = {}
+    ok = place_anywhere(state, prep, job, placed) is not None
+    if ok:
+        new[job.job_id] = placed[job.job_id]
+        order = dependency_order(chosen, lambda j: (-j.gpus * j.duration_h, j.job_id))
+        for other in order:
+            found = place_anywhere(state, prep, other, placed)
+            if found is None:
+                ok = False
+                break
+            new[other.job_id] = found
+    if ok and state.objective() - before < float(prep.penalty[position[job.job_id]]):
+        return True
+    for job_id, a in new.items():
+        _lift(state, scenario, scenario.job(job_id), a)
+        del placed[job_id]
+    for other in chosen:
+        _drop(state, scenario, other, old[other.job_id])
+        placed[other.job_id] = old[other.job_id]
+    return False

@@ -27,6 +27,10 @@ class SolveStatus(StrEnum):
 ProgressCallback = Callable[[float | None, float | None], None]
 """Called with (incumbent objective, proven bound) as an exact solver improves either."""
 
+PhaseCallback = Callable[[str], None]
+"""Called with the name of the step a solver starts (``greedy``, ``lp bound``, ...), so a
+progress display can say what the solver is doing while no figure changes."""
+
 
 @dataclass(frozen=True)
 class SolveOptions:
@@ -36,6 +40,7 @@ class SolveOptions:
     threads: int = 1
     gap: float | None = None
     progress: ProgressCallback | None = field(default=None, compare=False)
+    on_phase: PhaseCallback | None = field(default=None, compare=False)
     # The scenario's fifo and best_window, already solved and priced by the pipeline; greedy
     # competes with them instead of solving them again (None: it solves them itself).
     baselines: Baselines | None = field(default=None, compare=False, repr=False)

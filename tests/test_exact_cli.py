@@ -32,9 +32,15 @@ def test_exact_solvers_write_a_proven_optimum(tmp_path, solver, capsys):
     assert summary["objective"] == pytest.approx(0.630, rel=1e-9)
     assert summary["bound"] <= summary["objective"] + 1e-12
     assert summary["gap"] <= 1e-4
-    assert summary["solver"] == ("auto:milp" if solver == "auto" else solver)
+    assert summary["solver"] == ("auto:" + summary["solver_details"]["plan_from"]
+                                 if solver == "auto" else solver)
     assert summary["solver_details"]["warm_start"] is True
-    assert "optimal, bound" in capsys.readouterr().out
+    screen = capsys.readouterr().out
+    assert "optimal, bound" in screen
+    # which steps ran, and where the plan came from, are on screen too (issue 17.3)
+    steps = next(line for line in screen.splitlines() if line.startswith("steps: "))
+    assert f"plan from {summary['solver_details']['plan_from']}" in steps
+    assert "greedy" in steps and "lagrangian bound" in steps and "lp bound" in steps
     assert main(["validate", str(short_sighted(tmp_path)), str(out)]) == 0
 
 
@@ -80,8 +86,20 @@ def test_progress_line_shows_incumbent_bound_and_gap_on_a_terminal_only():
         line.update(100.0, 90.0)
         line.update(105.0, 80.0)   # neither improves: kept at 100 / 90
         text = line.text()
-    assert "incumbent 100" in text and "bound 90" in text and "gap 10.00%" in text
+    assert "plan 100" in text and "bound 90" in text and "gap 10.00%" in text
     piped = io.StringIO()
     with ProgressLine("milp", stream=piped, delay_s=0.0) as line:
         line.update(1.0, 0.5)
     assert piped.getvalue() == ""
+
+
+def test_progress_line_shows_the_phase_and_the_time_left_before_any_figure():
+    with ProgressLine("auto", stream=_Terminal(), delay_s=0.0, time_limit_s=60.0) as line:
+        before = line.text()
+        line.phase("lp bound")
+        line.update(None, 480.2)
+        during = line.text()
+    assert before.startswith("[auto] ") and "plan -" in before and "bound -" in before
+    assert "s left" in before
+    assert during.startswith("[auto] lp bound ") and "bound 480.2" in during
+    assert "plan -" in during and "gap" not in during

@@ -142,9 +142,26 @@ def _summary_table(result, out_dir: Path) -> str:
     if any(late.values()):
         lines.append("deadlines missed: " + ", ".join(f"{name} {n}"
                                                        for name, n in late.items()))
+    steps = solved.details.get("steps")
+    if steps:
+        lines.append(_steps_line(solved.details.get("plan_from"), steps))
     for u in result.schedule.unplaced:
         lines.append(f"unplaced {u.job_id}: {u.reason}")
     return "\n".join(lines)
+
+
+def _steps_line(plan_from: str | None, steps: dict) -> str:
+    """Which steps ran (and for how long) and which did not, and where the plan came from:
+    a bound of null or a weak gap is explained on screen, not only in ``summary.json``."""
+    shown = []
+    for name, step in steps.items():
+        if step["ran"]:
+            note = f": {step['note']}" if step.get("note") else ""
+            shown.append(f"{name} {step['wall_seconds']:.1f} s{note}")
+        else:
+            shown.append(f"{name} not run ({step.get('note') or 'no time'})")
+    source = f"plan from {plan_from}; " if plan_from else ""
+    return f"steps: {source}" + "; ".join(shown)
 
 
 def _cmd_plan(args) -> int:
@@ -152,9 +169,11 @@ def _cmd_plan(args) -> int:
                                    cli_forecast.plan_source(args))
     if args.objective is not None:
         scenario = scenario.with_objective(args.objective)
-    with ProgressLine(args.solver, enabled=not args.quiet) as progress:
+    with ProgressLine(args.solver, enabled=not args.quiet,
+                      time_limit_s=args.time_limit) as progress:
         options = SolveOptions(time_limit_s=args.time_limit, threads=args.threads,
-                               gap=args.gap, progress=progress.update)
+                               gap=args.gap, progress=progress.update,
+                               on_phase=progress.phase)
         result = plan(scenario, solver=args.solver, options=options, strict=args.strict)
     write_plan(result, args.out, __version__)
     print(_summary_table(result, args.out))

@@ -1,4 +1,4 @@
-"""A one-line solve-progress display on the terminal: incumbent, bound, gap, elapsed.
+"""A one-line solve-progress display on the terminal: phase, best plan, bound, gap, time.
 
 Why our own: a single refreshing stderr line is all a nightly operator needs, and it must go
 quiet when stderr is not a terminal (cron, CI, pipes) without any configuration.
@@ -23,22 +23,27 @@ def _own_stderr() -> TextIO:
 
 
 class ProgressLine:
-    """Refreshes ``[solver] 12.3 s  incumbent ...  bound ...  gap ...`` every half second.
+    """Refreshes ``[auto] lp bound  12.3 s, 107.7 s left  plan 488.3  bound 480.2  gap 1.65%``
+    every half second.
 
-    Use as a context manager; pass :meth:`update` as the solver's progress callback. Shows
-    nothing unless ``stream`` is a TTY and ``enabled``; starts drawing after ``delay_s`` so
-    short solves stay silent.
+    Use as a context manager; pass :meth:`update` as the solver's progress callback and
+    :meth:`phase` as its phase callback. Shows nothing unless ``stream`` is a TTY and
+    ``enabled``; starts drawing after ``delay_s`` (within the first second: a long solve must
+    say what it is doing from the start, and a short one is over before the line shows).
+    ``time_limit_s`` (None: not known) gives the time left.
     """
 
     def __init__(self, label: str, stream: TextIO | None = None, enabled: bool = True,
-                 delay_s: float = 2.0) -> None:
+                 delay_s: float = 0.5, time_limit_s: float | None = None) -> None:
         self.label = label
         self._owns_stream = stream is None
         self.stream = stream or _own_stderr()
         self.enabled = enabled and bool(getattr(self.stream, "isatty", lambda: False)())
         self.delay_s = delay_s
+        self.time_limit_s = time_limit_s
         self.incumbent: float | None = None
         self.bound: float | None = None
+        self.current_phase: str | None = None
         self._began = time.perf_counter()
         self._drawn = False
         self._stop = threading.Event()
@@ -50,12 +55,21 @@ class ProgressLine:
         if bound is not None and (self.bound is None or bound > self.bound):
             self.bound = bound
 
+    def phase(self, name: str) -> None:
+        """The solver started step ``name``: shown until the next one starts."""
+        self.current_phase = name
+
     def text(self) -> str:
-        parts = [f"[{self.label}] {time.perf_counter() - self._began:6.1f} s"]
-        if self.incumbent is not None:
-            parts.append(f"incumbent {self.incumbent:.6g}")
-        if self.bound is not None:
-            parts.append(f"bound {self.bound:.6g}")
+        elapsed_s = time.perf_counter() - self._began
+        head = f"[{self.label}]"
+        if self.current_phase:
+            head += f" {self.current_phase}"
+        clock = f"{elapsed_s:6.1f} s"
+        if self.time_limit_s is not None:
+            clock += f", {max(0.0, self.time_limit_s - elapsed_s):.1f} s left"
+        parts = [head, clock,
+                 "plan -" if self.incumbent is None else f"plan {self.incumbent:.6g}",
+                 "bound -" if self.bound is None else f"bound {self.bound:.6g}"]
         if self.incumbent and self.bound is not None:
             gap = max(0.0, (self.incumbent - self.bound) / abs(self.incumbent))
             parts.append(f"gap {gap:.2%}")

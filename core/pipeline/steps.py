@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import time
 from dataclasses import dataclass
 
 from greenslot.model.accounting import Accounting, account, objective_value
@@ -174,9 +175,16 @@ def plan(scenario: Scenario, solver: str = "greedy", options: SolveOptions | Non
     InvalidScheduleError
         Neither the solver nor any fallback returned a valid schedule (nothing is written).
     """
+    began = time.perf_counter()
     known = (solve_baselines(scenario) if baselines is None
              else baselines.for_scenario(scenario))
-    options = dataclasses.replace(options or SolveOptions(), baselines=known)
+    options = options or SolveOptions()
+    if options.time_limit_s is not None:
+        # the time limit is the plan's, baselines included: the solver gets what is left
+        spent = time.perf_counter() - began
+        options = dataclasses.replace(options, time_limit_s=max(1.0, options.time_limit_s
+                                                                - spent))
+    options = dataclasses.replace(options, baselines=known)
     checked = solve_checked(scenario, solver, options)
     result = checked.result
     logger.info("%s placed %d jobs in %.2f s", result.solver, len(result.schedule.assignments),
