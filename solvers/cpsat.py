@@ -145,7 +145,19 @@ class _IntegerModel:
 
     def hint(self, values: np.ndarray) -> None:
         """A complete hint: decisions as given, derived variables recomputed in integers."""
-        ints = np.rint(values * self.scale).astype(np.int64)
+        ints = self.least_derived(np.rint(values * self.scale).astype(np.int64))
+        for var, value in zip(self.vars, ints, strict=True):
+            self.cp.add_hint(var, int(value))
+
+    def least_derived(self, ints: np.ndarray) -> np.ndarray:
+        """``ints`` with each draw and grid variable at the least value its row allows.
+
+        Why for answers too: a grid variable whose cost rounded to zero in the integer
+        objective (a near-zero carbon or price slot) may be left anywhere above its row by
+        CP-SAT, which changes nothing in the plan but inflates the model objective it reports.
+        Rows are in the order the formulation writes them (draw before the grid that uses it).
+        """
+        ints = ints.copy()
         for row, multiplier in zip(self.model.rows, self.row_multiplier, strict=True):
             if row.name.startswith(("draw[", "grid[")):
                 per_unit = row.coefs / self.scale[row.indices]
@@ -154,8 +166,7 @@ class _IntegerModel:
                 need = round(row.lower * multiplier) - rest
                 value = -(-need // int(coefs[0]))
                 ints[row.indices[0]] = max(0, value) if row.name.startswith("grid[") else value
-        for var, value in zip(self.vars, ints, strict=True):
-            self.cp.add_hint(var, int(value))
+        return ints
 
     def proven_bound(self, best_bound: float) -> float:
         """A lower bound of the true objective from CP-SAT's bound on the integer one.
@@ -247,8 +258,8 @@ def solve_linear_model_cpsat(model: LinearModel, options: SolveOptions,
     values = objective = bound = None
     slack = 0.0
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        ints = np.array([solver.Value(v) for v in integer.vars], dtype=float)
-        values = ints / integer.scale
+        found = np.array([solver.Value(v) for v in integer.vars], dtype=np.int64)
+        values = integer.least_derived(found) / integer.scale
         objective = model.value(values)
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         raw = solver.BestObjectiveBound()
