@@ -18,6 +18,7 @@ from pathlib import Path
 
 from greenslot import __version__
 from greenslot.analysis.whatif import load_with_overrides, parse_override, recorded_overrides
+from greenslot.atomic import TargetError
 from greenslot.cli import analysts as cli_analysts
 from greenslot.cli import curves as cli_curves
 from greenslot.cli import forecast as cli_forecast
@@ -31,7 +32,12 @@ from greenslot.model.errors import InfeasibleError, InvalidScheduleError, Scenar
 from greenslot.model.loader import parse_objective_weights
 from greenslot.model.scenario import Objective
 from greenslot.model.validator import check_totals, validate
-from greenslot.pipeline.files import check_reported_figures, read_plan, write_plan
+from greenslot.pipeline.files import (
+    check_plan_folder,
+    check_reported_figures,
+    read_plan,
+    write_plan,
+)
 from greenslot.pipeline.steps import plan
 from greenslot.solvers.registry import SOLVERS
 from greenslot.solvers.types import SolveOptions
@@ -76,7 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("plan", help="plan a scenario and write schedule, summary, submit.sh")
     p.add_argument("scenario", help="scenario.yaml or the folder holding it")
-    p.add_argument("--out", required=True, type=Path, help="folder to write the plan into")
+    p.add_argument("--out", required=True, type=Path,
+                   help="folder to write the plan into (a link is followed); an existing "
+                        "plan there is replaced, keeping its ledger and logs")
+    p.add_argument("--replace", action="store_true",
+                   help="replace --out even when it holds files greenslot did not write "
+                        "(they are deleted)")
     p.add_argument("--solver", default="greedy", choices=sorted(SOLVERS),
                    help="greedy (default), fifo, milp, cpsat, large (Lagrangian bound, "
                         "rounding and local search, for models too big to write), or auto "
@@ -140,6 +151,7 @@ def _summary_table(result, out_dir: Path) -> str:
 
 
 def _cmd_plan(args) -> int:
+    check_plan_folder(args.out, args.replace)  # refuse a bad --out before the solve, not after
     scenario = load_with_overrides(args.scenario, [parse_override(o) for o in args.overrides],
                                    cli_forecast.plan_source(args))
     if args.objective is not None:
@@ -148,7 +160,7 @@ def _cmd_plan(args) -> int:
         options = SolveOptions(time_limit_s=args.time_limit, threads=args.threads,
                                gap=args.gap, progress=progress.update)
         result = plan(scenario, solver=args.solver, options=options, strict=args.strict)
-    write_plan(result, args.out, __version__)
+    write_plan(result, args.out, __version__, replace=args.replace)
     print(_summary_table(result, args.out))
     return EXIT_OK
 
@@ -184,6 +196,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handlers[args.verb](args)
     except ScenarioError as exc:
+        print(f"greenslot: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except TargetError as exc:
         print(f"greenslot: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except InfeasibleError as exc:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from greenslot import __version__
 from greenslot.forecasts.scenario_loading import load_scenario
-from greenslot.pipeline.files import write_plan
+from greenslot.pipeline.files import check_plan_folder, write_plan
 from greenslot.pipeline.steps import plan
 from greenslot.slurm.commands import SlurmError
 from greenslot.slurm.submit import submit_plan
@@ -34,6 +34,8 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
     y = verbs.add_parser("sync", help="re-plan against the live Slurm queue; move pending jobs")
     y.add_argument("scenario", help="scenario.yaml or the folder holding it")
     y.add_argument("--out", required=True, type=Path, help="folder to write the new plan into")
+    y.add_argument("--replace", action="store_true",
+                   help="replace --out even when it holds files greenslot did not write")
     y.add_argument("--apply", action="store_true",
                    help="run the scontrol updates (without: print what would change)")
     y.add_argument("--solver", default="greedy", choices=sorted(SOLVERS))
@@ -57,12 +59,13 @@ def _cmd_submit(args) -> int:
 
 
 def _cmd_sync(args) -> int:
+    check_plan_folder(args.out, args.replace)
     scenario = load_scenario(args.scenario)
     try:
         live, state = read_live(scenario, plan_dir=args.out)
         result = plan(live, solver=args.solver,
                       options=SolveOptions(time_limit_s=args.time_limit))
-        write_plan(result, args.out, __version__)
+        write_plan(result, args.out, __version__, replace=args.replace)
         record_known(result.schedule, result.plan_id, state, args.out)
         for note in state.notes:
             print(f"note: {note}")

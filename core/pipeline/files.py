@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from greenslot.atomic import staged_folder
+from greenslot.atomic import check_target, staged_folder
 from greenslot.model import hostlist
 from greenslot.model.accounting import account
 from greenslot.model.csvfile import read_strict_csv
@@ -159,14 +159,42 @@ jobs would write into a deleted folder.
 """
 
 
-def write_plan(plan: Plan, out_dir: Path, version: str) -> None:
+PLAN_FILES = ("schedule.csv", "summary.json", "submit.sh", "sbatch.json")
+"""What :func:`write_plan` writes."""
+
+OWNED = (*PLAN_FILES, *CARRIED_OVER, "report.html", "gantt.png", "totals.png", "power-*.png",
+         ".*.tmp")
+"""Everything greenslot puts in a plan folder: the plan, the ledger and logs ``submit`` adds,
+the report's page and figures, and a killed atomic file write's temporary file. A folder
+holding anything else is not a plan, and :func:`write_plan` refuses to replace it unless
+asked to."""
+
+
+def check_plan_folder(out_dir: Path, replace: bool = False) -> Path:
+    """Refuse, before any work, a target :func:`write_plan` would refuse; return it resolved.
+
+    Raises :class:`~greenslot.atomic.TargetError` (see :func:`greenslot.atomic.check_target`).
+    """
+    return check_target(out_dir, OWNED, replace)
+
+
+def write_plan(plan: Plan, out_dir: Path, version: str, replace: bool = False) -> None:
     """Write schedule.csv, summary.json, submit.sh and sbatch.json all at once, or nothing.
 
     Files go to a temporary sibling folder that then replaces ``out_dir``; a failure leaves any
     previous plan in ``out_dir`` untouched. The previous folder's :data:`CARRIED_OVER` entries
-    move into the new one (renamed, so a held ledger lock stays the same file).
+    move into the new one (renamed, so a held ledger lock stays the same file), while a
+    ``submit`` holding the ledger's lock finishes first. A folder holding what greenslot did
+    not write (:data:`OWNED`) is refused unless ``replace``. A symbolic link is followed: the
+    folder it names is replaced and the link kept.
+
+    Raises
+    ------
+    TargetError
+        ``out_dir`` is refused or cannot be written; nothing changed.
     """
-    with staged_folder(out_dir, carried_over=CARRIED_OVER) as staging:
+    with staged_folder(out_dir, carried_over=CARRIED_OVER, owned=OWNED, replace=replace,
+                       swap_lock=LEDGER_NAME + ".lock") as staging:
         schedule_frame(plan).to_csv(staging / "schedule.csv", index=False)
         (staging / "summary.json").write_text(json.dumps(summary_dict(plan, version), indent=2)
                                               + "\n")
@@ -255,4 +283,5 @@ def check_reported_figures(scenario: Scenario, on_disk: PlanOnDisk,
     return found
 
 
-__all__ = ["read_plan", "schedule_frame", "summary_dict", "write_plan"]
+__all__ = ["CARRIED_OVER", "OWNED", "PLAN_FILES", "check_plan_folder", "read_plan",
+           "schedule_frame", "summary_dict", "write_plan"]
