@@ -9,11 +9,12 @@ stand in (as ``forecast fetch``; nothing written); other non-zero: internal erro
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from greenslot import __version__
@@ -185,10 +186,47 @@ def _cmd_validate(args) -> int:
     return EXIT_OK
 
 
+class _StderrHandler(logging.StreamHandler):
+    """A handler writing to whatever ``sys.stderr`` is when a record comes (tests swap it)."""
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _greenslot_logging(verbose: bool) -> Iterator[None]:
+    """Show greenslot's own log records on stderr as ``greenslot: ...`` while a verb runs.
+
+    Only the ``greenslot`` logger is configured, never the root: a library's record (Dask's
+    "Worker process still alive ... killing") must not read as greenslot's own, and a library
+    that gives its loggers their own handler when the root has none (distributed does) keeps
+    doing so. Restored afterwards, so ``main`` can run many times in one process.
+    """
+    log = logging.getLogger("greenslot")
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("greenslot: %(message)s"))
+    level = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO if verbose else logging.WARNING)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="greenslot: %(message)s", stream=sys.stderr)
+    with _greenslot_logging(args.verbose):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     handlers = {"plan": _cmd_plan, "validate": _cmd_validate,
                 "profile": cli_profile.cmd_profile, "curves": cli_curves.cmd_curves,
                 "forecast": cli_forecast.run, **cli_slurm.HANDLERS, **cli_analysts.HANDLERS,
