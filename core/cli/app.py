@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -39,7 +40,7 @@ from greenslot.pipeline.files import (
     read_plan,
     write_plan,
 )
-from greenslot.pipeline.steps import plan
+from greenslot.pipeline.steps import FallbackWarning, plan
 from greenslot.solvers.registry import SOLVERS
 from greenslot.solvers.types import SolveOptions
 
@@ -213,8 +214,19 @@ def _greenslot_logging(verbose: bool) -> Iterator[None]:
     level = log.level
     log.addHandler(handler)
     log.setLevel(logging.INFO if verbose else logging.WARNING)
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, FallbackWarning):  # a plain line, every time it happens
+            log.warning("%s", message)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", FallbackWarning)
+            warnings.showwarning = show
+            yield
     finally:
         log.removeHandler(handler)
         log.setLevel(level)

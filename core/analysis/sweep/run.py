@@ -10,6 +10,7 @@ this process writes, so workers need to read the scenario but never to write to 
 from __future__ import annotations
 
 import tempfile
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +44,7 @@ def solve_point(scenario_path: str, overrides: Sequence[tuple[str, str, str]],
     survive pickling, and one infeasible point should not hide the others).
     """
     from greenslot.pipeline.files import write_plan
-    from greenslot.pipeline.steps import plan
+    from greenslot.pipeline.steps import FallbackWarning, plan
     from greenslot.solvers.types import SolveOptions
 
     edits = [Override(key, text, flag) for key, text, flag in overrides]
@@ -51,7 +52,10 @@ def solve_point(scenario_path: str, overrides: Sequence[tuple[str, str, str]],
         scenario = load_with_overrides(scenario_path, edits)
         if objective is not None:
             scenario = scenario.with_objective(objective)
-        result = plan(scenario, solver=solver, options=SolveOptions(**options))
+        with warnings.catch_warnings():
+            # a worker's stderr is no place for it: the row's solver column names the one used
+            warnings.simplefilter("ignore", FallbackWarning)
+            result = plan(scenario, solver=solver, options=SolveOptions(**options))
     except GreenslotError as exc:
         status = "infeasible" if isinstance(exc, InfeasibleError) else "error"
         return PointResult({"status": status, "error": str(exc)}, {})
