@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -157,3 +158,57 @@ def test_console_script_runs_as_installed(tmp_path):
                              str(tmp_path / "o")], capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "scenario file not found" in result.stderr
+
+
+def test_validate_checks_the_files_submit_reads(example_plan, tmp_path, capsys):
+    """Issue 17.6: a node edited in schedule.csv (still a valid schedule) or in sbatch.json
+    made the two disagree, and validate said valid while submit would send the job elsewhere."""
+    from greenslot.forecasts.scenario_loading import load_scenario
+    from greenslot.model.validator import validate
+    from greenslot.pipeline.files import read_plan
+
+    scenario = load_scenario(EXAMPLE)
+    frame = pd.read_csv(example_plan / "schedule.csv", dtype=str)
+    schedule = read_plan(scenario, example_plan).schedule
+    moved = None
+    for row, a in enumerate(schedule.assignments):  # a single-node job, moved to a free twin
+        if len(a.nodes) != 1:
+            continue
+        node = scenario.node(a.nodes[0])
+        for other in scenario.nodes:
+            if other.name == node.name or (other.site, other.gpu_type, other.partition) != (
+                    node.site, node.gpu_type, node.partition):
+                continue
+            edited = list(schedule.assignments)
+            edited[row] = dataclasses.replace(a, nodes=(other.name,))
+            if not validate(scenario, dataclasses.replace(schedule, assignments=tuple(edited))):
+                moved = (row, a.job_id, node.name, other.name)
+                break
+        if moved:
+            break
+    assert moved is not None
+    row, job_id, before, after = moved
+    edited_dir = tmp_path / "edited-schedule"
+    shutil.copytree(example_plan, edited_dir)
+    frame.loc[row, "nodes"] = after
+    frame.to_csv(edited_dir / "schedule.csv", index=False)
+    assert main(["validate", str(EXAMPLE), str(edited_dir)]) == 1
+    err = capsys.readouterr().err
+    assert (f"[submission] {job_id}: sbatch.json has --nodelist={before}, schedule.csv gives "
+            f"--nodelist={after}") in err
+
+    edited_dir = tmp_path / "edited-sbatch"
+    shutil.copytree(example_plan, edited_dir)
+    data = json.loads((edited_dir / "sbatch.json").read_text())
+    data["jobs"][0]["begin_epoch"] += 3600
+    (edited_dir / "sbatch.json").write_text(json.dumps(data))
+    assert main(["validate", str(EXAMPLE), str(edited_dir)]) == 1
+    assert f"[submission] {data['jobs'][0]['job_id']}: sbatch.json has begin_epoch" in \
+        capsys.readouterr().err
+
+    edited_dir = tmp_path / "edited-script"
+    shutil.copytree(example_plan, edited_dir)
+    script = (edited_dir / "submit.sh").read_text().replace("--nodelist=", "--nodelist=x", 1)
+    (edited_dir / "submit.sh").write_text(script)
+    assert main(["validate", str(EXAMPLE), str(edited_dir)]) == 1
+    assert "[submission] submit.sh line" in capsys.readouterr().err

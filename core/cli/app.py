@@ -37,6 +37,7 @@ from greenslot.model.validator import check_totals, validate
 from greenslot.pipeline.files import (
     check_plan_folder,
     check_reported_figures,
+    check_submission_files,
     read_plan,
     write_plan,
 )
@@ -177,13 +178,15 @@ def _cmd_validate(args) -> int:
     if not violations:
         violations = check_totals(scenario, on_disk.schedule, on_disk.summary.get("totals", {}))
         violations += check_reported_figures(scenario, on_disk)
+        violations += check_submission_files(scenario, on_disk, args.plan_dir)
     if violations:
         for violation in violations:
             print(f"invalid: {violation}", file=sys.stderr)
         return EXIT_INVALID_PLAN
     edited = f" (with {', '.join(o.label for o in overrides)})" if overrides else ""
     print(f"valid: {len(on_disk.schedule.assignments)} placed, "
-          f"{len(on_disk.schedule.unplaced)} unplaced; totals match to 1e-6{edited}")
+          f"{len(on_disk.schedule.unplaced)} unplaced; totals match to 1e-6; sbatch.json and "
+          f"submit.sh match the schedule{edited}")
     return EXIT_OK
 
 

@@ -283,5 +283,71 @@ def check_reported_figures(scenario: Scenario, on_disk: PlanOnDisk,
     return found
 
 
-__all__ = ["CARRIED_OVER", "OWNED", "PLAN_FILES", "check_plan_folder", "read_plan",
+def check_submission_files(scenario: Scenario, on_disk: PlanOnDisk,
+                           folder: Path) -> list[Violation]:
+    """``sbatch.json`` and ``submit.sh`` against what ``schedule.csv`` gives, kind ``submission``.
+
+    Why: ``submit`` reads ``sbatch.json`` alone and operators run ``submit.sh``; a plan whose
+    schedule passes every check but whose submission files say something else (a node, a
+    begin time, a power tag edited by hand or left from another plan) would send jobs where
+    no check looked. Both files are rendered again from the schedule read back, with the
+    ``plan_id`` and version ``summary.json`` records, and must match exactly.
+    """
+    folder = Path(folder)
+    plan_id = on_disk.summary.get("plan_id")
+    if not isinstance(plan_id, str):
+        return [Violation("submission", None, "summary.json has no plan_id")]
+    planned = plan_submissions(scenario, on_disk.schedule, plan_id)
+    found: list[Violation] = []
+    path = folder / "sbatch.json"
+    try:
+        actual = json.loads(path.read_text())
+    except FileNotFoundError:
+        return [Violation("submission", None, f"{path} not found (submit reads it)")]
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return [Violation("submission", None, f"{path} is not valid JSON")]
+    expected = json.loads(submissions_json(scenario, planned, plan_id))
+    if not isinstance(actual, dict):
+        return [Violation("submission", None, f"{path} is not a JSON object")]
+    jobs = actual.get("jobs") if isinstance(actual.get("jobs"), list) else []
+    by_id = {job.get("job_id"): job for job in jobs if isinstance(job, dict)}
+    for job in expected["jobs"]:
+        mine = by_id.pop(job["job_id"], None)
+        if mine is None:
+            found.append(Violation("submission", job["job_id"],
+                                   "placed in schedule.csv but missing from sbatch.json"))
+        elif mine != job:
+            key = next(k for k in job if mine.get(k) != job[k])
+            if key == "args":
+                theirs = mine.get("args") if isinstance(mine.get("args"), list) else []
+                extra = [a for a in theirs if a not in job["args"]]
+                wanted = [a for a in job["args"] if a not in theirs]
+                detail = (f"sbatch.json has {extra[0] if extra else 'no such argument'}, "
+                          f"schedule.csv gives {wanted[0] if wanted else 'no such argument'}")
+            else:
+                detail = f"sbatch.json has {key} {mine.get(key)!r}, schedule.csv gives {job[key]!r}"
+            found.append(Violation("submission", job["job_id"], detail))
+    for job_id in by_id:
+        found.append(Violation("submission", str(job_id),
+                               "in sbatch.json but not placed in schedule.csv"))
+    for key in ("plan_id", "scenario", "pinned", "skipped", "reservations"):
+        if actual.get(key) != expected[key]:
+            found.append(Violation("submission", None,
+                                   f"sbatch.json's {key} differs from what the plan gives"))
+    script = folder / "submit.sh"
+    version = str(on_disk.summary.get("greenslot_version", ""))
+    if not found and script.is_file():
+        text = script.read_text(errors="replace")
+        wanted_text = render_submit_script(scenario, planned, plan_id, version)
+        if text != wanted_text:
+            line = next((i for i, (a, b) in enumerate(
+                zip(text.splitlines(), wanted_text.splitlines(), strict=False), 1) if a != b),
+                min(len(text.splitlines()), len(wanted_text.splitlines())) + 1)
+            found.append(Violation("submission", None, f"submit.sh line {line} differs from "
+                                   "what schedule.csv gives"))
+    return found
+
+
+__all__ = ["CARRIED_OVER", "OWNED", "PLAN_FILES", "check_plan_folder",
+           "check_reported_figures", "check_submission_files", "read_plan",
            "schedule_frame", "summary_dict", "write_plan"]
