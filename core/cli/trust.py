@@ -16,11 +16,14 @@ from pathlib import Path
 
 from greenslot.analysis.evaluate import evaluate_plan, evaluation_table
 from greenslot.analysis.simulate import (
+    change_vs_fifo,
+    comparable_to_fifo,
     oracle,
     own_forecaster,
     persistence,
     sgip_forecaster,
     simulate,
+    simulation_notes,
     simulation_table,
 )
 from greenslot.forecasts.scenario_loading import load_scenario
@@ -115,13 +118,18 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
                                        "placed": len(run.schedule.assignments),
                                        "unplaced": [u.job_id for u in run.schedule.unplaced],
                                        "missed_deadlines": run.missed_deadlines,
-                                       "nights": run.nights}
+                                       "nights": run.nights,
+                                       "comparable_to_fifo": comparable_to_fifo(simulation,
+                                                                                run),
+                                       "carbon_vs_fifo": change_vs_fifo(simulation, run)}
                           for run in simulation.runs}, indent=2))
     else:
         grid = simulation.scenario.grid
         print(f"replay {grid.start.isoformat()} to {grid.end.isoformat()}, solver "
               f"{args.solver}, nightly plans of {args.plan_hours:g} h; realised on actuals:")
         print(simulation_table(simulation))
+    for note in simulation_notes(simulation):
+        print(f"greenslot: warning: {note}", file=sys.stderr)
     return EXIT_OK
 
 
