@@ -19,7 +19,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from greenslot import __version__
-from greenslot.analysis.whatif import load_with_overrides, parse_override, recorded_overrides
 from greenslot.atomic import TargetError
 from greenslot.cli import analysts as cli_analysts
 from greenslot.cli import curves as cli_curves
@@ -27,23 +26,17 @@ from greenslot.cli import forecast as cli_forecast
 from greenslot.cli import profile as cli_profile
 from greenslot.cli import slurm as cli_slurm
 from greenslot.cli import trust as cli_trust
-from greenslot.cli.args import positive_float
-from greenslot.cli.progress import ProgressLine
+from greenslot.cli.args import SOLVER_NAMES, positive_float
 from greenslot.forecasts.errors import CredentialsError, ProviderError, QueryError
-from greenslot.model.errors import InfeasibleError, InvalidScheduleError, ScenarioError
-from greenslot.model.loader import parse_objective_weights
-from greenslot.model.scenario import Objective
-from greenslot.model.validator import check_totals, validate
-from greenslot.pipeline.files import (
-    check_plan_folder,
-    check_reported_figures,
-    check_submission_files,
-    read_plan,
-    write_plan,
+from greenslot.model.errors import (
+    FallbackWarning,
+    InfeasibleError,
+    InvalidScheduleError,
+    ScenarioError,
 )
-from greenslot.pipeline.steps import FallbackWarning, plan
-from greenslot.solvers.registry import SOLVERS
-from greenslot.solvers.types import SolveOptions
+
+# The verbs' heavy dependencies (pandas, Pyomo, OR-Tools, matplotlib, Dask) are imported in
+# the handlers that use them, so --help and --version answer at once (tests/test_startup.py).
 
 EXIT_OK, EXIT_INVALID_PLAN, EXIT_USAGE, EXIT_INFEASIBLE, EXIT_INTERNAL = 0, 1, 2, 3, 70
 EXIT_PROVIDER = cli_forecast.EXIT_PROVIDER
@@ -57,7 +50,10 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def _objective(text: str) -> Objective:
+def _objective(text: str):
+    from greenslot.model.loader import parse_objective_weights
+    from greenslot.model.scenario import Objective
+
     if text in ("carbon", "cost", "energy"):
         return Objective.named(text)
     try:
@@ -91,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replace", action="store_true",
                    help="replace --out even when it holds files greenslot did not write "
                         "(they are deleted)")
-    p.add_argument("--solver", default="greedy", choices=sorted(SOLVERS),
+    p.add_argument("--solver", default="greedy", choices=SOLVER_NAMES,
                    help="greedy (default), fifo, milp, cpsat, large (Lagrangian bound, "
                         "rounding and local search, for models too big to write), or auto "
                         "(milp when the model is small enough, else large); fifo and "
@@ -154,6 +150,12 @@ def _summary_table(result, out_dir: Path) -> str:
 
 
 def _cmd_plan(args) -> int:
+    from greenslot.analysis.whatif import load_with_overrides, parse_override
+    from greenslot.cli.progress import ProgressLine
+    from greenslot.pipeline.files import check_plan_folder, write_plan
+    from greenslot.pipeline.steps import plan
+    from greenslot.solvers.types import SolveOptions
+
     check_plan_folder(args.out, args.replace)  # refuse a bad --out before the solve, not after
     scenario = load_with_overrides(args.scenario, [parse_override(o) for o in args.overrides],
                                    cli_forecast.plan_source(args))
@@ -169,6 +171,10 @@ def _cmd_plan(args) -> int:
 
 
 def _cmd_validate(args) -> int:
+    from greenslot.analysis.whatif import load_with_overrides, parse_override, recorded_overrides
+    from greenslot.model.validator import check_totals, validate
+    from greenslot.pipeline.files import check_reported_figures, check_submission_files, read_plan
+
     overrides = ([parse_override(o) for o in args.overrides] if args.overrides is not None
                  else recorded_overrides(args.plan_dir))
     scenario = load_with_overrides(args.scenario, overrides,

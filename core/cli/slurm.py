@@ -14,14 +14,8 @@ import sys
 from pathlib import Path
 
 from greenslot import __version__
-from greenslot.forecasts.scenario_loading import load_scenario
-from greenslot.pipeline.files import check_plan_folder, write_plan
-from greenslot.pipeline.steps import plan
+from greenslot.cli.args import SOLVER_NAMES
 from greenslot.slurm.commands import SlurmError
-from greenslot.slurm.submit import submit_plan
-from greenslot.slurm.sync import apply_changes, planned_changes, read_live, record_known
-from greenslot.solvers.registry import SOLVERS
-from greenslot.solvers.types import SolveOptions
 
 EXIT_SLURM = 4
 
@@ -38,7 +32,7 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
                    help="replace --out even when it holds files greenslot did not write")
     y.add_argument("--apply", action="store_true",
                    help="run the scontrol updates (without: print what would change)")
-    y.add_argument("--solver", default="greedy", choices=sorted(SOLVERS))
+    y.add_argument("--solver", default="greedy", choices=SOLVER_NAMES)
     y.add_argument("--time-limit", type=float, default=None, metavar="SECONDS")
 
 
@@ -47,6 +41,8 @@ def _say(line: str) -> None:
 
 
 def _cmd_submit(args) -> int:
+    from greenslot.slurm.submit import submit_plan
+
     try:
         report = submit_plan(args.plan_dir, say=_say)
     except SlurmError as exc:
@@ -59,6 +55,12 @@ def _cmd_submit(args) -> int:
 
 
 def _cmd_sync(args) -> int:
+    from greenslot.forecasts.scenario_loading import load_scenario
+    from greenslot.pipeline.files import check_plan_folder, write_plan
+    from greenslot.pipeline.steps import plan
+    from greenslot.slurm.sync import apply_changes, planned_changes, read_live, record_known
+    from greenslot.solvers.types import SolveOptions
+
     check_plan_folder(args.out, args.replace)
     scenario = load_scenario(args.scenario)
     try:

@@ -24,7 +24,12 @@ import warnings
 from dataclasses import dataclass
 
 from greenslot.model.accounting import Accounting, account, objective_value
-from greenslot.model.errors import Conflict, InfeasibleError, InvalidScheduleError
+from greenslot.model.errors import (
+    Conflict,
+    FallbackWarning,
+    InfeasibleError,
+    InvalidScheduleError,
+)
 from greenslot.model.scenario import Scenario
 from greenslot.model.schedule import Schedule
 from greenslot.model.validator import validate
@@ -79,11 +84,6 @@ class Plan:
         start = self.scenario.grid.start.isoformat()
         digest = hashlib.sha256(f"{self.scenario.name}|{start}|{text}".encode()).hexdigest()
         return digest[:12]
-
-
-class FallbackWarning(UserWarning):
-    """The plan comes from a fallback solver, not the one asked for; ``details["fallback"]``
-    of the result says which and why."""
 
 
 FALLBACKS = ("greedy", "fifo")
