@@ -39,6 +39,9 @@ from greenslot.model.errors import (
 # the handlers that use them, so --help and --version answer at once (tests/test_startup.py).
 
 EXIT_OK, EXIT_INVALID_PLAN, EXIT_USAGE, EXIT_INFEASIBLE, EXIT_INTERNAL = 0, 1, 2, 3, 70
+DESCRIPTION = ("Plan when, where and at what GPU power setting ML training jobs run, for the "
+               "least carbon, cost or energy within deadlines, power caps and capacity; write "
+               "the plan as schedule.csv, summary.json and a Slurm submit.sh/sbatch.json.")
 EXIT_PROVIDER = cli_forecast.EXIT_PROVIDER
 
 
@@ -74,7 +77,11 @@ def _positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="greenslot", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="greenslot", description=DESCRIPTION,
+                     epilog="Exit codes: 0 done; 1 validate found the plan invalid; 2 bad input "
+                            "or usage (one line, nothing written); 3 the hard constraints "
+                            "cannot all hold; 4 a provider or Slurm failed; 70 internal error. "
+                            "greenslot VERB --help for a verb's options.")
     parser.add_argument("--version", action="version", version=f"greenslot {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     verbs = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
@@ -97,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="carbon | cost | energy | JSON weights (overrides the scenario)")
     p.add_argument("--time-limit", type=positive_float, default=None, metavar="SECONDS",
                    help="stop exact solvers then and keep the best plan found")
-    p.add_argument("--threads", type=_positive_int, default=1)
+    p.add_argument("--threads", type=_positive_int, default=1, metavar="N",
+                   help="threads for the exact solvers (default 1)")
     p.add_argument("--gap", type=positive_float, default=None, metavar="G",
                    help="relative gap at which exact solvers stop (default 1e-4)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
@@ -120,7 +128,22 @@ def build_parser() -> argparse.ArgumentParser:
     cli_forecast.add_parser(verbs)
     cli_analysts.add_parsers(verbs, plan_parser=p)
     cli_trust.add_parsers(verbs)
+    _verbose_on_every_verb(verbs)
     return parser
+
+
+def _verbose_on_every_verb(verbs: argparse._SubParsersAction) -> None:
+    """Accept ``-v`` after any verb too (``greenslot plan ... -v``), as the synopsis shows.
+
+    ``SUPPRESS`` as the default leaves the top-level ``-v`` in charge when a verb's is absent.
+    """
+    for parser in verbs.choices.values():
+        if not any("-v" in action.option_strings for action in parser._actions):
+            parser.add_argument("-v", "--verbose", action="store_true",
+                                default=argparse.SUPPRESS, help="log progress to stderr")
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _verbose_on_every_verb(action)
 
 
 def _summary_table(result, out_dir: Path) -> str:

@@ -46,12 +46,27 @@ def _cmd_submit(args) -> int:
     try:
         report = submit_plan(args.plan_dir, say=_say)
     except SlurmError as exc:
-        print(f"greenslot: slurm: {exc} (submitted jobs are in the ledger; run again to "
-              "continue)", file=sys.stderr)
+        print(f"greenslot: slurm: {exc} ({_recorded(args.plan_dir)}; run again to continue)",
+              file=sys.stderr)
         return EXIT_SLURM
     print(f"plan {report.plan_id}: {len(report.submitted)} submitted, "
           f"{len(report.skipped)} already in Slurm")
     return 0
+
+
+def _recorded(plan_dir: Path) -> str:
+    """What the ledger holds for the plan in ``plan_dir``, for a failed submit's message."""
+    from greenslot.slurm.ledger import Ledger, ledger_path
+    from greenslot.slurm.submit import read_plan_data
+
+    try:
+        plan_id = read_plan_data(plan_dir)["plan_id"]
+    except Exception:  # the message must not fail: the plan files were read before
+        return "see the ledger for what was submitted"
+    count = len(Ledger(ledger_path(plan_dir)).ids(plan_id))
+    if count == 0:
+        return "nothing of this plan has been submitted"
+    return f"{count} job{'s' if count != 1 else ''} of this plan submitted, in the ledger"
 
 
 def _cmd_sync(args) -> int:
