@@ -92,8 +92,8 @@ def resolve_target(out_dir: Path) -> Path:
     except (OSError, RuntimeError) as exc:  # a loop of links; a deleted working folder
         raise TargetError(f"{out_dir}: cannot resolve this path ({exc})") from None
     if target == here or target in here.parents:
-        raise TargetError(f"{out_dir}: is the folder you are in (or one above it), which a "
-                          "plan would replace; name a new folder, e.g. --out plans/tonight")
+        raise TargetError(f"{out_dir}: is the folder you are in (or one above it), which "
+                          "greenslot would replace; name a new folder, e.g. --out plans/tonight")
     if target.exists() and not target.is_dir():
         raise TargetError(f"{out_dir}: is a file, not a folder")
     above = next(p for p in target.parents if p.exists())  # the root always exists

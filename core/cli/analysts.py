@@ -42,6 +42,8 @@ def add_parsers(verbs, plan_parser: argparse.ArgumentParser) -> None:
                    help="an edit applied to every point")
     s.add_argument("--out", required=True, type=Path,
                    help="folder for sweep.csv, pareto.png and points/NNN/ plans")
+    s.add_argument("--replace", action="store_true",
+                   help="replace --out even when it holds files greenslot did not write")
     s.add_argument("--cluster", default="local", metavar="local|ADDRESS|slurm",
                    help="local: a Dask LocalCluster (default); ADDRESS: a running scheduler "
                         "(tcp://host:8786); slurm: workers as Slurm jobs (dask-jobqueue)")
@@ -98,7 +100,7 @@ def cmd_sweep(args) -> int:
         with SweepProgress(total, not args.quiet) as progress:
             sweep = run_sweep(args.scenario, axes, fixed, args.out, spec, args.solver,
                               options, __version__, objective=args.objective,
-                              on_point_done=progress.advance)
+                              on_point_done=progress.advance, replace=args.replace)
     except ClusterError as exc:
         print(f"greenslot: error: {exc}", file=sys.stderr)
         return 2

@@ -228,3 +228,18 @@ def test_a_worker_killed_at_shutdown_says_nothing(tmp_path):
                           "--workers", "1"], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert run.stderr == "", run.stderr
+
+
+def test_a_sweep_refuses_a_folder_it_did_not_write(tmp_path, capsys):
+    """Like plan (issue 17.1): a mistyped --out must not delete a user's files, and the
+    refusal comes before any cluster starts (this address would fail otherwise)."""
+    scenario = two_sites(tmp_path / "s")
+    out = tmp_path / "thesis"
+    out.mkdir()
+    (out / "chapter1.tex").write_text("keep")
+    argv = ["sweep", str(scenario), "--vary", "objective=carbon,cost", "--out", str(out),
+            "--cluster", "tcp://127.0.0.1:9", "-q"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "chapter1.tex" in err and "--replace" in err
+    assert (out / "chapter1.tex").read_text() == "keep"
