@@ -137,19 +137,32 @@ def _writer_lock(parent: Path, name: str) -> Iterator[None]:
     """Hold ``parent/.NAME.lock`` exclusively: one writer of ``NAME`` at a time.
 
     Why a sibling file: the folder itself is renamed by every write, so a lock inside it
-    would not exclude a second writer that arrives mid-swap. The file is empty and stays
-    (removing it would race with a writer about to lock it).
+    would not exclude a second writer that arrives mid-swap. The holder removes the file
+    before releasing it, so nothing stays beside the folder; a writer that locked a file
+    already removed (it opened it just before) sees that its inode is no longer the path's
+    and starts again, so two writers never both hold "the" lock. A killed writer leaves the
+    file; the next one locks it and removes it.
     """
     lock = parent / f".{name}.lock"
-    try:
-        fd = os.open(lock, os.O_WRONLY | os.O_CREAT, FILE_MODE)
-    except OSError as exc:
-        raise TargetError(f"{parent / name}: cannot write beside this folder "
-                          f"({exc.strerror})") from None
-    try:
+    while True:
+        try:
+            fd = os.open(lock, os.O_WRONLY | os.O_CREAT, FILE_MODE)
+        except OSError as exc:
+            raise TargetError(f"{parent / name}: cannot write beside this folder "
+                              f"({exc.strerror})") from None
         fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            same = os.stat(lock).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
         yield
     finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock)
         os.close(fd)  # closing releases the lock
 
 

@@ -37,13 +37,14 @@ def test_the_library_configures_no_logging():
 CLI_WITH_A_CHATTY_LIBRARY = """
 import logging, sys
 from greenslot.cli import app
+from greenslot.pipeline import steps
 
 def plan(*args, **kwargs):
     logging.getLogger("somelib").warning("Worker process still alive after 4.0 seconds")
     logging.getLogger("greenslot.pipeline.steps").warning("our own line")
     raise SystemExit(0)
 
-app.plan = plan
+steps.plan = plan
 app.main(sys.argv[1:])
 """
 

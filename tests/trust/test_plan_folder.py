@@ -87,7 +87,7 @@ def test_out_at_or_above_the_working_folder_is_one_line_before_the_solve(
     here = tmp_path / "work"
     here.mkdir()
     monkeypatch.chdir(here)
-    monkeypatch.setattr("greenslot.cli.app.plan", _must_not_solve)
+    monkeypatch.setattr("greenslot.pipeline.steps.plan", _must_not_solve)
     assert main(["plan", str(EXAMPLE), "--out", target, "-q"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("greenslot: error: ") and err.count("\n") == 1
@@ -100,7 +100,7 @@ def _must_not_solve(*args, **kwargs):
 
 
 def test_out_that_is_a_file_or_unwritable_is_one_line(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("greenslot.cli.app.plan", _must_not_solve)
+    monkeypatch.setattr("greenslot.pipeline.steps.plan", _must_not_solve)
     afile = tmp_path / "afile"
     afile.write_text("x")
     assert main(["plan", str(EXAMPLE), "--out", str(afile), "-q"]) == 2
@@ -196,7 +196,7 @@ def test_a_kill_at_every_step_of_the_swap_loses_nothing(nightly, tmp_path):
         assert LEDGER_LINES in _ledgers_anywhere(base), f"ledger lost at step {steps}"
         write_plan(nightly, out, "test")  # the next run
         _assert_intact(out)
-        assert sorted(p.name for p in base.iterdir()) == [".plan.lock", "plan"]
+        assert sorted(p.name for p in base.iterdir()) == ["plan"]  # nothing left beside it
     assert steps > 6  # staging, retire, three carried entries, swap in, clean up
 
 
