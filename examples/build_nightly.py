@@ -748,6 +748,7 @@ def scenario_document(caps: dict[str, float]) -> dict:
         "horizon": f"{HORIZON_H}h",
         "slot": f"{round(SLOT_H * 60)}min",
         "objective": "carbon",
+        "currency": "USD",
         "transfer_kwh_per_gb": TRANSFER_KWH_PER_GB,
         "sites": [
             {
@@ -796,6 +797,7 @@ def scenario_yaml(caps: dict[str, float], max_kw: dict[str, float], solar_kw: fl
         f"horizon: {HORIZON_H}h",
         f"slot: {round(SLOT_H * 60)}min",
         "objective: carbon",
+        "currency: USD   # the tariffs' unit (README: prices)",
         f"transfer_kwh_per_gb: {TRANSFER_KWH_PER_GB}   "
         "# network energy per GB moved, Aslan et al. 2018 trend for 2022",
         "sites:",

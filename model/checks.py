@@ -30,6 +30,7 @@ CHECKS: dict[str, str] = {
     "bad_duration": "a duration pandas cannot read, or not positive",
     "horizon_not_multiple": "the horizon is not a whole number of slots",
     "bad_objective": "an objective that is not carbon, cost, energy or a weight mapping",
+    "bad_currency": "a currency that is not a three-letter ISO 4217 code (USD, EUR, GBP)",
     "duplicate_name": "two sites, GPU types, nodes or jobs with the same name",
     "bad_name": "a job_id with characters other than letters, digits and _ . -",
     "bad_hostlist": "a node name expression Slurm would not accept",

@@ -85,3 +85,8 @@ class InvalidScheduleError(GreenslotError):
         more = len(self.violations) - 5
         suffix = f" (+{more} more)" if more > 0 else ""
         super().__init__(f"schedule failed validation: {shown}{suffix}")
+
+
+class FallbackWarning(UserWarning):
+    """The plan comes from a fallback solver, not the one asked for; the result's
+    ``details["fallback"]`` says which and why (see ``greenslot.pipeline.steps``)."""

@@ -44,7 +44,10 @@ from greenslot.model.yamlfile import load_yaml
 
 TOP_KEYS = {"name", "start", "horizon", "slot", "objective", "transfer_kwh_per_gb", "sites",
             "gpu_types", "nodes", "jobs", "reservations", "duration_quantile",
-            "duration_history", "duration_deadline"}
+            "duration_history", "duration_deadline", "currency"}
+CURRENCY = re.compile(r"[A-Z]{3}")
+"""``currency``: an ISO 4217 code (USD, EUR, GBP), the unit of every ``price_per_mwh`` and so
+of every cost; only reports and tables show it."""
 TOP_REQUIRED = {"start", "horizon", "slot", "sites", "gpu_types", "nodes", "jobs"}
 SITE_KEYS = {"name", "pue", "power_cap_kw", "power_down_idle", "forecast", "energy_budget_kwh",
              "carbon_budget_kg"}
@@ -914,6 +917,12 @@ def load_scenario(path: str | Path, forecasts: SiteForecasts,
     objective = _objective(data.get("objective"), reader)
     transfer = reader.number(data.get("transfer_kwh_per_gb", 0.0), None,
                              "transfer_kwh_per_gb", limits.TRANSFER_KWH_PER_GB)
+    currency = None
+    if data.get("currency") is not None:
+        currency = reader.text(data["currency"], None, "currency")
+        if not CURRENCY.fullmatch(currency):
+            fail("bad_currency", display, None, "currency",
+                 f"{currency!r} is not a three-letter ISO 4217 code such as USD, EUR or GBP")
     folder = source.parent
     sites, series, origins = _load_sites(data["sites"], reader, folder, grid, forecasts)
     gpu_types = _load_gpu_types(data["gpu_types"], reader, folder)
@@ -940,6 +949,7 @@ def load_scenario(path: str | Path, forecasts: SiteForecasts,
         series={k: v for k, v in series.items()},
         reservations=reservations,
         forecast_sources=origins,
+        currency=currency,
     )
     _check_references(scenario, _display(jobs_path))
     return scenario

@@ -247,6 +247,8 @@ class Scenario:
     # Where each site's signals came from: site -> signal column -> record (``kind`` file,
     # provider, cache, stale-cache or forecaster, and its details); summary.json reports it.
     forecast_sources: Mapping[str, Mapping[str, Mapping]] = field(default_factory=dict)
+    # ISO 4217 code of every price and cost (``currency:``), None when the scenario does not say.
+    currency: str | None = None
     # Lookups by name, built from the fields above by __post_init__ and never passed in, so
     # every copy (``replace``, ``dataclasses.replace``) gets an index of its own fields.
     _index: dict = field(init=False, repr=False, compare=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -162,3 +164,100 @@ def test_console_script_runs_as_installed(tmp_path):
                              str(tmp_path / "o")], capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "scenario file not found" in result.stderr
+
+
+def test_validate_checks_the_files_submit_reads(example_plan, tmp_path, capsys):
+    """Issue 17.6: a node edited in schedule.csv (still a valid schedule) or in sbatch.json
+    made the two disagree, and validate said valid while submit would send the job elsewhere."""
+    from greenslot.forecasts.scenario_loading import load_scenario
+    from greenslot.model.validator import validate
+    from greenslot.pipeline.files import read_plan
+
+    scenario = load_scenario(EXAMPLE)
+    frame = pd.read_csv(example_plan / "schedule.csv", dtype=str)
+    schedule = read_plan(scenario, example_plan).schedule
+    moved = None
+    for row, a in enumerate(schedule.assignments):  # a single-node job, moved to a free twin
+        if len(a.nodes) != 1:
+            continue
+        node = scenario.node(a.nodes[0])
+        for other in scenario.nodes:
+            if other.name == node.name or (other.site, other.gpu_type, other.partition) != (
+                    node.site, node.gpu_type, node.partition):
+                continue
+            edited = list(schedule.assignments)
+            edited[row] = dataclasses.replace(a, nodes=(other.name,))
+            if not validate(scenario, dataclasses.replace(schedule, assignments=tuple(edited))):
+                moved = (row, a.job_id, node.name, other.name)
+                break
+        if moved:
+            break
+    assert moved is not None
+    row, job_id, before, after = moved
+    edited_dir = tmp_path / "edited-schedule"
+    shutil.copytree(example_plan, edited_dir)
+    frame.loc[row, "nodes"] = after
+    frame.to_csv(edited_dir / "schedule.csv", index=False)
+    assert main(["validate", str(EXAMPLE), str(edited_dir)]) == 1
+    err = capsys.readouterr().err
+    assert (f"[submission] {job_id}: sbatch.json has --nodelist={before}, schedule.csv gives "
+            f"--nodelist={after}") in err
+
+    edited_dir = tmp_path / "edited-sbatch"
+    shutil.copytree(example_plan, edited_dir)
+    data = json.loads((edited_dir / "sbatch.json").read_text())
+    data["jobs"][0]["begin_epoch"] += 3600
+    (edited_dir / "sbatch.json").write_text(json.dumps(data))
+    assert main(["validate", str(EXAMPLE), str(edited_dir)]) == 1
+    assert f"[submission] {data['jobs'][0]['job_id']}: sbatch.json has begin_epoch" in \
+        capsys.readouterr().err
+
+    edited_dir = tmp_path / "edited-script"
+    shutil.copytree(example_plan, edited_dir)
+    script = (edited_dir / "submit.sh").read_text().replace("--nodelist=", "--nodelist=x", 1)
+    (edited_dir / "submit.sh").write_text(script)
+    assert main(["validate", str(EXAMPLE), str(edited_dir)]) == 1
+    assert "[submission] submit.sh line" in capsys.readouterr().err
+
+
+def test_a_new_users_help_and_options():
+    """Issue 17, walking the verbs: -v after the verb (as the synopsis shows), a description
+    for users rather than a docstring, and help for every plan option."""
+    from greenslot.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["plan", "s", "--out", "o", "-v"]).verbose is True
+    assert parser.parse_args(["-v", "plan", "s", "--out", "o"]).verbose is True
+    assert parser.parse_args(["plan", "s", "--out", "o"]).verbose is False
+    assert parser.parse_args(["forecast", "predict", "h.csv", "--out", "o", "-v"]).verbose
+    assert "``" not in parser.description and "Maps typed errors" not in parser.description
+    plan_parser = next(a for a in parser._actions
+                       if isinstance(a, argparse._SubParsersAction)).choices["plan"]
+    undocumented = [a.dest for a in plan_parser._actions if not a.help]
+    assert undocumented == []
+
+
+def test_compare_prints_unplaced_as_a_count():
+    from greenslot.analysis.whatif.compare import format_comparison
+
+    result = {"a": "A", "b": "B", "overrides": {"a": {}, "b": {}}, "moved": [],
+              "jobs_in_both": 0, "placed_only_in_a": [], "placed_only_in_b": [],
+              "totals": {"carbon_kg": {"a": 2.0, "b": 1.5, "delta": -0.5, "relative": -0.25},
+                         "unplaced": {"a": 0, "b": 2, "delta": 2, "relative": None}}}
+    row = next(line for line in format_comparison(result).splitlines()
+               if line.startswith("unplaced"))
+    assert row.split() == ["unplaced", "0", "2", "+2", "-"]
+
+
+def test_a_failed_submit_says_what_the_ledger_holds(example_plan, tmp_path):
+    """It said "submitted jobs are in the ledger" when nothing had been submitted."""
+    from greenslot.cli.slurm import _recorded
+    from greenslot.slurm.ledger import Ledger
+
+    plan_dir = tmp_path / "plan"
+    shutil.copytree(example_plan, plan_dir)
+    assert _recorded(plan_dir) == "nothing of this plan has been submitted"
+    plan_id = json.loads((plan_dir / "sbatch.json").read_text())["plan_id"]
+    Ledger(plan_dir / "submitted.tsv").append("j001", "17", plan_id)
+    Ledger(plan_dir / "submitted.tsv").append("j002", "18", "another-plan")
+    assert _recorded(plan_dir) == "1 job of this plan submitted, in the ledger"

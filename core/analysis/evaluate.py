@@ -140,9 +140,9 @@ def evaluation_table(evaluation: Evaluation) -> str:
         lines.append(f"{key:14}" + "".join(f"{row[key]:15.3f}" for row in rows))
     for key in ("carbon_kg", "cost"):
         planned, realised = evaluation.saving(key, False), evaluation.saving(key)
-        if planned is not None and realised is not None:
-            lines.append(f"saving vs fifo on {key}: planned {planned:+.1%}, "
-                         f"realised {realised:+.1%}")
+        if planned is not None and realised is not None:  # signed as plan prints it: - is less
+            lines.append(f"change vs fifo on {key}: planned {-planned:+.1%}, "
+                         f"realised {-realised:+.1%}")
     for s in evaluation.signals:
         lines.append(f"{s.signal} forecast error at site {evaluation.site}: mean absolute "
                      f"{s.mean_abs:.4g}, bias {s.bias:+.4g} (forecast - actual)")

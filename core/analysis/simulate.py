@@ -373,19 +373,52 @@ def kept_fraction(simulation: Simulation, policy: str, total: str = "carbon_kg")
     return (fifo - simulation.run(policy).realised[total]) / (fifo - best)
 
 
+def comparable_to_fifo(simulation: Simulation, run: Replay) -> bool:
+    """True when ``run`` placed exactly the jobs ``fifo`` placed.
+
+    Why: a policy that leaves jobs out spends less carbon by doing less work; its "vs fifo"
+    change would read as a saving it did not make.
+    """
+    placed = {a.job_id for a in run.schedule.assignments}
+    return placed == {a.job_id for a in simulation.run("fifo").schedule.assignments}
+
+
+def change_vs_fifo(simulation: Simulation, run: Replay) -> float | None:
+    """Relative change of realised carbon against ``fifo``; None when not comparable."""
+    fifo = simulation.run("fifo").realised["carbon_kg"]
+    if not fifo or not comparable_to_fifo(simulation, run):
+        return None
+    return run.realised["carbon_kg"] / fifo - 1
+
+
+def simulation_notes(simulation: Simulation) -> list[str]:
+    """One line for each policy whose totals cover other jobs than ``fifo``'s."""
+    fifo = len(simulation.run("fifo").schedule.assignments)
+    return [f"{run.policy} placed {len(run.schedule.assignments)} jobs and fifo {fifo}: its "
+            "totals cover other work, so no change vs fifo is shown (see its unplaced jobs)"
+            for run in simulation.runs
+            if run.policy != "fifo" and not comparable_to_fifo(simulation, run)]
+
+
 def simulation_table(simulation: Simulation) -> str:
     """One row per policy: realised totals, jobs run, left out, late and killed, and the share
-    of perfect foresight's carbon saving over fifo it kept."""
-    fifo = simulation.run("fifo").realised
+    of perfect foresight's carbon saving over fifo it kept.
+
+    "vs fifo" is shown only for a policy that placed the same jobs as fifo (else ``n/a``, and
+    :func:`simulation_notes` says why).
+    """
     lines = [f"{'policy':28}{'carbon_kg':>12}{'vs fifo':>9}{'kept':>7}{'cost':>12}"
              f"{'energy_kwh':>12}{'placed':>8}{'unplaced':>10}{'late':>6}{'killed':>8}"
              f"{'nights':>8}"]
     for run in simulation.runs:
-        change = (f"{run.realised['carbon_kg'] / fifo['carbon_kg'] - 1:+.1%}"
-                  if fifo["carbon_kg"] else "-")
+        change = change_vs_fifo(simulation, run)
+        if not simulation.run("fifo").realised["carbon_kg"]:
+            shown = "-"
+        else:
+            shown = "n/a" if change is None else f"{change:+.1%}"
         kept = kept_fraction(simulation, run.policy)
         kept_text = "-" if math.isnan(kept) else f"{kept:.2f}"
-        lines.append(f"{run.policy:28}{run.realised['carbon_kg']:12.3f}{change:>9}"
+        lines.append(f"{run.policy:28}{run.realised['carbon_kg']:12.3f}{shown:>9}"
                      f"{kept_text:>7}{run.realised['cost']:12.3f}"
                      f"{run.realised['energy_kwh']:12.3f}"
                      f"{len(run.schedule.assignments):8d}{len(run.schedule.unplaced):10d}"
@@ -393,6 +426,6 @@ def simulation_table(simulation: Simulation) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Simulation", "kept_fraction", "oracle", "own_forecaster", "persistence",
-           "replay_policy", "sgip_forecaster", "simulate", "simulation_table",
-           "with_actual_durations"]
+__all__ = ["Simulation", "change_vs_fifo", "comparable_to_fifo", "kept_fraction", "oracle",
+           "own_forecaster", "persistence", "replay_policy", "sgip_forecaster", "simulate",
+           "simulation_notes", "simulation_table", "with_actual_durations"]

@@ -13,12 +13,9 @@ import sys
 from pathlib import Path
 
 from greenslot import __version__
-from greenslot.analysis.report import write_report
-from greenslot.analysis.sweep import ClusterError, ClusterSpec, parse_vary, run_sweep
-from greenslot.analysis.sweep.progress import SweepProgress
-from greenslot.analysis.whatif import parse_override
-from greenslot.analysis.whatif.compare import compare, format_comparison, read_plan_files
 from greenslot.cli.args import positive_int
+
+# matplotlib, pandas and Dask are imported by the handlers that need them (fast --help).
 
 SOLVE_OPTIONS = ("solver", "objective", "time_limit", "threads", "gap")
 
@@ -45,6 +42,8 @@ def add_parsers(verbs, plan_parser: argparse.ArgumentParser) -> None:
                    help="an edit applied to every point")
     s.add_argument("--out", required=True, type=Path,
                    help="folder for sweep.csv, pareto.png and points/NNN/ plans")
+    s.add_argument("--replace", action="store_true",
+                   help="replace --out even when it holds files greenslot did not write")
     s.add_argument("--cluster", default="local", metavar="local|ADDRESS|slurm",
                    help="local: a Dask LocalCluster (default); ADDRESS: a running scheduler "
                         "(tcp://host:8786); slurm: workers as Slurm jobs (dask-jobqueue)")
@@ -65,6 +64,8 @@ def add_parsers(verbs, plan_parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_report(args) -> int:
+    from greenslot.analysis.report import write_report
+
     target = write_report(args.plan_dir, args.scenario)
     names = sorted(p.name for p in target.parent.glob("*.png"))
     print(f"report: {target} ({target.stat().st_size / 1e6:.2f} MB; figures {', '.join(names)})")
@@ -72,6 +73,8 @@ def cmd_report(args) -> int:
 
 
 def cmd_compare(args) -> int:
+    from greenslot.analysis.whatif.compare import compare, format_comparison, read_plan_files
+
     result = compare(read_plan_files(args.plan_a), read_plan_files(args.plan_b))
     if args.json:
         print(json.dumps(result, indent=2))
@@ -81,6 +84,10 @@ def cmd_compare(args) -> int:
 
 
 def cmd_sweep(args) -> int:
+    from greenslot.analysis.sweep import ClusterError, ClusterSpec, parse_vary, run_sweep
+    from greenslot.analysis.sweep.progress import SweepProgress
+    from greenslot.analysis.whatif import parse_override
+
     axes = [parse_vary(v) for v in args.vary]
     fixed = [parse_override(o) for o in args.overrides]
     spec = ClusterSpec(args.cluster, args.workers, args.slurm_partition, args.slurm_memory,
@@ -93,7 +100,7 @@ def cmd_sweep(args) -> int:
         with SweepProgress(total, not args.quiet) as progress:
             sweep = run_sweep(args.scenario, axes, fixed, args.out, spec, args.solver,
                               options, __version__, objective=args.objective,
-                              on_point_done=progress.advance)
+                              on_point_done=progress.advance, replace=args.replace)
     except ClusterError as exc:
         print(f"greenslot: error: {exc}", file=sys.stderr)
         return 2

@@ -9,34 +9,43 @@ stand in (as ``forecast fetch``; nothing written); other non-zero: internal erro
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from greenslot import __version__
-from greenslot.analysis.whatif import load_with_overrides, parse_override, recorded_overrides
+from greenslot.atomic import TargetError
 from greenslot.cli import analysts as cli_analysts
 from greenslot.cli import curves as cli_curves
 from greenslot.cli import forecast as cli_forecast
 from greenslot.cli import profile as cli_profile
 from greenslot.cli import slurm as cli_slurm
 from greenslot.cli import trust as cli_trust
-from greenslot.cli.args import bounded_float, bounded_int, positive_float
-from greenslot.cli.progress import ProgressLine
+from greenslot.cli.args import SOLVER_NAMES, bounded_float, bounded_int, positive_float
 from greenslot.forecasts.errors import CredentialsError, ProviderError, QueryError
-from greenslot.model.errors import InfeasibleError, InvalidScheduleError, ScenarioError
-from greenslot.model.loader import parse_objective_weights
-from greenslot.model.scenario import Objective
-from greenslot.model.validator import check_totals, validate
-from greenslot.pipeline.files import check_reported_figures, read_plan, write_plan
-from greenslot.pipeline.steps import plan
-from greenslot.solvers.registry import SOLVERS
-from greenslot.solvers.types import SolveOptions
+from greenslot.model.errors import (
+    FallbackWarning,
+    InfeasibleError,
+    InvalidScheduleError,
+    ScenarioError,
+)
+
+if TYPE_CHECKING:
+    from greenslot.model.scenario import Objective
+
+# The verbs' heavy dependencies (pandas, Pyomo, OR-Tools, matplotlib, Dask) are imported in
+# the handlers that use them, so --help and --version answer at once (tests/test_startup.py).
 
 EXIT_OK, EXIT_INVALID_PLAN, EXIT_USAGE, EXIT_INFEASIBLE, EXIT_INTERNAL = 0, 1, 2, 3, 70
+DESCRIPTION = ("Plan when, where and at what GPU power setting ML training jobs run, for the "
+               "least carbon, cost or energy within deadlines, power caps and capacity; write "
+               "the plan as schedule.csv, summary.json and a Slurm submit.sh/sbatch.json.")
 EXIT_PROVIDER = cli_forecast.EXIT_PROVIDER
 
 
@@ -62,6 +71,9 @@ def _reject_constant(name: str) -> float:
 
 
 def _objective(text: str) -> Objective:
+    from greenslot.model.loader import parse_objective_weights
+    from greenslot.model.scenario import Objective
+
     if text in ("carbon", "cost", "energy"):
         return Objective.named(text)
     try:
@@ -75,15 +87,24 @@ def _objective(text: str) -> Objective:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="greenslot", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="greenslot", description=DESCRIPTION,
+                     epilog="Exit codes: 0 done; 1 validate found the plan invalid; 2 bad input "
+                            "or usage (one line, nothing written); 3 the hard constraints "
+                            "cannot all hold; 4 a provider or Slurm failed; 70 internal error. "
+                            "greenslot VERB --help for a verb's options.")
     parser.add_argument("--version", action="version", version=f"greenslot {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     verbs = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
 
     p = verbs.add_parser("plan", help="plan a scenario and write schedule, summary, submit.sh")
     p.add_argument("scenario", help="scenario.yaml or the folder holding it")
-    p.add_argument("--out", required=True, type=Path, help="folder to write the plan into")
-    p.add_argument("--solver", default="greedy", choices=sorted(SOLVERS),
+    p.add_argument("--out", required=True, type=Path,
+                   help="folder to write the plan into (a link is followed); an existing "
+                        "plan there is replaced, keeping its ledger and logs")
+    p.add_argument("--replace", action="store_true",
+                   help="replace --out even when it holds files greenslot did not write "
+                        "(they are deleted)")
+    p.add_argument("--solver", default="greedy", choices=SOLVER_NAMES,
                    help="greedy (default), fifo, milp, cpsat, large (Lagrangian bound, "
                         "rounding and local search, for models too big to write), or auto "
                         "(milp when the model is small enough, else large); fifo and "
@@ -94,8 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-limit", type=bounded_float(MAX_TIME_LIMIT_S, " s"), default=None,
                    metavar="SECONDS",
                    help="stop exact solvers then and keep the best plan found (at most a week)")
-    p.add_argument("--threads", type=bounded_int(MAX_THREADS), default=1,
-                   help=f"solver threads (1 to {MAX_THREADS})")
+    p.add_argument("--threads", type=bounded_int(MAX_THREADS), default=1, metavar="N",
+                   help=f"threads for the exact solvers (1 to {MAX_THREADS}, default 1)")
     p.add_argument("--gap", type=positive_float, default=None, metavar="G",
                    help="relative gap at which exact solvers stop (default 1e-4)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
@@ -118,7 +139,22 @@ def build_parser() -> argparse.ArgumentParser:
     cli_forecast.add_parser(verbs)
     cli_analysts.add_parsers(verbs, plan_parser=p)
     cli_trust.add_parsers(verbs)
+    _verbose_on_every_verb(verbs)
     return parser
+
+
+def _verbose_on_every_verb(verbs: argparse._SubParsersAction) -> None:
+    """Accept ``-v`` after any verb too (``greenslot plan ... -v``), as the synopsis shows.
+
+    ``SUPPRESS`` as the default leaves the top-level ``-v`` in charge when a verb's is absent.
+    """
+    for parser in verbs.choices.values():
+        if not any("-v" in action.option_strings for action in parser._actions):
+            parser.add_argument("-v", "--verbose", action="store_true",
+                                default=argparse.SUPPRESS, help="log progress to stderr")
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _verbose_on_every_verb(action)
 
 
 def _summary_table(result, out_dir: Path) -> str:
@@ -165,6 +201,13 @@ def _steps_line(plan_from: str | None, steps: dict) -> str:
 
 
 def _cmd_plan(args) -> int:
+    from greenslot.analysis.whatif import load_with_overrides, parse_override
+    from greenslot.cli.progress import ProgressLine
+    from greenslot.pipeline.files import check_plan_folder, write_plan
+    from greenslot.pipeline.steps import plan
+    from greenslot.solvers.types import SolveOptions
+
+    check_plan_folder(args.out, args.replace)  # refuse a bad --out before the solve, not after
     scenario = load_with_overrides(args.scenario, [parse_override(o) for o in args.overrides],
                                    cli_forecast.plan_source(args))
     if args.objective is not None:
@@ -175,12 +218,16 @@ def _cmd_plan(args) -> int:
                                gap=args.gap, progress=progress.update,
                                on_phase=progress.phase)
         result = plan(scenario, solver=args.solver, options=options, strict=args.strict)
-    write_plan(result, args.out, __version__)
+    write_plan(result, args.out, __version__, replace=args.replace)
     print(_summary_table(result, args.out))
     return EXIT_OK
 
 
 def _cmd_validate(args) -> int:
+    from greenslot.analysis.whatif import load_with_overrides, parse_override, recorded_overrides
+    from greenslot.model.validator import check_totals, validate
+    from greenslot.pipeline.files import check_reported_figures, check_submission_files, read_plan
+
     overrides = ([parse_override(o) for o in args.overrides] if args.overrides is not None
                  else recorded_overrides(args.plan_dir))
     scenario = load_with_overrides(args.scenario, overrides,
@@ -190,20 +237,70 @@ def _cmd_validate(args) -> int:
     if not violations:
         violations = check_totals(scenario, on_disk.schedule, on_disk.summary.get("totals", {}))
         violations += check_reported_figures(scenario, on_disk)
+        violations += check_submission_files(scenario, on_disk, args.plan_dir)
     if violations:
         for violation in violations:
             print(f"invalid: {violation}", file=sys.stderr)
         return EXIT_INVALID_PLAN
     edited = f" (with {', '.join(o.label for o in overrides)})" if overrides else ""
     print(f"valid: {len(on_disk.schedule.assignments)} placed, "
-          f"{len(on_disk.schedule.unplaced)} unplaced; totals match to 1e-6{edited}")
+          f"{len(on_disk.schedule.unplaced)} unplaced; totals match to 1e-6; sbatch.json and "
+          f"submit.sh match the schedule{edited}")
     return EXIT_OK
+
+
+class _StderrHandler(logging.StreamHandler):
+    """A handler writing to whatever ``sys.stderr`` is when a record comes (tests swap it)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _greenslot_logging(verbose: bool) -> Iterator[None]:
+    """Show greenslot's own log records on stderr as ``greenslot: ...`` while a verb runs.
+
+    Only the ``greenslot`` logger is configured, never the root: a library's record (Dask's
+    "Worker process still alive ... killing") must not read as greenslot's own, and a library
+    that gives its loggers their own handler when the root has none (distributed does) keeps
+    doing so. Restored afterwards, so ``main`` can run many times in one process.
+    """
+    log = logging.getLogger("greenslot")
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("greenslot: %(message)s"))
+    level = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO if verbose else logging.WARNING)
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, FallbackWarning):  # a plain line, every time it happens
+            log.warning("%s", message)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", FallbackWarning)
+            warnings.showwarning = show
+            yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="greenslot: %(message)s", stream=sys.stderr)
+    with _greenslot_logging(args.verbose):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     handlers = {"plan": _cmd_plan, "validate": _cmd_validate,
                 "profile": cli_profile.cmd_profile, "curves": cli_curves.cmd_curves,
                 "forecast": cli_forecast.run, **cli_slurm.HANDLERS, **cli_analysts.HANDLERS,
@@ -211,6 +308,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handlers[args.verb](args)
     except ScenarioError as exc:
+        print(f"greenslot: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except TargetError as exc:
         print(f"greenslot: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except InfeasibleError as exc:

@@ -16,6 +16,13 @@ from greenslot.model.errors import GreenslotError, ScenarioError
 
 EXIT_USAGE = 2
 
+SOLVER_NAMES = ("auto", "best_window", "cpsat", "fifo", "greedy", "large", "milp")
+"""The names in :data:`greenslot.solvers.registry.SOLVERS`, for ``--solver`` choices.
+
+Why a copy: importing the registry loads Pyomo and OR-Tools, which ``greenslot --help`` and
+``--version`` must not wait for; ``tests/test_startup.py`` keeps the two lists equal.
+"""
+
 
 def watts_list(text: str) -> list[float]:
     """``150,200,250`` -> ``[150.0, 200.0, 250.0]``: positive numbers, no repeats."""

@@ -10,12 +10,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from greenslot.cli.args import one_line_errors, positive_float, positive_int, watts_list
-from greenslot.power.curves.fit import fit_between_measured, step_limits
-from greenslot.power.curves.pareto import drop_dominated
-from greenslot.power.curves.table import CurveError, CurveRow, read_curve, write_curve
-from greenslot.power.curves.zeus import import_zeus
+
+if TYPE_CHECKING:
+    from greenslot.power.curves.table import CurveRow
 
 
 def add_parser(verbs: argparse._SubParsersAction) -> None:
@@ -62,6 +62,8 @@ def _add_prune_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _with_default(rows: list[CurveRow], source: str | None) -> list[CurveRow]:
+    from greenslot.power.curves.table import CurveError, CurveRow
+
     if source is None:
         return rows
     names = {r.workload for r in rows}
@@ -81,9 +83,20 @@ def _describe(rows: list[CurveRow]) -> str:
     return ", ".join(f"{w} ({n})" for w, n in counts.items())
 
 
-@one_line_errors(CurveError)
 def cmd_curves(args: argparse.Namespace) -> int:
+    """The ``curves`` verbs; pandas and the curve tools load here, not for ``--help``."""
+    from greenslot.power.curves.table import CurveError
+
+    return one_line_errors(CurveError)(_cmd_curves)(args)
+
+
+def _cmd_curves(args: argparse.Namespace) -> int:
     """Run one ``curves`` sub-verb; exit 0, or 2 on bad input (nothing written)."""
+    from greenslot.power.curves.fit import fit_between_measured, step_limits
+    from greenslot.power.curves.pareto import drop_dominated
+    from greenslot.power.curves.table import CurveError, read_curve, write_curve
+    from greenslot.power.curves.zeus import import_zeus
+
     if args.curves_verb == "from-zeus":
         imported = import_zeus(args.summary, batch_size=args.batch_size)
         for note in imported.skipped:

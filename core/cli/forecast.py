@@ -14,18 +14,23 @@ import argparse
 import sys
 from datetime import timedelta
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from greenslot.cli.args import bounded_float, positive_float
-from greenslot.forecasts.backtest import backtest
-from greenslot.forecasts.fetch import FetchOptions, fetch, write_forecast_csv
-from greenslot.forecasts.files import KNOWN_SIGNALS
-from greenslot.forecasts.forecaster import METHODS, forecast
-from greenslot.forecasts.http_client import RetryPolicy
-from greenslot.forecasts.registry import PROVIDERS
-from greenslot.forecasts.scenario_source import ProviderForecasts
-from greenslot.forecasts.series_file import read_history
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from greenslot.forecasts.scenario_source import ProviderForecasts
+
+# Names the parser offers, copied so --help need not import pandas and requests (the handlers
+# import them); tests/test_startup.py keeps each equal to the list it copies.
+PROVIDER_NAMES = ("electricitymaps", "entsoe", "uk-carbon-intensity", "watttime")
+"""Sorted keys of :data:`greenslot.forecasts.registry.PROVIDERS`."""
+SIGNAL_NAMES = ("carbon_g_per_kwh", "price_per_mwh", "renewable_kw")
+""":data:`greenslot.forecasts.files.KNOWN_SIGNALS`."""
+METHOD_NAMES = ("persistence", "seasonal_daily", "seasonal_weekly", "profile")
+""":data:`greenslot.forecasts.forecaster.METHODS`."""
 
 EXIT_OK, EXIT_USAGE, EXIT_PROVIDER = 0, 2, 4
 MAX_DEADLINE_S = 3600.0
@@ -33,6 +38,8 @@ MAX_DEADLINE_S = 3600.0
 
 
 def _time(text: str) -> pd.Timestamp:
+    import pandas as pd
+
     try:
         stamp = pd.Timestamp(text)
     except ValueError:
@@ -61,6 +68,8 @@ def _count(text: str) -> int:
 
 
 def _duration(text: str) -> timedelta:
+    import pandas as pd
+
     try:
         value = pd.Timedelta(text)
     except ValueError:
@@ -83,7 +92,7 @@ def add_parser(verbs) -> None:
     sub = p.add_subparsers(dest="forecast_verb", required=True)
 
     f = sub.add_parser("fetch", help="write a provider's series as a contract forecast CSV")
-    f.add_argument("provider", choices=sorted(PROVIDERS))
+    f.add_argument("provider", choices=PROVIDER_NAMES)
     f.add_argument("--start", required=True, type=_time, help="window start, with offset")
     f.add_argument("--end", required=True, type=_time, help="window end (exclusive)")
     f.add_argument("--out", required=True, type=Path, help="CSV to write")
@@ -119,9 +128,9 @@ def add_parser(verbs) -> None:
     p.add_argument("history", type=Path, help="CSV: time and one value column")
     p.add_argument("--out", required=True, type=Path, help="contract forecast CSV to write")
     p.add_argument("--column", help="the value column, when the file has several")
-    p.add_argument("--as", dest="as_column", choices=KNOWN_SIGNALS,
+    p.add_argument("--as", dest="as_column", choices=SIGNAL_NAMES,
                    help="contract column to write (default: the value column's own name)")
-    p.add_argument("--method", choices=METHODS, default="profile")
+    p.add_argument("--method", choices=METHOD_NAMES, default="profile")
     p.add_argument("--slot", type=_duration, help="interval of the forecast (default: the "
                                                    "history's)")
     p.add_argument("--horizon", type=_duration, default=timedelta(hours=48))
@@ -152,6 +161,9 @@ def add_plan_options(p: argparse.ArgumentParser, validate: bool = False) -> None
 
 def plan_source(args, offline: bool | None = None) -> ProviderForecasts:
     """The forecast source ``plan``/``validate`` resolve provider entries with."""
+    from greenslot.forecasts.http_client import RetryPolicy
+    from greenslot.forecasts.scenario_source import ProviderForecasts
+
     return ProviderForecasts(
         offline=getattr(args, "offline", False) if offline is None else offline,
         cache_dir=args.cache_dir,
@@ -162,6 +174,9 @@ def plan_source(args, offline: bool | None = None) -> ProviderForecasts:
 
 
 def _cmd_fetch(args) -> int:
+    from greenslot.forecasts.fetch import FetchOptions, fetch, write_forecast_csv
+    from greenslot.forecasts.http_client import RetryPolicy
+
     if args.end <= args.start:
         print(f"greenslot: error: --end {args.end.isoformat()} is not after --start "
               f"{args.start.isoformat()}", file=sys.stderr)
@@ -182,6 +197,9 @@ def _cmd_fetch(args) -> int:
 
 
 def _cmd_backtest(args) -> int:
+    from greenslot.forecasts.backtest import backtest
+    from greenslot.forecasts.series_file import read_history
+
     history = read_history(args.series, str(args.series), args.column, args.forecast_prefix)
     try:
         result = backtest(history.values, history.provider or None, horizon=args.horizon,
@@ -196,6 +214,11 @@ def _cmd_backtest(args) -> int:
 
 
 def _cmd_predict(args) -> int:
+    from greenslot.forecasts.fetch import write_forecast_csv
+    from greenslot.forecasts.files import KNOWN_SIGNALS
+    from greenslot.forecasts.forecaster import forecast
+    from greenslot.forecasts.series_file import read_history
+
     history = read_history(args.history, str(args.history), args.column)
     column = args.as_column or history.name
     if column not in KNOWN_SIGNALS:

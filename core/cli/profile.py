@@ -18,12 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from greenslot.cli.args import one_line_errors, positive_float, watts_list
-from greenslot.power.curves.table import CurveError, write_curve
 from greenslot.power.profiling.energy import summarise_all
 from greenslot.power.profiling.limits import PowerLimitGuard
 from greenslot.power.profiling.nvml import Gpu, ProfileError, load_pynvml, open_gpus
 from greenslot.power.profiling.record import energy_dict, summary_line, write_record
-from greenslot.power.profiling.sweep import Sweep, curve_rows, profile_once, run_sweep
 from greenslot.power.profiling.workload import WorkloadRun
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -137,10 +135,11 @@ def _run_summary(limit: float | None, run: WorkloadRun, samples: list, throughpu
             "gpus": [energy_dict(e) for e in summarise_all(samples)] if samples else []}
 
 
-@one_line_errors(ProfileError, CurveError)
 def cmd_profile(args: argparse.Namespace) -> int:
     """The ``profile`` verb on the real NVML."""
-    return run_profile(args)
+    from greenslot.power.curves.table import CurveError  # pandas: not for --help
+
+    return one_line_errors(ProfileError, CurveError)(run_profile)(args)
 
 
 def run_profile(args: argparse.Namespace, nvml: Any = None,
@@ -165,6 +164,8 @@ def run_profile(args: argparse.Namespace, nvml: Any = None,
 
 
 def _plain(args, nvml, gpus: list[Gpu], argv: list[str], clock) -> int:
+    from greenslot.power.profiling.sweep import profile_once
+
     _, samples_path, summary_path = _paths(args)
     interrupted, error = False, None
     try:
@@ -195,6 +196,9 @@ def _plain(args, nvml, gpus: list[Gpu], argv: list[str], clock) -> int:
 
 
 def _sweep(args, nvml, gpus: list[Gpu], argv: list[str], pattern, geteuid, clock) -> int:
+    from greenslot.power.curves.table import write_curve
+    from greenslot.power.profiling.sweep import Sweep, curve_rows, run_sweep
+
     curve_path, samples_path, summary_path = _paths(args)
     assert curve_path is not None, "a sweep always has --out CURVE.csv (see _checked)"
     sweep, guard = Sweep(), PowerLimitGuard(nvml, gpus, args.sweep_power_limits, geteuid)

@@ -17,32 +17,12 @@ from datetime import datetime
 from pathlib import Path
 
 from greenslot import __version__
-from greenslot.analysis.evaluate import with_actual
-from greenslot.analysis.realised import realise, realised_html, realised_table
-from greenslot.atomic import write_text
-from greenslot.forecasts.scenario_loading import load_scenario
-from greenslot.model.csvfile import read_strict_csv
-from greenslot.model.errors import Location, ScenarioError
-from greenslot.pipeline.files import write_plan
-from greenslot.pipeline.steps import plan
+from greenslot.cli.args import SOLVER_NAMES
 from greenslot.slurm.commands import SlurmError
-from greenslot.slurm.foreign import read_foreign_load, with_foreign_load
-from greenslot.slurm.intake import (
-    DEFAULT_MARKER,
-    QUEUE_PREFIX,
-    Intake,
-    OptIn,
-    apply_moves,
-    queue_moves,
-    take_queue,
-)
-from greenslot.slurm.ledger import Ledger, ledger_path
-from greenslot.slurm.power import apply_power, read_actions
-from greenslot.slurm.sacct import read_runs
-from greenslot.slurm.submit import read_plan_data, submit_plan
-from greenslot.slurm.sync import apply_changes, planned_changes, read_live, record_known
-from greenslot.solvers.registry import SOLVERS
-from greenslot.solvers.types import SolveOptions
+
+QUEUE_MARKER = "greenslot:queue"
+""":data:`greenslot.slurm.intake.DEFAULT_MARKER`, copied so --help need not import the queue
+code (tests/test_startup.py keeps them equal)."""
 
 EXIT_SLURM = 4
 
@@ -74,15 +54,17 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
     y = verbs.add_parser("sync", help="re-plan against the live Slurm queue; move pending jobs")
     y.add_argument("scenario", help="scenario.yaml or the folder holding it")
     y.add_argument("--out", required=True, type=Path, help="folder to write the new plan into")
+    y.add_argument("--replace", action="store_true",
+                   help="replace --out even when it holds files greenslot did not write")
     y.add_argument("--apply", action="store_true",
                    help="run the scontrol updates (without: print what would change)")
-    y.add_argument("--solver", default="greedy", choices=sorted(SOLVERS))
+    y.add_argument("--solver", default="greedy", choices=SOLVER_NAMES)
     y.add_argument("--time-limit", type=float, default=None, metavar="SECONDS")
     y.add_argument("--queue", action="store_true",
                    help="also plan the pending jobs users submitted into the opt-in set "
                         "(comment marker, optionally partition and QOS) and move them in place")
-    y.add_argument("--queue-marker", default=DEFAULT_MARKER, metavar="TEXT",
-                   help=f"comment that opts a pending job in (default {DEFAULT_MARKER})")
+    y.add_argument("--queue-marker", default=QUEUE_MARKER, metavar="TEXT",
+                   help=f"comment that opts a pending job in (default {QUEUE_MARKER})")
     y.add_argument("--queue-partition", default=None, metavar="NAME",
                    help="opt-in set: only pending jobs of this partition")
     y.add_argument("--queue-qos", default=None, metavar="NAME",
@@ -107,11 +89,13 @@ def _say(line: str) -> None:
 
 
 def _cmd_submit(args) -> int:
+    from greenslot.slurm.submit import submit_plan
+
     try:
         report = submit_plan(args.plan_dir, say=_say)
     except SlurmError as exc:
-        print(f"greenslot: slurm: {exc} (submitted jobs are in the ledger; run again to "
-              "continue)", file=sys.stderr)
+        print(f"greenslot: slurm: {exc} ({_recorded(args.plan_dir)}; run again to continue)",
+              file=sys.stderr)
         return EXIT_SLURM
     print(f"plan {report.plan_id}: {len(report.submitted)} submitted, "
           f"{len(report.skipped)} already in Slurm")
@@ -119,6 +103,9 @@ def _cmd_submit(args) -> int:
 
 
 def _cmd_power(args) -> int:
+    from greenslot.slurm.power import apply_power, read_actions
+    from greenslot.slurm.submit import read_plan_data
+
     data = read_plan_data(args.plan_dir)
     actions = read_actions(data)
     now = time.time() if args.at is None else args.at
@@ -134,6 +121,17 @@ def _cmd_power(args) -> int:
 
 
 def _cmd_ran(args) -> int:
+    from greenslot.analysis.evaluate import with_actual
+    from greenslot.analysis.realised import realise, realised_html, realised_table
+    from greenslot.atomic import write_text
+    from greenslot.forecasts.scenario_loading import load_scenario
+    from greenslot.model.csvfile import read_strict_csv
+    from greenslot.model.errors import Location, ScenarioError
+    from greenslot.slurm.intake import QUEUE_PREFIX
+    from greenslot.slurm.ledger import Ledger, ledger_path
+    from greenslot.slurm.sacct import read_runs
+    from greenslot.slurm.submit import read_plan_data
+
     scenario = load_scenario(args.scenario)
     source = "scenario signals"
     if args.actual is not None:
@@ -174,7 +172,31 @@ def _cmd_ran(args) -> int:
     return 0
 
 
+def _recorded(plan_dir: Path) -> str:
+    """What the ledger holds for the plan in ``plan_dir``, for a failed submit's message."""
+    from greenslot.slurm.ledger import Ledger, ledger_path
+    from greenslot.slurm.submit import read_plan_data
+
+    try:
+        plan_id = read_plan_data(plan_dir)["plan_id"]
+    except Exception:  # the message must not fail: the plan files were read before
+        return "see the ledger for what was submitted"
+    count = len(Ledger(ledger_path(plan_dir)).ids(plan_id))
+    if count == 0:
+        return "nothing of this plan has been submitted"
+    return f"{count} job{'s' if count != 1 else ''} of this plan submitted, in the ledger"
+
+
 def _cmd_sync(args) -> int:
+    from greenslot.forecasts.scenario_loading import load_scenario
+    from greenslot.pipeline.files import check_plan_folder, write_plan
+    from greenslot.pipeline.steps import plan
+    from greenslot.slurm.foreign import read_foreign_load, with_foreign_load
+    from greenslot.slurm.intake import Intake, OptIn, apply_moves, queue_moves, take_queue
+    from greenslot.slurm.sync import apply_changes, planned_changes, read_live, record_known
+    from greenslot.solvers.types import SolveOptions
+
+    check_plan_folder(args.out, args.replace)
     scenario = load_scenario(args.scenario)
     failed: dict[str, str] = {}
     try:
@@ -191,7 +213,7 @@ def _cmd_sync(args) -> int:
                                              args.foreign_workload)
         result = plan(live, solver=args.solver,
                       options=SolveOptions(time_limit_s=args.time_limit))
-        write_plan(result, args.out, __version__)
+        write_plan(result, args.out, __version__, replace=args.replace)
         record_known(result.schedule, result.plan_id, state, args.out)
         for note in [*state.notes, *load_notes]:
             print(f"note: {note}")

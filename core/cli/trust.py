@@ -15,25 +15,10 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from greenslot.analysis.actual_durations import draw_actual_hours, read_actual_hours
-from greenslot.analysis.evaluate import evaluate_plan, evaluation_table
-from greenslot.analysis.simulate import (
-    kept_fraction,
-    oracle,
-    own_forecaster,
-    persistence,
-    sgip_forecaster,
-    simulate,
-    simulation_table,
-)
-from greenslot.forecasts.forecaster import METHODS
-from greenslot.forecasts.scenario_loading import load_scenario
-from greenslot.model.checks import fail
-from greenslot.model.loader import load_duration_history
-from greenslot.model.validator import validate
-from greenslot.pipeline.files import read_plan
-from greenslot.solvers.registry import SOLVERS
-from greenslot.solvers.types import SolveOptions
+from greenslot.cli.args import SOLVER_NAMES
+from greenslot.cli.forecast import METHOD_NAMES
+
+# pandas, the solvers and the replay are imported by the handlers (fast --help).
 
 EXIT_OK, EXIT_INVALID_PLAN = 0, 1
 
@@ -49,7 +34,7 @@ def add_parsers(verbs) -> None:
                         "and/or price_per_mwh, renewable_kw); signals it lacks stay as planned")
     e.add_argument("--site", default=None,
                    help="the site the actual file is for (needed when there are several)")
-    e.add_argument("--hindsight", choices=sorted(SOLVERS), default=None, metavar="SOLVER",
+    e.add_argument("--hindsight", choices=SOLVER_NAMES, default=None, metavar="SOLVER",
                    help="also plan with this solver on the actual signals (perfect foresight)")
     e.add_argument("--json", action="store_true", help="print the evaluation as JSON")
 
@@ -68,10 +53,10 @@ def add_parsers(verbs) -> None:
                    help="days at the start that only feed the forecaster (default 1)")
     s.add_argument("--sgip", type=Path, nargs="+", default=[], metavar="FILE",
                    help="SGIP MOER files (time, moer, f1..f36) for --forecaster sgip")
-    s.add_argument("--continuation", choices=METHODS, default=None, metavar="METHOD",
+    s.add_argument("--continuation", choices=METHOD_NAMES, default=None, metavar="METHOD",
                    help="with --forecaster sgip: continue past the provider's 3 h with our "
                         "forecaster (e.g. profile), blended over 6 h; default: the day before")
-    s.add_argument("--solver", default="greedy", choices=sorted(SOLVERS))
+    s.add_argument("--solver", default="greedy", choices=SOLVER_NAMES)
     s.add_argument("--plan-hours", type=float, default=48.0,
                    help="hours each nightly plan looks ahead (default 48)")
     s.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
@@ -92,6 +77,11 @@ def add_parsers(verbs) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from greenslot.analysis.evaluate import evaluate_plan, evaluation_table
+    from greenslot.forecasts.scenario_loading import load_scenario
+    from greenslot.model.validator import validate
+    from greenslot.pipeline.files import read_plan
+
     scenario = load_scenario(args.scenario)
     on_disk = read_plan(scenario, args.plan_dir)
     violations = validate(scenario, on_disk.schedule)
@@ -111,6 +101,24 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
+    from greenslot.analysis.actual_durations import draw_actual_hours, read_actual_hours
+    from greenslot.analysis.simulate import (
+        change_vs_fifo,
+        comparable_to_fifo,
+        kept_fraction,
+        oracle,
+        own_forecaster,
+        persistence,
+        sgip_forecaster,
+        simulate,
+        simulation_notes,
+        simulation_table,
+    )
+    from greenslot.forecasts.scenario_loading import load_scenario
+    from greenslot.model.checks import fail
+    from greenslot.model.loader import load_duration_history
+    from greenslot.solvers.types import SolveOptions
+
     if args.forecaster == "sgip" and not args.sgip:
         raise SystemExit("greenslot: error: --forecaster sgip needs --sgip FILE... (see --help)")
     for path in args.sgip:
@@ -146,13 +154,18 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
                                        "killed": list(run.killed),
                                        "kept_fraction": _json_number(
                                            kept_fraction(simulation, run.policy)),
-                                       "nights": run.nights}
+                                       "nights": run.nights,
+                                       "comparable_to_fifo": comparable_to_fifo(simulation,
+                                                                                run),
+                                       "carbon_vs_fifo": change_vs_fifo(simulation, run)}
                           for run in simulation.runs}, indent=2))
     else:
         grid = simulation.scenario.grid
         print(f"replay {grid.start.isoformat()} to {grid.end.isoformat()}, solver "
               f"{args.solver}, nightly plans of {args.plan_hours:g} h; realised on actuals:")
         print(simulation_table(simulation))
+    for note in simulation_notes(simulation):
+        print(f"greenslot: warning: {note}", file=sys.stderr)
     return EXIT_OK
 
 

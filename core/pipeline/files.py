@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from greenslot.atomic import staged_folder
+from greenslot.atomic import check_target, staged_folder
 from greenslot.model import hostlist
 from greenslot.model.accounting import account
 from greenslot.model.csvfile import read_strict_csv
@@ -159,14 +159,42 @@ jobs would write into a deleted folder.
 """
 
 
-def write_plan(plan: Plan, out_dir: Path, version: str) -> None:
+PLAN_FILES = ("schedule.csv", "summary.json", "submit.sh", "sbatch.json")
+"""What :func:`write_plan` writes."""
+
+OWNED = (*PLAN_FILES, *CARRIED_OVER, "report.html", "gantt.png", "totals.png", "power-*.png",
+         ".*.tmp")
+"""Everything greenslot puts in a plan folder: the plan, the ledger and logs ``submit`` adds,
+the report's page and figures, and a killed atomic file write's temporary file. A folder
+holding anything else is not a plan, and :func:`write_plan` refuses to replace it unless
+asked to."""
+
+
+def check_plan_folder(out_dir: Path, replace: bool = False) -> Path:
+    """Refuse, before any work, a target :func:`write_plan` would refuse; return it resolved.
+
+    Raises :class:`~greenslot.atomic.TargetError` (see :func:`greenslot.atomic.check_target`).
+    """
+    return check_target(out_dir, OWNED, replace)
+
+
+def write_plan(plan: Plan, out_dir: Path, version: str, replace: bool = False) -> None:
     """Write schedule.csv, summary.json, submit.sh and sbatch.json all at once, or nothing.
 
     Files go to a temporary sibling folder that then replaces ``out_dir``; a failure leaves any
     previous plan in ``out_dir`` untouched. The previous folder's :data:`CARRIED_OVER` entries
-    move into the new one (renamed, so a held ledger lock stays the same file).
+    move into the new one (renamed, so a held ledger lock stays the same file), while a
+    ``submit`` holding the ledger's lock finishes first. A folder holding what greenslot did
+    not write (:data:`OWNED`) is refused unless ``replace``. A symbolic link is followed: the
+    folder it names is replaced and the link kept.
+
+    Raises
+    ------
+    TargetError
+        ``out_dir`` is refused or cannot be written; nothing changed.
     """
-    with staged_folder(out_dir, carried_over=CARRIED_OVER) as staging:
+    with staged_folder(out_dir, carried_over=CARRIED_OVER, owned=OWNED, replace=replace,
+                       swap_lock=LEDGER_NAME + ".lock") as staging:
         schedule_frame(plan).to_csv(staging / "schedule.csv", index=False)
         (staging / "summary.json").write_text(json.dumps(summary_dict(plan, version), indent=2)
                                               + "\n")
@@ -255,4 +283,73 @@ def check_reported_figures(scenario: Scenario, on_disk: PlanOnDisk,
     return found
 
 
-__all__ = ["read_plan", "schedule_frame", "summary_dict", "write_plan"]
+def check_submission_files(scenario: Scenario, on_disk: PlanOnDisk,
+                           folder: Path) -> list[Violation]:
+    """``sbatch.json`` and ``submit.sh`` against what ``schedule.csv`` gives, kind ``submission``.
+
+    Why: ``submit`` reads ``sbatch.json`` alone and operators run ``submit.sh``; a plan whose
+    schedule passes every check but whose submission files say something else (a node, a
+    begin time, a power tag edited by hand or left from another plan) would send jobs where
+    no check looked. Both files are rendered again from the schedule read back, with the
+    ``plan_id`` and version ``summary.json`` records, and must match exactly.
+    """
+    folder = Path(folder)
+    plan_id = on_disk.summary.get("plan_id")
+    if not isinstance(plan_id, str):
+        return [Violation("submission", None, "summary.json has no plan_id")]
+    planned = plan_submissions(scenario, on_disk.schedule, plan_id)
+    found: list[Violation] = []
+    path = folder / "sbatch.json"
+    try:
+        actual = json.loads(path.read_text())
+    except FileNotFoundError:
+        return [Violation("submission", None, f"{path} not found (submit reads it)")]
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return [Violation("submission", None, f"{path} is not valid JSON")]
+    expected = json.loads(submissions_json(scenario, planned, plan_id))
+    if not isinstance(actual, dict):
+        return [Violation("submission", None, f"{path} is not a JSON object")]
+    listed = actual.get("jobs")
+    jobs: list = listed if isinstance(listed, list) else []
+    by_id = {job.get("job_id"): job for job in jobs if isinstance(job, dict)}
+    for job in expected["jobs"]:
+        mine = by_id.pop(job["job_id"], None)
+        if mine is None:
+            found.append(Violation("submission", job["job_id"],
+                                   "placed in schedule.csv but missing from sbatch.json"))
+        elif mine != job:
+            key = next(k for k in job if mine.get(k) != job[k])
+            if key == "args":
+                given = mine.get("args")
+                theirs: list = given if isinstance(given, list) else []
+                extra = [a for a in theirs if a not in job["args"]]
+                wanted = [a for a in job["args"] if a not in theirs]
+                detail = (f"sbatch.json has {extra[0] if extra else 'no such argument'}, "
+                          f"schedule.csv gives {wanted[0] if wanted else 'no such argument'}")
+            else:
+                detail = f"sbatch.json has {key} {mine.get(key)!r}, schedule.csv gives {job[key]!r}"
+            found.append(Violation("submission", job["job_id"], detail))
+    for job_id in by_id:
+        found.append(Violation("submission", str(job_id),
+                               "in sbatch.json but not placed in schedule.csv"))
+    for key in ("plan_id", "scenario", "pinned", "skipped", "reservations"):
+        if actual.get(key) != expected[key]:
+            found.append(Violation("submission", None,
+                                   f"sbatch.json's {key} differs from what the plan gives"))
+    script = folder / "submit.sh"
+    version = str(on_disk.summary.get("greenslot_version", ""))
+    if not found and script.is_file():
+        text = script.read_text(errors="replace")
+        wanted_text = render_submit_script(scenario, planned, plan_id, version)
+        if text != wanted_text:
+            line = next((i for i, (a, b) in enumerate(
+                zip(text.splitlines(), wanted_text.splitlines(), strict=False), 1) if a != b),
+                min(len(text.splitlines()), len(wanted_text.splitlines())) + 1)
+            found.append(Violation("submission", None, f"submit.sh line {line} differs from "
+                                   "what schedule.csv gives"))
+    return found
+
+
+__all__ = ["CARRIED_OVER", "OWNED", "PLAN_FILES", "check_plan_folder",
+           "check_reported_figures", "check_submission_files", "read_plan",
+           "schedule_frame", "summary_dict", "write_plan"]

@@ -7,7 +7,10 @@ is computed once, then reused by the validator, ``summary.json`` and ``schedule.
 
 A nightly run must always leave a valid plan: when the chosen solver raises or returns a
 schedule the validator rejects, :func:`solve_checked` falls back to ``greedy`` (or to ``fifo``
-when greedy itself failed, if fifo's plan is valid), records why under ``fallback`` and warns.
+when greedy itself failed, if fifo's plan is valid), records why under ``fallback`` and warns
+with a :class:`FallbackWarning` (a Python warning, so a library caller sees it without
+configuring logging; the CLI prints it as one ``greenslot:`` line). An unknown solver name is
+a ``ValueError``, never a fallback.
 Only when no valid plan exists at all does :class:`InvalidScheduleError` stop the run, and then
 nothing is written.
 """
@@ -18,16 +21,22 @@ import dataclasses
 import hashlib
 import logging
 import time
+import warnings
 from dataclasses import dataclass
 
 from greenslot.model.accounting import Accounting, account, objective_value
-from greenslot.model.errors import Conflict, InfeasibleError, InvalidScheduleError
+from greenslot.model.errors import (
+    Conflict,
+    FallbackWarning,
+    InfeasibleError,
+    InvalidScheduleError,
+)
 from greenslot.model.scenario import Scenario
 from greenslot.model.schedule import Schedule
 from greenslot.model.validator import validate
 from greenslot.solvers.baselines import Baselines, solve_baselines
 from greenslot.solvers.diagnose import explain_unplaced
-from greenslot.solvers.registry import get_solver
+from greenslot.solvers.registry import SOLVERS, get_solver
 from greenslot.solvers.types import SolveOptions, SolveResult, SolveStatus
 
 logger = logging.getLogger(__name__)
@@ -107,7 +116,11 @@ def solve_checked(scenario: Scenario, solver: str, options: SolveOptions) -> Che
     ------
     InvalidScheduleError
         No solver, fallbacks included, produced a valid schedule.
+    ValueError
+        ``solver`` is not a known solver's name.
     """
+    if solver not in SOLVERS:
+        raise ValueError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
     outcome = _attempt(scenario, solver, options)
     if isinstance(outcome, CheckedSolve):
         return outcome
@@ -116,8 +129,8 @@ def solve_checked(scenario: Scenario, solver: str, options: SolveOptions) -> Che
         checked = _attempt(scenario, fallback, options)
         if isinstance(checked, CheckedSolve):
             why = f"{solver} {outcome}"
-            logger.warning("%s; wrote the %s plan instead (status %s)", why, fallback,
-                           SolveStatus.FEASIBLE)
+            warnings.warn(f"{why}; wrote the {fallback} plan instead (status "
+                          f"{SolveStatus.FEASIBLE})", FallbackWarning, stacklevel=2)
             result = checked.result
             details = {**result.details, "fallback": {"requested": solver, "used": fallback,
                                                       "reason": why}}
@@ -174,7 +187,17 @@ def plan(scenario: Scenario, solver: str = "greedy", options: SolveOptions | Non
         Pinned jobs conflict, or ``strict`` and some job could not be placed.
     InvalidScheduleError
         Neither the solver nor any fallback returned a valid schedule (nothing is written).
+    ValueError
+        ``solver`` is not a known solver's name.
+
+    Warns
+    -----
+    FallbackWarning
+        The requested solver failed or its plan was invalid (``fifo`` and ``best_window``
+        miss deadlines): the plan is another solver's.
     """
+    if solver not in SOLVERS:  # before the baselines: a typo should not cost their solve
+        raise ValueError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
     began = time.perf_counter()
     known = (solve_baselines(scenario) if baselines is None
              else baselines.for_scenario(scenario))

@@ -196,3 +196,58 @@ def test_sweep_command_line_in_a_fresh_process(tmp_path):
     assert run.returncode == 0, run.stderr
     assert run.stderr == "", run.stderr  # no progress bar, no Dask chatter, no warnings
     assert len(pd.read_csv(out / "sweep.csv")) == 2
+
+
+SLOW_WORKER_AT_SHUTDOWN = """
+import contextlib, logging, sys
+from greenslot.analysis.sweep import run as sweep_run
+from greenslot.cli import main
+
+real_open_client = sweep_run.open_client
+
+@contextlib.contextmanager
+def open_client(spec):
+    with real_open_client(spec) as client:
+        from distributed.nanny import Nanny
+        real_kill = Nanny.kill
+
+        async def kill(self, *args, **kwargs):
+            # what a loaded machine does: the worker outlives the nanny's wait at shutdown
+            logging.getLogger("distributed.nanny").warning(
+                "Worker process still alive after 4.0 seconds, killing")
+            return await real_kill(self, *args, **kwargs)
+
+        Nanny.kill = kill
+        yield client
+
+sweep_run.open_client = open_client
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_worker_killed_at_shutdown_says_nothing(tmp_path):
+    """Issue 17.2, made deterministic: the line Dask logs when a loaded worker outlives the
+    shutdown wait must not reach stderr (it did, as ``greenslot: Worker process still
+    alive...``, because the CLI configured the root logger before distributed was imported,
+    so distributed neither added its own handler nor silenced it)."""
+    scenario = two_sites(tmp_path / "s")
+    run = subprocess.run([sys.executable, "-c", SLOW_WORKER_AT_SHUTDOWN, "sweep", str(scenario),
+                          "--vary", "objective=carbon,cost", "--out", str(tmp_path / "sweep"),
+                          "--workers", "1"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == "", run.stderr
+
+
+def test_a_sweep_refuses_a_folder_it_did_not_write(tmp_path, capsys):
+    """Like plan (issue 17.1): a mistyped --out must not delete a user's files, and the
+    refusal comes before any cluster starts (this address would fail otherwise)."""
+    scenario = two_sites(tmp_path / "s")
+    out = tmp_path / "thesis"
+    out.mkdir()
+    (out / "chapter1.tex").write_text("keep")
+    argv = ["sweep", str(scenario), "--vary", "objective=carbon,cost", "--out", str(out),
+            "--cluster", "tcp://127.0.0.1:9", "-q"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "chapter1.tex" in err and "--replace" in err
+    assert (out / "chapter1.tex").read_text() == "keep"

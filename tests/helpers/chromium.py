@@ -34,9 +34,13 @@ window.addEventListener('load', function () {
     return {ok: i.complete && i.naturalWidth > 0, width: i.naturalWidth,
             height: i.naturalHeight, alt: i.alt};
   });
+  var then = null;
+  if (window.__gsThen) {  // a test's own check, run once the page has loaded
+    try { then = String(window.__gsThen()); } catch (e) { window.__gs.errors.push(String(e)); }
+  }
   var p = document.createElement('pre');
   p.id = 'gs-probe';
-  p.textContent = JSON.stringify({images: images, errors: window.__gs.errors});
+  p.textContent = JSON.stringify({images: images, errors: window.__gs.errors, then: then});
   document.body.appendChild(p);
 });
 </script>"""
@@ -47,6 +51,7 @@ class Rendered:
     images: list[dict]
     errors: list[str]
     console: list[str]
+    then: str | None = None  # what the page's ``window.__gsThen()`` returned after load
 
 
 def ensure_chromium() -> str:
@@ -90,4 +95,4 @@ def render(page: Path, workdir: Path) -> Rendered:
     record = json.loads(match.group(1).replace("&quot;", '"').replace("&lt;", "<")
                         .replace("&gt;", ">").replace("&amp;", "&"))
     console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
-    return Rendered(record["images"], record["errors"], console)
+    return Rendered(record["images"], record["errors"], console, record.get("then"))

@@ -214,6 +214,7 @@ CASES = [
     Case("bad_duration", set_config(slot="fast"), "scenario.yaml", "slot"),
     Case("horizon_not_multiple", set_config(horizon="4h30min"), "scenario.yaml", "horizon"),
     Case("bad_objective", set_config(objective="green"), "scenario.yaml", "objective"),
+    Case("bad_currency", set_config(currency="dollars"), "scenario.yaml", "currency"),
     Case("duplicate_name", two_jobs({"job_id": "a"}), "jobs.csv", "job_id"),
     Case("bad_name", set_job(job_id="a b"), "jobs.csv", "job_id"),
     Case("bad_name", set_job(job_id="a;rm"), "jobs.csv", "job_id", "shell"),

@@ -87,7 +87,14 @@ def test_table_names_planned_and_realised(planned, capsys):
     rc, out, _ = _evaluate(capsys, str(SAMPLE), str(planned), "--actual",
                            str(SAMPLE / "actual.csv"))
     assert rc == 0
-    assert "planned" in out and "realised" in out and "saving vs fifo on carbon_kg" in out
+    assert "planned" in out and "realised" in out
+    # signed as `plan` prints its change vs fifo (issue 17: evaluate said "saving +24.9 %"
+    # where plan said "-24.9 %" for the same figure)
+    line = next(x for x in out.splitlines() if x.startswith("change vs fifo on carbon_kg"))
+    report = json.loads(_evaluate(capsys, str(SAMPLE), str(planned), "--actual",
+                                  str(SAMPLE / "actual.csv"), "--json")[1])
+    saving = report["saving_vs_fifo"]["carbon_kg"]["planned"]
+    assert saving > 0 and f"planned {-saving:+.1%}" in line
 
 
 def test_actual_with_a_gap_exits_2(planned, tmp_path, capsys):

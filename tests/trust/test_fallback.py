@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,8 @@ from greenslot.model.schedule import Assignment, Schedule
 from greenslot.solvers import registry
 from greenslot.solvers.types import SolveResult, SolveStatus
 from tests.helpers.trust import Data
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _explodes(scenario, options):
@@ -68,6 +71,7 @@ def test_failing_exact_solver_falls_back_to_greedy(broken, says, monkeypatch, tm
 
 INJECT = """
 import sys
+from pathlib import Path
 from greenslot.cli import main
 from greenslot.solvers import registry
 def explode(scenario, options):
@@ -112,3 +116,30 @@ def test_no_valid_plan_at_all_exits_70_and_writes_nothing(monkeypatch, tmp_path,
 def test_a_working_solver_reports_no_fallback(tmp_path, capsys):
     rc, err, summary = _run(tmp_path, capsys, "greedy")
     assert rc == 0 and err == "" and summary["fallback"] is None
+
+
+def test_the_python_api_refuses_an_unknown_solver_name(monkeypatch):
+    """Issue 17.5: ``solver="milpp"`` once returned a greedy plan without a word."""
+    from greenslot import load_scenario, plan
+    from greenslot.pipeline import steps
+
+    monkeypatch.setattr(steps, "solve_baselines", _must_not_run)
+    with pytest.raises(ValueError, match=r"unknown solver 'milpp'; choose one of greedy"):
+        plan(load_scenario(REPO / "examples" / "nightly"), solver="milpp")
+
+
+def _must_not_run(*args, **kwargs):
+    raise AssertionError("a misspelt solver should be refused before any work")
+
+
+def test_the_python_api_warns_when_it_writes_another_solvers_plan(tmp_path):
+    """Issue 17.5: ``solver="fifo"`` gave the greedy plan silently (fifo misses a deadline)."""
+    from greenslot import load_scenario, plan
+    from greenslot.pipeline.steps import FallbackWarning
+
+    scenario = load_scenario(REPO / "examples" / "nightly")
+    with pytest.warns(FallbackWarning, match=r"^fifo returned a schedule the validator "
+                      r"rejects .*; wrote the greedy plan instead \(status feasible\)$"):
+        result = plan(scenario, solver="fifo")
+    assert result.result.solver == "greedy"
+    assert result.result.details["fallback"]["requested"] == "fifo"

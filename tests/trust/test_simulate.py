@@ -160,3 +160,43 @@ def test_history_longer_than_the_scenario_is_one_line_exit_2(capsys):
     rc = main(["simulate", str(SAMPLE), "--history-days", "5"])
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "--history-days" in err, err
+
+
+def test_no_saving_vs_fifo_is_claimed_for_a_policy_that_placed_other_jobs(tmp_path):
+    """Issue 17.7: "-26.9 % vs fifo" was printed for a plan that placed 102 jobs to fifo's 163."""
+    from greenslot.analysis.simulate import (
+        Simulation,
+        change_vs_fifo,
+        simulation_notes,
+        simulation_table,
+    )
+    from greenslot.model.schedule import Schedule, Unplaced
+
+    scenario, _ = _three_days(tmp_path)
+    simulation = simulate(scenario, persistence, "persistence")
+    assert simulation_notes(simulation) == []
+    plan_run = simulation.runs[0]
+    dropped = plan_run.schedule.assignments[0]
+    fewer = Schedule(plan_run.schedule.assignments[1:],
+                     (*plan_run.schedule.unplaced, Unplaced(dropped.job_id, "dropped")))
+    realised = account(simulation.scenario, fewer).totals
+    short = dataclasses.replace(plan_run, schedule=fewer, realised=realised)
+    simulation = Simulation(simulation.scenario, (short, *simulation.runs[1:]))
+    assert realised["carbon_kg"] < simulation.run("fifo").realised["carbon_kg"]
+    assert change_vs_fifo(simulation, short) is None
+    row = next(line for line in simulation_table(simulation).splitlines()
+               if line.startswith("plan on persistence"))
+    assert " n/a " in row and "%" not in row
+    assert simulation_notes(simulation) == [
+        "plan on persistence placed 2 jobs and fifo 3: its totals cover other work, so no "
+        "change vs fifo is shown (see its unplaced jobs)"]
+
+
+def test_simulate_on_the_example_says_why_it_shows_no_saving(capsys):
+    """The example as the issue ran it: the one-day replay places fewer jobs than fifo."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "nightly"
+    assert main(["simulate", str(example)]) == 0
+    captured = capsys.readouterr()
+    rows = {line.split("  ")[0]: line for line in captured.out.splitlines()[2:]}
+    assert "n/a" in rows["plan on persistence"]
+    assert "greenslot: warning: plan on persistence placed" in captured.err

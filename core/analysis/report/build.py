@@ -90,7 +90,7 @@ def job_rows(scenario: Scenario, schedule: Schedule, fifo: Schedule, per_job: di
     columns = ["job", "site", "nodes", "start (UTC)", "end (UTC)", "power limit [W]", "GPUs",
                "after release [h]", "shift vs fifo [h]", "other nodes than fifo",
                "fifo power limit [W]", "slack to deadline [h]", "energy [kWh]",
-               "carbon [kg]", "cost"]
+               "carbon [kg]", f"cost [{scenario.currency}]" if scenario.currency else "cost"]
     return columns, rows, classes
 
 
@@ -124,8 +124,8 @@ def build_report(plan_dir: str | Path, scenario_path: str | Path | None = None) 
                             figures.png_bytes(figures.site_power(scenario, accounting,
                                                                  site.name))))
     images.append(Image("totals.png", "Totals of the plan against the baselines",
-                        figures.png_bytes(figures.totals_against_baselines(accounting.totals,
-                                                                           baselines))))
+                        figures.png_bytes(figures.totals_against_baselines(
+                            accounting.totals, baselines, scenario.currency))))
     columns, rows, classes = job_rows(scenario, schedule, fifo, accounting.jobs)
     overrides = summary.get("overrides") or {}
     override_text = ("<p>What-if overrides: " + ", ".join(
@@ -140,15 +140,19 @@ def build_report(plan_dir: str | Path, scenario_path: str | Path | None = None) 
     meta = (f"plan {_escape(summary.get('plan_id'))} of scenario {_escape(scenario.name)}; "
             f"{scenario.grid.start:%Y-%m-%d %H:%M} to {scenario.grid.end:%Y-%m-%d %H:%M} UTC in "
             f"{scenario.grid.slot_hours * 60:g}-minute slots; {len(schedule.assignments)} jobs "
-            f"placed, {len(schedule.unplaced)} unplaced; {status}.")
+            f"placed, {len(schedule.unplaced)} unplaced; {status}; "
+            + (f"costs and prices in {_escape(scenario.currency)}."
+               if scenario.currency else "costs in the unit of the forecasts' price_per_mwh "
+               "(the scenario names no currency:)."))
     sections = [
         ("Totals against the baselines", override_text
-         + totals_table(accounting.totals, baselines) + images[-1].tag()),
+         + totals_table(accounting.totals, baselines, scenario.currency) + images[-1].tag()),
         ("Schedule", images[0].tag()),
         ("Power by site", "".join(image.tag() for image in images[1:-1])),
         ("Jobs", "<p>Shift vs fifo: hours later (+) or earlier (-) than the fifo baseline "
-         "starts the job; after release: hours between the earliest start and the start."
-         "</p>" + table(columns, rows, text_columns=5, row_classes=classes)),
+         "starts the job; after release: hours between the earliest start and the start. "
+         "Click a column's heading to sort by it (again to reverse).</p>"
+         + table(columns, rows, text_columns=5, row_classes=classes, sortable=True)),
     ]
     return Report(page(f"greenslot plan report: {scenario.name}", meta, sections),
                   tuple(images))

@@ -129,7 +129,9 @@ def gantt(scenario: Scenario, schedule: Schedule) -> Figure:
     """Jobs by node and GPU over time, coloured by power limit, with deadlines marked.
 
     Each node is a band of one lane per GPU; maintenance windows are grey; a red tick marks
-    each job's deadline when it falls inside the horizon; pinned jobs are hatched.
+    each job's deadline when it falls inside the horizon, in the job's own lanes and joined to
+    its bar's end by a thin red line (so a tick among other bars still names its job); pinned
+    jobs are hatched.
     """
     nodes = scenario.nodes
     total_lanes = sum(n.gpus for n in nodes)
@@ -160,9 +162,13 @@ def gantt(scenario: Scenario, schedule: Schedule) -> Figure:
                 axis.broken_barh([(x, width)], (y, count - 0.2), facecolor=colour,
                                  edgecolor="black", linewidth=0.3,
                                  hatch="///" if job.pinned else None)
-                if job.deadline < deadline_end:
-                    axis.plot([mdates.date2num(job.deadline)] * 2, [y, y + count - 0.2],
-                              color="#d50000", linewidth=2)
+                if job.deadline < deadline_end:  # the tick, joined to its bar by a thin line
+                    due = mdates.date2num(job.deadline)
+                    middle = y + (count - 0.2) / 2
+                    axis.plot([x + width, due], [middle, middle], color="#d50000",
+                              linewidth=0.6, alpha=0.7, gid=f"slack:{a.job_id}")
+                    axis.plot([due] * 2, [y, y + count - 0.2], color="#d50000", linewidth=2,
+                              gid=f"deadline:{a.job_id}")
     axis.set_yticks([base[n.name] + (n.gpus - 1) / 2 for n in nodes],
                     [f"{n.name} ({n.site})" for n in nodes], fontsize=7)
     axis.set_ylim(offset - 0.5, -1.5)
@@ -170,7 +176,8 @@ def gantt(scenario: Scenario, schedule: Schedule) -> Figure:
     axis.grid(axis="x", color="0.9")
     axis.set_title(f"Jobs by node and GPU ({len(schedule.assignments)} placed, "
                    f"{len(schedule.unplaced)} unplaced); bar colour: GPU power limit; "
-                   "red tick: deadline; hatched: pinned; grey: maintenance", fontsize=9)
+                   "red tick: deadline, joined to its job by a thin red line; hatched: pinned; "
+                   "grey: maintenance", fontsize=9)
     mappable = matplotlib.cm.ScalarMappable(norm=norm, cmap=colours)
     bar = figure.colorbar(mappable, ax=axis, pad=0.01, fraction=0.03,
                           ticks=values if limits else [])
@@ -181,24 +188,35 @@ def gantt(scenario: Scenario, schedule: Schedule) -> Figure:
 
 @plain_text
 def site_power(scenario: Scenario, accounting: Accounting, site: str) -> Figure:
-    """One site's facility draw, split into renewable-covered and grid, against its renewables,
-    with grid carbon intensity and price on their own axes."""
+    """One site's facility node draw against its power cap and renewables, with data
+    transfer on top, and grid carbon intensity and price on their own axes.
+
+    Why the node draw is drawn apart: it is what the cap bounds (PUE included, transfers
+    excluded, as the contract prices them); stacking transfer energy into the same area once
+    drew bars above a cap the plan respects. The grid's share is the solid line.
+    """
     k = accounting.site_names.index(site)
     hours = scenario.grid.slot_hours
     series = scenario.series[site]
+    node_kw = accounting.node_draw_kw[k]
     facility_kw = accounting.energy_kwh[k] / hours
+    transfer_kw = np.maximum(facility_kw - node_kw, 0.0)
     grid_kw = accounting.grid_kwh[k] / hours
-    covered_kw = facility_kw - grid_kw
     n = scenario.grid.n_slots
     edges = _times(scenario, np.arange(n + 1))
     figure = Figure(figsize=(13, 4.2))
     axis = figure.add_subplot()
     x = edges
     pad = lambda v: np.append(v, v[-1])  # noqa: E731  (step plots need n+1 points)
-    axis.fill_between(x, 0, pad(covered_kw), color="#4caf50", alpha=0.75, label="from renewables",
-                      step="post")
-    axis.fill_between(x, pad(covered_kw), pad(facility_kw), color="#9e9e9e", alpha=0.8,
-                      label="from the grid", step="post")
+    axis.fill_between(x, 0, pad(node_kw), color="#9e9e9e", alpha=0.8,
+                      label="node draw (the cap applies)", step="post")
+    if transfer_kw.any():
+        axis.fill_between(x, pad(node_kw), pad(node_kw + transfer_kw), facecolor="#ffcc80",
+                          edgecolor="#e65100", hatch="////", linewidth=0,
+                          label="data transfer (not capped; kWh spread over its slot)",
+                          step="post")
+    axis.step(x, pad(grid_kw), where="post", color="black", linewidth=0.9,
+              label="drawn from the grid")
     axis.step(x, pad(series.renewable_kw), where="post", color="#1b5e20", linewidth=1.2,
               linestyle="--", label="renewables available")
     cap = scenario.site(site).power_cap_kw
@@ -215,7 +233,7 @@ def site_power(scenario: Scenario, accounting: Accounting, site: str) -> Figure:
     price_axis.spines["right"].set_position(("axes", 1.07))
     price_axis.step(x, pad(series.price_per_mwh), where="post", color="#1565c0", linewidth=1,
                     alpha=0.8, label="price")
-    price_axis.set_ylabel("price [per MWh]", color="#1565c0")
+    price_axis.set_ylabel(f"price [{scenario.currency or 'price unit'}/MWh]", color="#1565c0")
     price_axis.set_ylim(bottom=min(0.0, float(np.min(series.price_per_mwh))))
     _format_time_axis(axis, scenario)
     handles = [h for a in (axis, carbon_axis, price_axis) for h in a.get_legend_handles_labels()[0]]
@@ -231,8 +249,10 @@ def site_power(scenario: Scenario, accounting: Accounting, site: str) -> Figure:
 
 @plain_text
 def totals_against_baselines(totals: Mapping[str, float],
-                             baselines: Mapping[str, Mapping[str, float]]) -> Figure:
-    """The plan's totals beside each baseline's, one panel per quantity, values written on."""
+                             baselines: Mapping[str, Mapping[str, float]],
+                             currency: str | None = None) -> Figure:
+    """The plan's totals beside each baseline's, one panel per quantity, values written on;
+    cost in ``currency`` (the scenario's, when it names one)."""
     names = ["plan", *baselines]
     figure = Figure(figsize=(13, 3.4))
     axes = figure.subplots(1, len(TOTAL_LABELS))
@@ -241,7 +261,8 @@ def totals_against_baselines(totals: Mapping[str, float],
         values = [float(totals[key])] + [float(baselines[b].get(key, np.nan)) for b in baselines]
         bars = axis.bar(names, values, color=colours[:len(names)])
         axis.bar_label(bars, fmt="%.4g", fontsize=8)
-        axis.set_title(label, fontsize=10)
+        axis.set_title(f"cost [{currency}]" if key == "cost" and currency else label,
+                       fontsize=10)
         axis.set_ylim(0, max([v for v in values if v == v] + [1e-9]) * 1.18)
         axis.tick_params(axis="x", labelsize=8)
     figure.tight_layout()

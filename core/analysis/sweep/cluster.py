@@ -51,16 +51,16 @@ class ClusterSpec:
 
 
 def _quiet_import():
-    """Import distributed without its import-time pynvml warning, and keep its per-logger INFO
-    chatter (every worker start and stop) below WARNING unless the user asked for INFO."""
+    """Import distributed without its import-time pynvml warning.
+
+    Logging is left to distributed: on import it gives its loggers their own stderr handler
+    (unless the application configured the root logger first), and :func:`open_client`
+    raises that handler to ERROR while the sweep runs, as ``LocalCluster(silence_logs=...)``
+    does, so worker starts, stops and a slow worker killed at shutdown say nothing.
+    """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=PYNVML_WARNING, category=FutureWarning)
         import distributed
-
-    if not logging.getLogger("greenslot").isEnabledFor(logging.INFO):
-        for name in list(logging.root.manager.loggerDict):
-            if name == "distributed" or name.startswith("distributed."):
-                logging.getLogger(name).setLevel(logging.WARNING)
     return distributed
 
 
@@ -95,7 +95,10 @@ def _close_slurm_cluster(cluster) -> None:
 def open_client(spec: ClusterSpec) -> Iterator[Client]:
     """A ``distributed.Client`` on the requested cluster, closed (with its cluster) on exit."""
     distributed = _quiet_import()
+    from distributed.utils import silence_logging_cmgr
+
     with contextlib.ExitStack() as stack:
+        stack.enter_context(silence_logging_cmgr(logging.ERROR))
         if spec.kind == "local":
             # no dashboard, and the scheduler's HTTP routes on a free port: a fixed 8787
             # clashes with any other Dask (or sweep) running on this machine

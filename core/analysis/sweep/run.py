@@ -10,6 +10,7 @@ this process writes, so workers need to read the scenario but never to write to 
 from __future__ import annotations
 
 import tempfile
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ import pandas as pd
 from greenslot.analysis.sweep.cluster import ClusterSpec, open_client
 from greenslot.analysis.sweep.grid import Axis, grid_points
 from greenslot.analysis.whatif import Override, load_with_overrides
-from greenslot.atomic import staged_folder
+from greenslot.atomic import check_target, staged_folder
 from greenslot.model.accounting import TOTAL_KEYS
 from greenslot.model.errors import GreenslotError, InfeasibleError
 from greenslot.model.scenario import Objective
@@ -42,7 +43,7 @@ def solve_point(scenario_path: str, overrides: Sequence[tuple[str, str, str]],
     survive pickling, and one infeasible point should not hide the others).
     """
     from greenslot.pipeline.files import write_plan
-    from greenslot.pipeline.steps import plan
+    from greenslot.pipeline.steps import FallbackWarning, plan
     from greenslot.solvers.types import SolveOptions
 
     edits = [Override(key, text, flag) for key, text, flag in overrides]
@@ -50,7 +51,10 @@ def solve_point(scenario_path: str, overrides: Sequence[tuple[str, str, str]],
         scenario = load_with_overrides(scenario_path, edits)
         if objective is not None:
             scenario = scenario.with_objective(objective)
-        result = plan(scenario, solver=solver, options=SolveOptions(**options))
+        with warnings.catch_warnings():
+            # a worker's stderr is no place for it: the row's solver column names the one used
+            warnings.simplefilter("ignore", FallbackWarning)
+            result = plan(scenario, solver=solver, options=SolveOptions(**options))
     except GreenslotError as exc:
         status = "infeasible" if isinstance(exc, InfeasibleError) else "error"
         return PointResult({"status": status, "error": str(exc)}, {})
@@ -68,6 +72,10 @@ def solve_point(scenario_path: str, overrides: Sequence[tuple[str, str, str]],
         write_plan(result, target, version)
         files = {p.name: (p.read_bytes(), p.stat().st_mode & 0o777) for p in target.iterdir()}
     return PointResult(row, files)
+
+
+SWEEP_OWNED = ("sweep.csv", "pareto.png", "points")
+"""What a sweep writes in its folder; a folder holding anything else is not replaced unasked."""
 
 
 @dataclass(frozen=True)
@@ -92,12 +100,15 @@ def _label(point: Sequence[Override]) -> str:
 def run_sweep(scenario_path: str | Path, axes: Sequence[Axis], fixed: Sequence[Override],
               out_dir: str | Path, cluster: ClusterSpec, solver: str, options: dict,
               version: str, objective: Objective | None = None,
-              on_point_done: Callable[[], None] = lambda: None) -> Sweep:
+              on_point_done: Callable[[], None] = lambda: None,
+              replace: bool = False) -> Sweep:
     """Check every point, plan them on ``cluster`` and write the sweep folder atomically.
 
     ``options`` are :class:`~greenslot.solvers.types.SolveOptions` fields; ``on_point_done`` is
-    called as each point finishes (a progress bar).
+    called as each point finishes (a progress bar). An ``out_dir`` holding what a sweep does
+    not write is refused first (:class:`~greenslot.atomic.TargetError`) unless ``replace``.
     """
+    check_target(Path(out_dir), SWEEP_OWNED, replace)  # before any point is planned
     scenario_path = str(Path(scenario_path).resolve())
     points = grid_points(axes)
     check_points(scenario_path, fixed, points)
@@ -126,14 +137,14 @@ def run_sweep(scenario_path: str | Path, axes: Sequence[Axis], fixed: Sequence[O
     table = pd.DataFrame(rows).reindex(columns=columns)
     table = table.astype({"placed": "Int64", "unplaced": "Int64"})  # counts, blank when failed
     _write(Path(out_dir), table, [results[i] for i in range(len(points))],
-           [_label(p) for p in points])
+           [_label(p) for p in points], replace)
     return Sweep(table, Path(out_dir))
 
 
 def _write(out_dir: Path, table: pd.DataFrame, results: Sequence[PointResult],
-           labels: Sequence[str]) -> None:
+           labels: Sequence[str], replace: bool = False) -> None:
     """Stage everything in a sibling folder, then swap it in for ``out_dir``."""
-    with staged_folder(out_dir) as staging:
+    with staged_folder(out_dir, owned=SWEEP_OWNED, replace=replace) as staging:
         for i, result in enumerate(results):
             if not result.files:
                 continue

@@ -130,8 +130,11 @@ def format_comparison(result: dict, limit: int | None = 30) -> str:
     lines.append(f"{'':14}{'A':>14}{'B':>14}{'B - A':>14}{'change':>9}")
     for key, row in result["totals"].items():
         change = f"{row['relative'] * 100:+.1f}%" if row["relative"] is not None else "-"
-        lines.append(f"{key:14}{row['a']:14.2f}{row['b']:14.2f}{row['delta']:+14.2f}"
-                     f"{change:>9}")
+        if key == "unplaced":  # a count of jobs, not a quantity with decimals
+            lines.append(f"{key:14}{row['a']:14d}{row['b']:14d}{row['delta']:+14d}{change:>9}")
+        else:
+            lines.append(f"{key:14}{row['a']:14.2f}{row['b']:14.2f}{row['delta']:+14.2f}"
+                         f"{change:>9}")
     moved = result["moved"]
     counts = {what: sum(what in m["changed"] for m in moved) for what in ("time", "nodes", "mode")}
     lines.append(f"moved: {len(moved)} of {result['jobs_in_both']} jobs placed in both "
