@@ -21,6 +21,7 @@ pipeline derives them again from the final plan anyway
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -187,7 +188,13 @@ def locally_improved(scenario: Scenario, prep: Prepared, best: PlanCandidate,
 
 def checked_bound(bound: float | None, prep: Prepared, best_total: float) -> float | None:
     """``bound`` as reported: withheld where the pooled model is no relaxation, dropped when
-    above a feasible plan beyond solver tolerance, else clamped to that plan's objective."""
+    above a feasible plan beyond solver tolerance, else clamped to that plan's objective.
+
+    A bound that is not a finite number (a Lagrangian that proved nothing is ``-inf``) is no
+    bound: it is reported as none, so ``summary.json`` stays JSON (issue 17, item 11).
+    """
+    if bound is not None and not math.isfinite(bound):
+        return None
     if bound is not None and not pooled_wake_is_a_relaxation(prep):
         logger.warning("no bound: a node pool mixes idle draws and some price is negative, "
                        "so the pooled model is not a relaxation")

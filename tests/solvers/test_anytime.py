@@ -19,7 +19,7 @@ from greenslot.model.accounting import account, objective_value
 from greenslot.model.schedule import Schedule, Unplaced
 from greenslot.model.validator import validate
 from greenslot.solvers import exact, greedy
-from greenslot.solvers.driver import locally_improved, valid_candidate
+from greenslot.solvers.driver import checked_bound, locally_improved, valid_candidate
 from greenslot.solvers.exact import prepared
 from greenslot.solvers.greedy import solve_greedy
 from greenslot.solvers.registry import get_solver
@@ -189,3 +189,12 @@ def test_the_plan_pipeline_takes_the_baselines_time_off_the_solvers_limit(tmp_pa
     steps.plan(scenario, "greedy", SolveOptions())
     assert 0 < given[0].time_limit_s < 100.0 and given[0].baselines is not None
     assert given[1].time_limit_s is None
+
+
+@pytest.mark.parametrize("bound", [float("-inf"), float("nan"), float("inf")])
+def test_a_bound_that_is_no_number_is_reported_as_none(tmp_path, bound):
+    # issue 17, item 11: a large plan once wrote "bound": -Infinity, "gap": Infinity, which
+    # strict JSON parsers reject; a Lagrangian that proved nothing proves no bound
+    prep = prepared(short_sighted(tmp_path))
+    assert checked_bound(bound, prep, 10.0) is None
+    assert checked_bound(9.0, prep, 10.0) == 9.0
