@@ -238,7 +238,9 @@ def parse_time(value: Any, file: str, row: str | None, field: str) -> datetime:
     if stamp.tzinfo is None:
         fail("naive_time", file, row, field,
              f"time {_shown(value)} has no UTC offset; write it like 2022-06-14T01:00:00+00:00")
-    when = stamp.tz_convert("UTC").to_pydatetime()
+    # Times are kept to the microsecond, as Python's datetime holds them: finer digits are
+    # dropped (floored) here, quietly, before the slot rounding (issue 17, item 15).
+    when = stamp.tz_convert("UTC").floor("us").to_pydatetime()
     if not limits.time_in_range(when):
         fail("time_out_of_range", file, row, field,
              f"{when.isoformat()} is outside {limits.EARLIEST.year}..{limits.LATEST.year - 1}")

@@ -85,6 +85,23 @@ def test_other_utc_offsets_give_the_same_plan(tmp_path):
     assert list(schedule["start"]) == ["2022-06-14T02:00:00+00:00"]  # the 50 g hour
 
 
+def test_nanosecond_times_round_quietly_by_the_slot_rule(tmp_path):
+    """Issue 17, item 15: times finer than a microsecond loaded with a pandas UserWarning
+    (an error under this suite's warning filter); they now plan as the slot rule says."""
+    plain = Data()
+    plain.job.update(release="2022-06-14T01:00:00+00:00", deadline="2022-06-14T04:00:00+00:00")
+    schedule, summary = _plan(tmp_path / "plain", plain)
+
+    fine = Data()
+    fine.job.update(release="2022-06-14T00:59:59.999999999+00:00",
+                    deadline="2022-06-14T04:35:41.999999999+00:00")
+    schedule_fine, summary_fine = _plan(tmp_path / "fine", fine)
+    pd.testing.assert_frame_equal(schedule.drop(columns=["release", "deadline"]),
+                                  schedule_fine.drop(columns=["release", "deadline"]))
+    assert summary_fine["totals"] == summary["totals"]
+    assert list(schedule_fine["deadline"]) == ["2022-06-14T04:35:41.999999+00:00"]
+
+
 def _local_rows(stamps: list[pd.Timestamp], carbon: list[float]) -> list[dict]:
     """Forecast rows in Europe/London local time with the offset of the day."""
     return [{"time": t.tz_convert("Europe/London").isoformat(), "carbon_g_per_kwh": c,
