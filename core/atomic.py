@@ -32,6 +32,16 @@ FOLDER_MODE = 0o755
 """A staged folder is for others to read too (``mkdtemp`` alone would leave it 0700)."""
 
 
+
+def _umask() -> int:
+    """The process's umask, which ``mkstemp``/``mkdtemp`` ignore (they always make 0600/0700),
+    so that what greenslot writes gets the modes a user's other files get (issue 17, item 9).
+    Reading it means setting it: set straight back."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_bytes(path: Path, data: bytes, check: Callable[[Path], None] | None = None,
                 make_parents: bool = False) -> None:
     """Write ``data`` to ``path`` atomically.
@@ -58,7 +68,7 @@ def write_bytes(path: Path, data: bytes, check: Callable[[Path], None] | None = 
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        os.chmod(tmp, FILE_MODE)
+        os.chmod(tmp, FILE_MODE & ~_umask())
         if check is not None:
             check(tmp)
         os.replace(tmp, path)
@@ -280,7 +290,7 @@ def staged_folder(out_dir: Path, carried_over: Sequence[str] = (),
             raise TargetError(f"{out_dir}: cannot write here ({exc.strerror})") from None
         try:
             yield staging
-            staging.chmod(FOLDER_MODE)
+            staging.chmod(FOLDER_MODE & ~_umask())
             try:
                 if target.exists():
                     with _held(target / swap_lock) if swap_lock else contextlib.nullcontext():

@@ -277,3 +277,15 @@ def test_target_error_is_raised_from_the_api_too(nightly, tmp_path):
         write_plan(nightly, out, "test")
     write_plan(nightly, out, "test", replace=True)
     assert not (out / "thesis.tex").exists()
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o755), (0o027, 0o750), (0o077, 0o700)])
+def test_a_plan_folder_gets_the_mode_the_umask_gives(nightly, tmp_path, umask, mode):
+    # issue 17, item 9: plan folders were 0700 whatever the umask (mkdtemp's mode)
+    old = os.umask(umask)
+    try:
+        write_plan(nightly, tmp_path / "out", "test")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "out").stat().st_mode & 0o777 == mode
+    assert (tmp_path / "out" / "schedule.csv").stat().st_mode & 0o777 == 0o666 & ~umask
