@@ -10,9 +10,11 @@ Pyomo and OR-Tools.
 
 from __future__ import annotations
 
+from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+__version__ = version("greenslot")
+"""The installed distribution's version: pyproject.toml is the one place it is written."""
 __all__ = ["Plan", "__version__", "load_scenario", "plan"]
 
 if TYPE_CHECKING:
