@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from greenslot.forecasts.scenario_loading import load_scenario
+from greenslot.model.errors import FallbackWarning
 from greenslot.model.scenario import Scenario
 from greenslot.pipeline.steps import solve_checked
 from greenslot.solvers import registry
@@ -90,7 +91,8 @@ def test_the_plan_pipeline_falls_back_with_the_remedy(tmp_path, monkeypatch, cap
     monkeypatch.setitem(registry.SOLVERS, "cpsat", _must_not_run)
     monkeypatch.setitem(registry.CAPABILITIES, "cpsat",
                         Capabilities(ALL_FEATURES - {Feature.DEPENDENCIES}))
-    result = solve_checked(scenario, "cpsat", SolveOptions()).result
+    with pytest.warns(FallbackWarning, match="UnsupportedFeatureError"):
+        result = solve_checked(scenario, "cpsat", SolveOptions()).result
     fallback = result.details["fallback"]
     assert fallback["used"] == "greedy"
     assert "UnsupportedFeatureError" in fallback["reason"]
