@@ -27,7 +27,7 @@ from greenslot.cli import forecast as cli_forecast
 from greenslot.cli import profile as cli_profile
 from greenslot.cli import slurm as cli_slurm
 from greenslot.cli import trust as cli_trust
-from greenslot.cli.args import SOLVER_NAMES, bounded_float, bounded_int, positive_float
+from greenslot.cli.args import SOLVER_NAMES, add_solve_options
 from greenslot.forecasts.errors import CredentialsError, ProviderError, QueryError
 from greenslot.model.errors import (
     FallbackWarning,
@@ -59,10 +59,6 @@ class _Parser(argparse.ArgumentParser):
 
 _OBJECTIVE_HELP = ("use carbon, cost, energy or JSON weights like "
                    "'{\"carbon_kg\": 1, \"cost\": 0.1}'")
-MAX_THREADS = 256
-"""More solver threads than any machine we plan on has; beyond it a value is a typo."""
-MAX_TIME_LIMIT_S = 7 * 24 * 3600.0
-"""A week: a nightly plan that may search longer is a typo (and ``inf`` is no limit)."""
 
 
 def _reject_constant(name: str) -> float:
@@ -112,13 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "plan is written instead")
     p.add_argument("--objective", type=_objective, default=None,
                    help="carbon | cost | energy | JSON weights (overrides the scenario)")
-    p.add_argument("--time-limit", type=bounded_float(MAX_TIME_LIMIT_S, " s"), default=None,
-                   metavar="SECONDS",
-                   help="stop exact solvers then and keep the best plan found (at most a week)")
-    p.add_argument("--threads", type=bounded_int(MAX_THREADS), default=1, metavar="N",
-                   help=f"threads for the exact solvers (1 to {MAX_THREADS}, default 1)")
-    p.add_argument("--gap", type=positive_float, default=None, metavar="G",
-                   help="relative gap at which exact solvers stop (default 1e-4)")
+    add_solve_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     p.add_argument("--strict", action="store_true",
                    help="exit 3 and write nothing when any job cannot be placed")

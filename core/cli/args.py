@@ -94,6 +94,24 @@ def bounded_int(maximum: int) -> Callable[[str], int]:
     return parse
 
 
+MAX_THREADS = 256
+"""More solver threads than any machine we plan on has; beyond it a value is a typo."""
+MAX_TIME_LIMIT_S = 7 * 24 * 3600.0
+"""A week: a nightly plan that may search longer is a typo (and ``inf`` is no limit)."""
+
+
+def add_solve_options(p: argparse.ArgumentParser) -> None:
+    """``--time-limit``, ``--threads`` and ``--gap``: the same bounds on every verb that plans
+    (``plan`` and ``sync``)."""
+    p.add_argument("--time-limit", type=bounded_float(MAX_TIME_LIMIT_S, " s"), default=None,
+                   metavar="SECONDS",
+                   help="stop exact solvers then and keep the best plan found (at most a week)")
+    p.add_argument("--threads", type=bounded_int(MAX_THREADS), default=1, metavar="N",
+                   help=f"threads for the exact solvers (1 to {MAX_THREADS}, default 1)")
+    p.add_argument("--gap", type=positive_float, default=None, metavar="G",
+                   help="relative gap at which exact solvers stop (default 1e-4)")
+
+
 def one_line_errors(*kinds: type[GreenslotError]) -> Callable:
     """Turn the given error types into one ``greenslot: error:`` line and exit code 2.
 

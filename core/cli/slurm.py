@@ -17,7 +17,8 @@ from datetime import datetime
 from pathlib import Path
 
 from greenslot import __version__
-from greenslot.cli.args import SOLVER_NAMES
+from greenslot.cli import forecast as cli_forecast
+from greenslot.cli.args import SOLVER_NAMES, add_solve_options
 from greenslot.slurm.commands import SlurmError
 
 QUEUE_MARKER = "greenslot:queue"
@@ -59,7 +60,11 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
     y.add_argument("--apply", action="store_true",
                    help="run the scontrol updates (without: print what would change)")
     y.add_argument("--solver", default="greedy", choices=SOLVER_NAMES)
-    y.add_argument("--time-limit", type=float, default=None, metavar="SECONDS")
+    add_solve_options(y)
+    y.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="what-if edit of the scenario, as with plan (repeatable; recorded in "
+                        "summary.json)")
+    cli_forecast.add_plan_options(y)
     y.add_argument("--queue", action="store_true",
                    help="also plan the pending jobs users submitted into the opt-in set "
                         "(comment marker, optionally partition and QOS) and move them in place")
@@ -188,7 +193,7 @@ def _recorded(plan_dir: Path) -> str:
 
 
 def _cmd_sync(args) -> int:
-    from greenslot.forecasts.scenario_loading import load_scenario
+    from greenslot.analysis.whatif import load_with_overrides, parse_override
     from greenslot.pipeline.files import check_plan_folder, write_plan
     from greenslot.pipeline.steps import plan
     from greenslot.slurm.foreign import read_foreign_load, with_foreign_load
@@ -197,7 +202,8 @@ def _cmd_sync(args) -> int:
     from greenslot.solvers.types import SolveOptions
 
     check_plan_folder(args.out, args.replace)
-    scenario = load_scenario(args.scenario)
+    scenario = load_with_overrides(args.scenario, [parse_override(o) for o in args.overrides],
+                                   cli_forecast.plan_source(args))
     failed: dict[str, str] = {}
     try:
         live, state = read_live(scenario, plan_dir=args.out)
@@ -212,7 +218,8 @@ def _cmd_sync(args) -> int:
         live, load_notes = with_foreign_load(live, read_foreign_load(queue, planned),
                                              args.foreign_workload)
         result = plan(live, solver=args.solver,
-                      options=SolveOptions(time_limit_s=args.time_limit))
+                      options=SolveOptions(time_limit_s=args.time_limit, threads=args.threads,
+                                           gap=args.gap))
         write_plan(result, args.out, __version__, replace=args.replace)
         record_known(result.schedule, result.plan_id, state, args.out)
         for note in [*state.notes, *load_notes]:

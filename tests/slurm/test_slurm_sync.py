@@ -3,6 +3,7 @@ jobs greenslot did not submit are never touched."""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime, timedelta
 
@@ -166,3 +167,18 @@ def test_a_job_in_the_ledger_of_the_folder_is_adopted_without_the_scenario_key(
     Ledger(tmp_path / "new" / "submitted.tsv").append("a", old, "ffffffffffff")
     assert main(["sync", str(path), "--out", str(tmp_path / "new"), "--apply"]) == 0
     assert f"updated a (Slurm job {old})" in capsys.readouterr().out
+
+
+def test_sync_takes_the_solve_and_what_if_options_plan_takes(slurm, tmp_path):
+    # issue 17, item 10: sync lacked --threads, --gap, --set, --offline and --cache-dir
+    path = slurm_scenario(tmp_path / "s", JOBS, carbon=LATE_LOW)
+    out = tmp_path / "new"
+    assert main(["sync", str(path), "--out", str(out), "--solver", "milp", "--threads", "2",
+                 "--gap", "0.01", "--time-limit", "60", "--set", "sites.s1.pue=1.5",
+                 "--offline", "--cache-dir", str(tmp_path / "cache")]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["overrides"] == {"sites.s1.pue": "1.5"}
+    assert summary["solver"].startswith("milp")
+    # validate re-applies the recorded --set and recomputes every total: had sync recorded the
+    # what-if without planning with it, the totals (PUE 1 against 1.5) would not recompute
+    assert main(["validate", str(path), str(out)]) == 0
