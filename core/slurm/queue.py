@@ -134,7 +134,7 @@ class QueueJob:
         return self.eligible_epoch or self.start_epoch
 
 
-def _number(value: Any) -> int | None:
+def slurm_number(value: Any) -> int | None:
     """A 22.05 integer or a newer ``{set, infinite, number}`` object; ``None`` when unset."""
     if isinstance(value, dict):
         if not value.get("set", True) or value.get("infinite"):
@@ -146,7 +146,7 @@ def _number(value: Any) -> int | None:
 
 
 def _uid(value: Any) -> int | None:
-    """A user id (0, root, included: :func:`_number` reads 0 as unset)."""
+    """A user id (0, root, included: :func:`slurm_number` reads 0 as unset)."""
     if isinstance(value, dict):
         if not value.get("set", True) or value.get("infinite"):
             return None
@@ -197,15 +197,15 @@ def parse_squeue_json(text: str) -> list[QueueJob]:
     jobs = []
     for raw in raw_jobs:
         jobs.append(QueueJob(
-            slurm_id=int(_number(raw.get("job_id")) or 0),
+            slurm_id=int(slurm_number(raw.get("job_id")) or 0),
             name=str(raw.get("name") or ""),
             state=_state(raw.get("job_state")),
             reason=str(raw.get("state_reason") or ""),
             comment=str(raw.get("comment") or ""),
-            start_epoch=_number(raw.get("start_time")),
-            eligible_epoch=_number(raw.get("eligible_time")),
-            end_epoch=_number(raw.get("end_time")),
-            time_limit_min=_number(raw.get("time_limit")),
+            start_epoch=slurm_number(raw.get("start_time")),
+            eligible_epoch=slurm_number(raw.get("eligible_time")),
+            end_epoch=slurm_number(raw.get("end_time")),
+            time_limit_min=slurm_number(raw.get("time_limit")),
             nodes=_nodes(raw.get("nodes")),
             required_nodes=_nodes(raw.get("required_nodes")),
             partition=str(raw.get("partition") or ""),
@@ -213,9 +213,9 @@ def parse_squeue_json(text: str) -> list[QueueJob]:
             user_name=str(raw.get("user_name") or ""),
             account=str(raw.get("account") or ""),
             qos=str(raw.get("qos") or ""),
-            deadline_epoch=_number(raw.get("deadline")),
+            deadline_epoch=slurm_number(raw.get("deadline")),
             dependency=str(raw.get("dependency") or "").replace("(null)", ""),
-            node_count=_number(raw.get("node_count")),
+            node_count=slurm_number(raw.get("node_count")),
             gpus_per_node=gpu_count(raw.get("tres_per_node")),
             gpus_per_job=gpu_count(raw.get("tres_per_job")),
             gpus_by_node=_gpus_by_node(raw.get("gres_detail")),

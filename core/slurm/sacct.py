@@ -16,6 +16,7 @@ from typing import Any
 
 from greenslot.model import hostlist
 from greenslot.slurm.commands import Runner, SlurmError, run_slurm
+from greenslot.slurm.queue import slurm_number
 
 
 @dataclass(frozen=True)
@@ -35,23 +36,13 @@ class RunRecord:
     energy_j: float | None
 
 
-def _number(value: Any) -> int | None:
-    if isinstance(value, dict):
-        if not value.get("set", True) or value.get("infinite"):
-            return None
-        value = value.get("number")
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return int(value) if value else None
-
-
 def _energy_j(steps: Any) -> float | None:
     total = 0.0
     for step in steps if isinstance(steps, list) else []:
         consumed = ((step.get("tres") or {}).get("consumed") or {}).get("total") or []
         for tres in consumed:
             if isinstance(tres, dict) and tres.get("type") == "energy":
-                count = _number(tres.get("count"))
+                count = slurm_number(tres.get("count"))
                 total += count or 0
     return total or None
 
@@ -74,9 +65,9 @@ def parse_sacct_json(text: str) -> list[RunRecord]:
         except hostlist.HostlistError:
             nodes = (nodes_text,)
         records.append(RunRecord(
-            slurm_id=int(_number(raw.get("job_id")) or 0), name=str(raw.get("name") or ""),
-            state=str(state or ""), start_epoch=_number(timing.get("start")),
-            end_epoch=_number(timing.get("end")), nodes=nodes,
+            slurm_id=int(slurm_number(raw.get("job_id")) or 0), name=str(raw.get("name") or ""),
+            state=str(state or ""), start_epoch=slurm_number(timing.get("start")),
+            end_epoch=slurm_number(timing.get("end")), nodes=nodes,
             energy_j=_energy_j(raw.get("steps"))))
     return records
 
