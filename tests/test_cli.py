@@ -166,6 +166,7 @@ def test_console_script_runs_as_installed(tmp_path):
     assert result.stderr.count("\n") == 1 and "scenario file not found" in result.stderr
 
 
+@pytest.mark.slow
 def test_validate_checks_the_files_submit_reads(example_plan, tmp_path, capsys):
     """Issue 17.6: a node edited in schedule.csv (still a valid schedule) or in sbatch.json
     made the two disagree, and validate said valid while submit would send the job elsewhere."""

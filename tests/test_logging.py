@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "nightly"
 
 LIBRARY_RUN = """
@@ -26,6 +28,7 @@ print(configured, logging.root.level)
 """
 
 
+@pytest.mark.slow
 def test_the_library_configures_no_logging():
     done = subprocess.run([sys.executable, "-c", LIBRARY_RUN, str(EXAMPLE)],
                           capture_output=True, text=True, timeout=300)

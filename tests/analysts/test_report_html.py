@@ -29,6 +29,7 @@ def reported(tmp_path_factory):
     return root, scenario, plan_dir
 
 
+@pytest.mark.slow
 def test_report_writes_page_and_pngs(reported):
     _, _, plan_dir = reported
     names = {p.name for p in plan_dir.glob("*.png")}
@@ -68,6 +69,7 @@ window.__gsThen = function () {
 </script></body>"""
 
 
+@pytest.mark.chromium
 def test_the_job_table_sorts_in_chromium(reported):
     """Issue 17.8: the job table could not be sorted. A click sorts by value (numbers, not
     text: 10 after 9), a second click reverses, blanks (the unplaced job) stay last."""
@@ -183,6 +185,7 @@ def nightly(tmp_path_factory):
     return scenario, schedule, account(scenario, schedule), plan_dir
 
 
+@pytest.mark.slow
 def test_site_power_draws_what_the_cap_bounds_below_the_cap(nightly):
     """Issue 17.8: the chart stacked data-transfer energy into the bars, which reached 30.6 kW
     against a 25 kW cap line the plan respects. The node draw is drawn apart, and stays under
@@ -223,6 +226,7 @@ def test_gantt_joins_each_deadline_tick_to_its_job(nightly):
         assert low < slack.get_ydata()[0] < high  # the join runs into its own tick
 
 
+@pytest.mark.slow
 def test_report_states_the_currency(nightly):
     from greenslot.analysis.report import build_report
 

@@ -225,6 +225,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@pytest.mark.dask
 def test_a_worker_killed_at_shutdown_says_nothing(tmp_path):
     """Issue 17.2, made deterministic: the line Dask logs when a loaded worker outlives the
     shutdown wait must not reach stderr (it did, as ``greenslot: Worker process still

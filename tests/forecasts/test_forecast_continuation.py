@@ -58,6 +58,7 @@ def test_sgip_with_continuation_keeps_the_provider_hours_and_fills_the_rest():
     assert np.isfinite(continued.carbon_g_per_kwh).all()
 
 
+@pytest.mark.slow
 def test_simulate_cli_continues_the_sgip_forecast(capsys):
     import json
 

@@ -94,6 +94,7 @@ def run_plan(scenario, out, *extra: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("kind", ["drip", "endless"])
+@pytest.mark.slow
 def test_plan_falls_back_from_a_slow_provider_in_one_line(hostile, tmp_path, kind):
     """Through the installed entry point: the site's history stands in, one stderr line."""
     srv = hostile(kind)
@@ -109,6 +110,7 @@ def test_plan_falls_back_from_a_slow_provider_in_one_line(hostile, tmp_path, kin
     assert "NaN" not in json.dumps(summary)
 
 
+@pytest.mark.slow
 def test_retries_before_a_fallback_print_no_lines_of_their_own(server, tmp_path):
     """Issue 19: three retry warnings and then the fallback were four lines; now one."""
     server.handler = lambda seen: Reply(503, "down")
@@ -127,6 +129,7 @@ def test_the_deadline_option_is_checked(tmp_path, value):
     assert "--forecast-deadline" in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_bad_input_after_a_fallback_is_still_one_line(server, tmp_path):
     """Found by the hostile fuzzer: sites load first, so a fallback's warning used to come
     before the error of a bad value further down, two lines for bad input. A warning about a

@@ -20,6 +20,8 @@ from greenslot.slurm.sacct import read_runs
 from tests.helpers.local_slurm import LocalSlurm
 from tests.helpers.slurm import as_nobody, plan_into, queue, slurm_scenario
 
+pytestmark = pytest.mark.slurm  # a cluster of its own, not the slurm fixture
+
 MARK = "greenslot:queue"
 SLOTS = 12  # of 10 s: the horizon outlasts the run, so all of it is priced
 

@@ -19,6 +19,8 @@ from greenslot.model import hostlist
 from tests.helpers.local_slurm import LocalSlurm
 from tests.helpers.slurm import slurm_scenario
 
+pytestmark = pytest.mark.slurm  # a cluster of its own, not the slurm fixture
+
 RECORD = """#!/bin/sh
 echo "$(date -u +%s) {what} $1" >> {log}
 """

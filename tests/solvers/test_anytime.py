@@ -53,6 +53,7 @@ def _objective(scenario, result) -> float:
 @settings(max_examples=15, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(spec=scenarios())
+@pytest.mark.slow
 def test_the_lagrangian_bound_stands_in_when_the_lp_does_not_finish(spec, monkeypatch):
     """With no LP bound, the Lagrangian's is reported, and it never exceeds the optimum
     that the MILP (still run: the LP's zero seconds leave it time) proves."""
@@ -71,6 +72,7 @@ def test_the_lagrangian_bound_stands_in_when_the_lp_does_not_finish(spec, monkey
             1.0, abs(_objective(scenario, result)))
 
 
+@pytest.mark.slow
 def test_without_lp_or_backend_the_plan_still_has_a_proven_bound(tmp_path, monkeypatch):
     """The machine is so slow that the LP did not finish and the backend has no time for
     its root LP: the Lagrangian bound is the reported bound, the steps say the backend did

@@ -306,6 +306,7 @@ def test_negative_prices_are_proven_optimal(name, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["milp", "cpsat", "large"])
+@pytest.mark.slow
 def test_a_negative_price_hour_does_not_make_leaving_a_job_out_free(name, tmp_path):
     # the job must run in slot 0 (price 10); slot 1 pays -20: the penalty must still beat it
     config = base_config()
@@ -385,6 +386,7 @@ def test_no_bound_where_pooled_wake_overcharges(name, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["milp", "cpsat", "large"])
+@pytest.mark.slow
 def test_the_returned_plan_explains_each_job_left_out(name, tmp_path):
     # j2 needs 8 GPUs on 2-GPU nodes: no way to run. Reasons are derived for the returned
     # plan only, never for the candidates thrown away, and never left as a placeholder

@@ -59,6 +59,7 @@ def test_regrets_are_none_where_every_job_has_one_kind_of_node(tmp_path):
     assert greedy._regrets(scenario, groups, greedy.latest_finish(scenario, groups)) is None
 
 
+@pytest.mark.slow
 def test_large_plans_from_a_greedy_start_that_weighs_node_kinds(tmp_path, monkeypatch):
     from greenslot.solvers import driver
     from greenslot.solvers.large import solve_large

@@ -132,6 +132,7 @@ def _must_not_run(*args, **kwargs):
     raise AssertionError("a misspelt solver should be refused before any work")
 
 
+@pytest.mark.slow
 def test_the_python_api_warns_when_it_writes_another_solvers_plan(tmp_path):
     """Issue 17.5: ``solver="fifo"`` gave the greedy plan silently (fifo misses a deadline)."""
     from greenslot import load_scenario, plan

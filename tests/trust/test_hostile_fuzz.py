@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
+
 from tests.trust import hostile_fuzz
 
 CASES = int(os.environ.get("GREENSLOT_HOSTILE_FUZZ_CASES", "30"))
@@ -18,6 +20,7 @@ SECONDS = os.environ.get("GREENSLOT_HOSTILE_FUZZ_SECONDS")
 FIRST_SEED = int(os.environ.get("GREENSLOT_HOSTILE_FUZZ_SEED", "0"))
 
 
+@pytest.mark.slow
 def test_hostile_inputs_never_crash_hang_or_write_nan():
     tally = hostile_fuzz.run(FIRST_SEED, cases=None if SECONDS else CASES,
                              seconds=float(SECONDS) if SECONDS else None, case_timeout_s=300)

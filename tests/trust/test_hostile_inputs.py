@@ -51,6 +51,7 @@ def test_hostile_input_is_one_line_and_writes_nothing(case, tmp_path, capsys):
 
 @pytest.mark.parametrize("case_id", ["alias-bomb-930b", "deep-flow-nesting",
                                      "hostlist-ten-parts", "horizon-100000d-1s"])
+@pytest.mark.slow
 def test_the_installed_command_answers_in_one_line(case_id, tmp_path):
     """Through the entry point, as the probe ran them (they hung or gave tracebacks there)."""
     _, mutate, check, file, field = next(c for c in FIXED if c[0] == case_id)

@@ -63,6 +63,7 @@ def test_plan_refuses_a_folder_of_other_files_and_keeps_them(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]
 
 
+@pytest.mark.slow
 def test_plan_replace_flag_replaces_a_foreign_folder(tmp_path):
     out = tmp_path / "o"
     out.mkdir()
@@ -71,6 +72,7 @@ def test_plan_replace_flag_replaces_a_foreign_folder(tmp_path):
     assert not (out / "notes.txt").exists() and (out / "summary.json").is_file()
 
 
+@pytest.mark.slow
 def test_replanning_a_reported_plan_needs_no_flag(nightly, tmp_path):
     """Everything greenslot itself puts in a plan folder (report, ledger, logs) is its own."""
     out = tmp_path / "plan"
@@ -114,6 +116,7 @@ def test_out_that_is_a_file_or_unwritable_is_one_line(tmp_path, monkeypatch, cap
     assert capsys.readouterr().err.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_a_symlinked_out_is_followed_and_the_ledger_carried(nightly, tmp_path):
     """``latest -> 2026-12-06``: the folder the link names is replaced; the link stays."""
     night = tmp_path / "2026-12-06"

@@ -192,6 +192,7 @@ def test_no_saving_vs_fifo_is_claimed_for_a_policy_that_placed_other_jobs(tmp_pa
         "change vs fifo is shown (see its unplaced jobs)"]
 
 
+@pytest.mark.slow
 def test_simulate_on_the_example_says_why_it_shows_no_saving(capsys):
     """The example as the issue ran it: the one-day replay places fewer jobs than fifo."""
     example = Path(__file__).resolve().parents[2] / "examples" / "nightly"

@@ -93,6 +93,7 @@ def _with_history(tmp_path: Path, quantile: float = 0.5) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_learnt_upper_estimates_leave_no_job_killed_on_real_moer(tmp_path):
     """Real run times (Zeus seeds' epochs-to-target spread) on the real SGIP replay."""
     plain = load_scenario(SAMPLE)
@@ -120,6 +121,7 @@ def test_learnt_upper_estimates_leave_no_job_killed_on_real_moer(tmp_path):
     assert 0 < kept_fraction(ranged, "plan on sgip") < 1
 
 
+@pytest.mark.slow
 def test_intra_day_replanning_every_six_hours(tmp_path):
     scenario = load_scenario(SAMPLE)
     actual_h = draw_actual_hours(scenario, load_duration_history(HISTORY), seed=1)
@@ -131,6 +133,7 @@ def test_intra_day_replanning_every_six_hours(tmp_path):
     assert plan.realised == account(plan.scenario, plan.schedule).totals
 
 
+@pytest.mark.slow
 def test_simulate_cli_reads_actual_durations(tmp_path, capsys):
     scenario = load_scenario(SAMPLE)
     rows = [{"job_id": j.job_id, "actual_h": j.duration_h * (1.3 if i % 3 == 0 else 0.8)}
