@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 # The tests to run while working: no Slurm, Chromium or Dask, nothing that takes seconds
-# (markers in pyproject.toml). About 30 s of CPU time; `make test` runs them all.
+# (markers in pyproject.toml). About 40 s of CPU time; `make test` runs them all.
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not slurm and not chromium and not dask"
 

@@ -250,6 +250,7 @@ def test_compare_prints_unplaced_as_a_count():
     assert row.split() == ["unplaced", "0", "2", "+2", "-"]
 
 
+@pytest.mark.slow
 def test_a_failed_submit_says_what_the_ledger_holds(example_plan, tmp_path):
     """It said "submitted jobs are in the ledger" when nothing had been submitted."""
     from greenslot.cli.slurm import _recorded

@@ -52,6 +52,7 @@ app.main(sys.argv[1:])
 """
 
 
+@pytest.mark.slow
 def test_the_cli_prefixes_only_its_own_records(tmp_path):
     done = subprocess.run([sys.executable, "-c", CLI_WITH_A_CHATTY_LIBRARY, "plan",
                            str(EXAMPLE), "--out", str(tmp_path / "p"), "-q"],

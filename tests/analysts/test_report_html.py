@@ -42,6 +42,7 @@ def test_report_writes_page_and_pngs(reported):
         (plan_dir / n).read_bytes() for n in names)
 
 
+@pytest.mark.slow
 def test_report_needs_nothing_from_outside(reported):
     page = (reported[2] / "report.html").read_text()
     references = re.findall(r'(?:src|href)\s*=\s*"([^"]*)"', page)
@@ -206,6 +207,7 @@ def test_site_power_draws_what_the_cap_bounds_below_the_cap(nightly):
     assert transfer_somewhere  # the example moves data, so the split is exercised
 
 
+@pytest.mark.slow
 def test_gantt_joins_each_deadline_tick_to_its_job(nightly):
     from matplotlib import dates as mdates
 

@@ -53,6 +53,7 @@ def test_missing_key_is_exit_2_naming_the_variable(server, tmp_path, capsys):
     assert not out.exists() and not server.seen
 
 
+@pytest.mark.slow
 def test_provider_failure_is_exit_4_and_keeps_the_previous_file(server, tmp_path, capsys):
     server.handler = GbApi(seed=1)
     code, out = run(server, tmp_path)

@@ -47,6 +47,7 @@ def fetch_from(url: str, **policy) -> None:
                                policy=RetryPolicy(**settings)))
 
 
+@pytest.mark.slow
 def test_a_drip_feeding_provider_hits_the_total_deadline(hostile):
     """Each byte arrives well inside the 30 s read timeout; only the deadline stops it."""
     srv = hostile("drip")

@@ -205,6 +205,7 @@ class LostAfter(ReplayNVML):
         return super().nvmlDeviceGetPowerUsage(handle)
 
 
+@pytest.mark.slow
 def test_a_gpu_lost_mid_run_keeps_the_samples_so_far_and_exits_2(tmp_path, capsys):
     out = tmp_path / "run.csv"
     replay = LostAfter(busy_replay(), reads=1)

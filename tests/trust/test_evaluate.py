@@ -43,6 +43,7 @@ def _actual_slot_means() -> np.ndarray:
     return frame.set_index("time")["carbon_g_per_kwh"].resample("15min").mean().to_numpy()
 
 
+@pytest.mark.slow
 def test_realised_carbon_on_real_moer(planned, capsys):
     rc, out, err = _evaluate(capsys, str(SAMPLE), str(planned), "--actual",
                              str(SAMPLE / "actual.csv"), "--json", "--hindsight", "greedy")

@@ -35,6 +35,7 @@ def test_every_expected_check_is_registered():
 
 
 @pytest.mark.parametrize("case", FIXED, ids=[c[0] for c in FIXED])
+@pytest.mark.slow
 def test_hostile_input_is_one_line_and_writes_nothing(case, tmp_path, capsys):
     _, mutate, check, file, field = case
     data = Data()

@@ -53,6 +53,7 @@ def test_bad_command_line_values_are_one_line(tmp_path, capsys, extra):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_the_entry_point_gives_the_same_line_for_a_nan_weight(tmp_path):
     """The probe saw a 48-line traceback here."""
     done = subprocess.run([sys.executable, "-m", "greenslot",
@@ -81,6 +82,7 @@ def tex_plan(tmp_path, capsys):
     return out
 
 
+@pytest.mark.slow
 def test_report_draws_a_site_named_like_tex(tex_plan, capsys):
     assert main(["report", str(tex_plan)]) == 0, capsys.readouterr().err
     page = (tex_plan / "report.html").read_text()
@@ -91,6 +93,7 @@ def test_report_draws_a_site_named_like_tex(tex_plan, capsys):
 @pytest.mark.parametrize(("key", "value"), [
     ("objective", "lots"), ("objective", [1]), ("gap", "small"), ("gap", True),
 ])
+@pytest.mark.slow
 def test_report_of_a_summary_with_text_for_numbers_is_one_line(tex_plan, capsys, key, value):
     summary_path = tex_plan / "summary.json"
     summary = json.loads(summary_path.read_text())
@@ -113,6 +116,7 @@ def test_report_of_a_summary_with_text_in_a_baseline_is_one_line(tex_plan, capsy
     assert rc == 2 and err.count("\n") == 1 and "baselines.fifo.carbon_kg" in err, err
 
 
+@pytest.mark.slow
 def test_a_hostile_override_value_is_not_echoed_in_full(tmp_path, capsys):
     """Found by the hostile fuzzer: ``--set name=[[[...`` (5,000 levels) is refused as
     too_large, and the line names the override without repeating its 10,000 characters."""

@@ -130,6 +130,7 @@ def test_a_symlinked_out_is_followed_and_the_ledger_carried(nightly, tmp_path):
 
 # --- leftovers and kills --------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_leftovers_of_a_killed_write_are_recovered_by_the_next(nightly, tmp_path):
     """Killed between the two renames: no plan folder, the ledger in ``.plan.new-*``."""
     out = tmp_path / "plan"
@@ -187,6 +188,7 @@ def _ledgers_anywhere(root: Path) -> list[list[str]]:
     return [p.read_text().splitlines() for p in root.rglob("submitted.tsv")]
 
 
+@pytest.mark.slow
 def test_a_kill_at_every_step_of_the_swap_loses_nothing(nightly, tmp_path):
     steps = 0
     while True:
@@ -205,6 +207,7 @@ def test_a_kill_at_every_step_of_the_swap_loses_nothing(nightly, tmp_path):
 
 # --- two writers ----------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_two_writers_interleaved_at_every_step_keep_the_ledger(nightly, tmp_path, monkeypatch):
     """Writer A pauses at each of its steps in turn while writer B runs; both must succeed and
     the folder must end complete, with its ledger and logs."""
