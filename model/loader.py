@@ -298,7 +298,7 @@ def _load_curve(path: Path, display: str) -> dict[str, tuple[PowerMode, ...]]:
     if not path.is_file():
         fail("missing_file", display, message="power curve file not found")
     frame = read_strict_csv(path, display)
-    _require_columns(frame, CURVE_COLUMNS, display, CURVE_COLUMNS + CURVE_OPTIONAL)
+    require_columns(frame, CURVE_COLUMNS, display, CURVE_COLUMNS + CURVE_OPTIONAL)
     rows: dict[str, list[PowerMode]] = {}
     seen: set[tuple[str, float]] = set()
     for line, record in _numbered(frame):
@@ -337,7 +337,9 @@ def _numbered(frame: pd.DataFrame):
     return zip(frame.attrs["lines"], frame.to_dict("records"), strict=True)
 
 
-def _require_columns(frame: pd.DataFrame, required, display: str, known) -> None:
+def require_columns(frame: pd.DataFrame, required, display: str, known) -> None:
+    """Every column of ``frame`` known (with a did-you-mean) and every ``required`` one there,
+    or one ``unknown_column``/``missing_column`` line naming the file and the header."""
     for column in frame.columns:
         if column not in known:
             fail("unknown_column", display, "line 1", column,
@@ -637,7 +639,7 @@ def _load_jobs(path: Path, grid: TimeGrid, edits: RawEdits | None = None) -> tup
     frame = read_strict_csv(path, display)
     if edits is not None:
         frame = edits.edit_jobs(frame, display)
-    _require_columns(frame, JOB_REQUIRED, display, JOB_REQUIRED + JOB_OPTIONAL)
+    require_columns(frame, JOB_REQUIRED, display, JOB_REQUIRED + JOB_OPTIONAL)
     reader = _JobReader(display, path.parent, grid)
     # pandas deep-copies attrs into every column it hands out: 200,000 line numbers per access.
     lines = frame.attrs.pop("lines")
@@ -665,7 +667,7 @@ def load_duration_history(path: Path) -> DurationHistory:
     if not path.is_file():
         fail("missing_file", display, message="duration history file not found")
     frame = read_strict_csv(path, display)
-    _require_columns(frame, HISTORY_COLUMNS, display, HISTORY_COLUMNS)
+    require_columns(frame, HISTORY_COLUMNS, display, HISTORY_COLUMNS)
     ratios: dict[str, list[float]] = {}
     for line, record in _numbered(frame):
         where = f"line {line}"

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from greenslot.model.scenario import Job
+from greenslot.model.scenario import Job, Scenario
 from greenslot.model.schedule import Assignment
 from greenslot.solvers.decode import place_anywhere, window_around
 from greenslot.solvers.ordering import dependency_order
@@ -115,13 +115,19 @@ def ruin_and_recreate(state: ClusterState, placed: dict[str, Assignment], prep: 
             if on_gain is not None:
                 on_gain(state.objective())
             continue
-        for job_id, a in new.items():
-            _lift(state, scenario, scenario.job(job_id), a)
-            del placed[job_id]
-        for job in chosen:
-            _drop(state, scenario, job, old[job.job_id])
-            placed[job.job_id] = old[job.job_id]
+        _undo(state, scenario, placed, new, old)
     return accepted
+
+
+def _undo(state: ClusterState, scenario: Scenario, placed: dict[str, Assignment],
+          new: dict[str, Assignment], old: dict[str, Assignment]) -> None:
+    """Take the ``new`` placements out again and put the ``old`` ones back, exactly."""
+    for job_id, a in new.items():
+        _lift(state, scenario, scenario.job(job_id), a)
+        del placed[job_id]
+    for job_id, a in old.items():
+        _drop(state, scenario, scenario.job(job_id), a)
+        placed[job_id] = a
 
 
 def _ranked(job: Job, rank: dict[str, int]) -> tuple[int]:
@@ -210,10 +216,5 @@ def _make_room(state: ClusterState, placed: dict[str, Assignment], prep: Prepare
             new[other.job_id] = found
     if ok and state.objective() - before < float(prep.penalty[position[job.job_id]]):
         return True
-    for job_id, a in new.items():
-        _lift(state, scenario, scenario.job(job_id), a)
-        del placed[job_id]
-    for other in chosen:
-        _drop(state, scenario, other, old[other.job_id])
-        placed[other.job_id] = old[other.job_id]
+    _undo(state, scenario, placed, new, old)
     return False

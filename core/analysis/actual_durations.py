@@ -17,6 +17,7 @@ import numpy as np
 from greenslot.model.checks import fail
 from greenslot.model.csvfile import read_strict_csv
 from greenslot.model.durations import DurationHistory
+from greenslot.model.loader import require_columns
 from greenslot.model.scenario import Scenario
 
 COLUMNS = ("job_id", "actual_h")
@@ -28,13 +29,7 @@ def read_actual_hours(path: Path, scenario: Scenario) -> dict[str, float]:
     if not path.is_file():
         fail("missing_file", display, message="actual durations file not found")
     frame = read_strict_csv(path, display)
-    for column in frame.columns:
-        if column not in COLUMNS:
-            fail("unknown_column", display, "line 1", column,
-                 f"unknown column; allowed: {', '.join(COLUMNS)}")
-    for column in COLUMNS:
-        if column not in frame.columns:
-            fail("missing_column", display, "line 1", column, "required column is missing")
+    require_columns(frame, COLUMNS, display, COLUMNS)
     hours: dict[str, float] = {}
     for line, record in zip(frame.attrs["lines"], frame.to_dict("records"), strict=True):
         where = f"line {line}"
