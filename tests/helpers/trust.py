@@ -2,8 +2,8 @@
 
 A case edits the data (a key, a cell, a whole file as raw text or bytes), then
 :meth:`Data.write` lays it out on disk exactly as a user would, so the real loader and CLI run on
-it. Kept apart from ``tests/model/test_input_checks.py`` so the bad-input corpus can grow
-without touching that catalogue test.
+it. The check catalogue (``tests/model/test_input_checks.py``), the bad-input corpus and the
+hostile cases all build on this one class.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ on it. A catalogue test makes a new check without a case here fail.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,71 +21,8 @@ import pytest
 
 from greenslot.cli import main
 from greenslot.model.checks import CHECKS
-from tests.helpers.scenarios import START, base_config, base_curve, hourly_forecast, write_scenario
-
-# --- scenario data that a case mutates before it is written -------------------------------------
-
-
-@dataclass
-class Data:
-    """A scenario as plain data, plus raw file overrides for input that is broken as text."""
-
-    config: dict[str, Any] = field(default_factory=base_config)
-    jobs: list[dict[str, Any]] = field(
-        default_factory=lambda: [{"job_id": "a", "gpus": 1, "duration_h": 1}])
-    forecasts: dict[str, list[dict]] = field(
-        default_factory=lambda: {"forecast-s1.csv": hourly_forecast([100, 200, 50, 300, 300])})
-    curves: dict[str, list[dict]] = field(default_factory=lambda: {"curve-g.csv": base_curve()})
-    raw: dict[str, str | bytes] = field(default_factory=dict)  # written after the builder
-    remove: list[str] = field(default_factory=list)  # deleted after the builder
-
-    def write(self, folder: Path) -> Path:
-        path = write_scenario(folder, self.config, self.jobs, self.forecasts, self.curves)
-        for name, content in self.raw.items():
-            target = folder / name
-            if isinstance(content, bytes):
-                target.write_bytes(content)
-            else:
-                target.write_text(content)
-        for name in self.remove:
-            (folder / name).unlink()
-        return path
-
-    # small helpers the cases read better with
-    @property
-    def site(self) -> dict:
-        return self.config["sites"][0]
-
-    @property
-    def node(self) -> dict:
-        return self.config["nodes"][0]
-
-    @property
-    def job(self) -> dict:
-        return self.jobs[0]
-
-
-def at(hours: float) -> str:
-    """ISO time ``hours`` after the scenario start (negative: before it)."""
-    return (pd.Timestamp(START) + pd.Timedelta(hours=hours)).isoformat()
-
-
-def set_job(**values: Any) -> Callable[[Data], None]:
-    """A mutation that sets columns of the one base job."""
-    return lambda d: d.job.update(values)
-
-
-def set_site(**values: Any) -> Callable[[Data], None]:
-    return lambda d: d.site.update(values)
-
-
-def set_node(**values: Any) -> Callable[[Data], None]:
-    return lambda d: d.node.update(values)
-
-
-def set_config(**values: Any) -> Callable[[Data], None]:
-    return lambda d: d.config.update(values)
-
+from tests.helpers.scenarios import START, hourly_forecast
+from tests.helpers.trust import Data, at, set_config, set_job, set_node, set_site
 
 # --- the mutations that need more than one assignment --------------------------------------------
 
