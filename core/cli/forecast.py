@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from greenslot.cli.args import bounded_float, positive_float
+from greenslot.cli.jsonout import add_json_option, emit
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -111,6 +112,7 @@ def add_parser(verbs) -> None:
                    metavar="SECONDS",
                    help="most time one provider request may take, retries included "
                         "(default 90)")
+    add_json_option(f, "the file written, its rows, columns, span and source")
 
     b = sub.add_parser("backtest", help="MAE and MAPE by lead time of our forecasting methods")
     b.add_argument("series", type=Path, help="CSV: time, one value column, optional f1..fK")
@@ -123,6 +125,7 @@ def add_parser(verbs) -> None:
                    help="history before the first origin (default 28D)")
     b.add_argument("--forecast-prefix", default="f",
                    help="prefix of the provider forecast columns (default f: f1, f2...)")
+    add_json_option(b, "MAE and MAPE by method and lead bucket")
 
     p = sub.add_parser("predict", help="forecast the next 48 h from history with our methods")
     p.add_argument("history", type=Path, help="CSV: time and one value column")
@@ -134,6 +137,7 @@ def add_parser(verbs) -> None:
     p.add_argument("--slot", type=_duration, help="interval of the forecast (default: the "
                                                    "history's)")
     p.add_argument("--horizon", type=_duration, default=timedelta(hours=48))
+    add_json_option(p, "the file written, its rows, column and span")
 
 
 def add_plan_options(p: argparse.ArgumentParser, validate: bool = False) -> None:
@@ -190,6 +194,10 @@ def _cmd_fetch(args) -> int:
     result = fetch(args.provider, args.start, args.end, args.region, options)
     write_forecast_csv(result.table, args.out)
     table = result.table
+    if args.json:
+        emit({"out": args.out, "rows": len(table), "columns": list(table.columns),
+              "start": table.index[0], "end": table.index[-1], "source": result.source})
+        return EXIT_OK
     print(f"wrote {args.out}: {len(table)} rows of {', '.join(table.columns)} from "
           f"{table.index[0].isoformat()} to {table.index[-1].isoformat()} "
           f"(source: {result.source})")
@@ -197,18 +205,29 @@ def _cmd_fetch(args) -> int:
 
 
 def _cmd_backtest(args) -> int:
-    from greenslot.forecasts.backtest import backtest
+    from greenslot.forecasts.backtest import BacktestError, backtest, human_duration
     from greenslot.forecasts.series_file import read_history
+    from greenslot.model.errors import Location, ScenarioError
 
     history = read_history(args.series, str(args.series), args.column, args.forecast_prefix)
     try:
         result = backtest(history.values, history.provider or None, horizon=args.horizon,
                           every=args.every, warmup=args.warmup, step=args.slot)
+    except BacktestError as exc:  # one line: file, the option to change, the check
+        raise ScenarioError(exc.check, Location(str(args.series), None, exc.field),
+                            exc.message) from None
     except ValueError as exc:
         print(f"greenslot: error: {args.series}: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"{args.series}: {history.name}, {result.origins} origins every {args.every}, "
-          f"interval {result.step}; cells are MAE ({history.name}'s unit) and MAPE")
+    if args.json:
+        emit({"series": args.series, "name": history.name, "origins": result.origins,
+              "every_s": args.every.total_seconds(), "step_s": result.step.total_seconds(),
+              "mae": result.mae.to_dict(orient="index"),
+              "mape_percent": result.mape.to_dict(orient="index")})
+        return EXIT_OK
+    print(f"{args.series}: {history.name}, {result.origins} origins every "
+          f"{human_duration(args.every)}, interval {human_duration(result.step)}; cells are MAE "
+          f"({history.name}'s unit) and MAPE")
     print(result.markdown())
     return EXIT_OK
 
@@ -231,6 +250,10 @@ def _cmd_predict(args) -> int:
         print(f"greenslot: error: {args.history}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     write_forecast_csv(predicted.to_frame(column), args.out)
+    if args.json:
+        emit({"out": args.out, "rows": len(predicted), "column": column,
+              "start": predicted.index[0], "end": predicted.index[-1], "method": args.method})
+        return EXIT_OK
     print(f"wrote {args.out}: {len(predicted)} rows of {column} from "
           f"{predicted.index[0].isoformat()} ({args.method})")
     return EXIT_OK
