@@ -155,9 +155,13 @@ def _summary_table(result, out_dir: Path) -> str:
     best = result.baselines.get("best_window", {})
     solved = result.result
     proof = ""
-    if solved.bound is not None:
+    if result.bound is not None:
         gap = "-" if result.gap is None else f"{result.gap:.3%}"
-        proof = f", {solved.status}, bound {solved.bound:.6g}, gap {gap}"
+        proof = f", {solved.status}, bound {result.bound:.6g}, gap {gap}"
+    elif solved.bound is not None:  # proven on objective + penalty: say so
+        gap = "-" if result.gap_with_penalty is None else f"{result.gap_with_penalty:.3%}"
+        proof = (f", {solved.status}, bound {solved.bound:.6g} on objective + unplaced penalty "
+                 f"{result.penalised_objective:.6g}, gap {gap}")
     lines = [f"plan {result.plan_id}: {len(result.schedule.assignments)} placed, "
              f"{len(result.schedule.unplaced)} unplaced, solver {solved.solver} "
              f"({solved.solve_seconds:.2f} s{proof}) -> {out_dir}",
