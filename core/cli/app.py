@@ -23,6 +23,7 @@ from greenslot import __version__
 from greenslot.atomic import TargetError
 from greenslot.cli import analysts as cli_analysts
 from greenslot.cli import curves as cli_curves
+from greenslot.cli import example as cli_example
 from greenslot.cli import forecast as cli_forecast
 from greenslot.cli import profile as cli_profile
 from greenslot.cli import slurm as cli_slurm
@@ -132,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_forecast.add_parser(verbs)
     cli_analysts.add_parsers(verbs, plan_parser=p)
     cli_trust.add_parsers(verbs)
+    cli_example.add_parser(verbs)
     _verbose_on_every_verb(verbs)
     return parser
 
@@ -312,8 +314,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     handlers = {"plan": _cmd_plan, "validate": _cmd_validate,
                 "profile": cli_profile.cmd_profile, "curves": cli_curves.cmd_curves,
-                "forecast": cli_forecast.run, **cli_slurm.HANDLERS, **cli_analysts.HANDLERS,
-                **cli_trust.HANDLERS}
+                "forecast": cli_forecast.run, "example": cli_example.cmd_example,
+                **cli_slurm.HANDLERS, **cli_analysts.HANDLERS, **cli_trust.HANDLERS}
     try:
         return handlers[args.verb](args)
     except ScenarioError as exc:
