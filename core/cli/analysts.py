@@ -23,15 +23,15 @@ SOLVE_OPTIONS = ("solver", "objective", "time_limit", "threads", "gap")
 def add_parsers(verbs, plan_parser: argparse.ArgumentParser) -> None:
     """Add ``report``, ``compare`` and ``sweep``; the sweep takes ``plan``'s solve options."""
     r = verbs.add_parser("report", help="draw a written plan: DIR/report.html and PNGs")
-    r.add_argument("plan_dir", type=Path)
+    r.add_argument("plan_dir", type=Path, help="a folder written by greenslot plan")
     r.add_argument("--scenario", default=None,
                    help="the plan's scenario, when it has moved since planning (default: the "
                         "path summary.json records)")
     add_json_option(r, "the report's path, size and figures")
 
     c = verbs.add_parser("compare", help="totals, deltas and moved jobs of two plans (B - A)")
-    c.add_argument("plan_a", type=Path)
-    c.add_argument("plan_b", type=Path)
+    c.add_argument("plan_a", type=Path, help="plan folder A")
+    c.add_argument("plan_b", type=Path, help="plan folder B (deltas are B - A)")
     add_json_option(c, "the comparison")
     c.add_argument("--all", action="store_true", help="list every moved job, not the first 30")
 
@@ -50,9 +50,12 @@ def add_parsers(verbs, plan_parser: argparse.ArgumentParser) -> None:
                         "(tcp://host:8786); slurm: workers as Slurm jobs (dask-jobqueue)")
     s.add_argument("--workers", type=positive_int, default=2,
                    help="worker processes (local) or Slurm jobs (slurm); default 2")
-    s.add_argument("--slurm-partition", default=None)
-    s.add_argument("--slurm-memory", default="4GB")
-    s.add_argument("--slurm-walltime", default="01:00:00")
+    s.add_argument("--slurm-partition", default=None,
+                   help="with --cluster slurm: the workers' partition (default: Slurm's)")
+    s.add_argument("--slurm-memory", default="4GB",
+                   help="with --cluster slurm: memory per worker job (default 4GB)")
+    s.add_argument("--slurm-walltime", default="01:00:00",
+                   help="with --cluster slurm: time limit per worker job (default 01:00:00)")
     s.add_argument("--slurm-log-dir", default=None,
                    help="folder for the worker jobs' Slurm output (default: "
                         "$TMPDIR/greenslot-sweep-slurm)")

@@ -121,8 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli_forecast.add_plan_options(p)
 
     v = verbs.add_parser("validate", help="re-check a written plan and recompute its totals")
-    v.add_argument("scenario")
-    v.add_argument("plan_dir", type=Path)
+    v.add_argument("scenario", help="the scenario the plan was made for (yaml or its folder)")
+    v.add_argument("plan_dir", type=Path, help="the plan folder to re-check")
     v.add_argument("--set", dest="overrides", action="append", default=None, metavar="KEY=VALUE",
                    help="check against these edits instead of those the plan records")
     add_json_option(v, "the verdict, counts and violations")

@@ -93,7 +93,7 @@ def add_parser(verbs) -> None:
     sub = p.add_subparsers(dest="forecast_verb", required=True)
 
     f = sub.add_parser("fetch", help="write a provider's series as a contract forecast CSV")
-    f.add_argument("provider", choices=PROVIDER_NAMES)
+    f.add_argument("provider", choices=PROVIDER_NAMES, help="whose forecast to fetch")
     f.add_argument("--start", required=True, type=_time, help="window start, with offset")
     f.add_argument("--end", required=True, type=_time, help="window end (exclusive)")
     f.add_argument("--out", required=True, type=Path, help="CSV to write")
@@ -118,7 +118,8 @@ def add_parser(verbs) -> None:
     b.add_argument("series", type=Path, help="CSV: time, one value column, optional f1..fK")
     b.add_argument("--column", help="the value column, when the file has several")
     b.add_argument("--slot", type=_duration, help="resample to this interval first")
-    b.add_argument("--horizon", type=_duration, default=timedelta(hours=48))
+    b.add_argument("--horizon", type=_duration, default=timedelta(hours=48),
+                   help="how far ahead each forecast is scored (default 48h)")
     b.add_argument("--every", type=_duration, default=timedelta(hours=6),
                    help="time between forecast origins (default 6h)")
     b.add_argument("--warmup", type=_duration, default=timedelta(days=28),
@@ -133,10 +134,12 @@ def add_parser(verbs) -> None:
     p.add_argument("--column", help="the value column, when the file has several")
     p.add_argument("--as", dest="as_column", choices=SIGNAL_NAMES,
                    help="contract column to write (default: the value column's own name)")
-    p.add_argument("--method", choices=METHOD_NAMES, default="profile")
+    p.add_argument("--method", choices=METHOD_NAMES, default="profile",
+                   help="forecasting method (default profile: blended daily and weekly)")
     p.add_argument("--slot", type=_duration, help="interval of the forecast (default: the "
                                                    "history's)")
-    p.add_argument("--horizon", type=_duration, default=timedelta(hours=48))
+    p.add_argument("--horizon", type=_duration, default=timedelta(hours=48),
+                   help="how far ahead to forecast (default 48h)")
     add_json_option(p, "the file written, its rows, column and span")
 
 

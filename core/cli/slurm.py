@@ -61,7 +61,8 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
                    help="replace --out even when it holds files greenslot did not write")
     y.add_argument("--apply", action="store_true",
                    help="run the scontrol updates (without: print what would change)")
-    y.add_argument("--solver", default="greedy", choices=SOLVER_NAMES)
+    y.add_argument("--solver", default="greedy", choices=SOLVER_NAMES,
+                   help="as for plan (default greedy)")
     add_solve_options(y)
     y.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="what-if edit of the scenario, as with plan (repeatable; recorded in "

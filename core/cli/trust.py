@@ -14,7 +14,13 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from greenslot.cli.args import SOLVER_NAMES
+from greenslot.cli.args import (
+    MAX_THREADS,
+    MAX_TIME_LIMIT_S,
+    SOLVER_NAMES,
+    bounded_float,
+    bounded_int,
+)
 from greenslot.cli.forecast import METHOD_NAMES
 from greenslot.cli.jsonout import add_json_option, emit
 
@@ -56,12 +62,15 @@ def add_parsers(verbs) -> None:
     s.add_argument("--continuation", choices=METHOD_NAMES, default=None, metavar="METHOD",
                    help="with --forecaster sgip: continue past the provider's 3 h with our "
                         "forecaster (e.g. profile), blended over 6 h; default: the day before")
-    s.add_argument("--solver", default="greedy", choices=SOLVER_NAMES)
+    s.add_argument("--solver", default="greedy", choices=SOLVER_NAMES,
+                   help="solver of each nightly plan (default greedy)")
     s.add_argument("--plan-hours", type=float, default=48.0,
                    help="hours each nightly plan looks ahead (default 48)")
-    s.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+    s.add_argument("--time-limit", type=bounded_float(MAX_TIME_LIMIT_S, " s"), default=None,
+                   metavar="SECONDS",
                    help="per nightly solve, for the exact solvers")
-    s.add_argument("--threads", type=int, default=1)
+    s.add_argument("--threads", type=bounded_int(MAX_THREADS), default=1, metavar="N",
+                   help=f"threads for the exact solvers (1 to {MAX_THREADS}, default 1)")
     s.add_argument("--replan-hours", type=float, default=24.0, metavar="H",
                    help="re-plan every H hours (default 24: nightly); each plan commits what it "
                         "starts before the next")
