@@ -192,3 +192,9 @@ def test_sweep_json_is_the_table(tmp_path, capsys):
     assert code == 0 and doc["out_dir"] == str(out) and len(doc["points"]) == len(table) == 2
     for point, (_, row) in zip(doc["points"], table.iterrows(), strict=True):
         assert point["carbon_kg"] == pytest.approx(row["carbon_kg"], rel=1e-12)
+
+
+def test_a_failed_json_run_prints_no_document(tmp_path, capsys):
+    code, stdout, err = _run(capsys, "plan", str(tmp_path / "missing"), "--out",
+                             str(tmp_path / "o"), "--json")
+    assert code == 2 and stdout == "" and err.count("\n") == 1
