@@ -59,3 +59,30 @@ def test_bound_never_exceeds_the_objective_when_every_job_is_placed(tmp_path):
         assert summary["bound"] == summary["bound_with_penalty"]
         assert summary["gap"] == summary["gap_with_penalty"]
         assert summary["objective"] == pytest.approx(summary["totals"]["carbon_kg"], rel=1e-12)
+
+
+def test_summary_json_stays_strict_json_whatever_figure_is_not_finite(tmp_path):
+    """Issue 17, item 11 at the writer: NaN or an infinite figure is written as null."""
+    import dataclasses
+    import math
+
+    from greenslot.forecasts.scenario_loading import load_scenario
+    from greenslot.pipeline.files import write_plan
+    from greenslot.pipeline.steps import plan
+
+    result = plan(load_scenario(write_scenario(tmp_path / "s")))
+    broken = dataclasses.replace(
+        result, result=dataclasses.replace(result.result, bound=-math.inf),
+        baselines={**result.baselines,
+                   "fifo": {**result.baselines["fifo"], "carbon_kg": math.nan}})
+    write_plan(broken, tmp_path / "out", "test")
+
+    def refuse(name: str):
+        raise ValueError(f"not JSON: {name}")
+
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(),
+                         parse_constant=refuse)
+    assert summary["bound_with_penalty"] is None
+    assert summary["baselines"]["fifo"]["carbon_kg"] is None
+    assert summary["saving_vs_fifo"]["carbon_kg"] is None
+    assert summary["objective"] == pytest.approx(summary["totals"]["carbon_kg"])
