@@ -27,6 +27,31 @@ BUCKETS_H = (1, 3, 6, 12, 24, 48)  # lead buckets (previous edge, edge] in hours
 PROVIDER = "provider"
 
 
+class BacktestError(ValueError):
+    """A backtest that cannot run on this series with these options.
+
+    ``check`` is a stable name for scripts and tests, ``field`` the option (``--warmup``...)
+    the user has to change; the message gives durations as people write them (``6 h``).
+    """
+
+    def __init__(self, check: str, field: str, message: str) -> None:
+        self.check, self.field, self.message = check, field, message
+        super().__init__(message)
+
+
+def human_duration(value: timedelta) -> str:
+    """``timedelta(hours=6)`` -> ``"6 h"``; ``28 days`` -> ``"28 d"``; ``90 min`` -> ``"1.5 h"``.
+
+    Why: ``str(timedelta)`` reads ``28 days, 0:00:00`` and ``0:05:00``, which a user has to
+    decode; an error message must say it as the options are written.
+    """
+    seconds = value.total_seconds()
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if abs(seconds) >= size:
+            return f"{seconds / size:.4g} {unit}"
+    return f"{seconds:.4g} s"
+
+
 @dataclass(frozen=True)
 class Backtest:
     """Scores by method (rows) and lead bucket (columns ``"<=1h"``, ``"1-3h"``...)."""
@@ -82,19 +107,36 @@ def backtest(actual: pd.Series, provider: Mapping[int, pd.Series] | None = None,
              warmup: timedelta = timedelta(days=28), step: timedelta | None = None,
              methods: tuple[str, ...] = METHODS) -> Backtest:
     """Score ``methods`` (and the provider's forecasts, if given) on ``actual``."""
+    if len(actual) < 2 and step is None:
+        raise BacktestError("too_few_rows", "time",
+                            f"the series has {len(actual)} row(s); a backtest needs a history "
+                            "of many intervals")
     y_series = regular(actual, step)
     if step is None:
         freq = pd.DatetimeIndex(y_series.index).freq  # regular() resampled it to a fixed step
         if not isinstance(freq, pd.offsets.Tick):
-            raise ValueError(f"the series has no fixed step ({freq}); pass one")
+            raise BacktestError("no_fixed_step", "--slot",
+                                "the series has no fixed interval between rows; give one "
+                                "with --slot (like 30min or 1h)")
         step = pd.Timedelta(freq).to_pytimedelta()
+    if timedelta(days=1) % step:
+        raise BacktestError("slot_not_dividing_day", "--slot",
+                            f"the interval of {human_duration(step)} does not divide a day; "
+                            "the daily and weekly methods need one that does (like 30 min)")
+    if horizon < step:
+        raise BacktestError("horizon_below_slot", "--horizon",
+                            f"the horizon of {human_duration(horizon)} is shorter than one "
+                            f"interval of {human_duration(step)}")
     y, times = y_series.to_numpy(), y_series.index
     n, H = len(y), int(horizon // step)
     per_week = int(timedelta(days=7) // step)
     first, stride = int(warmup // step), max(1, int(every // step))
     if first >= n - 1:
-        raise ValueError(f"the series ({n} intervals of {step}) is shorter than the warm-up "
-                         f"of {warmup}")
+        raise BacktestError("series_shorter_than_warmup", "--warmup",
+                            f"the series ({human_duration(step * n)}: {n} intervals of "
+                            f"{human_duration(step)}) is shorter than the warm-up of "
+                            f"{human_duration(warmup)}; lower --warmup or give a longer "
+                            "series")
     threshold = 0.01 * np.nanmean(np.abs(y))
     leads_hours = np.arange(1, H + 1) * step.total_seconds() / 3600.0
     names = list(methods)

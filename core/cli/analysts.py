@@ -8,12 +8,12 @@ cluster, which is the user's setup and also exits 2.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from greenslot import __version__
 from greenslot.cli.args import positive_int
+from greenslot.cli.jsonout import add_json_option, emit
 
 # matplotlib, pandas and Dask are imported by the handlers that need them (fast --help).
 
@@ -23,15 +23,16 @@ SOLVE_OPTIONS = ("solver", "objective", "time_limit", "threads", "gap")
 def add_parsers(verbs, plan_parser: argparse.ArgumentParser) -> None:
     """Add ``report``, ``compare`` and ``sweep``; the sweep takes ``plan``'s solve options."""
     r = verbs.add_parser("report", help="draw a written plan: DIR/report.html and PNGs")
-    r.add_argument("plan_dir", type=Path)
+    r.add_argument("plan_dir", type=Path, help="a folder written by greenslot plan")
     r.add_argument("--scenario", default=None,
                    help="the plan's scenario, when it has moved since planning (default: the "
                         "path summary.json records)")
+    add_json_option(r, "the report's path, size and figures")
 
     c = verbs.add_parser("compare", help="totals, deltas and moved jobs of two plans (B - A)")
-    c.add_argument("plan_a", type=Path)
-    c.add_argument("plan_b", type=Path)
-    c.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    c.add_argument("plan_a", type=Path, help="plan folder A")
+    c.add_argument("plan_b", type=Path, help="plan folder B (deltas are B - A)")
+    add_json_option(c, "the comparison")
     c.add_argument("--all", action="store_true", help="list every moved job, not the first 30")
 
     s = verbs.add_parser("sweep", help="plan a grid of what-ifs in parallel on Dask")
@@ -49,15 +50,19 @@ def add_parsers(verbs, plan_parser: argparse.ArgumentParser) -> None:
                         "(tcp://host:8786); slurm: workers as Slurm jobs (dask-jobqueue)")
     s.add_argument("--workers", type=positive_int, default=2,
                    help="worker processes (local) or Slurm jobs (slurm); default 2")
-    s.add_argument("--slurm-partition", default=None)
-    s.add_argument("--slurm-memory", default="4GB")
-    s.add_argument("--slurm-walltime", default="01:00:00")
+    s.add_argument("--slurm-partition", default=None,
+                   help="with --cluster slurm: the workers' partition (default: Slurm's)")
+    s.add_argument("--slurm-memory", default="4GB",
+                   help="with --cluster slurm: memory per worker job (default 4GB)")
+    s.add_argument("--slurm-walltime", default="01:00:00",
+                   help="with --cluster slurm: time limit per worker job (default 01:00:00)")
     s.add_argument("--slurm-log-dir", default=None,
                    help="folder for the worker jobs' Slurm output (default: "
                         "$TMPDIR/greenslot-sweep-slurm)")
     s.add_argument("--slurm-start-timeout", type=float, default=600.0, metavar="SECONDS",
                    help="give up when no worker job has started by then (default 600)")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_json_option(s, "the sweep's table (one object per point)")
     for action in plan_parser._actions:  # the very same options, so they cannot drift apart
         if action.dest in SOLVE_OPTIONS:
             s._add_action(action)
@@ -68,6 +73,9 @@ def cmd_report(args) -> int:
 
     target = write_report(args.plan_dir, args.scenario)
     names = sorted(p.name for p in target.parent.glob("*.png"))
+    if args.json:
+        emit({"report": target, "bytes": target.stat().st_size, "figures": names})
+        return 0
     print(f"report: {target} ({target.stat().st_size / 1e6:.2f} MB; figures {', '.join(names)})")
     return 0
 
@@ -77,7 +85,7 @@ def cmd_compare(args) -> int:
 
     result = compare(read_plan_files(args.plan_a), read_plan_files(args.plan_b))
     if args.json:
-        print(json.dumps(result, indent=2))
+        emit(result)
     else:
         print(format_comparison(result, limit=None if args.all else 30))
     return 0
@@ -105,12 +113,15 @@ def cmd_sweep(args) -> int:
         print(f"greenslot: error: {exc}", file=sys.stderr)
         return 2
     table = sweep.table
+    for row in table[table["error"].astype(str) != ""].itertuples():
+        print(f"point {row.point}: {row.error}", file=sys.stderr)
+    if args.json:
+        emit({"out_dir": sweep.out_dir, "points": table.to_dict("records")})
+        return 0
     shown = table.drop(columns=["plan_dir", "error", "solver"]).to_string(index=False,
                                                                          float_format="%.2f")
     print(f"sweep: {len(table)} points -> {sweep.out_dir}/sweep.csv, pareto.png, points/")
     print(shown)
-    for row in table[table["error"].astype(str) != ""].itertuples():
-        print(f"point {row.point}: {row.error}", file=sys.stderr)
     return 0
 
 

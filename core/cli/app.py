@@ -23,11 +23,13 @@ from greenslot import __version__
 from greenslot.atomic import TargetError
 from greenslot.cli import analysts as cli_analysts
 from greenslot.cli import curves as cli_curves
+from greenslot.cli import example as cli_example
 from greenslot.cli import forecast as cli_forecast
 from greenslot.cli import profile as cli_profile
 from greenslot.cli import slurm as cli_slurm
 from greenslot.cli import trust as cli_trust
 from greenslot.cli.args import SOLVER_NAMES, add_solve_options
+from greenslot.cli.jsonout import add_json_option, emit
 from greenslot.forecasts.errors import CredentialsError, ProviderError, QueryError
 from greenslot.model.errors import (
     FallbackWarning,
@@ -115,13 +117,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="what-if edit of the scenario, e.g. sites.<name>.power_cap_kw=30 "
                         "(repeatable; recorded in summary.json)")
+    add_json_option(p, "summary.json's content and plan_dir")
     cli_forecast.add_plan_options(p)
 
     v = verbs.add_parser("validate", help="re-check a written plan and recompute its totals")
-    v.add_argument("scenario")
-    v.add_argument("plan_dir", type=Path)
+    v.add_argument("scenario", help="the scenario the plan was made for (yaml or its folder)")
+    v.add_argument("plan_dir", type=Path, help="the plan folder to re-check")
     v.add_argument("--set", dest="overrides", action="append", default=None, metavar="KEY=VALUE",
                    help="check against these edits instead of those the plan records")
+    add_json_option(v, "the verdict, counts and violations")
     cli_forecast.add_plan_options(v, validate=True)
     cli_profile.add_parser(verbs)
     cli_curves.add_parser(verbs)
@@ -129,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_forecast.add_parser(verbs)
     cli_analysts.add_parsers(verbs, plan_parser=p)
     cli_trust.add_parsers(verbs)
+    cli_example.add_parser(verbs)
     _verbose_on_every_verb(verbs)
     return parser
 
@@ -152,9 +157,13 @@ def _summary_table(result, out_dir: Path) -> str:
     best = result.baselines.get("best_window", {})
     solved = result.result
     proof = ""
-    if solved.bound is not None:
+    if result.bound is not None:
         gap = "-" if result.gap is None else f"{result.gap:.3%}"
-        proof = f", {solved.status}, bound {solved.bound:.6g}, gap {gap}"
+        proof = f", {solved.status}, bound {result.bound:.6g}, gap {gap}"
+    elif solved.bound is not None:  # proven on objective + penalty: say so
+        gap = "-" if result.gap_with_penalty is None else f"{result.gap_with_penalty:.3%}"
+        proof = (f", {solved.status}, bound {solved.bound:.6g} on objective + unplaced penalty "
+                 f"{result.penalised_objective:.6g}, gap {gap}")
     lines = [f"plan {result.plan_id}: {len(result.schedule.assignments)} placed, "
              f"{len(result.schedule.unplaced)} unplaced, solver {solved.solver} "
              f"({solved.solve_seconds:.2f} s{proof}) -> {out_dir}",
@@ -193,7 +202,7 @@ def _steps_line(plan_from: str | None, steps: dict) -> str:
 def _cmd_plan(args) -> int:
     from greenslot.analysis.whatif import load_with_overrides, parse_override
     from greenslot.cli.progress import ProgressLine
-    from greenslot.pipeline.files import check_plan_folder, write_plan
+    from greenslot.pipeline.files import check_plan_folder, summary_dict, write_plan
     from greenslot.pipeline.steps import plan
     from greenslot.solvers.types import SolveOptions
 
@@ -209,7 +218,10 @@ def _cmd_plan(args) -> int:
                                on_phase=progress.phase)
         result = plan(scenario, solver=args.solver, options=options, strict=args.strict)
     write_plan(result, args.out, __version__, replace=args.replace)
-    print(_summary_table(result, args.out))
+    if args.json:
+        emit({"plan_dir": args.out, **summary_dict(result, __version__)})
+    else:
+        print(_summary_table(result, args.out))
     return EXIT_OK
 
 
@@ -228,10 +240,19 @@ def _cmd_validate(args) -> int:
         violations = check_totals(scenario, on_disk.schedule, on_disk.summary.get("totals", {}))
         violations += check_reported_figures(scenario, on_disk)
         violations += check_submission_files(scenario, on_disk, args.plan_dir)
+    if args.json:
+        emit({"valid": not violations, "plan_id": on_disk.summary.get("plan_id"),
+              "placed": len(on_disk.schedule.assignments),
+              "unplaced": len(on_disk.schedule.unplaced),
+              "overrides": [o.label for o in overrides],
+              "violations": [{"kind": v.kind, "job_id": v.job_id, "message": v.message}
+                             for v in violations]})
     if violations:
         for violation in violations:
             print(f"invalid: {violation}", file=sys.stderr)
         return EXIT_INVALID_PLAN
+    if args.json:
+        return EXIT_OK
     edited = f" (with {', '.join(o.label for o in overrides)})" if overrides else ""
     print(f"valid: {len(on_disk.schedule.assignments)} placed, "
           f"{len(on_disk.schedule.unplaced)} unplaced; totals match to 1e-6; sbatch.json and "
@@ -293,8 +314,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     handlers = {"plan": _cmd_plan, "validate": _cmd_validate,
                 "profile": cli_profile.cmd_profile, "curves": cli_curves.cmd_curves,
-                "forecast": cli_forecast.run, **cli_slurm.HANDLERS, **cli_analysts.HANDLERS,
-                **cli_trust.HANDLERS}
+                "forecast": cli_forecast.run, "example": cli_example.cmd_example,
+                **cli_slurm.HANDLERS, **cli_analysts.HANDLERS, **cli_trust.HANDLERS}
     try:
         return handlers[args.verb](args)
     except ScenarioError as exc:

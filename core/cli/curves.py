@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from greenslot.cli.args import one_line_errors, positive_float, positive_int, watts_list
+from greenslot.cli.jsonout import add_json_option, emit
 
 if TYPE_CHECKING:
     from greenslot.power.curves.table import CurveRow
@@ -51,6 +52,8 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, type=Path, help="curve CSV to write")
     p.add_argument("--min-modes", type=positive_int, default=1, metavar="K",
                    help="keep at least K modes per workload (default 1)")
+    for parser in (z, f, p):
+        add_json_option(parser, "the curve written: its modes and workloads")
 
 
 def _add_prune_args(parser: argparse.ArgumentParser) -> None:
@@ -76,11 +79,23 @@ def _with_default(rows: list[CurveRow], source: str | None) -> list[CurveRow]:
                    for r in rows if r.workload == source]
 
 
-def _describe(rows: list[CurveRow]) -> str:
+def _modes_by_workload(rows: list[CurveRow]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for row in rows:
         counts[row.workload] = counts.get(row.workload, 0) + 1
-    return ", ".join(f"{w} ({n})" for w, n in counts.items())
+    return counts
+
+
+def _written(args: argparse.Namespace, rows: list[CurveRow], extra: dict | None = None) -> dict:
+    """The ``--json`` document of a curves verb: the file, its modes, by workload."""
+    return {"out": args.out, "modes": len(rows), "workloads": _modes_by_workload(rows),
+            "rows": [{"workload": r.workload, "power_limit_w": r.power_limit_w,
+                      "power_w": r.power_w, "relative_throughput": r.relative_throughput}
+                     for r in rows], **(extra or {})}
+
+
+def _describe(rows: list[CurveRow]) -> str:
+    return ", ".join(f"{w} ({n})" for w, n in _modes_by_workload(rows).items())
 
 
 def cmd_curves(args: argparse.Namespace) -> int:
@@ -106,6 +121,11 @@ def _cmd_curves(args: argparse.Namespace) -> int:
             rows = drop_dominated(rows, args.min_modes)
         rows = _with_default(rows, args.default_workload)
         write_curve(rows, args.out)
+        if args.json:
+            emit(_written(args, rows, {"batch_sizes": {w: src[3] for w, src
+                                                       in imported.sources.items()},
+                                       "skipped": list(imported.skipped)}))
+            return 0
         batches = ", ".join(f"{w} b={src[3]}" for w, src in imported.sources.items())
         print(f"wrote {args.out}: {len(rows)} modes; workloads (modes): {_describe(rows)}; "
               f"Zeus batch sizes: {batches}")
@@ -123,5 +143,8 @@ def _cmd_curves(args: argparse.Namespace) -> int:
     if args.curves_verb == "prune" or args.drop_dominated:
         rows = drop_dominated(rows, args.min_modes)
     write_curve(rows, args.out)
+    if args.json:
+        emit(_written(args, rows))
+        return 0
     print(f"wrote {args.out}: {len(rows)} modes; workloads (modes): {_describe(rows)}")
     return 0

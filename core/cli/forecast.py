@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from greenslot.cli.args import bounded_float, positive_float
+from greenslot.cli.jsonout import add_json_option, emit
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -92,7 +93,7 @@ def add_parser(verbs) -> None:
     sub = p.add_subparsers(dest="forecast_verb", required=True)
 
     f = sub.add_parser("fetch", help="write a provider's series as a contract forecast CSV")
-    f.add_argument("provider", choices=PROVIDER_NAMES)
+    f.add_argument("provider", choices=PROVIDER_NAMES, help="whose forecast to fetch")
     f.add_argument("--start", required=True, type=_time, help="window start, with offset")
     f.add_argument("--end", required=True, type=_time, help="window end (exclusive)")
     f.add_argument("--out", required=True, type=Path, help="CSV to write")
@@ -111,18 +112,21 @@ def add_parser(verbs) -> None:
                    metavar="SECONDS",
                    help="most time one provider request may take, retries included "
                         "(default 90)")
+    add_json_option(f, "the file written, its rows, columns, span and source")
 
     b = sub.add_parser("backtest", help="MAE and MAPE by lead time of our forecasting methods")
     b.add_argument("series", type=Path, help="CSV: time, one value column, optional f1..fK")
     b.add_argument("--column", help="the value column, when the file has several")
     b.add_argument("--slot", type=_duration, help="resample to this interval first")
-    b.add_argument("--horizon", type=_duration, default=timedelta(hours=48))
+    b.add_argument("--horizon", type=_duration, default=timedelta(hours=48),
+                   help="how far ahead each forecast is scored (default 48h)")
     b.add_argument("--every", type=_duration, default=timedelta(hours=6),
                    help="time between forecast origins (default 6h)")
     b.add_argument("--warmup", type=_duration, default=timedelta(days=28),
                    help="history before the first origin (default 28D)")
     b.add_argument("--forecast-prefix", default="f",
                    help="prefix of the provider forecast columns (default f: f1, f2...)")
+    add_json_option(b, "MAE and MAPE by method and lead bucket")
 
     p = sub.add_parser("predict", help="forecast the next 48 h from history with our methods")
     p.add_argument("history", type=Path, help="CSV: time and one value column")
@@ -130,10 +134,13 @@ def add_parser(verbs) -> None:
     p.add_argument("--column", help="the value column, when the file has several")
     p.add_argument("--as", dest="as_column", choices=SIGNAL_NAMES,
                    help="contract column to write (default: the value column's own name)")
-    p.add_argument("--method", choices=METHOD_NAMES, default="profile")
+    p.add_argument("--method", choices=METHOD_NAMES, default="profile",
+                   help="forecasting method (default profile: blended daily and weekly)")
     p.add_argument("--slot", type=_duration, help="interval of the forecast (default: the "
                                                    "history's)")
-    p.add_argument("--horizon", type=_duration, default=timedelta(hours=48))
+    p.add_argument("--horizon", type=_duration, default=timedelta(hours=48),
+                   help="how far ahead to forecast (default 48h)")
+    add_json_option(p, "the file written, its rows, column and span")
 
 
 def add_plan_options(p: argparse.ArgumentParser, validate: bool = False) -> None:
@@ -190,6 +197,10 @@ def _cmd_fetch(args) -> int:
     result = fetch(args.provider, args.start, args.end, args.region, options)
     write_forecast_csv(result.table, args.out)
     table = result.table
+    if args.json:
+        emit({"out": args.out, "rows": len(table), "columns": list(table.columns),
+              "start": table.index[0], "end": table.index[-1], "source": result.source})
+        return EXIT_OK
     print(f"wrote {args.out}: {len(table)} rows of {', '.join(table.columns)} from "
           f"{table.index[0].isoformat()} to {table.index[-1].isoformat()} "
           f"(source: {result.source})")
@@ -197,18 +208,29 @@ def _cmd_fetch(args) -> int:
 
 
 def _cmd_backtest(args) -> int:
-    from greenslot.forecasts.backtest import backtest
+    from greenslot.forecasts.backtest import BacktestError, backtest, human_duration
     from greenslot.forecasts.series_file import read_history
+    from greenslot.model.errors import Location, ScenarioError
 
     history = read_history(args.series, str(args.series), args.column, args.forecast_prefix)
     try:
         result = backtest(history.values, history.provider or None, horizon=args.horizon,
                           every=args.every, warmup=args.warmup, step=args.slot)
+    except BacktestError as exc:  # one line: file, the option to change, the check
+        raise ScenarioError(exc.check, Location(str(args.series), None, exc.field),
+                            exc.message) from None
     except ValueError as exc:
         print(f"greenslot: error: {args.series}: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"{args.series}: {history.name}, {result.origins} origins every {args.every}, "
-          f"interval {result.step}; cells are MAE ({history.name}'s unit) and MAPE")
+    if args.json:
+        emit({"series": args.series, "name": history.name, "origins": result.origins,
+              "every_s": args.every.total_seconds(), "step_s": result.step.total_seconds(),
+              "mae": result.mae.to_dict(orient="index"),
+              "mape_percent": result.mape.to_dict(orient="index")})
+        return EXIT_OK
+    print(f"{args.series}: {history.name}, {result.origins} origins every "
+          f"{human_duration(args.every)}, interval {human_duration(result.step)}; cells are MAE "
+          f"({history.name}'s unit) and MAPE")
     print(result.markdown())
     return EXIT_OK
 
@@ -231,6 +253,10 @@ def _cmd_predict(args) -> int:
         print(f"greenslot: error: {args.history}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     write_forecast_csv(predicted.to_frame(column), args.out)
+    if args.json:
+        emit({"out": args.out, "rows": len(predicted), "column": column,
+              "start": predicted.index[0], "end": predicted.index[-1], "method": args.method})
+        return EXIT_OK
     print(f"wrote {args.out}: {len(predicted)} rows of {column} from "
           f"{predicted.index[0].isoformat()} ({args.method})")
     return EXIT_OK

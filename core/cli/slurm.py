@@ -10,7 +10,6 @@ in the ledger, so running the command again continues.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from datetime import datetime
@@ -19,6 +18,7 @@ from pathlib import Path
 from greenslot import __version__
 from greenslot.cli import forecast as cli_forecast
 from greenslot.cli.args import SOLVER_NAMES, add_solve_options
+from greenslot.cli.jsonout import add_json_option, emit, say_for
 from greenslot.slurm.commands import SlurmError
 
 QUEUE_MARKER = "greenslot:queue"
@@ -32,6 +32,7 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
     """Register ``submit`` and ``sync`` on the main parser's sub-commands."""
     s = verbs.add_parser("submit", help="submit a written plan to Slurm, each job exactly once")
     s.add_argument("plan_dir", type=Path, help="folder written by greenslot plan")
+    add_json_option(s, "the Slurm ids submitted and the jobs skipped")
 
     w = verbs.add_parser("power", help="apply a plan's node power actions due now (suspend "
                          "idle nodes, resume them before their next job); run it from a timer")
@@ -40,6 +41,7 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
                    help="run the scontrol updates (without: print what would change)")
     w.add_argument("--at", type=_utc_time, default=None, metavar="TIME",
                    help="act as if it were this ISO 8601 time with offset (default: now)")
+    add_json_option(w, "the plan's power actions and what changed")
 
     r = verbs.add_parser("ran", help="what Slurm actually ran of a plan (sacct), priced on "
                          "actual signals, against what the plan said")
@@ -48,7 +50,7 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
     r.add_argument("--actual", type=Path, default=None, metavar="ACTUAL.csv",
                    help="actual signals of one site, as for evaluate (default: the scenario's)")
     r.add_argument("--site", default=None, help="the site --actual is for (several sites)")
-    r.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    add_json_option(r, "the comparison")
     r.add_argument("--html", type=Path, default=None, metavar="FILE",
                    help="also write the comparison as an HTML report")
 
@@ -59,7 +61,8 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
                    help="replace --out even when it holds files greenslot did not write")
     y.add_argument("--apply", action="store_true",
                    help="run the scontrol updates (without: print what would change)")
-    y.add_argument("--solver", default="greedy", choices=SOLVER_NAMES)
+    y.add_argument("--solver", default="greedy", choices=SOLVER_NAMES,
+                   help="as for plan (default greedy)")
     add_solve_options(y)
     y.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="what-if edit of the scenario, as with plan (repeatable; recorded in "
@@ -77,6 +80,7 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
     y.add_argument("--foreign-workload", default="default", metavar="WORKLOAD",
                    help="curve workload that prices others' running jobs (default: default; "
                         "a GPU type without it uses its first workload)")
+    add_json_option(y, "the new plan's id, counts, changes, moves and notes")
 
 
 def _utc_time(text: str) -> float:
@@ -89,19 +93,20 @@ def _utc_time(text: str) -> float:
     return when.timestamp()
 
 
-def _say(line: str) -> None:
-    print(line, flush=True)
-
-
 def _cmd_submit(args) -> int:
     from greenslot.slurm.submit import submit_plan
 
     try:
-        report = submit_plan(args.plan_dir, say=_say)
+        report = submit_plan(args.plan_dir, say=say_for(args))
     except SlurmError as exc:
         print(f"greenslot: slurm: {exc} ({_recorded(args.plan_dir)}; run again to continue)",
               file=sys.stderr)
         return EXIT_SLURM
+    if args.json:
+        emit({"plan_id": report.plan_id, "submitted": report.submitted,
+              "skipped": report.skipped, "reservations": report.reservations,
+              "power": report.power})
+        return 0
     print(f"plan {report.plan_id}: {len(report.submitted)} submitted, "
           f"{len(report.skipped)} already in Slurm")
     return 0
@@ -115,10 +120,15 @@ def _cmd_power(args) -> int:
     actions = read_actions(data)
     now = time.time() if args.at is None else args.at
     try:
-        done = apply_power(actions, now, say=_say, dry_run=not args.apply)
+        done = apply_power(actions, now, say=say_for(args), dry_run=not args.apply)
     except SlurmError as exc:
         print(f"greenslot: slurm: {exc}", file=sys.stderr)
         return EXIT_SLURM
+    if args.json:
+        emit({"plan_id": data["plan_id"], "actions": len(actions),
+              "nodes": sorted({a.node for a in actions}), "applied": args.apply,
+              "changed": done})
+        return 0
     print(f"plan {data['plan_id']}: {len(actions)} power action(s) on "
           f"{len({a.node for a in actions})} node(s); {len(done)} node(s) "
           f"{'changed' if args.apply else 'to change (run with --apply)'} now")
@@ -167,7 +177,7 @@ def _cmd_ran(args) -> int:
         return EXIT_SLURM
     result = realise(scenario, plan_id, rows, ids, records, f"sacct; {source}")
     if args.json:
-        print(json.dumps(result.as_dict(), indent=2))
+        emit(result.as_dict())
     else:
         print(f"plan {plan_id}: {len(result.jobs)} submitted job(s), from sacct, priced on "
               f"{source}")
@@ -222,38 +232,47 @@ def _cmd_sync(args) -> int:
                                            gap=args.gap))
         write_plan(result, args.out, __version__, replace=args.replace)
         record_known(result.schedule, result.plan_id, state, args.out)
-        for note in [*state.notes, *load_notes]:
-            print(f"note: {note}")
-        for line in intake.lines():
-            print(f"queue: {line}")
+        say = say_for(args)
+        notes = [*state.notes, *load_notes]
+        queue_lines = list(intake.lines())
         placed = {a.job_id for a in result.schedule.assignments}
-        for name, live_job in sorted(state.pending.items()):
-            if name not in placed:
-                print(f"note: {name} (Slurm job {live_job.slurm_id}) is not placed by the new "
-                      "plan; left as it is in Slurm")
-        for job_id, live_job in sorted(intake.jobs.items()):
-            if job_id not in placed:
-                print(f"queue: Slurm job {live_job.slurm_id} ({job_id}) is not placed by the "
-                      "plan; left as it is in Slurm")
+        notes += [f"{name} (Slurm job {live_job.slurm_id}) is not placed by the new plan; "
+                  "left as it is in Slurm" for name, live_job in sorted(state.pending.items())
+                  if name not in placed]
+        queue_lines += [f"Slurm job {live_job.slurm_id} ({job_id}) is not placed by the plan; "
+                        "left as it is in Slurm" for job_id, live_job in sorted(intake.jobs.items())
+                        if job_id not in placed]
+        for note in notes:
+            say(f"note: {note}")
+        for line in queue_lines:
+            say(f"queue: {line}")
         changes = planned_changes(result.scenario, result.schedule, result.plan_id, state)
         moves = queue_moves(result.scenario, result.schedule, result.plan_id, intake)
         if args.apply:
-            apply_changes(changes, say=_say)
-            failed = apply_moves(moves, say=_say)
+            apply_changes(changes, say=say)
+            failed = apply_moves(moves, say=say)
         else:
             for change in changes:
-                print(f"would update {change}")
+                say(f"would update {change}")
             for move in moves:
-                print(f"would move {move}")
+                say(f"would move {move}")
     except SlurmError as exc:
         print(f"greenslot: slurm: {exc}", file=sys.stderr)
         return EXIT_SLURM
-    queued = (f", {len(moves) - len(failed)} of {len(intake.jobs)} queued jobs "
-              f"{'moved' if args.apply else 'to move'}" if args.queue else "")
-    print(f"plan {result.plan_id}: {len(state.running)} running (pinned), "
-          f"{len(state.pending)} pending in Slurm, {len(changes)} "
-          f"{'moved' if args.apply else 'to move (run with --apply)'}{queued}; "
-          f"submit new jobs with: greenslot submit {args.out}")
+    if args.json:
+        emit({"plan_id": result.plan_id, "plan_dir": args.out, "applied": args.apply,
+              "running": len(state.running), "pending": len(state.pending),
+              "changes": [str(c) for c in changes], "moves": [str(m) for m in moves],
+              "queued": len(intake.jobs), "failed_moves": failed, "notes": notes,
+              "queue": queue_lines, "placed": len(result.schedule.assignments),
+              "unplaced": [u.job_id for u in result.schedule.unplaced]})
+    else:
+        queued = (f", {len(moves) - len(failed)} of {len(intake.jobs)} queued jobs "
+                  f"{'moved' if args.apply else 'to move'}" if args.queue else "")
+        print(f"plan {result.plan_id}: {len(state.running)} running (pinned), "
+              f"{len(state.pending)} pending in Slurm, {len(changes)} "
+              f"{'moved' if args.apply else 'to move (run with --apply)'}{queued}; "
+              f"submit new jobs with: greenslot submit {args.out}")
     if failed:
         print(f"greenslot: slurm: {len(failed)} queued job(s) not moved (see above); run again",
               file=sys.stderr)

@@ -9,14 +9,20 @@ verbs, ``HANDLERS`` maps each verb to its handler. Errors propagate as the typed
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from datetime import timedelta
 from pathlib import Path
 
-from greenslot.cli.args import SOLVER_NAMES
+from greenslot.cli.args import (
+    MAX_THREADS,
+    MAX_TIME_LIMIT_S,
+    SOLVER_NAMES,
+    bounded_float,
+    bounded_int,
+)
 from greenslot.cli.forecast import METHOD_NAMES
+from greenslot.cli.jsonout import add_json_option, emit
 
 # pandas, the solvers and the replay are imported by the handlers (fast --help).
 
@@ -36,7 +42,7 @@ def add_parsers(verbs) -> None:
                    help="the site the actual file is for (needed when there are several)")
     e.add_argument("--hindsight", choices=SOLVER_NAMES, default=None, metavar="SOLVER",
                    help="also plan with this solver on the actual signals (perfect foresight)")
-    e.add_argument("--json", action="store_true", help="print the evaluation as JSON")
+    add_json_option(e, "the evaluation")
 
     s = verbs.add_parser("simulate",
                          help="replay real signals with nightly re-planning; realised totals "
@@ -56,12 +62,15 @@ def add_parsers(verbs) -> None:
     s.add_argument("--continuation", choices=METHOD_NAMES, default=None, metavar="METHOD",
                    help="with --forecaster sgip: continue past the provider's 3 h with our "
                         "forecaster (e.g. profile), blended over 6 h; default: the day before")
-    s.add_argument("--solver", default="greedy", choices=SOLVER_NAMES)
+    s.add_argument("--solver", default="greedy", choices=SOLVER_NAMES,
+                   help="solver of each nightly plan (default greedy)")
     s.add_argument("--plan-hours", type=float, default=48.0,
                    help="hours each nightly plan looks ahead (default 48)")
-    s.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+    s.add_argument("--time-limit", type=bounded_float(MAX_TIME_LIMIT_S, " s"), default=None,
+                   metavar="SECONDS",
                    help="per nightly solve, for the exact solvers")
-    s.add_argument("--threads", type=int, default=1)
+    s.add_argument("--threads", type=bounded_int(MAX_THREADS), default=1, metavar="N",
+                   help=f"threads for the exact solvers (1 to {MAX_THREADS}, default 1)")
     s.add_argument("--replan-hours", type=float, default=24.0, metavar="H",
                    help="re-plan every H hours (default 24: nightly); each plan commits what it "
                         "starts before the next")
@@ -73,7 +82,7 @@ def add_parsers(verbs) -> None:
                       help="draw real run times from past runs (CSV workload,duration_h,"
                            "actual_h, e.g. data/run_times/zeus_epochs_to_target.csv)")
     s.add_argument("--seed", type=int, default=0, help="seed of --duration-noise (default 0)")
-    s.add_argument("--json", action="store_true", help="print realised totals as JSON")
+    add_json_option(s, "the realised totals of each policy")
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -92,7 +101,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     evaluation = evaluate_plan(scenario, on_disk.schedule, args.actual, str(args.actual),
                                args.site, args.hindsight)
     if args.json:
-        print(json.dumps(evaluation.as_dict(), indent=2))
+        emit(evaluation.as_dict())
     else:
         print(f"plan {on_disk.summary.get('plan_id', '?')} on actual signals from "
               f"{args.actual} (site {evaluation.site})")
@@ -147,18 +156,16 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     simulation = simulate(scenario, forecaster, args.forecaster, args.solver, options,
                           args.plan_hours, args.history_days, actual_h, args.replan_hours)
     if args.json:
-        print(json.dumps({run.policy: {**run.realised,
-                                       "placed": len(run.schedule.assignments),
-                                       "unplaced": [u.job_id for u in run.schedule.unplaced],
-                                       "missed_deadlines": run.missed_deadlines,
-                                       "killed": list(run.killed),
-                                       "kept_fraction": _json_number(
-                                           kept_fraction(simulation, run.policy)),
-                                       "nights": run.nights,
-                                       "comparable_to_fifo": comparable_to_fifo(simulation,
-                                                                                run),
-                                       "carbon_vs_fifo": change_vs_fifo(simulation, run)}
-                          for run in simulation.runs}, indent=2))
+        emit({run.policy: {**run.realised,
+                           "placed": len(run.schedule.assignments),
+                           "unplaced": [u.job_id for u in run.schedule.unplaced],
+                           "missed_deadlines": run.missed_deadlines,
+                           "killed": list(run.killed),
+                           "kept_fraction": _json_number(kept_fraction(simulation, run.policy)),
+                           "nights": run.nights,
+                           "comparable_to_fifo": comparable_to_fifo(simulation, run),
+                           "carbon_vs_fifo": change_vs_fifo(simulation, run)}
+              for run in simulation.runs})
     else:
         grid = simulation.scenario.grid
         print(f"replay {grid.start.isoformat()} to {grid.end.isoformat()}, solver "

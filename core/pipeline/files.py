@@ -122,8 +122,10 @@ def summary_dict(plan: Plan, version: str) -> dict:
         "solver": result.solver,
         "objective": plan.objective,
         "objective_kind": plan.scenario.objective.as_json(),
-        "bound": result.bound,
+        "bound": plan.bound,
         "gap": plan.gap,
+        "bound_with_penalty": result.bound,
+        "gap_with_penalty": plan.gap_with_penalty,
         "solve_seconds": result.solve_seconds,
         "timings": timings,
         "fallback": result.details.get("fallback"),
@@ -146,6 +148,28 @@ def summary_dict(plan: Plan, version: str) -> dict:
         "forecast_source": forecast_source,
         "forecast_fetch": forecast_fetch,
     }
+
+
+def _finite_or_null(value: object) -> object:
+    """``value`` with every float that is not finite (NaN, an infinite bound or saving)
+    replaced by None, at any depth."""
+    if isinstance(value, dict):
+        return {k: _finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_null(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def summary_json(plan: Plan, version: str) -> str:
+    """``summary.json``'s text: strict JSON, as the contract's "float or null" asks.
+
+    Why here too: Python writes ``NaN`` and ``Infinity`` that strict parsers (jq, browsers,
+    Go, Rust) reject; whichever figure turns out not finite, the file must stay JSON.
+    """
+    return json.dumps(_finite_or_null(summary_dict(plan, version)), indent=2,
+                      allow_nan=False) + "\n"
 
 
 CARRIED_OVER = (LEDGER_NAME, LEDGER_NAME + ".lock", "logs")
@@ -196,8 +220,7 @@ def write_plan(plan: Plan, out_dir: Path, version: str, replace: bool = False) -
     with staged_folder(out_dir, carried_over=CARRIED_OVER, owned=OWNED, replace=replace,
                        swap_lock=LEDGER_NAME + ".lock") as staging:
         schedule_frame(plan).to_csv(staging / "schedule.csv", index=False)
-        (staging / "summary.json").write_text(json.dumps(summary_dict(plan, version), indent=2)
-                                              + "\n")
+        (staging / "summary.json").write_text(summary_json(plan, version))
         planned = plan_submissions(plan.scenario, plan.schedule, plan.plan_id)
         script = staging / "submit.sh"
         script.write_text(render_submit_script(plan.scenario, planned, plan.plan_id, version))
@@ -352,4 +375,4 @@ def check_submission_files(scenario: Scenario, on_disk: PlanOnDisk,
 
 __all__ = ["CARRIED_OVER", "OWNED", "PLAN_FILES", "check_plan_folder",
            "check_reported_figures", "check_submission_files", "read_plan",
-           "schedule_frame", "summary_dict", "write_plan"]
+           "schedule_frame", "summary_dict", "summary_json", "write_plan"]

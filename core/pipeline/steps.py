@@ -47,8 +47,10 @@ logger.addHandler(logging.NullHandler())
 class Plan:
     """A validated, priced plan plus the baselines it is compared with.
 
-    ``objective`` is the scenario's objective on the plan's totals, plus the exact solvers'
-    penalty for jobs left out although they had a feasible window (zero when none are).
+    ``objective`` is the scenario's objective on the plan's own totals: the same number for
+    the same plan whichever solver found it. The exact solvers' penalty for jobs they left out
+    although they had a feasible window is ``result.unplaced_penalty``, apart; their proven
+    bound is on ``objective + unplaced_penalty`` (see :attr:`bound`).
     """
 
     scenario: Scenario
@@ -62,15 +64,33 @@ class Plan:
         return self.result.schedule
 
     @property
-    def gap(self) -> float | None:
-        """Relative distance of the objective above the proven bound; None without a bound.
+    def penalised_objective(self) -> float:
+        """``objective`` plus the solver's penalty for avoidable unplaced jobs: what the
+        exact solvers minimise and what their bound is proven on."""
+        return self.objective + self.result.unplaced_penalty
 
-        None too when the objective is zero (no relative gap to speak of).
+    @property
+    def bound(self) -> float | None:
+        """A proven lower bound on :attr:`objective`, or None.
+
+        The solver's bound is proven on :attr:`penalised_objective`; it bounds ``objective``
+        itself only when no avoidable job is left out (no penalty), and is None otherwise
+        (it is then ``summary.json``'s ``bound_with_penalty``).
         """
-        bound = self.result.bound
-        if bound is None or not self.objective:
+        if self.result.bound is None or self.result.unplaced_penalty:
             return None
-        return max(0.0, (self.objective - bound) / abs(self.objective))
+        return self.result.bound
+
+    @property
+    def gap(self) -> float | None:
+        """Relative distance of the objective above :attr:`bound`; None without one, and
+        None when the objective is zero (no relative gap to speak of)."""
+        return _relative_gap(self.objective, self.bound)
+
+    @property
+    def gap_with_penalty(self) -> float | None:
+        """Relative distance of :attr:`penalised_objective` above the solver's bound."""
+        return _relative_gap(self.penalised_objective, self.result.bound)
 
     @property
     def plan_id(self) -> str:
@@ -85,6 +105,12 @@ class Plan:
         start = self.scenario.grid.start.isoformat()
         digest = hashlib.sha256(f"{self.scenario.name}|{start}|{text}".encode()).hexdigest()
         return digest[:12]
+
+
+def _relative_gap(value: float, bound: float | None) -> float | None:
+    if bound is None or not value:
+        return None
+    return max(0.0, (value - bound) / abs(value))
 
 
 FALLBACKS = ("greedy", "fifo")
@@ -218,7 +244,6 @@ def plan(scenario: Scenario, solver: str = "greedy", options: SolveOptions | Non
         scenario=scenario,
         result=result,
         accounting=checked.accounting,
-        objective=objective_value(scenario, checked.accounting.totals)
-        + result.unplaced_penalty,
+        objective=objective_value(scenario, checked.accounting.totals),
         baselines=known.summaries(),
     )

@@ -100,3 +100,61 @@ def test_cli_predict_needs_a_contract_column(tmp_path, capsys):
     out = tmp_path / "f.csv"
     assert main(["forecast", "predict", str(SGIP), "--column", "moer", "--out", str(out)]) == 2
     assert "--as" in capsys.readouterr().err and not out.exists()
+
+
+def _hourly_file(tmp_path: Path, days: int) -> Path:
+    series = cycle(days=days)
+    path = tmp_path / "hourly.csv"
+    pd.DataFrame({"time": [t.isoformat() for t in series.index],
+                  "carbon_g_per_kwh": series.to_numpy()}).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize(("options", "field", "check", "words"), [
+    ([], "--warmup", "series_shorter_than_warmup",
+     "the series (3 d: 72 intervals of 1 h) is shorter than the warm-up of 28 d"),
+    (["--warmup", "1D", "--slot", "7min"], "--slot", "slot_not_dividing_day",
+     "the interval of 7 min does not divide a day"),
+    (["--warmup", "1D", "--horizon", "30min"], "--horizon", "horizon_below_slot",
+     "the horizon of 30 min is shorter than one interval of 1 h"),
+])
+def test_cli_backtest_errors_name_file_option_and_check_in_human_durations(
+        tmp_path, capsys, options, field, check, words):
+    path = _hourly_file(tmp_path, days=3)
+    assert main(["forecast", "backtest", str(path), *options]) == 2
+    err = capsys.readouterr().err
+    assert err == f"greenslot: error: {path}, field '{field}': {words}" + err[err.index(words)
+                                                                              + len(words):]
+    assert err.count("\n") == 1 and err.endswith(f" [{check}]\n")
+    assert "0:00" not in err and "days," not in err  # no raw timedeltas
+
+
+def test_cli_backtest_one_row_is_too_few(tmp_path, capsys):
+    path = tmp_path / "one.csv"
+    path.write_text("time,value\n2026-01-01T00:00:00+00:00,1\n")
+    assert main(["forecast", "backtest", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "[too_few_rows]" in err and str(path) in err
+
+
+def test_cli_backtest_header_says_durations_as_written(tmp_path, capsys):
+    path = _hourly_file(tmp_path, days=3)
+    assert main(["forecast", "backtest", str(path), "--warmup", "1D", "--horizon", "3h"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert "origins every 6 h, interval 1 h;" in first
+
+
+def test_cli_backtest_json_is_the_table(tmp_path, capsys):
+    import json
+
+    path = _hourly_file(tmp_path, days=3)
+    args = ["forecast", "backtest", str(path), "--warmup", "1D", "--horizon", "3h"]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert main([*args, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["name"] == "carbon_g_per_kwh" and doc["step_s"] == 3600.0
+    assert f"{doc['origins']} origins" in text
+    mae = doc["mae"]["persistence"]["<=1h"]
+    mape = doc["mape_percent"]["persistence"]["<=1h"]
+    assert f"| persistence | {mae:.3g} ({mape:.1f} %) |" in text

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import pandas as pd
 import pytest
 
 from greenslot.cli import main
@@ -75,3 +78,23 @@ def test_success_prints_one_summary_line(server, tmp_path, capsys):
     stdout = capsys.readouterr().out
     assert code == 0 and stdout.count("\n") == 1
     assert "4 rows of carbon_g_per_kwh" in stdout and "(source: provider)" in stdout
+
+
+def _run_main(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_forecast_fetch_json_describes_the_file(server, tmp_path, capsys):
+    server.handler = GbApi(seed=2)
+    out = tmp_path / "f.csv"
+    code, stdout, _ = _run_main(capsys, "forecast", "fetch", "uk-carbon-intensity", "--start",
+                           "2026-11-30T00:00:00+00:00", "--end", "2026-11-30T02:00:00+00:00",
+                           "--base-url", server.url, "--out", str(out), "--retries", "1",
+                           "--cache-dir", str(tmp_path / "cache"), "--json")
+    doc = json.loads(stdout)
+    written = pd.read_csv(out)
+    assert code == 0 and doc["rows"] == len(written) == 4 and doc["source"] == "provider"
+    assert doc["columns"] == ["carbon_g_per_kwh"]
+    assert pd.Timestamp(doc["start"]) == pd.Timestamp(written["time"].iloc[0])
