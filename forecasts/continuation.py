@@ -72,6 +72,7 @@ def continue_table(table: pd.DataFrame, history: pd.DataFrame, end: pd.Timestamp
     included: only the time after its last row is ours. Returns the table and the first
     continued interval start (None when the provider already reaches ``end``).
     """
+    # here, not at the top: the fallback brings the HTTP stack, which simulate never needs
     from greenslot.forecasts.fallback import from_history
 
     if table.empty:
@@ -79,13 +80,13 @@ def continue_table(table: pd.DataFrame, history: pd.DataFrame, end: pd.Timestamp
     index = pd.DatetimeIndex(table.index).tz_convert("UTC")
     table = table.set_axis(index).sort_index()
     history_index = pd.DatetimeIndex(history.index).tz_convert("UTC")
-    step = _step(table.index) or _step(history_index)
+    step = _step(index.sort_values()) or _step(history_index)
     if step is None:
         return table, None
-    last = table.index[-1]
+    last = index.max()
     if last + step >= end:
         return table, None
-    target = pd.date_range(table.index[0], end, freq=step, inclusive="left")
+    target = pd.date_range(index.min(), end, freq=step, inclusive="left")
     ours = from_history(history.set_axis(history_index), target[0], end, method)
     ours_step = _step(pd.DatetimeIndex(ours.index)) or step
     if ours_step >= step:  # ours is coarser: each of its values holds over its interval
@@ -101,7 +102,7 @@ def continue_table(table: pd.DataFrame, history: pd.DataFrame, end: pd.Timestamp
         continued[column] = blend_continuation(provider, mine, step.to_pytimedelta(),
                                                blend_hours)[after]
     extra = pd.DataFrame(continued, index=target[after])
-    return pd.concat([table, extra]).rename_axis(table.index.name), target[after][0]
+    return pd.concat([table, extra]).rename_axis("time"), target[after][0]
 
 
 __all__ = ["DEFAULT_BLEND_HOURS", "blend_continuation", "continue_forecast", "continue_table"]

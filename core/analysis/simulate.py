@@ -36,7 +36,7 @@ from greenslot.forecasts.forecaster import forecast_array
 from greenslot.model.accounting import account
 from greenslot.model.errors import InvalidScheduleError
 from greenslot.model.scenario import Job, Scenario, SiteSeries
-from greenslot.model.schedule import Schedule, Unplaced, dependency_not_placed
+from greenslot.model.schedule import Assignment, Schedule, Unplaced, dependency_not_placed
 from greenslot.model.timegrid import TimeGrid
 from greenslot.model.validator import validate
 from greenslot.pipeline.steps import solve_checked, with_explained_unplaced
@@ -188,12 +188,15 @@ def replay_scenario(scenario: Scenario, history_days: int = 1) -> Scenario:
 
 
 def _night_jobs(replay: Scenario, cluster: Cluster, believed: Mapping[str, int], first: int,
-                step: int, n: int, missed: dict[str, str]) -> tuple[Job, ...]:
+                step: int, n: int, missed: dict[str, str],
+                limits: Mapping[str, int] | None = None) -> tuple[Job, ...]:
     """The jobs the planner sees at slot ``first``, in the scenario's order.
 
     Jobs Slurm still runs (or holds, delayed behind a late job) are pinned where they run, for
-    as long as the planner believes: their planned length from their real start, and at least
-    one more slot when they are still running past it (it cannot know when a late job ends).
+    as long as the planner believes: their planned length from their real start, and when
+    they are still running past it (it cannot know when a late job ends) at least one more
+    slot, or, given ``limits`` (slots to each job's time limit), to their limit: the longest
+    they can still run, so nothing is planned to wait behind them.
     """
     grid = replay.grid
     now, next_plan = grid.time_of(first), grid.time_of(first + step)
@@ -203,7 +206,10 @@ def _night_jobs(replay: Scenario, cluster: Cluster, believed: Mapping[str, int],
         if ran is not None:
             a = ran.assignment
             if a.end_slot > first:  # still running, or held back: pinned as it runs
-                end = max(a.start_slot + believed[job.job_id], first + 1)
+                end = a.start_slot + believed[job.job_id]
+                if end <= first:  # running past its plan
+                    end = max(a.start_slot + limits[job.job_id], first + 1) if limits \
+                        else first + 1
                 end = min(end, first + n)
                 rt = cluster.mode(job, a).relative_throughput
                 jobs.append(dataclasses.replace(
@@ -270,7 +276,8 @@ def replay_policy(replay: Scenario, actual: Scenario, forecaster: Forecaster, po
     plan_slots = max(day, math.ceil(plan_hours / grid.slot_hours - 1e-9), step)
     cluster = Cluster(replay, actual_h or {})
     believed: dict[str, int] = {}
-    off_plan: set[int] = set()  # slots where a committed run really ends off its plan
+    limits: dict[str, int] = {}  # slots from a run's start to its time limit
+    off_plan: set[int] = set()  # slots where a committed run is seen to be off its plan
     missed: dict[str, str] = {}
     reasons: dict[str, str] = {}
     nights = 0
@@ -278,7 +285,8 @@ def replay_policy(replay: Scenario, actual: Scenario, forecaster: Forecaster, po
     while first < grid.n_slots:
         regular = (first // step + 1) * step  # the next re-plan on the clock
         n = min(plan_slots, grid.n_slots - first)
-        jobs = _night_jobs(replay, cluster, believed, first, regular - first, n, missed)
+        jobs = _night_jobs(replay, cluster, believed, first, regular - first, n, missed,
+                           limits if replan_on_end else None)
         if not any(not j.pinned for j in jobs):
             first = _next_plan(first, regular, off_plan, replan_on_end)
             continue
@@ -302,12 +310,23 @@ def replay_policy(replay: Scenario, actual: Scenario, forecaster: Forecaster, po
                 killed = next(d for d in replay.job(a.job_id).depends_on
                               if cluster.ran.get(d) and cluster.ran[d].killed)
                 missed[a.job_id] = f"depends on {killed}, which was killed at its time limit"
-            elif ran.assignment.end_slot != planned.end_slot:
-                off_plan.add(ran.assignment.end_slot)
+            else:
+                limits[a.job_id] = cluster.limit_slots(planned)
+                off_plan.update(_off_plan_slots(planned, ran.assignment))
                 upto = _next_plan(first, regular, off_plan, replan_on_end)
         reasons.update({u.job_id: u.reason for u in result.schedule.unplaced})
         first = upto
     return _realised_replay(replay, cluster, policy, nights, reasons, missed)
+
+
+def _off_plan_slots(planned: Assignment, ran: Assignment) -> tuple[int, ...]:
+    """When a run is seen to be off its plan: it ends early (its real end), or it has not
+    ended at its planned end (then, and again at its real end, when its GPUs come free)."""
+    if ran.end_slot < planned.end_slot:
+        return (ran.end_slot,)
+    if ran.end_slot > planned.end_slot:
+        return (planned.end_slot, ran.end_slot)
+    return ()
 
 
 def _next_plan(first: int, regular: int, off_plan: set[int], replan_on_end: bool) -> int:
