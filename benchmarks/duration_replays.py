@@ -1,7 +1,8 @@
 """Replay the README's weeks with real run-time noise; print the duration-policy table.
 
     python -m benchmarks.duration_replays [--data ../shared/data] [--weeks 2020-01-20 ...]
-                                          [--seeds 0] [--out table.md]
+                                          [--seeds 0] [--continuation] [--out table.md]
+                                          [--policies KEY ...] [--series CAISO GB DE]
 
 The weeks, series, jobs and forecasts are those of :mod:`benchmarks.simulate_replays`
 (CAISO MOER on the SGIP provider's forecast, GB and DE carbon on our ``profile``
@@ -17,8 +18,10 @@ not run their declared ``duration_h``:
   as before), ``learnt, q=0.5`` (upper estimate and quantile from the history, reserve the
   median, deadlines on the reserved run), ``guard`` (``duration_deadline: upper``: the
   upper estimate must meet the deadline), ``guard 0.9`` (``duration_deadline: 0.9``: the
-  run at the 0.9 quantile must), ``q=0.9`` (reserve the 0.9 quantile), ``6 h``
-  (re-plan every 6 h instead of nightly);
+  run at the 0.9 quantile must), ``q=0.9`` (reserve the 0.9 quantile), ``6 h`` / ``3 h``
+  (re-plan every 6 or 3 h instead of nightly), ``on end`` (also re-plan the moment a run is
+  seen off its plan: ``replay_policy(..., replan_on_end=True)``); the ``exact*`` columns
+  replay exact run times, nightly or every 6 or 3 h;
 - kept = (fifo - policy) / (fifo - perfect foresight) in realised kg CO2, where perfect
   foresight knew the actual signals and the real run times, and fifo ran the real times;
   ``killed in range`` counts jobs killed at their limit although they ran within the upper
@@ -29,6 +32,7 @@ not run their declared ``duration_h``:
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -227,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
                              "the others on drawn run times")
     parser.add_argument("--series", nargs="+", choices=("CAISO", "GB", "DE"),
                         default=["CAISO", "GB", "DE"])
-    parser.add_argument("--out", type=Path, help="also write the table here")
+    parser.add_argument("--out", type=Path, help="also write the table here, and the "
+                        "unrounded kept fractions beside it (.json), to pool runs")
     args = parser.parse_args(argv)
     chosen = [p for p in POLICIES if p.key in args.policies]
     exact = tuple(p for p in chosen if p in EXACT)
@@ -275,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
           f"noise {foresight_late[1]}")
     if args.out:
         args.out.write_text(table + "\n")
+        args.out.with_suffix(".json").write_text(json.dumps(kept, indent=1) + "\n")
     return 0
 
 
