@@ -101,6 +101,7 @@ NOISE = (Policy("fixed", "fixed 10 %", None, ""),
          Policy("guard-6h", "learnt, q=0.5, guard, 6 h", 0.5, "upper", 6.0),
          Policy("guard-end", "guard, nightly + on end", 0.5, "upper", 24.0, True),
          Policy("guard-6h-end", "guard, 6 h + on end", 0.5, "upper", 6.0, True),
+         Policy("guard90-end", "guard 0.9, nightly + on end", 0.5, 0.9, 24.0, True),
          Policy("guard-3h-end", "guard, 3 h + on end", 0.5, "upper", 3.0, True),
          Policy("q50-end", "learnt, q=0.5, nightly + on end", 0.5, "reserved", 24.0, True),
          Policy("q50-6h-end", "learnt, q=0.5, 6 h + on end", 0.5, "reserved", 6.0, True))
