@@ -259,11 +259,13 @@ def replay_policy(replay: Scenario, actual: Scenario, forecaster: Forecaster, po
     the runs it starts before its next run; Slurm runs them with the real run times
     ``actual_h`` (hours at the fastest mode, by job; default: each job's ``duration_h``), as
     :mod:`greenslot.analysis.execution` replays. With ``replan_on_end`` the planner also runs
-    at the slot a committed job really ends when that is not where its plan ended (early: its
-    GPUs are free now; late, or held back: what was planned behind it moved), so a plan
-    commits only the runs it starts before the next such end. Why: with real run times a
-    nightly plan leaves freed GPUs idle for hours, and every later start it committed was
-    chosen on a cluster that no longer exists. A ``baseline`` solver (``best_window``) runs
+    the moment a committed run is seen off its plan: at its real end when it ends early (its
+    GPUs are free now), and at its planned end when it has not ended by then (what was planned
+    behind it must move; it is then pinned to its time limit) and again at its real end. A
+    plan commits only the runs it starts before the next such moment, so every plan uses only
+    what was known when it was made. Why: with real run times a nightly plan leaves freed GPUs
+    idle for hours, and every later start it committed was chosen on a cluster that no longer
+    exists. A ``baseline`` solver (``best_window``) runs
     as it is, without the validator's fallback. Runs ending after their deadlines are counted
     in :attr:`Replay.missed_deadlines`, jobs killed at their limit in :attr:`Replay.killed`;
     every other rule must hold.
