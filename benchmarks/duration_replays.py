@@ -1,7 +1,8 @@
 """Replay the README's weeks with real run-time noise; print the duration-policy table.
 
     python -m benchmarks.duration_replays [--data ../shared/data] [--weeks 2020-01-20 ...]
-                                          [--seeds 0] [--out table.md]
+                                          [--seeds 0] [--continuation] [--out table.md]
+                                          [--policies KEY ...] [--series CAISO GB DE]
 
 The weeks, series, jobs and forecasts are those of :mod:`benchmarks.simulate_replays`
 (CAISO MOER on the SGIP provider's forecast, GB and DE carbon on our ``profile``
@@ -17,8 +18,10 @@ not run their declared ``duration_h``:
   as before), ``learnt, q=0.5`` (upper estimate and quantile from the history, reserve the
   median, deadlines on the reserved run), ``guard`` (``duration_deadline: upper``: the
   upper estimate must meet the deadline), ``guard 0.9`` (``duration_deadline: 0.9``: the
-  run at the 0.9 quantile must), ``q=0.9`` (reserve the 0.9 quantile), ``6 h``
-  (re-plan every 6 h instead of nightly);
+  run at the 0.9 quantile must), ``q=0.9`` (reserve the 0.9 quantile), ``6 h`` / ``3 h``
+  (re-plan every 6 or 3 h instead of nightly), ``on end`` (also re-plan the moment a run is
+  seen off its plan: ``replay_policy(..., replan_on_end=True)``); the ``exact*`` columns
+  replay exact run times, nightly or every 6 or 3 h;
 - kept = (fifo - policy) / (fifo - perfect foresight) in realised kg CO2, where perfect
   foresight knew the actual signals and the real run times, and fifo ran the real times;
   ``killed in range`` counts jobs killed at their limit although they ran within the upper
@@ -29,6 +32,7 @@ not run their declared ``duration_h``:
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -70,11 +74,38 @@ from greenslot.solvers.queue import missed_deadlines
 from greenslot.solvers.types import SolveOptions
 
 ZEUS = Path(str(resources.files("greenslot.data") / "run_times" / "zeus_epochs_to_target.csv"))
-POLICIES = (("fixed 10 %", None, "", 24.0), ("learnt, q=0.5", 0.5, "reserved", 24.0),
-            ("learnt, q=0.5, guard", 0.5, "upper", 24.0),
-            ("learnt, q=0.5, guard 0.9", 0.5, 0.9, 24.0),
-            ("learnt, q=0.9, guard", 0.9, "upper", 24.0),
-            ("learnt, q=0.5, guard, 6 h", 0.5, "upper", 6.0))
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How a column plans: the reserved quantile and deadline guard (None: as declared, no
+    history), how often it re-plans [h], and whether it also re-plans when a run ends off
+    plan."""
+
+    key: str
+    name: str
+    quantile: float | None
+    deadline: str | float
+    replan_h: float = 24.0
+    on_end: bool = False
+
+
+EXACT = (Policy("exact", "nightly", None, ""),
+         Policy("exact-6h", "6 h", None, "", 6.0),
+         Policy("exact-3h", "3 h", None, "", 3.0))
+NOISE = (Policy("fixed", "fixed 10 %", None, ""),
+         Policy("q50", "learnt, q=0.5", 0.5, "reserved"),
+         Policy("guard", "learnt, q=0.5, guard", 0.5, "upper"),
+         Policy("guard90", "learnt, q=0.5, guard 0.9", 0.5, 0.9),
+         Policy("q90", "learnt, q=0.9, guard", 0.9, "upper"),
+         Policy("guard-6h", "learnt, q=0.5, guard, 6 h", 0.5, "upper", 6.0),
+         Policy("guard-end", "guard, nightly + on end", 0.5, "upper", 24.0, True),
+         Policy("guard-6h-end", "guard, 6 h + on end", 0.5, "upper", 6.0, True),
+         Policy("guard90-end", "guard 0.9, nightly + on end", 0.5, 0.9, 24.0, True),
+         Policy("guard-3h-end", "guard, 3 h + on end", 0.5, "upper", 3.0, True),
+         Policy("q50-end", "learnt, q=0.5, nightly + on end", 0.5, "reserved", 24.0, True),
+         Policy("q50-6h-end", "learnt, q=0.5, 6 h + on end", 0.5, "reserved", 6.0, True))
+POLICIES = EXACT + NOISE
 
 
 @dataclass(frozen=True)
@@ -122,7 +153,8 @@ def _kept(run: Replay, fifo: float, best: float) -> float:
 
 
 def replay_case(folder: Path, forecaster: Forecaster, history_days: int,
-                actual_h: Mapping[str, float] | None, learnt: Path) -> dict:
+                actual_h: Mapping[str, float] | None, learnt: Path,
+                policies: tuple[Policy, ...]) -> dict:
     """Kept fraction, killed and late of every policy on one week, and foresight's late."""
     plain = load_scenario(folder)
     replay = replay_scenario(plain, history_days)
@@ -130,19 +162,19 @@ def replay_case(folder: Path, forecaster: Forecaster, history_days: int,
     known = with_actual_durations(replay, actual)
     best = replay_policy(known, plain, oracle, "perfect foresight", actual_h=actual)
     fifo, _ = _fifo_carbon(known)
-    row = {"foresight late": best.missed_deadlines}
-    policies = POLICIES if actual_h is not None else (("exact", None, "", 24.0),)
-    for name, quantile, deadline, replan in policies:
-        scenario = plain if quantile is None else load_scenario(with_keys(
-            folder, duration_history=str(learnt), duration_quantile=quantile,
-            duration_deadline=deadline))
+    row: dict = {"foresight late": best.missed_deadlines}
+    for policy in policies:
+        scenario = plain if policy.quantile is None else load_scenario(with_keys(
+            folder, duration_history=str(learnt), duration_quantile=policy.quantile,
+            duration_deadline=policy.deadline))
         planning = replay_scenario(scenario, history_days)
-        run = replay_policy(planning, scenario, forecaster, name, actual_h=actual,
-                            replan_hours=replan)
+        run = replay_policy(planning, scenario, forecaster, policy.name, actual_h=actual,
+                            replan_hours=policy.replan_h, replan_on_end=policy.on_end)
         in_range = sum(1 for j in run.killed
                        if (planning.job(j).duration_max_h or 0) >= actual[j] - 1e-9)
-        row[name] = Outcome(_kept(run, fifo, best.realised["carbon_kg"]), len(run.killed),
-                            in_range, run.missed_deadlines, len(run.schedule.unplaced))
+        row[policy.key] = Outcome(_kept(run, fifo, best.realised["carbon_kg"]),
+                                  len(run.killed), in_range, run.missed_deadlines,
+                                  len(run.schedule.unplaced))
     return row
 
 
@@ -194,47 +226,62 @@ def main(argv: list[str] | None = None) -> int:
                         help="CAISO at 30 min with 28 history days, planned on SGIP continued "
                              "by our profile (else: the README's 15-min SGIP replay, SGIP then "
                              "the day before)")
-    parser.add_argument("--out", type=Path, help="also write the table here")
+    parser.add_argument("--policies", nargs="+", choices=[p.key for p in POLICIES],
+                        default=[p.key for p in POLICIES],
+                        help="columns to replay (default all): exact* on exact durations, "
+                             "the others on drawn run times")
+    parser.add_argument("--series", nargs="+", choices=("CAISO", "GB", "DE"),
+                        default=["CAISO", "GB", "DE"])
+    parser.add_argument("--out", type=Path, help="also write the table here, and the "
+                        "unrounded kept fractions beside it (.json), to pool runs")
     args = parser.parse_args(argv)
-    names = ["exact"] + [p[0] for p in POLICIES]
-    lines = ["| series, week from | seed | exact durations | "
-             + " | ".join(f"noise: {p[0]}" for p in POLICIES) + " |",
-             "|---|---|" + "---|" * len(names)]
-    kept: dict[str, list[float]] = {name: [] for name in names}
-    totals = {name: [0, 0, 0] for name in names}  # killed, killed in range, late
+    chosen = [p for p in POLICIES if p.key in args.policies]
+    exact = tuple(p for p in chosen if p in EXACT)
+    noise = tuple(p for p in chosen if p in NOISE)
+    lines = ["| series, week from | seed | " + " | ".join(
+        f"{'exact' if p in EXACT else 'noise'}: {p.name}" for p in chosen) + " |",
+             "|---|---|" + "---|" * len(chosen)]
+    kept: dict[str, list[float]] = {p.key: [] for p in chosen}
+    totals = {p.key: [0, 0, 0] for p in chosen}  # killed, killed in range, late
     foresight_late = [0, 0]  # exact, noise
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
         for label, folder, forecaster, history in _cases(args.data, work, tuple(args.weeks),
                                                           args.continuation):
+            if label.split()[0] not in args.series:
+                continue
             for seed in args.seeds:
                 learnt, drawn = split_history(ZEUS, seed, folder)
                 plain = load_scenario(folder)
                 actual_h = draw_actual_hours(plain, load_duration_history(drawn), seed)
-                exact = replay_case(folder, forecaster, history, None, learnt)
-                noisy = replay_case(folder, forecaster, history, actual_h, learnt)
-                foresight_late[0] += exact["foresight late"]
-                foresight_late[1] += noisy["foresight late"]
-                row = {"exact": exact["exact"], **{p[0]: noisy[p[0]] for p in POLICIES}}
-                for name, outcome in row.items():
-                    kept[name].append(outcome.kept)
-                    totals[name][0] += outcome.killed
-                    totals[name][1] += outcome.killed_in_range
-                    totals[name][2] += outcome.late
+                row: dict = {}
+                if exact:
+                    row.update(replay_case(folder, forecaster, history, None, learnt, exact))
+                    foresight_late[0] += row.pop("foresight late")
+                if noise:
+                    row.update(replay_case(folder, forecaster, history, actual_h, learnt,
+                                           noise))
+                    foresight_late[1] += row.pop("foresight late")
+                for key, outcome in row.items():
+                    kept[key].append(outcome.kept)
+                    totals[key][0] += outcome.killed
+                    totals[key][1] += outcome.killed_in_range
+                    totals[key][2] += outcome.late
                 lines.append(f"| {label} | {seed} | " + " | ".join(
-                    _cell(row[name]) for name in names) + " |")
+                    _cell(row[p.key]) for p in chosen) + " |")
                 print(lines[-1], file=sys.stderr, flush=True)
     lines.append("| **median kept** (min-max) | | " + " | ".join(
-        f"**{statistics.median(kept[n]):.2f}** ({min(kept[n]):.2f}-{max(kept[n]):.2f})"
-        for n in names) + " |")
+        f"**{statistics.median(kept[p.key]):.2f}** ({min(kept[p.key]):.2f}-"
+        f"{max(kept[p.key]):.2f})" for p in chosen) + " |")
     lines.append("| killed / killed in range / late, all weeks | | " + " | ".join(
-        "{} / {} / {}".format(*totals[n]) for n in names) + " |")
+        "{} / {} / {}".format(*totals[p.key]) for p in chosen) + " |")
     table = "\n".join(lines)
     print(table)
     print(f"perfect foresight late, all weeks: exact {foresight_late[0]}, "
           f"noise {foresight_late[1]}")
     if args.out:
         args.out.write_text(table + "\n")
+        args.out.with_suffix(".json").write_text(json.dumps(kept, indent=1) + "\n")
     return 0
 
 

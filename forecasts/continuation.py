@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import numpy as np
+import pandas as pd
 
 from greenslot.forecasts.forecaster import forecast_array
 
@@ -52,4 +53,56 @@ def continue_forecast(provider: np.ndarray, history: np.ndarray, slot: timedelta
     return blend_continuation(provider, ours, slot, blend_hours)
 
 
-__all__ = ["DEFAULT_BLEND_HOURS", "blend_continuation", "continue_forecast"]
+def _step(index: pd.DatetimeIndex) -> pd.Timedelta | None:
+    """The most common interval between rows; None with fewer than two rows."""
+    if len(index) < 2:
+        return None
+    return pd.Series(index[1:] - index[:-1]).mode().iloc[0]
+
+
+def continue_table(table: pd.DataFrame, history: pd.DataFrame, end: pd.Timestamp,
+                   method: str = "profile", blend_hours: float = DEFAULT_BLEND_HOURS
+                   ) -> tuple[pd.DataFrame, pd.Timestamp | None]:
+    """A provider's answer (rows by UTC interval start) continued to ``end`` from ``history``.
+
+    Rows are added after the provider's last row, at its interval, up to ``end``: each column
+    forecast by ``method`` from ``history`` (the site's past values; see
+    :func:`greenslot.forecasts.fallback.from_history`) and blended from the provider's last
+    value (:func:`blend_continuation`). The provider's rows are kept as they are, gaps
+    included: only the time after its last row is ours. Returns the table and the first
+    continued interval start (None when the provider already reaches ``end``).
+    """
+    # here, not at the top: the fallback brings the HTTP stack, which simulate never needs
+    from greenslot.forecasts.fallback import from_history
+
+    if table.empty:
+        return table, None
+    index = pd.DatetimeIndex(table.index).tz_convert("UTC")
+    table = table.set_axis(index).sort_index()
+    history_index = pd.DatetimeIndex(history.index).tz_convert("UTC")
+    step = _step(index.sort_values()) or _step(history_index)
+    if step is None:
+        return table, None
+    last = index.max()
+    if last + step >= end:
+        return table, None
+    target = pd.date_range(index.min(), end, freq=step, inclusive="left")
+    ours = from_history(history.set_axis(history_index), target[0], end, method)
+    ours_step = _step(pd.DatetimeIndex(ours.index)) or step
+    if ours_step >= step:  # ours is coarser: each of its values holds over its interval
+        ours = ours.reindex(ours.index.union(target)).ffill().reindex(target)
+    else:  # ours is finer: the mean over each of the provider's intervals
+        ours = ours.resample(step, origin=target[0]).mean().reindex(target)
+    after = target > last
+    continued = {}
+    for column in table.columns:
+        provider = table[column].reindex(target).to_numpy(dtype=float)
+        mine = ours[column].to_numpy(dtype=float) if column in ours else np.full(
+            len(target), np.nan)
+        continued[column] = blend_continuation(provider, mine, step.to_pytimedelta(),
+                                               blend_hours)[after]
+    extra = pd.DataFrame(continued, index=target[after])
+    return pd.concat([table, extra]).rename_axis("time"), target[after][0]
+
+
+__all__ = ["DEFAULT_BLEND_HOURS", "blend_continuation", "continue_forecast", "continue_table"]

@@ -52,12 +52,12 @@ def site_forecast(provider: str, start: pd.Timestamp, end: pd.Timestamp,
         message = (f"{exc}; no cached answer either, so using our own forecaster ({method}) "
                    f"from history up to {history.index[-1].isoformat()}")
         logger.warning("%s", message)
-        return SiteForecast(_from_history(history, start, end, method), "forecaster",
+        return SiteForecast(from_history(history, start, end, method), "forecaster",
                             (message,), failure=str(exc))
     return SiteForecast(result.table, result.source, result.warnings, result.fetched_at)
 
 
-def _from_history(history: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,
+def from_history(history: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,
                   method: str) -> pd.DataFrame:
     """History inside the window as it is, then each column forecast to the window's end."""
     index = pd.DatetimeIndex(history.index).tz_convert("UTC")

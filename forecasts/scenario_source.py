@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from greenslot.forecasts.continuation import DEFAULT_BLEND_HOURS, continue_table
 from greenslot.forecasts.errors import QueryError
 from greenslot.forecasts.fallback import SiteForecast, site_forecast
 from greenslot.forecasts.fetch import FetchOptions
@@ -91,7 +92,31 @@ class ProviderForecasts:
         columns = [c for c in got.table.columns]
         record = _record(entry, got, now)
         _warn(entry, got, record, columns)
-        return ResolvedForecast(_as_table(entry, got.table), {c: record for c in columns})
+        table = got.table
+        if got.source != "forecaster" and history is not None:
+            table = _continued(entry, table, history, pd.Timestamp(grid.end), record)
+        return ResolvedForecast(_as_table(entry, table), {c: record for c in columns})
+
+
+def _continued(entry: ProviderEntry, table: pd.DataFrame, history: pd.DataFrame,
+               end: pd.Timestamp, record: dict[str, Any]) -> pd.DataFrame:
+    """The provider's answer continued by our forecaster where it ends before ``end``.
+
+    Why: providers forecast hours (SGIP 3 h, others a day or two) while a plan may look 48 h
+    ahead; without this the plan fails with ``forecast_gap``, or, holding the last value,
+    plans the tail on nothing. Past its last row the series is ours from the site's history,
+    blended from the provider's last value
+    (:func:`greenslot.forecasts.continuation.continue_table`); the record says from when.
+    """
+    table, first = continue_table(table, history, end, entry.method)
+    if first is not None:
+        record.update(continued_from=first.isoformat(), continued_by=entry.method,
+                      continued_blend_hours=DEFAULT_BLEND_HOURS)
+        logger.warning("site %s: %s from %s until %s, then our forecaster (%s) on %s, "
+                       "blended over %g h", entry.site, ", ".join(table.columns),
+                       entry.provider, first.isoformat(), entry.method, entry.history_display,
+                       DEFAULT_BLEND_HOURS)
+    return table
 
 
 def _history(entry: ProviderEntry) -> pd.DataFrame | None:

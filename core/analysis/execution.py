@@ -69,6 +69,14 @@ class Cluster:
             raise ValueError(f"{job.job_id}: no curve row at {a.power_limit_w:g} W")
         return mode
 
+    def limit_slots(self, a: Assignment) -> int:
+        """Slots from the start of ``a`` (a planned assignment) to its Slurm time limit."""
+        job = self.scenario.job(a.job_id)
+        slot_h = self.scenario.grid.slot_hours
+        planned_minutes = (a.end_slot - a.start_slot) * slot_h * 60
+        limit_h = time_limit_minutes(job, self.mode(job, a), planned_minutes) / 60
+        return max(1, math.ceil(limit_h / slot_h - 1e-9))
+
     def run(self, a: Assignment) -> Ran | None:
         """Start ``a`` (a planned assignment, replay slots) as Slurm would; None if a
         dependency was killed (``afterok`` then never starts it)."""

@@ -36,7 +36,7 @@ from greenslot.forecasts.forecaster import forecast_array
 from greenslot.model.accounting import account
 from greenslot.model.errors import InvalidScheduleError
 from greenslot.model.scenario import Job, Scenario, SiteSeries
-from greenslot.model.schedule import Schedule, Unplaced, dependency_not_placed
+from greenslot.model.schedule import Assignment, Schedule, Unplaced, dependency_not_placed
 from greenslot.model.timegrid import TimeGrid
 from greenslot.model.validator import validate
 from greenslot.pipeline.steps import solve_checked, with_explained_unplaced
@@ -188,12 +188,15 @@ def replay_scenario(scenario: Scenario, history_days: int = 1) -> Scenario:
 
 
 def _night_jobs(replay: Scenario, cluster: Cluster, believed: Mapping[str, int], first: int,
-                step: int, n: int, missed: dict[str, str]) -> tuple[Job, ...]:
+                step: int, n: int, missed: dict[str, str],
+                limits: Mapping[str, int] | None = None) -> tuple[Job, ...]:
     """The jobs the planner sees at slot ``first``, in the scenario's order.
 
     Jobs Slurm still runs (or holds, delayed behind a late job) are pinned where they run, for
-    as long as the planner believes: their planned length from their real start, and at least
-    one more slot when they are still running past it (it cannot know when a late job ends).
+    as long as the planner believes: their planned length from their real start, and when
+    they are still running past it (it cannot know when a late job ends) at least one more
+    slot, or, given ``limits`` (slots to each job's time limit), to their limit: the longest
+    they can still run, so nothing is planned to wait behind them.
     """
     grid = replay.grid
     now, next_plan = grid.time_of(first), grid.time_of(first + step)
@@ -203,7 +206,10 @@ def _night_jobs(replay: Scenario, cluster: Cluster, believed: Mapping[str, int],
         if ran is not None:
             a = ran.assignment
             if a.end_slot > first:  # still running, or held back: pinned as it runs
-                end = max(a.start_slot + believed[job.job_id], first + 1)
+                end = a.start_slot + believed[job.job_id]
+                if end <= first:  # running past its plan
+                    end = max(a.start_slot + limits[job.job_id], first + 1) if limits \
+                        else first + 1
                 end = min(end, first + n)
                 rt = cluster.mode(job, a).relative_throughput
                 jobs.append(dataclasses.replace(
@@ -245,14 +251,21 @@ def replay_policy(replay: Scenario, actual: Scenario, forecaster: Forecaster, po
                   solver: str = "greedy", options: SolveOptions | None = None,
                   plan_hours: float = 48.0, baseline: bool = False,
                   actual_h: Mapping[str, float] | None = None,
-                  replan_hours: float = 24.0) -> Replay:
+                  replan_hours: float = 24.0, replan_on_end: bool = False) -> Replay:
     """Run the re-planning loop of the module docstring with ``forecaster``.
 
     ``actual`` is the full scenario (history days included) the forecaster reads; ``replay``
     its period after them. The planner runs every ``replan_hours`` (24: nightly) and commits
     the runs it starts before its next run; Slurm runs them with the real run times
     ``actual_h`` (hours at the fastest mode, by job; default: each job's ``duration_h``), as
-    :mod:`greenslot.analysis.execution` replays. A ``baseline`` solver (``best_window``) runs
+    :mod:`greenslot.analysis.execution` replays. With ``replan_on_end`` the planner also runs
+    the moment a committed run is seen off its plan: at its real end when it ends early (its
+    GPUs are free now), and at its planned end when it has not ended by then (what was planned
+    behind it must move; it is then pinned to its time limit) and again at its real end. A
+    plan commits only the runs it starts before the next such moment, so every plan uses only
+    what was known when it was made. Why: with real run times a nightly plan leaves freed GPUs
+    idle for hours, and every later start it committed was chosen on a cluster that no longer
+    exists. A ``baseline`` solver (``best_window``) runs
     as it is, without the validator's fallback. Runs ending after their deadlines are counted
     in :attr:`Replay.missed_deadlines`, jobs killed at their limit in :attr:`Replay.killed`;
     every other rule must hold.
@@ -265,31 +278,64 @@ def replay_policy(replay: Scenario, actual: Scenario, forecaster: Forecaster, po
     plan_slots = max(day, math.ceil(plan_hours / grid.slot_hours - 1e-9), step)
     cluster = Cluster(replay, actual_h or {})
     believed: dict[str, int] = {}
+    limits: dict[str, int] = {}  # slots from a run's start to its time limit
+    off_plan: set[int] = set()  # slots where a committed run is seen to be off its plan
     missed: dict[str, str] = {}
     reasons: dict[str, str] = {}
     nights = 0
-    for first in range(0, grid.n_slots, step):
+    first = 0
+    while first < grid.n_slots:
+        regular = (first // step + 1) * step  # the next re-plan on the clock
         n = min(plan_slots, grid.n_slots - first)
-        jobs = _night_jobs(replay, cluster, believed, first, step, n, missed)
+        jobs = _night_jobs(replay, cluster, believed, first, regular - first, n, missed,
+                           limits if replan_on_end else None)
         if not any(not j.pinned for j in jobs):
+            first = _next_plan(first, regular, off_plan, replan_on_end)
             continue
         series = {site: forecaster(actual, site, offset + first, n) for site in replay.series}
         night = window(replay, first, n, series, jobs)
         result = (with_explained_unplaced(night, get_solver(solver)(night, options))
                   if baseline else solve_checked(night, solver, options).result)
         nights += 1
-        for a in result.schedule.assignments:
-            if a.job_id in cluster.ran or a.start_slot >= step:
+        upto = _next_plan(first, regular, off_plan, replan_on_end)
+        # by start when re-planning on ends, so a run that ends off plan stops later commits
+        order = (sorted(result.schedule.assignments, key=lambda a: a.start_slot)
+                 if replan_on_end else result.schedule.assignments)
+        for a in order:
+            if a.job_id in cluster.ran or a.start_slot + first >= upto:
                 continue
             planned = dataclasses.replace(a, start_slot=a.start_slot + first,
                                           end_slot=a.end_slot + first)
             believed[a.job_id] = planned.end_slot - planned.start_slot
-            if cluster.run(planned) is None:
+            ran = cluster.run(planned)
+            if ran is None:
                 killed = next(d for d in replay.job(a.job_id).depends_on
                               if cluster.ran.get(d) and cluster.ran[d].killed)
                 missed[a.job_id] = f"depends on {killed}, which was killed at its time limit"
+            else:
+                limits[a.job_id] = cluster.limit_slots(planned)
+                off_plan.update(_off_plan_slots(planned, ran.assignment))
+                upto = _next_plan(first, regular, off_plan, replan_on_end)
         reasons.update({u.job_id: u.reason for u in result.schedule.unplaced})
+        first = upto
     return _realised_replay(replay, cluster, policy, nights, reasons, missed)
+
+
+def _off_plan_slots(planned: Assignment, ran: Assignment) -> tuple[int, ...]:
+    """When a run is seen to be off its plan: it ends early (its real end), or it has not
+    ended at its planned end (then, and again at its real end, when its GPUs come free)."""
+    if ran.end_slot < planned.end_slot:
+        return (ran.end_slot,)
+    if ran.end_slot > planned.end_slot:
+        return (planned.end_slot, ran.end_slot)
+    return ()
+
+
+def _next_plan(first: int, regular: int, off_plan: set[int], replan_on_end: bool) -> int:
+    """The slot of the next re-plan after ``first``: the clock's, or an earlier off-plan end."""
+    if not replan_on_end:
+        return regular
+    return min([regular, *(t for t in off_plan if first < t < regular)])
 
 
 def _realised_replay(replay: Scenario, cluster: Cluster, policy: str, nights: int,
@@ -338,7 +384,7 @@ def simulate(scenario: Scenario, forecaster: Forecaster, forecaster_name: str,
              solver: str = "greedy", options: SolveOptions | None = None,
              plan_hours: float = 48.0, history_days: int = 1,
              actual_h: Mapping[str, float] | None = None,
-             replan_hours: float = 24.0) -> Simulation:
+             replan_hours: float = 24.0, replan_on_end: bool = False) -> Simulation:
     """Replay ``scenario`` (forecast files = actual signals) with and without foresight.
 
     Policies: the plan on ``forecaster``, ``best_window`` on the same forecast, the plan with
@@ -347,15 +393,20 @@ def simulate(scenario: Scenario, forecaster: Forecaster, forecaster_name: str,
     its ``duration_h``): the plans reserve what the scenario says (its
     ``duration_quantile``), Slurm runs the real times, and perfect foresight knows both the
     signals and the real times. ``fifo`` runs the real times offline, never killed.
+    ``replan_hours`` and ``replan_on_end`` (:func:`replay_policy`) apply to the plan on the
+    forecast and to ``best_window``; perfect foresight re-plans on the clock only (it knows
+    every end in advance, so an end never surprises it).
     """
     replay = replay_scenario(scenario, history_days)
     known = with_actual_durations(replay, actual_h or {j.job_id: j.duration_h
                                                        for j in replay.jobs})
     runs = [replay_policy(replay, scenario, forecaster, f"plan on {forecaster_name}", solver,
-                          options, plan_hours, actual_h=actual_h, replan_hours=replan_hours),
+                          options, plan_hours, actual_h=actual_h, replan_hours=replan_hours,
+                          replan_on_end=replan_on_end),
             replay_policy(replay, scenario, forecaster, f"best_window on {forecaster_name}",
                           "best_window", SolveOptions(), plan_hours, baseline=True,
-                          actual_h=actual_h, replan_hours=replan_hours),
+                          actual_h=actual_h, replan_hours=replan_hours,
+                          replan_on_end=replan_on_end),
             replay_policy(known, scenario, oracle, "perfect foresight", solver, options,
                           plan_hours, actual_h=actual_h, replan_hours=replan_hours)]
     fifo = solve_fifo(known, SolveOptions()).schedule

@@ -74,6 +74,9 @@ def add_parsers(verbs) -> None:
     s.add_argument("--replan-hours", type=float, default=24.0, metavar="H",
                    help="re-plan every H hours (default 24: nightly); each plan commits what it "
                         "starts before the next")
+    s.add_argument("--replan-on-end", action="store_true",
+                   help="also re-plan when a committed job really ends off its plan (early: "
+                        "its GPUs are free; late or held back: what follows it moved)")
     real = s.add_mutually_exclusive_group()
     real.add_argument("--actual-durations", type=Path, default=None, metavar="FILE",
                       help="CSV job_id,actual_h: the real run time of every job [h at the "
@@ -154,7 +157,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
                                      args.seed)
     options = SolveOptions(time_limit_s=args.time_limit, threads=args.threads)
     simulation = simulate(scenario, forecaster, args.forecaster, args.solver, options,
-                          args.plan_hours, args.history_days, actual_h, args.replan_hours)
+                          args.plan_hours, args.history_days, actual_h, args.replan_hours,
+                          args.replan_on_end)
     if args.json:
         emit({run.policy: {**run.realised,
                            "placed": len(run.schedule.assignments),

@@ -104,7 +104,10 @@ def test_no_run_within_its_declared_range_outlives_its_limit(duration_h, spread,
     mode = PowerMode(200, 200, throughput)
     planned_minutes = math.ceil(job.planned_h / throughput * 4 - 1e-9) * 15
     real_minutes = (duration_h + within * (top - duration_h)) / throughput * 60
-    assert real_minutes + TIME_GRACE_MINUTES <= time_limit_minutes(job, mode, planned_minutes)
+    # 1e-9 min: the float noise time_limit_minutes rounds away (and Slurm's replay ignores);
+    # Hypothesis found 60.00000000000006 min against a 60 min upper estimate plus grace.
+    limit = time_limit_minutes(job, mode, planned_minutes)
+    assert real_minutes + TIME_GRACE_MINUTES <= limit + 1e-9
 
 
 def _time_minutes(args: list[str]) -> int:
