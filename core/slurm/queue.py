@@ -101,6 +101,10 @@ class QueueJob:
     # CPUs and memory [MB] of the whole allocation (``tres_alloc_str``; None while pending).
     cpus_alloc: int | None = None
     memory_alloc_mb: int | None = None
+    # What the job asks for on each node: ``--cpus-per-task`` and memory [MB] (``--mem``, or
+    # ``--mem-per-cpu`` / the site's ``DefMemPerCPU`` times its CPUs a task); None: unset.
+    cpus_per_task: int | None = None
+    memory_per_node_mb: int | None = None
 
     @property
     def owned(self) -> bool:
@@ -199,6 +203,16 @@ def tres_cpus_memory(text: Any) -> tuple[int | None, int | None]:
             else None)
 
 
+def _memory_per_node(raw: dict) -> int | None:
+    """Memory a job asks for on each node [MB]: ``memory_per_node``, else ``memory_per_cpu``
+    times its CPUs a task (one task a node, as greenslot plans it)."""
+    per_node = slurm_number(raw.get("memory_per_node"))
+    if per_node:
+        return per_node
+    per_cpu = slurm_number(raw.get("memory_per_cpu"))
+    return per_cpu * (slurm_number(raw.get("cpus_per_task")) or 1) if per_cpu else None
+
+
 def _gpus_by_node(value: Any) -> tuple[int, ...]:
     if not isinstance(value, list):
         return ()
@@ -239,6 +253,8 @@ def parse_squeue_json(text: str) -> list[QueueJob]:
             gpus_by_node=_gpus_by_node(raw.get("gres_detail")),
             cpus_alloc=tres_cpus_memory(raw.get("tres_alloc_str"))[0],
             memory_alloc_mb=tres_cpus_memory(raw.get("tres_alloc_str"))[1],
+            cpus_per_task=slurm_number(raw.get("cpus_per_task")),
+            memory_per_node_mb=_memory_per_node(raw),
         ))
     return jobs
 

@@ -16,6 +16,7 @@ from greenslot.model.validator import validate
 from greenslot.pipeline.steps import plan
 from greenslot.slurm.capacity import conflicts
 from greenslot.slurm.foreign import ForeignLoad, Hold, foreign_holds, with_foreign_load
+from greenslot.slurm.intake import OptIn, take_queue
 from greenslot.slurm.queue import parse_squeue_json, tres_cpus_memory
 from tests.helpers.scenarios import START, base_config, hourly_forecast, write_scenario
 
@@ -91,3 +92,31 @@ def test_submit_counts_a_foreign_jobs_cores_and_memory(scenario):
     assert conflicts([job], [job], {"n1": 2}, ForeignLoad((fits,)), declared) == []
     # A plan whose nodes declare neither is checked on GPUs only, as before.
     assert conflicts([job], [job], {"n1": 2}, ForeignLoad((cores,))) == []
+
+
+@pytest.mark.parametrize("shape", ["22.05", "23.02+"])
+def test_a_queued_job_asks_for_its_cores_and_memory(scenario, shape):
+    def number(value):
+        return value if shape == "22.05" else {"set": True, "infinite": False, "number": value}
+
+    base = {"name": "q", "job_state": "PENDING" if shape == "22.05" else ["PENDING"],
+            "state_reason": "JobHeldUser", "comment": "greenslot:queue,duration_h=1",
+            "time_limit": number(60), "node_count": number(1), "user_name": "alice",
+            "tres_per_node": "gres:gpu:1" if shape == "22.05" else "gres/gpu:1",
+            "partition": "gpu", "nodes": ""}
+    raw = [base | {"job_id": 11, "cpus_per_task": number(6), "memory_per_node": number(20000)},
+           # --mem-per-cpu (or DefMemPerCPU) times the CPUs of its one task a node
+           base | {"job_id": 12, "cpus_per_task": number(3), "memory_per_cpu": number(9000)},
+           base | {"job_id": 13}]
+    live, _ = take_queue(scenario, parse_squeue_json(json.dumps({"jobs": raw})), OptIn())
+    asked = {j.job_id: (j.cpus_per_task, j.mem_mb) for j in live.jobs}
+    assert asked["slurm-11"] == (6, 20000) and asked["slurm-12"] == (3, 27000)
+    assert asked["slurm-13"] == (None, None)
+    # By GPUs (3 of 4) and default cores, "one", slurm-11 and slurm-12 would all take the clean
+    # slot 0; by what they ask (4, 6 and 3 of 8 cores; 8, 20 and 27 of 32 GB) no two can share
+    # a node, so only two run there.
+    live = live.replace(jobs=tuple(j for j in live.jobs if j.job_id != "slurm-13"))
+    result = plan(live, solver="greedy")
+    assert validate(live, result.schedule) == []
+    in_first = [a.job_id for a in result.schedule.assignments if a.start_slot == 0]
+    assert len(result.schedule.assignments) == 3 and len(in_first) == 2
