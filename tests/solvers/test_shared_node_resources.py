@@ -4,6 +4,7 @@ to the cores and memory, and the validator rejects a plan that does not."""
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from pathlib import Path
 
@@ -167,3 +168,17 @@ def test_constructive_plans_never_overfill_cores_or_memory(jobs):
                     cores[i, a.start_slot:a.end_slot] += job.cpus_per_task
                     memory[i, a.start_slot:a.end_slot] += job.mem_mb or 0
             assert cores.max(initial=0) <= 8 and memory.max(initial=0) <= 64000, solver
+
+
+def test_a_job_left_out_for_cores_is_explained_as_such(tmp_path):
+    # Two 6-core jobs on one 8-core node, both in slot 2's hour only: one fits, the other is
+    # left out, and the reason names cores, not GPUs only (3 of the 4 are free).
+    jobs = [{"job_id": k, "gpus": 1, "duration_h": 1, "cpus_per_task": 6} for k in "ab"]
+    scenario = _scenario(tmp_path, jobs, memory_mb=None)
+    one_node = scenario.replace(nodes=scenario.nodes[:1])
+    one_slot = one_node.replace(jobs=tuple(
+        dataclasses.replace(j, release=one_node.grid.time_of(2),
+                            deadline=one_node.grid.time_of(3)) for j in one_node.jobs))
+    (lost,) = plan(one_slot, solver="greedy").schedule.unplaced
+    assert lost.reason.startswith("no free GPUs, CPU cores or memory on the 1 matching "
+                                  "node(s) (n1)"), lost.reason
