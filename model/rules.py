@@ -73,13 +73,33 @@ def node_allowed(scenario: Scenario, job: Job, node: Node) -> bool:
     return bool(allowed_modes(job, scenario.gpu_type(node.gpu_type)))
 
 
+# Tasks a job runs on each of its nodes. greenslot submits ``--nodes=N`` and no ``--ntasks``,
+# for which Slurm's default is one task a node; the cores a job holds on a node are therefore
+# ``cpus_per_task`` (Slurm's default of one CPU a task where the job does not say).
+TASKS_PER_NODE = 1
+
+
+def cpus_on_node(job: Job) -> int:
+    """CPU cores the job holds on each of its nodes: ``cpus_per_task`` (default 1) a task,
+    :data:`TASKS_PER_NODE` tasks a node. Summed over the jobs sharing a node at a time, it
+    must stay within the node's declared ``cpus``."""
+    return (job.cpus_per_task or 1) * TASKS_PER_NODE
+
+
+def memory_on_node_mb(job: Job) -> int:
+    """Memory the job holds on each of its nodes [MB]: its ``mem`` (Slurm's ``--mem`` is per
+    node). A job that gives none counts 0: what Slurm then grants depends on the site's
+    ``DefMemPerCPU``/``DefMemPerNode``, which the scenario does not know."""
+    return job.mem_mb or 0
+
+
 def fits_node_resources(job: Job, node: Node) -> bool:
-    """Whether the job's CPUs (``cpus_per_task``, one task a node) and memory (``mem_mb`` a
-    node) fit what the node declares; a resource the node does not declare is not checked."""
-    if job.cpus_per_task is not None and node.cpus is not None and job.cpus_per_task > node.cpus:
+    """Whether the job's CPUs and memory on a node (:func:`cpus_on_node`,
+    :func:`memory_on_node_mb`) fit what the node declares, alone; a resource the node does not
+    declare is not checked. Jobs sharing a node are checked together by the validator."""
+    if node.cpus is not None and cpus_on_node(job) > node.cpus:
         return False
-    return not (job.mem_mb is not None and node.memory_mb is not None
-                and job.mem_mb > node.memory_mb)
+    return not (node.memory_mb is not None and memory_on_node_mb(job) > node.memory_mb)
 
 
 def earliest_start_slot(grid: TimeGrid, job: Job) -> int:

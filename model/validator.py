@@ -197,25 +197,39 @@ def _check_dependencies(scenario: Scenario, schedule: Schedule) -> list[Violatio
 
 
 def _check_capacity(scenario: Scenario, schedule: Schedule) -> list[Violation]:
+    """GPUs, and CPU cores and memory where a node declares them, summed over the jobs that
+    share each node in each slot (a job's own demand is :func:`rules.shape_on`,
+    :func:`rules.cpus_on_node` and :func:`rules.memory_on_node_mb` on each of its nodes)."""
     n_slots = scenario.grid.n_slots
-    used = np.zeros((len(scenario.nodes), n_slots), dtype=int)
-    for a in schedule.assignments:
-        job = scenario.job(a.job_id)
-        for name in a.nodes:
-            node = scenario.node(name)
-            slots = a.slots_in_horizon(n_slots)
-            used[scenario.node_position(name), slots.start:slots.stop] += (
-                rules.shape_on(job, node)[1])
+    resources = (("GPUs", lambda job, node: rules.shape_on(job, node)[1],
+                  lambda node: node.gpus),
+                 ("CPU cores", lambda job, node: rules.cpus_on_node(job),
+                  lambda node: node.cpus),
+                 ("MB of memory", lambda job, node: rules.memory_on_node_mb(job),
+                  lambda node: node.memory_mb))
     found = []
-    for i, node in enumerate(scenario.nodes):
-        over = np.nonzero(used[i] > node.gpus)[0]
-        if len(over):
-            t = int(over[0])
-            who = sorted(a.job_id for a in schedule.assignments
-                         if node.name in a.nodes and t in a.slots_in_horizon(n_slots))
-            found.append(Violation("capacity", None,
-                                   f"node {node.name} holds {used[i, t]} GPUs of {node.gpus} in "
-                                   f"slot {t} ({', '.join(who)})"))
+    for unit, demand, capacity in resources:
+        limits = [capacity(node) for node in scenario.nodes]
+        if all(limit is None for limit in limits):
+            continue
+        used = np.zeros((len(scenario.nodes), n_slots), dtype=np.int64)
+        for a in schedule.assignments:
+            job = scenario.job(a.job_id)
+            slots = a.slots_in_horizon(n_slots)
+            for name in a.nodes:
+                used[scenario.node_position(name), slots.start:slots.stop] += (
+                    demand(job, scenario.node(name)))
+        for i, node in enumerate(scenario.nodes):
+            if limits[i] is None:
+                continue
+            over = np.nonzero(used[i] > limits[i])[0]
+            if len(over):
+                t = int(over[0])
+                who = sorted(a.job_id for a in schedule.assignments
+                             if node.name in a.nodes and t in a.slots_in_horizon(n_slots))
+                found.append(Violation("capacity", None,
+                                       f"node {node.name} holds {used[i, t]} {unit} of "
+                                       f"{limits[i]} in slot {t} ({', '.join(who)})"))
     return found
 
 

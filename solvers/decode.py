@@ -169,7 +169,8 @@ def _pick_nodes(state: ClusterState, prep: Prepared, column) -> tuple[int, ...] 
     ids = np.array([i for i in prep.pools[column.pool].node_ids
                     if rules.node_allowed(prep.scenario, job, prep.scenario.nodes[i])])
     window = slice(column.start, column.end)
-    fits = (state.free[ids, window] >= column.gpus_each).all(axis=1)
+    fits = ~state.short(ids, column.gpus_each, rules.cpus_on_node(job),
+                        rules.memory_on_node_mb(job), window).any(axis=1)
     fits &= ~state.blocked[ids, window].any(axis=1)
     candidates = ids[fits]
     if len(candidates) < column.count:

@@ -247,7 +247,11 @@ def _taken_by_others(state: ClusterState, job: Job, earliest: int, latest_end: i
     others = _overlapping(scenario, placed, set(matching), None, earliest, latest_end,
                           job.job_id)
     who = f"jobs {_names(others)} hold them" if others else "other jobs hold them"
-    return (f"no free GPUs on the {len(matching)} matching node(s) ({_names(matching)}) "
+    # where nodes declare cores or memory, those may be what the others hold (summed per node)
+    what = ("GPUs, CPU cores or memory" if any(
+        scenario.node(n).cpus is not None or scenario.node(n).memory_mb is not None
+        for n in matching) else "GPUs")
+    return (f"no free {what} on the {len(matching)} matching node(s) ({_names(matching)}) "
             f"{span}: {who}; a higher priority or a wider window would help")
 
 

@@ -106,20 +106,50 @@ def add_pool_capacity(model: LinearModel, prep: Prepared, index: Index) -> None:
     """GPUs of single-node jobs fit on the w nodes that hold them; whole nodes for the rest.
 
     Per pool and slot: ``sum(gpus x over single-node columns) + pinned GPUs <= gpus_per_node
-    * w`` and ``sum(node count x over multi-node columns) + w <= available nodes``.
+    * w`` and ``sum(node count x over multi-node columns) + w <= available nodes``; where the
+    nodes declare CPU cores or memory and a job could exceed them, the same row for those.
     """
     keys = _pool_slot_keys(prep, index)
+    binding = _binding_resources(prep)
     seen = set()
     for key, positions in _groups(keys):
         p, t = divmod(key, prep.n_slots)
         seen.add((p, t))
-        _pool_slot_rows(model, prep, index, p, t, index.cover_column[positions])
+        _pool_slot_rows(model, prep, index, p, t, index.cover_column[positions], binding[p])
     for p, t in index.w:
         if (p, t) not in seen:
-            _pool_slot_rows(model, prep, index, p, t, np.zeros(0, dtype=np.int64))
+            _pool_slot_rows(model, prep, index, p, t, np.zeros(0, dtype=np.int64), binding[p])
 
 
-def _pool_slot_rows(model, prep, index, p, t, columns) -> None:
+# The per-node resources beside GPUs: row name, Column field, Pool capacity, Pool pinned use.
+RESOURCES = (("cpus", "cpus_each", "cpus", "fixed_cpus"),
+             ("memory", "memory_each_mb", "memory_mb", "fixed_memory_mb"))
+
+
+def _binding_resources(prep: Prepared) -> list[tuple[tuple[str, str, str, str], ...]]:
+    """Per pool: the resources (of :data:`RESOURCES`) that need rows of their own.
+
+    A node that declares no CPU cores or memory gets no row for it. Nor does one where no
+    single-node column and no pinned job asks for more of it per GPU than the node has per
+    GPU: then the GPU row already implies it (``sum(cpus) <= cpus per GPU * sum(gpus) <=
+    cpus * w``), so models of scenarios whose jobs fit their nodes' ratio keep their size.
+    """
+    found: list[list[tuple[str, str, str, str]]] = [[] for _ in prep.pools]
+    for resource in RESOURCES:
+        _, demand, capacity, fixed = resource
+        for pool in prep.pools:
+            have = getattr(pool, capacity)
+            if have is None:
+                continue
+            pinned = getattr(pool, fixed)
+            if (pinned is not None and (pinned * pool.gpus > have * pool.fixed_gpus).any()) or any(
+                    getattr(c, demand) * pool.gpus > have * c.gpus_each
+                    for c in prep.columns if c.pool == pool.index and not c.multi_node):
+                found[pool.index].append(resource)
+    return [tuple(f) for f in found]
+
+
+def _pool_slot_rows(model, prep, index, p, t, columns, binding=()) -> None:
     pool = prep.pools[p]
     single = [c for c in columns if not prep.columns[c].multi_node]
     multi = [c for c in columns if prep.columns[c].multi_node]
@@ -128,6 +158,13 @@ def _pool_slot_rows(model, prep, index, p, t, columns) -> None:
         model.add_row([*index.x[single], w],
                       [*(prep.columns[c].gpus_each for c in single), -pool.gpus],
                       -INF, -float(pool.fixed_gpus[t]), name=f"gpus[{p},{t}]")
+        # Cores and memory of single-node jobs fit on the same w nodes (summed, as GPUs are);
+        # multi-node jobs take whole nodes, which fit them alone (rules.node_allowed).
+        for name, demand, capacity, fixed in binding:
+            model.add_row([*index.x[single], w],
+                          [*(getattr(prep.columns[c], demand) for c in single),
+                           -float(getattr(pool, capacity))],
+                          -INF, -float(getattr(pool, fixed)[t]), name=f"{name}[{p},{t}]")
     if multi:
         extra = [w] if w is not None else []
         model.add_row([*index.x[multi], *extra],

@@ -56,6 +56,10 @@ class Families:
     wake_w: np.ndarray       # nodes a multi-node run wakes in a powered-down pool [W]
     transfer_kwh: np.ndarray
     start_ok: np.ndarray
+    # CPU cores and memory [MB] a run holds on each node: not in the bound (it drops those
+    # rows), carried so the columns it reads off are the prepared ones
+    cpus_each: np.ndarray | None = None
+    memory_each_mb: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -71,7 +75,10 @@ class Families:
                       power_limit_w=float(self.power_limit_w[f]), start=int(start),
                       length=int(self.length[f]), count=int(self.count[f]),
                       gpus_each=int(self.gpus_each[f]), extra_w=float(self.extra_w[f]),
-                      transfer_kwh=float(self.transfer_kwh[f]))
+                      transfer_kwh=float(self.transfer_kwh[f]),
+                      cpus_each=0 if self.cpus_each is None else int(self.cpus_each[f]),
+                      memory_each_mb=(0 if self.memory_each_mb is None
+                                      else int(self.memory_each_mb[f])))
 
 
 def build_families(prep: Prepared, state: ClusterState) -> Families:
@@ -109,13 +116,17 @@ def build_families(prep: Prepared, state: ClusterState) -> Families:
                                     ("length", length), ("count", count),
                                     ("gpus_each", each),
                                     ("extra_w", count * each * (mode.power_w - pool.gpu_idle_w)),
-                                    ("wake_w", wake), ("transfer_kwh", transfer)):
+                                    ("wake_w", wake), ("transfer_kwh", transfer),
+                                    ("cpus_each", rules.cpus_on_node(job)),
+                                    ("memory_each_mb", rules.memory_on_node_mb(job))):
                     rows[name].append(value)
                 ok_rows.append(ok)
-    ints = ("job", "pool", "site", "mode_index", "length", "count", "gpus_each")
+    ints = ("job", "pool", "site", "mode_index", "length", "count", "gpus_each", "cpus_each",
+            "memory_each_mb")
     arrays = {name: np.array(rows[name], dtype=np.int64 if name in ints else float)
               for name in ("job", "pool", "site", "mode_index", "power_limit_w", "length",
-                           "count", "gpus_each", "extra_w", "wake_w", "transfer_kwh")}
+                           "count", "gpus_each", "extra_w", "wake_w", "transfer_kwh",
+                           "cpus_each", "memory_each_mb")}
     start_ok = np.array(ok_rows, dtype=bool).reshape(len(ok_rows), n_slots)
     return Families(**arrays, start_ok=start_ok)
 

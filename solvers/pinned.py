@@ -35,13 +35,14 @@ def place_pinned(state: ClusterState) -> dict[str, Assignment]:
             if state.blocked[i, lo:hi].any():
                 conflicts.append(Conflict((job.job_id,), f"pinned on {scenario.nodes[i].name} "
                                           "during its maintenance window"))
-            short = np.nonzero(state.free[i, lo:hi] < each)[0]
+            short = np.nonzero(state.short([i], each, rules.cpus_on_node(job),
+                                           rules.memory_on_node_mb(job), slice(lo, hi))[0])[0]
             if len(short):
                 t = lo + int(short[0])
                 others = sorted({o for o in owners.get((i, t), [])})
                 conflicts.append(Conflict(tuple([job.job_id, *others]),
-                                          f"pinned jobs need more GPUs than node "
-                                          f"{scenario.nodes[i].name} has in slot {t}"))
+                                          "pinned jobs need more GPUs, CPU cores or memory "
+                                          f"than node {scenario.nodes[i].name} has in slot {t}"))
             for t in range(lo, hi):
                 owners.setdefault((i, t), []).append(job.job_id)
         state.place(job, ids, start, end, mode.power_w, each)

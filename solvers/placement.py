@@ -39,7 +39,7 @@ def _transfer_kwh(state: ClusterState, job: Job, group: NodeGroup) -> float:
 def _group_mode_arrays(state: ClusterState, group: NodeGroup, mode: PowerMode, n: int):
     """Per node and slot: blocked counts over each window, extra draw, marginal cost."""
     ids = group.node_ids
-    unusable = (state.free[ids] < group.gpus_each) | state.blocked[ids]
+    unusable = state.short_for(group) | state.blocked[ids]
     delta_w = state.node_delta_w(ids, group.gpus_each, mode.power_w)
     kwh = state.pue[group.site] * delta_w / 1000.0 * state.hours
     cost = state.objective_terms(group.site, kwh)

@@ -47,6 +47,12 @@ class Pool:
     fixed_gpus: np.ndarray
     fixed_active: np.ndarray
     fixed_extra_w: np.ndarray
+    # CPU cores and memory [MB] each node declares (None: not declared, never checked), and
+    # what pinned jobs hold of them per slot, summed over the pool's nodes.
+    cpus: int | None = None
+    memory_mb: int | None = None
+    fixed_cpus: np.ndarray | None = None
+    fixed_memory_mb: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -72,6 +78,8 @@ class Column:
     gpus_each: int
     extra_w: float          # draw above idle of all its GPUs [W]
     transfer_kwh: float     # data moved at the start slot
+    cpus_each: int = 0      # CPU cores it holds on each node (rules.cpus_on_node)
+    memory_each_mb: int = 0  # memory it holds on each node [MB] (rules.memory_on_node_mb)
 
     @property
     def end(self) -> int:
@@ -135,9 +143,12 @@ def pooled_wake_is_a_relaxation(prep: Prepared) -> bool:
 
 
 def _pinned_usage(scenario: Scenario, state: ClusterState, pinned: dict):
-    """Per node: GPUs held and draw above idle of pinned jobs, per slot."""
+    """Per node: GPUs, CPU cores and memory held and draw above idle of pinned jobs, per
+    slot."""
     gpus = np.zeros((len(scenario.nodes), state.n_slots))
     extra = np.zeros_like(gpus)
+    cpus = np.zeros_like(gpus)
+    memory = np.zeros_like(gpus)
     for a in pinned.values():
         job = scenario.job(a.job_id)
         for name in a.nodes:
@@ -148,14 +159,18 @@ def _pinned_usage(scenario: Scenario, state: ClusterState, pinned: dict):
             slots = a.slots_in_horizon(state.n_slots)
             gpus[i, slots.start:slots.stop] += used
             extra[i, slots.start:slots.stop] += used * (mode.power_w - state.node_gpu_idle_w[i])
-    return gpus, extra
+            cpus[i, slots.start:slots.stop] += rules.cpus_on_node(job)
+            memory[i, slots.start:slots.stop] += rules.memory_on_node_mb(job)
+    return gpus, extra, cpus, memory
 
 
 def build_pools(scenario: Scenario, state: ClusterState, pinned: dict) -> list[Pool]:
     grouped: dict[tuple, list[int]] = {}
     for i, node in enumerate(scenario.nodes):
-        grouped.setdefault((node.site, node.gpu_type, node.gpus), []).append(i)
-    gpus, extra = _pinned_usage(scenario, state, pinned)
+        # nodes of a pool are alike in what capacity rows count: GPUs, cores and memory
+        grouped.setdefault((node.site, node.gpu_type, node.gpus, node.cpus, node.memory_mb),
+                           []).append(i)
+    gpus, extra, cpus, memory = _pinned_usage(scenario, state, pinned)
     pools = []
     for index, ids in enumerate(grouped.values()):
         first = scenario.nodes[ids[0]]
@@ -168,7 +183,8 @@ def build_pools(scenario: Scenario, state: ClusterState, pinned: dict) -> list[P
             wake_w=float(node_base.min()),
             available=(~state.blocked[ids]).sum(axis=0).astype(int),
             fixed_gpus=gpus[ids].sum(axis=0), fixed_active=(gpus[ids] > 0).sum(axis=0),
-            fixed_extra_w=extra[ids].sum(axis=0),
+            fixed_extra_w=extra[ids].sum(axis=0), cpus=first.cpus, memory_mb=first.memory_mb,
+            fixed_cpus=cpus[ids].sum(axis=0), fixed_memory_mb=memory[ids].sum(axis=0),
         ))
     return pools
 
@@ -249,7 +265,8 @@ def prepare(scenario: Scenario, pinned: dict, state: ClusterState,
                         power_limit_w=mode.power_limit_w, start=start, length=length,
                         count=count, gpus_each=each,
                         extra_w=count * each * (mode.power_w - pool.gpu_idle_w),
-                        transfer_kwh=transfer))
+                        transfer_kwh=transfer, cpus_each=rules.cpus_on_node(job),
+                        memory_each_mb=rules.memory_on_node_mb(job)))
         columns_of_job.append(own)
     index = {j.job_id: k for k, j in enumerate(jobs)}
     dependencies = [(index[d], index[j.job_id]) for j in jobs for d in j.depends_on

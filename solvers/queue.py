@@ -31,7 +31,7 @@ def first_fit(state: ClusterState, job: Job, earliest: int):
         if n > state.n_slots:
             continue
         ids = group.node_ids
-        unusable = (state.free[ids] < group.gpus_each) | state.blocked[ids]
+        unusable = state.short_for(group) | state.blocked[ids]
         if group.count == 1:
             delta = state.node_delta_w(ids, group.gpus_each, mode.power_w)
             unusable |= state.site_draw_w[group.site] + delta > state.cap_w[group.site] + 1e-9

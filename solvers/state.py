@@ -1,6 +1,7 @@
 """Incremental cluster state for constructive solvers (fifo, greedy).
 
-Holds free GPUs per node and slot, which nodes are powered, and each site's draw and energy,
+Holds free GPUs (and, where nodes declare them, free CPU cores and memory) per node and slot,
+which nodes are powered, and each site's draw and energy,
 so the marginal objective of a candidate placement is exact given what is already placed. This
 bookkeeping is the solvers' own; the validator and the accounting recompute from scratch.
 """
@@ -20,7 +21,8 @@ from greenslot.model.schedule import Assignment
 class NodeGroup:
     """Nodes a job may use that are interchangeable in kind: one site, GPU type and size.
 
-    ``count`` nodes are needed, using ``gpus_each`` GPUs on each.
+    ``count`` nodes are needed, using ``gpus_each`` GPUs, ``cpus_each`` CPU cores and
+    ``memory_each_mb`` MB of memory on each.
     """
 
     site: int
@@ -28,6 +30,8 @@ class NodeGroup:
     node_ids: np.ndarray
     count: int
     gpus_each: int
+    cpus_each: int = 0
+    memory_each_mb: int = 0
 
 
 class ClusterState:
@@ -52,6 +56,9 @@ class ClusterState:
         for i, node in enumerate(nodes):
             self.blocked[i, sorted(node.unavailable_slots)] = True
         self.free = np.tile(self.node_gpus[:, None], (1, self.n_slots))
+        # Free cores and memory per node and slot; a node that declares none never runs short.
+        self.free_cpus = _capacity([n.cpus for n in nodes], self.n_slots)
+        self.free_memory_mb = _capacity([n.memory_mb for n in nodes], self.n_slots)
         self.running = np.zeros((len(nodes), self.n_slots), dtype=int)
         self.pue = np.array([s.pue for s in scenario.sites])
         cap_kw = np.array([np.inf if s.power_cap_kw is None else s.power_cap_kw
@@ -127,8 +134,26 @@ class ClusterState:
             count, each = rules.shape_on(job, self.scenario.nodes[ids[0]])
             if len(ids) >= count:
                 result.append(NodeGroup(self.site_names.index(site), gpu_type,
-                                        np.array(ids), count, each))
+                                        np.array(ids), count, each, rules.cpus_on_node(job),
+                                        rules.memory_on_node_mb(job)))
         return result
+
+    def short(self, node_ids, gpus_each: int, cpus_each: int = 0,
+              memory_each_mb: int = 0, slots=slice(None)) -> np.ndarray:
+        """Per node of ``node_ids`` and slot of ``slots``: whether the node lacks the GPUs,
+        CPU cores or memory a job needs there, given what is already placed."""
+        ids = np.asarray(node_ids)
+        lacking = self.free[ids, slots] < gpus_each
+        if cpus_each:
+            lacking |= self.free_cpus[ids, slots] < cpus_each
+        if memory_each_mb:
+            lacking |= self.free_memory_mb[ids, slots] < memory_each_mb
+        return lacking
+
+    def short_for(self, group: NodeGroup) -> np.ndarray:
+        """:meth:`short` for a node group's nodes over the whole horizon."""
+        return self.short(group.node_ids, group.gpus_each, group.cpus_each,
+                          group.memory_each_mb)
 
     def place(self, job: Job, node_ids, start: int, end: int, power_w: float,
               gpus_each: int) -> None:
@@ -140,6 +165,8 @@ class ClusterState:
         site = int(self.node_site[ids[0]])
         self._add_draw(site, slots, delta.sum(axis=0))
         self.free[ids, lo:hi] -= gpus_each
+        self.free_cpus[ids, lo:hi] -= rules.cpus_on_node(job)
+        self.free_memory_mb[ids, lo:hi] -= rules.memory_on_node_mb(job)
         self.running[ids, lo:hi] += 1
         site_name = self.site_names[site]
         if 0 <= start < self.n_slots and rules.needs_transfer(job, site_name):
@@ -151,6 +178,8 @@ class ClusterState:
         lo, hi = max(0, start), min(self.n_slots, end)
         ids = np.asarray(node_ids)
         self.free[ids, lo:hi] += gpus_each
+        self.free_cpus[ids, lo:hi] += rules.cpus_on_node(job)
+        self.free_memory_mb[ids, lo:hi] += rules.memory_on_node_mb(job)
         self.running[ids, lo:hi] -= 1
         delta = self.node_delta_w(ids, gpus_each, power_w)[:, lo:hi]
         site = int(self.node_site[ids[0]])
@@ -167,6 +196,16 @@ class ClusterState:
     def assignment(self, job: Job, node_ids, start: int, end: int, power_limit_w: float):
         names = tuple(self.scenario.nodes[i].name for i in node_ids)
         return Assignment(job.job_id, int(start), int(end), float(power_limit_w), names)
+
+
+# Free amount of a resource a node does not declare: never short, and far from overflow.
+UNDECLARED = 2 ** 60
+
+
+def _capacity(declared: list[int | None], n_slots: int) -> np.ndarray:
+    """Free amount per node and slot of a resource, :data:`UNDECLARED` where not declared."""
+    column = np.array([UNDECLARED if d is None else d for d in declared], dtype=np.int64)
+    return np.tile(column[:, None], (1, n_slots))
 
 
 def window_sums(values: np.ndarray, length: int) -> np.ndarray:

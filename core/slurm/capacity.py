@@ -7,7 +7,9 @@ off plan). So before the first ``sbatch`` of a run, every job still to submit is
 
 * the GPUs that running jobs not of this plan hold on its nodes over its planned window
   (``[begin_epoch, end_epoch)`` of ``sbatch.json``), together with this plan's own jobs there,
-  against the node's GPU count (``node_gpus`` of ``sbatch.json``);
+  against the node's GPU count (``node_gpus`` of ``sbatch.json``); likewise their CPU cores
+  and memory (from ``squeue``'s allocation) where the plan's nodes declare them
+  (``node_cpus``, ``node_memory_mb``);
 * nodes that are DOWN, DRAIN or FAIL, and reservations that are not greenslot's.
 
 Any conflict stops the run before anything is submitted; the message names the job, the node
@@ -55,9 +57,21 @@ def _peak(intervals: list[tuple[int, int, int]], start: int, end: int) -> int:
     return max((sum(g for s, e, g in intervals if s <= t < e) for t in points), default=0)
 
 
+# What a node holds, per resource: sbatch.json's node key, a plan job's key, a Hold's field and
+# the word in the message. GPUs always; cores and memory where the plan declares them.
+RESOURCES = (("node_gpus", "gpus_per_node", "gpus", "GPUs"),
+             ("node_cpus", "cpus_per_node", "cpus", "CPU cores"),
+             ("node_memory_mb", "memory_per_node_mb", "memory_mb", "MB of memory"))
+
+
 def conflicts(jobs: list[dict], all_jobs: list[dict], node_gpus: dict[str, int],
-              load: ForeignLoad) -> list[str]:
-    """One line per conflict of ``jobs`` (to submit) with ``load``; ``all_jobs``: the plan's."""
+              load: ForeignLoad, declared: dict[str, dict[str, int]] | None = None) -> list[str]:
+    """One line per conflict of ``jobs`` (to submit) with ``load``; ``all_jobs``: the plan's.
+
+    ``declared`` maps ``node_cpus``/``node_memory_mb`` (sbatch.json's keys) to what each node
+    declares; their jobs' and the running jobs' cores and memory are summed like GPUs.
+    """
+    capacities = {"node_gpus": node_gpus, **(declared or {})}
     found = []
     holds: dict[str, list[Hold]] = {}
     for hold in load.holds:
@@ -73,18 +87,25 @@ def conflicts(jobs: list[dict], all_jobs: list[dict], node_gpus: dict[str, int],
                     found.append(f"{job['job_id']}: node {node} is out ({outage.why})")
             if node not in node_gpus or not holds.get(node):
                 continue
-            theirs = [(h.start_epoch, h.end_epoch or WHOLE_TIME[1], h.gpus)
-                      for h in holds[node] if _overlaps(start, end, h.start_epoch, h.end_epoch)]
-            if not theirs:
+            overlapping = [h for h in holds[node]
+                           if _overlaps(start, end, h.start_epoch, h.end_epoch)]
+            if not overlapping:
                 continue
-            ours = [(int(j["begin_epoch"]), int(j.get("end_epoch") or j["begin_epoch"]),
-                     int(j.get("gpus_per_node") or 0))
-                    for j in all_jobs if node in _nodelist(j)]
-            peak = _peak(theirs + ours, start, end)
-            if peak > node_gpus[node]:
-                who = ", ".join(f"Slurm job {h.slurm_id} of {h.owner}" for h in holds[node])
-                found.append(f"{job['job_id']}: node {node} would hold {peak} GPUs of "
-                             f"{node_gpus[node]} ({who} started after the plan was made)")
+            for key, ours_key, hold_field, unit in RESOURCES:
+                capacity = capacities.get(key, {}).get(node)
+                if capacity is None:
+                    continue
+                theirs = [(h.start_epoch, h.end_epoch or WHOLE_TIME[1], getattr(h, hold_field))
+                          for h in overlapping]
+                ours = [(int(j["begin_epoch"]), int(j.get("end_epoch") or j["begin_epoch"]),
+                         int(j.get(ours_key) or 0))
+                        for j in all_jobs if node in _nodelist(j)]
+                peak = _peak(theirs + ours, start, end)
+                if peak > capacity:
+                    who = ", ".join(f"Slurm job {h.slurm_id} of {h.owner}" for h in holds[node])
+                    found.append(f"{job['job_id']}: node {node} would hold {peak} {unit} of "
+                                 f"{capacity} ({who} started after the plan was made)")
+                    break
     return found
 
 
@@ -100,7 +121,9 @@ def check_plan_fits(data: dict, to_submit: list[dict], queue: list[QueueJob],
                     or f"plan={plan_id}" in j.comment.split(","))
     load = ForeignLoad(tuple(foreign_holds(queue, own)),
                        tuple(node_outages(read_nodes(runner)) + read_reservations(runner)))
-    found = conflicts(to_submit, data.get("jobs", []), data.get("node_gpus") or {}, load)
+    declared = {key: data.get(key) or {} for key in ("node_cpus", "node_memory_mb")}
+    found = conflicts(to_submit, data.get("jobs", []), data.get("node_gpus") or {}, load,
+                      declared)
     if found:
         more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
         raise CapacityConflict(f"{found[0]}{more}; nothing submitted: re-plan against the "

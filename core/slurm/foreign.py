@@ -6,8 +6,9 @@ planner, the fifo baseline, the validator and the accounting all see them withou
 case:
 
 * a **running job that is not planned** (not adopted by ``sync``, not in the opt-in queue) holds
-  the GPUs Slurm gave it on each node until its expected end, ``start + time limit``
-  (``end_time`` of ``squeue --json``; the horizon's end when it has no limit). It becomes one
+  the GPUs, CPU cores and memory Slurm gave it on each node until its expected end,
+  ``start + time limit`` (``end_time`` of ``squeue --json``; the horizon's end when it has no
+  limit). It becomes one
   pinned job per node, ``foreign-<Slurm id>-<node>``, which also keeps that node powered and
   prices its draw (at the GPU type's ``--foreign-workload`` fastest mode);
 * a node that is **DOWN, DRAIN(ING/ED) or FAIL(ING)** in ``sinfo --json`` is unavailable for the
@@ -55,6 +56,10 @@ class Hold:
     start_epoch: int
     end_epoch: int | None
     owner: str
+    # CPU cores and memory [MB] it holds on the node (its allocation shared evenly over its
+    # nodes, as Slurm gives a one-task-a-node job); 0 where squeue does not show them.
+    cpus: int = 0
+    memory_mb: int = 0
 
     @property
     def job_id(self) -> str:
@@ -184,7 +189,10 @@ def foreign_holds(queue: list[QueueJob], planned: frozenset[int]) -> list[Hold]:
         else:
             continue  # no GPUs: nothing the GPU planner could collide with
         owner = job.user_name or (str(job.user_id) if job.user_id is not None else "?")
-        holds += [Hold(job.slurm_id, node, gpus, job.start_epoch, job.end_epoch, owner)
+        cpus = math.ceil((job.cpus_alloc or 0) / len(job.nodes))
+        memory = math.ceil((job.memory_alloc_mb or 0) / len(job.nodes))
+        holds += [Hold(job.slurm_id, node, gpus, job.start_epoch, job.end_epoch, owner,
+                       cpus, memory)
                   for node, gpus in zip(job.nodes, counts, strict=True) if gpus > 0]
     return holds
 
@@ -228,13 +236,21 @@ def _slot_range(scenario: Scenario, start_epoch: int | None,
 
 
 def _pinned_job(scenario: Scenario, job_id: str, node: str, gpus: int, first: int, stop: int,
-                workload: str) -> Job:
+                workload: str, cpus: int = 0, memory_mb: int = 0) -> Job:
+    """A pinned job holding ``gpus`` (and ``cpus`` cores, ``memory_mb`` MB where known, at
+    most what the node declares) of ``node`` over slots ``[first, stop)``."""
     grid = scenario.grid
-    gpu_type = scenario.gpu_type(scenario.node(node).gpu_type)
+    declared = scenario.node(node)
+    gpu_type = scenario.gpu_type(declared.gpu_type)
+    if declared.cpus is not None:
+        cpus = min(cpus, declared.cpus)
+    if declared.memory_mb is not None:
+        memory_mb = min(memory_mb, declared.memory_mb)
     return Job(job_id=job_id, gpus=gpus, duration_h=(stop - first) * grid.slot_hours,
                release=grid.time_of(min(first, 0)), deadline=grid.end,
                workload=pricing_workload(gpu_type, workload), priority=0.0,
-               pinned_start=grid.time_of(first), pinned_nodes=(node,))
+               pinned_start=grid.time_of(first), pinned_nodes=(node,),
+               cpus_per_task=cpus or None, mem_mb=memory_mb or None)
 
 
 def with_foreign_load(scenario: Scenario, load: ForeignLoad,
@@ -257,7 +273,7 @@ def with_foreign_load(scenario: Scenario, load: ForeignLoad,
             notes.append(f"Slurm job {hold.slurm_id} holds {hold.gpus} GPUs of {hold.node}, "
                          f"which the scenario declares with {gpus}; counted as {gpus}")
         jobs.append(_pinned_job(scenario, hold.job_id, hold.node, gpus, first, stop,
-                                workload))
+                                workload, hold.cpus, hold.memory_mb))
         until = grid.time_of(stop).isoformat()
         notes.append(f"Slurm job {hold.slurm_id} of {hold.owner} holds {gpus} GPU(s) of "
                      f"{hold.node} until {until}; planned around as {hold.job_id}")

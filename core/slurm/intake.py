@@ -154,7 +154,9 @@ def _map(scenario: Scenario, job: QueueJob, selected: set[int]) -> Job:
         duration_h=_duration_h(job, fields), release=grid.start, deadline=deadline,
         workload=workload,
         partition=job.partition if job.partition in partitions else None,
-        depends_on=tuple(queue_job_id(d) for d in _dependencies(job.dependency, selected)))
+        depends_on=tuple(queue_job_id(d) for d in _dependencies(job.dependency, selected)),
+        # cores and memory it asks for a node: capacity where the scenario's nodes declare it
+        cpus_per_task=job.cpus_per_task, mem_mb=job.memory_per_node_mb)
 
 
 def take_queue(scenario: Scenario, queue: list[QueueJob], opt_in: OptIn,

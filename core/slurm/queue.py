@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import pwd
 import re
@@ -32,6 +33,10 @@ RUNNING_STATES = frozenset({"RUNNING", "COMPLETING", "CONFIGURING", "SUSPENDED",
 PENDING_STATES = frozenset({"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED"})
 HELD_REASONS = frozenset({"JobHeldUser", "JobHeldAdmin"})
 _GPU_GRES = re.compile(r"(?:^|[,/:])gpu(?::[A-Za-z0-9_.-]+)?[:=](\d+)")
+# The CPUs and memory of a job's allocation in its TRES text: ``cpu=16,mem=64G,node=2,...``.
+_TRES_CPU = re.compile(r"(?:^|,)cpu=(\d+)")
+_TRES_MEM = re.compile(r"(?:^|,)mem=(\d+(?:\.\d+)?)([KMGT]?)")
+_MB_PER_UNIT = {"": 1.0, "K": 1 / 1024, "M": 1.0, "G": 1024.0, "T": 1024.0 ** 2}
 
 
 def plan_tag(plan_id: str) -> str:
@@ -93,6 +98,13 @@ class QueueJob:
     gpus_per_job: int | None = None
     # One GPU count per allocated node, in ``nodes`` order (``gres_detail`` of a running job).
     gpus_by_node: tuple[int, ...] = ()
+    # CPUs and memory [MB] of the whole allocation (``tres_alloc_str``; None while pending).
+    cpus_alloc: int | None = None
+    memory_alloc_mb: int | None = None
+    # What the job asks for on each node: ``--cpus-per-task`` and memory [MB] (``--mem``, or
+    # ``--mem-per-cpu`` / the site's ``DefMemPerCPU`` times its CPUs a task); None: unset.
+    cpus_per_task: int | None = None
+    memory_per_node_mb: int | None = None
 
     @property
     def owned(self) -> bool:
@@ -181,6 +193,26 @@ def gpu_count(text: Any) -> int | None:
     return total
 
 
+def tres_cpus_memory(text: Any) -> tuple[int | None, int | None]:
+    """``(CPUs, memory [MB])`` of a TRES text such as ``cpu=4,mem=8000M,node=1``; ``None``
+    for what it does not name. Same text in 22.05 and 23.02+ (``tres_alloc_str``)."""
+    text = str(text or "")
+    cpus, memory = _TRES_CPU.search(text), _TRES_MEM.search(text)
+    return (int(cpus.group(1)) if cpus else None,
+            math.ceil(float(memory.group(1)) * _MB_PER_UNIT[memory.group(2)]) if memory
+            else None)
+
+
+def _memory_per_node(raw: dict) -> int | None:
+    """Memory a job asks for on each node [MB]: ``memory_per_node``, else ``memory_per_cpu``
+    times its CPUs a task (one task a node, as greenslot plans it)."""
+    per_node = slurm_number(raw.get("memory_per_node"))
+    if per_node:
+        return per_node
+    per_cpu = slurm_number(raw.get("memory_per_cpu"))
+    return per_cpu * (slurm_number(raw.get("cpus_per_task")) or 1) if per_cpu else None
+
+
 def _gpus_by_node(value: Any) -> tuple[int, ...]:
     if not isinstance(value, list):
         return ()
@@ -219,6 +251,10 @@ def parse_squeue_json(text: str) -> list[QueueJob]:
             gpus_per_node=gpu_count(raw.get("tres_per_node")),
             gpus_per_job=gpu_count(raw.get("tres_per_job")),
             gpus_by_node=_gpus_by_node(raw.get("gres_detail")),
+            cpus_alloc=tres_cpus_memory(raw.get("tres_alloc_str"))[0],
+            memory_alloc_mb=tres_cpus_memory(raw.get("tres_alloc_str"))[1],
+            cpus_per_task=slurm_number(raw.get("cpus_per_task")),
+            memory_per_node_mb=_memory_per_node(raw),
         ))
     return jobs
 

@@ -197,6 +197,8 @@ class Submission:
     args: tuple[str, ...]
     end_epoch: int = 0
     gpus_per_node: int = 0
+    cpus_per_node: int = 0       # CPU cores it holds on each node (rules.cpus_on_node)
+    memory_per_node_mb: int = 0  # memory it holds on each node [MB]
 
 
 @dataclass(frozen=True)
@@ -236,6 +238,8 @@ def plan_submissions(scenario: Scenario, schedule: Schedule, plan_id: str) -> Su
                 args=tuple(sbatch_arguments(scenario, a, plan_id)),
                 end_epoch=int(scenario.grid.time_of(a.end_slot).timestamp()),
                 gpus_per_node=_gpus_each(job, scenario.node(a.nodes[0])),
+                cpus_per_node=rules.cpus_on_node(job),
+                memory_per_node_mb=rules.memory_on_node_mb(job),
             ))
     return Submissions(tuple(jobs), tuple(pinned), tuple(skipped),
                        power_actions(scenario, schedule))
@@ -252,10 +256,16 @@ def submissions_json(scenario: Scenario, planned: Submissions, plan_id: str) -> 
         "scenario": scenario.name,
         "jobs": [{"job_id": s.job_id, "begin_epoch": s.begin_epoch,
                   "depends_on": list(s.depends_on), "args": list(s.args),
-                  "end_epoch": s.end_epoch, "gpus_per_node": s.gpus_per_node}
+                  "end_epoch": s.end_epoch, "gpus_per_node": s.gpus_per_node,
+                  "cpus_per_node": s.cpus_per_node,
+                  "memory_per_node_mb": s.memory_per_node_mb}
                  for s in planned.jobs],
-        # GPUs of each node, so submit can check the plan against what Slurm holds right now.
+        # GPUs of each node (and cores and memory where declared), so submit can check the
+        # plan against what Slurm holds right now.
         "node_gpus": {n.name: n.gpus for n in scenario.nodes},
+        "node_cpus": {n.name: n.cpus for n in scenario.nodes if n.cpus is not None},
+        "node_memory_mb": {n.name: n.memory_mb for n in scenario.nodes
+                           if n.memory_mb is not None},
         "pinned": list(planned.pinned),
         "skipped": list(planned.skipped),
         "reservations": [reservation_entry(r) for r in scenario.reservations],
