@@ -20,6 +20,7 @@ from greenslot.model.schedule import Assignment, Schedule, Unplaced, dependency_
 from greenslot.model.validator import validate
 from greenslot.solvers.baselines import Baselines, solve_baselines
 from greenslot.solvers.diagnose import explain_no_fit
+from greenslot.solvers.feasibility import MAX_SECONDS, repack_unplaced
 from greenslot.solvers.ordering import dependency_order
 from greenslot.solvers.pinned import latest_end_before_pinned, place_pinned
 from greenslot.solvers.placement import best_placement
@@ -213,6 +214,10 @@ def solve_greedy(scenario: Scenario, options: SolveOptions | None = None,
             boosted |= stuck
     if best is None:  # MAX_PASSES >= 1 and there are two orderings: a pass always ran
         raise RuntimeError("greedy ran no pass")
+    if best.failures:  # feasibility first: re-pack exactly to place what the passes left out
+        until = stop_at if stop_at is not None else time.perf_counter() + MAX_SECONDS
+        if repack_unplaced(best.state, best.placed, set(best.failures), until):
+            best.failures = {k: v for k, v in best.failures.items() if k not in best.placed}
     schedule = finish_schedule(scenario, best.state, best.placed, best.failures)
     return SolveResult(
         solver="greedy",
