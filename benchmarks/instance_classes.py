@@ -18,7 +18,8 @@ run time times that machine's rate.
   ``power_down`` idle machines may power off (then waking one costs its idle draw).
 - ``tight`` (d): capacity tight by construction. The first 98 % of each machine's horizon
   (``TIGHT_SLACK``) is cut into consecutive jobs of random length, so a placement of every
-  job exists (the packing the jobs were cut from) with 2 % of each machine to spare; every
+  job exists (the packing the jobs were cut from) with 2 % of each machine to spare, rounded
+  down (up to ``S`` the horizon is exactly the packing's makespan); every
   job may run anywhere in the horizon. Unequal rates and a time-of-use price make the
   solver trade energy against the few packings that fit.
 
@@ -217,7 +218,11 @@ def scenario_config(name: str, spec: ClassSpec) -> dict:
 def write_class_instance(name: str, folder: str | Path) -> Path:
     """Write instance ``name`` (a key of ``CLASS_INSTANCES``) under ``folder``; returns its
     scenario.yaml."""
-    spec = CLASS_INSTANCES[name]
+    return write_spec(name, CLASS_INSTANCES[name], folder)
+
+
+def write_spec(name: str, spec: ClassSpec, folder: str | Path) -> Path:
+    """Write the instance ``spec`` (named ``name``) under ``folder``; its scenario.yaml."""
     rng = np.random.default_rng(spec.seed)
     folder = Path(folder)
     (folder / "curves").mkdir(parents=True, exist_ok=True)
@@ -234,4 +239,4 @@ def write_class_instance(name: str, folder: str | Path) -> Path:
     return folder / "scenario.yaml"
 
 
-__all__ = ["CLASS_INSTANCES", "SIZES", "ClassSpec", "write_class_instance"]
+__all__ = ["CLASS_INSTANCES", "SIZES", "ClassSpec", "write_class_instance", "write_spec"]
