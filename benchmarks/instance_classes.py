@@ -43,6 +43,7 @@ RATES = (1.0, 1.15, 1.3, 1.45, 1.6)
 """Energy rate of each machine type, relative to the most efficient."""
 BASE_W = 250.0  # the efficient GPU's draw at full speed
 CAP_SHARE = 0.7
+SOLAR_LOAD = 0.4  # under the cap at most 70 % of the machines run at once
 TIGHT_SLACK = 0.02
 """Of a ``tight`` horizon, what the known packing leaves free on every machine: enough to
 choose when (prices differ), too little for a fragmented plan to hold every job."""
@@ -166,7 +167,8 @@ def _loose_jobs(spec: ClassSpec, rng: np.random.Generator) -> list[dict]:
     """Jobs filling about ``LOOSE_LOAD`` of the GPU-slots, each with a window of 1.5 to 4
     times its run time (at the slowest mode for ``fine``) that fits in the horizon."""
     mean_gpus = 2.5 if spec.machine_gpus > 1 else 1.0
-    mean_len = LOOSE_LOAD * spec.machines * spec.machine_gpus * spec.slots / spec.jobs / mean_gpus
+    load = SOLAR_LOAD if spec.kind == "solar" else LOOSE_LOAD
+    mean_len = load * spec.machines * spec.machine_gpus * spec.slots / spec.jobs / mean_gpus
     rows = []
     for k in range(spec.jobs):
         gpus = int(rng.integers(1, spec.machine_gpus + 1))

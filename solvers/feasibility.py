@@ -202,6 +202,12 @@ def _attempt(state: ClusterState, placed: dict[str, Assignment], chosen: list[Jo
     if any(not options[j.job_id] for j in chosen if j.job_id in placed):
         return 0  # a placed job the model cannot express: keep the plan
     chosen = [j for j in chosen if options[j.job_id]]
+    while True:  # a job whose dependency can be neither kept nor placed cannot be placed
+        kept = {j.job_id for j in chosen}
+        ready = [j for j in chosen if all(d in kept or d in placed for d in j.depends_on)]
+        if len(ready) == len(chosen):
+            break
+        chosen = ready
     if not any(j.job_id not in placed for j in chosen):
         return 0
 
