@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -247,10 +247,10 @@ def _solve(state: ClusterState, jobs: list[Job], options: dict[str, list[_Option
     model = cp_model.CpModel()
     node_items: dict[int, tuple[list, list]] = {}
     site_items: dict[int, tuple[list, list]] = {}
-    starts: dict[str, object] = {}
-    ends: dict[str, object] = {}
-    chosen_vars: dict[str, list[tuple[object, _Option]]] = {}
-    present: dict[str, object] = {}
+    starts: dict[str, Any] = {}
+    ends: dict[str, Any] = {}
+    chosen_vars: dict[str, list[tuple[Any, _Option]]] = {}
+    present: dict[str, Any] = {}
     for job in jobs:
         own = options[job.job_id]
         lo = min(o.earliest for o in own)
