@@ -18,6 +18,8 @@ from greenslot.solvers import feasibility, greedy
 from greenslot.solvers.local_search import _drop
 from greenslot.solvers.state import ClusterState
 
+pytestmark = pytest.mark.slow  # each solves a scenario several times: over 0.6 s
+
 
 @pytest.fixture(scope="module")
 def tight(tmp_path_factory):
@@ -86,7 +88,6 @@ def test_a_repair_that_cannot_place_more_leaves_the_plan_as_it_was(tight, monkey
     assert (state.free == before[2]).all()
 
 
-@pytest.mark.slow
 def test_auto_places_every_job_on_a_tight_instance(tight):
     from greenslot.solvers.auto import solve_auto
     from greenslot.solvers.types import SolveOptions

@@ -22,6 +22,8 @@ from greenslot.solvers.registry import get_solver
 from greenslot.solvers.types import SolveOptions, SolveStatus
 from tests.helpers.scenarios import base_config, hourly_forecast, write_scenario
 
+pytestmark = pytest.mark.slow  # each solves a scenario several times: over 0.6 s
+
 CASES = {  # (duration h, release h, deadline h) per job
     "one_move": [(4, 0, 12), (4, 1, 10), (4, 2, 11), (2, 4, 12), (3, 0, 12)],
     "pair": [(4, 0, 12), (3, 0, 12), (4, 2, 10), (4, 0, 12), (4, 3, 11)],
@@ -72,7 +74,6 @@ def test_pair_moves_are_what_the_pair_case_needs(tmp_path, monkeypatch):
     assert _cost(scenario, greedy.solve_greedy(scenario).schedule) > optimum + 0.01
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_auto_reaches_the_optimum(tmp_path, case):
     scenario = _scenario(tmp_path, case)
