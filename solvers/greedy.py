@@ -30,7 +30,7 @@ from greenslot.solvers.state import ClusterState, NodeGroup
 from greenslot.solvers.types import SolveOptions, SolveResult, SolveStatus
 
 MAX_PASSES = 4
-PAIR_MOVES_UP_TO_JOBS = 40
+PAIR_MOVES_UP_TO_JOBS = 30
 """Greedy's polish tries moving pairs of jobs only up to this many placed (pairs grow as
 the square; larger plans get local search's ruin and recreate in ``auto``)."""
 
@@ -131,11 +131,23 @@ class _Pass:
             if not moved and len(self.placed) <= PAIR_MOVES_UP_TO_JOBS:
                 ids = list(self.placed)
                 moved = sum(self._moved([a, b], stop_at) for i, a in enumerate(ids)
-                            for b in ids[i + 1:] if a in self.placed and b in self.placed)
+                            for b in ids[i + 1:] if self._may_trade(a, b))
             moves += moved
             if not moved:
                 break
         return moves
+
+    def _may_trade(self, a: str, b: str) -> bool:
+        """Whether moving ``a`` and ``b`` together may pay where moving each alone did not:
+        both placed, and each may run during the other's run (else neither can take the
+        room the other leaves)."""
+        if a not in self.placed or b not in self.placed:
+            return False
+        first, second = self.placed[a], self.placed[b]
+        (lo_a, hi_a), (lo_b, hi_b) = (self.window(self.scenario.job(a)),
+                                      self.window(self.scenario.job(b)))
+        return (lo_a < second.end_slot and first.start_slot < hi_b
+                and lo_b < first.end_slot and second.start_slot < hi_a)
 
     def _moved(self, job_ids: list[str], stop_at: float | None) -> int:
         """Take ``job_ids`` out and put them back, in either order, where they now cost
