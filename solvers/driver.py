@@ -32,6 +32,7 @@ from greenslot.model.scenario import Scenario
 from greenslot.model.schedule import Assignment, Schedule, Unplaced, dependency_not_placed
 from greenslot.model.validator import validate
 from greenslot.solvers.diagnose import explain_no_fit
+from greenslot.solvers.feasibility import repack_with_prepared
 from greenslot.solvers.greedy import solve_greedy
 from greenslot.solvers.local_search import (
     GainCallback,
@@ -167,6 +168,7 @@ def locally_improved(scenario: Scenario, prep: Prepared, best: PlanCandidate,
                     job.gpus if len(ids) == 1 else node.gpus)
         placed[a.job_id] = a
     moved = repair_unplaced(state, placed, prep, deadline)
+    moved += repack_with_prepared(state, placed, prep, deadline)  # what make-room could not
     offset = _penalty_of(prep, Schedule(tuple(placed.values()), tuple(
         Unplaced(j.job_id, REASON_PENDING) for j in prep.jobs if j.job_id not in placed)))
     # the penalty, fixed from here on: moves keep every job placed
