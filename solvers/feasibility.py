@@ -247,6 +247,7 @@ def _solve(state: ClusterState, jobs: list[Job], options: dict[str, list[_Option
     model = cp_model.CpModel()
     node_items: dict[int, tuple[list, list]] = {}
     site_items: dict[int, tuple[list, list]] = {}
+    resource_items: dict[tuple[int, str], tuple[list, list]] = {}
     starts: dict[str, Any] = {}
     ends: dict[str, Any] = {}
     chosen_vars: dict[str, list[tuple[Any, _Option]]] = {}
@@ -267,6 +268,11 @@ def _solve(state: ClusterState, jobs: list[Job], options: dict[str, list[_Option
             node_items.setdefault(option.node, ([], []))
             node_items[option.node][0].append(interval)
             node_items[option.node][1].append(option.gpus_each)
+            for kind, need in (("cpus", rules.cpus_on_node(job)),
+                               ("memory", rules.memory_on_node_mb(job))):
+                resource_items.setdefault((option.node, kind), ([], []))
+                resource_items[(option.node, kind)][0].append(interval)
+                resource_items[(option.node, kind)][1].append(need)
             site = int(state.node_site[option.node])
             if math.isfinite(state.cap_w[site]):
                 site_items.setdefault(site, ([], []))
@@ -301,6 +307,16 @@ def _solve(state: ClusterState, jobs: list[Job], options: dict[str, list[_Option
             model.AddNoOverlap(intervals)
         else:
             model.AddCumulative(intervals, demands, int(state.node_gpus[node]))
+    for (node, kind), (intervals, demands) in resource_items.items():
+        declared = scenario.nodes[node].cpus if kind == "cpus" else scenario.nodes[node].memory_mb
+        if declared is None or not any(demands):
+            continue  # an undeclared resource never runs short
+        free = state.free_cpus[node] if kind == "cpus" else state.free_memory_mb[node]
+        used = np.clip(declared - free, 0, declared)
+        for lo, hi, value in _runs(used):
+            intervals.append(model.NewIntervalVar(lo, hi - lo, hi, ""))
+            demands.append(int(value))
+        model.AddCumulative(intervals, demands, int(declared))
     for site, (intervals, demands) in site_items.items():
         fixed = np.ceil(state.site_draw_w[site] - 1e-9).astype(np.int64)
         floor = int(fixed.min())
@@ -340,7 +356,10 @@ def _demand_w(state: ClusterState, job: Job, option: _Option) -> int:
 
 
 def _within_limits(state: ClusterState) -> bool:
-    """Whether every site's draw stays within its cap and its energy and carbon budgets."""
+    """Whether every node's cores and memory and every site's draw, energy and carbon budgets
+    hold (the packing model counts GPUs and the cap; cores and memory are checked here)."""
+    if (state.free_cpus < 0).any() or (state.free_memory_mb < 0).any():
+        return False
     if (state.site_draw_w > state.cap_w[:, None] + 1e-6).any():
         return False
     for site in range(len(state.site_names)):
@@ -413,7 +432,8 @@ def _best_fit(state: ClusterState, options: list[_Option]) -> tuple[_Option, int
     for option in options:
         node, n = option.node, option.length
         site = int(state.node_site[node])
-        fits = (state.free[node] >= option.gpus_each) & ~state.blocked[node]
+        fits = ~state.short([node], option.gpus_each, rules.cpus_on_node(option.job),
+                            rules.memory_on_node_mb(option.job))[0] & ~state.blocked[node]
         delta = state.node_delta_w(np.array([node]), option.gpus_each, option.mode.power_w)[0]
         fits &= state.site_draw_w[site] + delta <= state.cap_w[site] + 1e-9
         t = option.earliest
