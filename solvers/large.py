@@ -99,7 +99,8 @@ class LagrangianMethod:
         stop_at = run.began + limit
         upper = (greedy.total if greedy is not None else float(prep.penalty.sum())
                  ) + run.unavoidable
-        lagrangian = LagrangianBound(prep, self.families)
+        lagrangian = LagrangianBound(prep, self.families,
+                                     pricer_given=options.pricer)
         bound_until = time.perf_counter() + BOUND_TIME_SHARE * max(
             0.0, stop_at - time.perf_counter())
         report = None

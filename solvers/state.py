@@ -14,6 +14,7 @@ import numpy as np
 from greenslot.model import rules
 from greenslot.model.scenario import Job, Scenario
 from greenslot.model.schedule import Assignment
+from greenslot.solvers.node_kinds import NodeKinds
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class ClusterState:
             self.blocked[i, sorted(node.unavailable_slots)] = True
         self.free = np.tile(self.node_gpus[:, None], (1, self.n_slots))
         self.running = np.zeros((len(nodes), self.n_slots), dtype=int)
+        self._kinds: NodeKinds | None = None
         self.pue = np.array([s.pue for s in scenario.sites])
         cap_kw = np.array([np.inf if s.power_cap_kw is None else s.power_cap_kw
                            for s in scenario.sites])
@@ -118,16 +120,15 @@ class ClusterState:
 
     def candidate_groups(self, job: Job) -> list[NodeGroup]:
         """The job's eligible nodes, grouped by (site, GPU type, GPUs per node), name order."""
-        groups: dict[tuple, list[int]] = {}
-        for i, node in enumerate(self.scenario.nodes):
-            if rules.node_allowed(self.scenario, job, node):
-                groups.setdefault((node.site, node.gpu_type, node.gpus), []).append(i)
+        if self._kinds is None:
+            self._kinds = NodeKinds(self.scenario)   # eligibility per node kind, not per node
         result = []
-        for (site, gpu_type, _), ids in groups.items():
-            count, each = rules.shape_on(job, self.scenario.nodes[ids[0]])
+        for ids in self._kinds.allowed_groups(job):
+            first = self.scenario.nodes[int(ids[0])]
+            count, each = rules.shape_on(job, first)
             if len(ids) >= count:
-                result.append(NodeGroup(self.site_names.index(site), gpu_type,
-                                        np.array(ids), count, each))
+                result.append(NodeGroup(self.site_names.index(first.site), first.gpu_type,
+                                        ids, count, each))
         return result
 
     def place(self, job: Job, node_ids, start: int, end: int, power_w: float,
