@@ -368,11 +368,12 @@ class LagrangianBound:
         return Evaluation(float(bound), chosen_family, job_start, sub)
 
     def ascend(self, upper: float, deadline: float, max_rounds: int = 2000,
-               progress: Callable[[float], None] | None = None
+               progress: Callable[[float], None] | None = None, min_rounds: int = 0
                ) -> tuple[float, Multipliers, int]:
         """Polyak subgradient ascent until ``deadline``; returns the best bound, its
         multipliers and the rounds made. ``upper`` (a plan's objective) sets the step;
-        ``progress`` hears the best bound every ``PROGRESS_ROUNDS`` rounds."""
+        ``progress`` hears the best bound every ``PROGRESS_ROUNDS`` rounds; at least
+        ``min_rounds`` rounds are made even past ``deadline`` (one round is a proven bound)."""
         mult = self.initial()
         best_bound, best_mult = -np.inf, mult
         theta, stall = 1.0, 0
@@ -383,7 +384,7 @@ class LagrangianBound:
             kappa=np.broadcast_to(self.row_scale_w[:, None], mult.kappa.shape),
             sigma=np.broadcast_to((self.row_scale_w * self.factor)[:, None], mult.sigma.shape))
         rounds = 0
-        while rounds < max_rounds and time.perf_counter() < deadline:
+        while rounds < max_rounds and (rounds < min_rounds or time.perf_counter() < deadline):
             found = self.evaluate(mult)
             rounds += 1
             if rounds == 1 or found.bound > best_bound + 1e-12 * max(1.0, abs(best_bound)):
