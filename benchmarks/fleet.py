@@ -2,6 +2,7 @@
 
     python -m benchmarks.fleet curve [--instances F2K5,XXXL,F10K,F20K] [--time-limit 600]
     python -m benchmarks.fleet dask INSTANCE [--rounds 20] [--workers 0,1,2]
+    python -m benchmarks.fleet bound INSTANCE [--seconds 120]
 
 ``curve`` solves each instance with ``--solver large`` in a fresh process (``one``), one after
 the other (never two big runs at once: they would share the two cores and each other's
@@ -15,6 +16,9 @@ and on a Dask ``LocalCluster`` of 1, 2, ... worker processes, checks that the bo
 multipliers, the runs each job prefers and the rounded plan are identical, and prints the
 seconds per round of each. A fixed round count, not a time limit, so that every variant does
 the same work and the plans can be compared.
+
+``bound`` times loading, the families and the Lagrangian ascent alone (no greedy, no plan), with
+peak RSS: what the proven bound costs where the plan's phases do not fit the limit.
 """
 
 from __future__ import annotations
@@ -155,6 +159,33 @@ def dask(instance: str, rounds: int, workers: list[int]) -> None:
               f"| {_identical(reference[1], found)} | {before} -> {load()} |", flush=True)
 
 
+def bound_only(instance: str, seconds: float) -> None:
+    """Load, families and the Lagrangian ascent alone for ``seconds`` (at least one round):
+    what the proven bound costs at a size where greedy does not finish in the limit."""
+    from greenslot.forecasts.scenario_loading import load_scenario
+    from greenslot.solvers.lagrange import LagrangianBound
+    from greenslot.solvers.large import prepared_families
+
+    began, cpu = time.perf_counter(), time.process_time()
+    with tempfile.TemporaryDirectory(prefix=f"greenslot-fleet-{instance}-") as folder:
+        scenario = load_scenario(write_instance(instance, folder))
+    loaded = time.perf_counter()
+    prep, families = prepared_families(scenario)
+    prepared = time.perf_counter()
+    lagrangian = LagrangianBound(prep, families)
+    bound, _, rounds = lagrangian.ascend(float(prep.penalty.sum()), prepared + seconds,
+                                         min_rounds=1)
+    done = time.perf_counter()
+    print(json.dumps({
+        "instance": instance, "jobs": len(prep.jobs), "nodes": len(scenario.nodes),
+        "slots": prep.n_slots, "families": families.size, "load_s": round(loaded - began, 1),
+        "families_s": round(prepared - loaded, 1), "ascent_s": round(done - prepared, 1),
+        "rounds": rounds, "s_per_round": round((done - prepared) / rounds, 2),
+        "bound": bound, "cpu_s": round(time.process_time() - cpu, 1),
+        "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "load": load()}), flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.fleet")
     verbs = parser.add_subparsers(dest="verb", required=True)
@@ -168,9 +199,14 @@ def main(argv: list[str] | None = None) -> None:
     d.add_argument("instance", choices=list(INSTANCES))
     d.add_argument("--rounds", type=int, default=20)
     d.add_argument("--workers", default="0,1,2")
+    b = verbs.add_parser("bound")
+    b.add_argument("instance", choices=list(INSTANCES))
+    b.add_argument("--seconds", type=float, default=120.0)
     args = parser.parse_args(argv)
     if args.verb == "curve":
         curve([i for i in args.instances.split(",") if i], args.time_limit)
+    elif args.verb == "bound":
+        bound_only(args.instance, args.seconds)
     elif args.verb == "one":
         print(json.dumps(solve_one(args.instance, args.time_limit)), flush=True)
     else:

@@ -82,14 +82,20 @@ def build_families(prep: Prepared, state: ClusterState) -> Families:
     rows: dict[str, list] = defaultdict(list)
     ok_rows: list[np.ndarray] = []
     window_ok: dict[tuple, np.ndarray] = {}
+    # a pool's allowed nodes depend only on which node kinds the job may use: listed once
+    # per (pool, kinds), and the start windows keyed by that, not by hashing node tuples
     kinds = NodeKinds(scenario)
     pool_ids = [np.array(pool.node_ids, dtype=np.int64) for pool in prep.pools]
+    allowed_of: dict[tuple[int, bytes], tuple[int, ...]] = {}
     for j, job in enumerate(prep.jobs):
         earliest, latest = prep.earliest_start[job.job_id], prep.latest_end[job.job_id]
-        job_allowed = kinds.allowed(job)
+        per_kind = kinds.allowed_kinds(job)
         for pool in prep.pools:
-            ids = pool_ids[pool.index]
-            allowed = tuple(ids[job_allowed[ids]].tolist())
+            where = (pool.index, per_kind.tobytes())
+            if where not in allowed_of:
+                ids = pool_ids[pool.index]
+                allowed_of[where] = tuple(ids[per_kind[kinds.of_node[ids]]].tolist())
+            allowed = allowed_of[where]
             if not allowed:
                 continue
             count, each = rules.shape_on(job, scenario.nodes[allowed[0]])
@@ -100,7 +106,7 @@ def build_families(prep: Prepared, state: ClusterState) -> Families:
             wake = 0.0 if pool.always_on or count == 1 else count * pool.wake_w
             for m, mode in enumerate(rules.allowed_modes(job, scenario.gpu_type(pool.gpu_type))):
                 length = rules.run_slots(grid, job, mode)
-                key = (allowed, length, count)
+                key = (where, length, count)
                 if key not in window_ok:
                     window_ok[key] = _fits(state, allowed, length, count, n_slots)
                 ok = np.zeros(n_slots, dtype=bool)

@@ -37,11 +37,14 @@ class NodeKinds:
                                                          len(groups))
                                        for n in scenario.nodes], dtype=np.int64)
 
+    def allowed_kinds(self, job: Job) -> np.ndarray:
+        """Per kind: whether ``job`` may run on its nodes."""
+        return np.array([rules.node_allowed(self.scenario, job, node)
+                         for node in self.representative], dtype=bool)
+
     def allowed(self, job: Job) -> np.ndarray:
         """Per node: whether ``job`` may run there (``rules.node_allowed``, asked per kind)."""
-        per_kind = np.array([rules.node_allowed(self.scenario, job, node)
-                             for node in self.representative], dtype=bool)
-        return per_kind[self.of_node]
+        return self.allowed_kinds(job)[self.of_node]
 
     def allowed_groups(self, job: Job) -> list[np.ndarray]:
         """``job``'s allowed nodes split by (site, GPU type, GPUs per node), each in name
