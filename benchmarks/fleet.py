@@ -116,12 +116,14 @@ def _ascent(prep, families, rounds: int, pricer) -> tuple:
 
     lagrangian = LagrangianBound(prep, families, pricer_given=pricer)
     began = time.perf_counter()
+    lagrangian.start_pricing()
+    sent = time.perf_counter()
     bound, mult, made = lagrangian.ascend(float(prep.penalty.sum()), float("inf"),
                                           max_rounds=rounds)
-    seconds = time.perf_counter() - began
+    seconds = time.perf_counter() - sent
     preferred = lagrangian.preferred_columns()
     _, placed, lost = round_support(prep, preferred)
-    return seconds / made, (bound, mult, preferred, placed, lost)
+    return sent - began, seconds / made, (bound, mult, preferred, placed, lost)
 
 
 def _identical(a: tuple, b: tuple) -> bool:
@@ -142,20 +144,21 @@ def dask(instance: str, rounds: int, workers: list[int]) -> None:
     prep, families = prepared_families(scenario)
     print(f"{instance}: {len(prep.jobs):,} jobs, {families.size:,} families x "
           f"{prep.n_slots} slots, {rounds} rounds; {os.cpu_count()} cores")
-    print("| pricing | s per round | speed-up | same bound, multipliers, runs, plan | load |")
-    print("|---|---|---|---|---|")
+    print("| pricing | blocks sent s | s per round | speed-up | same bound, multipliers, runs, "
+          "plan | load |")
+    print("|---|---|---|---|---|---|")
     reference = None
     for n in workers:
         before = load()
         if n == 0:
-            per_round, found = _ascent(prep, families, rounds, None)
+            send, per_round, found = _ascent(prep, families, rounds, None)
         else:
             with open_client(ClusterSpec(kind="local", workers=n)) as client:
-                per_round, found = _ascent(prep, families, rounds, DaskPricer(client))
+                send, per_round, found = _ascent(prep, families, rounds, DaskPricer(client))
         if reference is None:
             reference = (per_round, found)
         name = "this process" if n == 0 else f"Dask LocalCluster, {n} worker(s)"
-        print(f"| {name} | {per_round:.2f} | {reference[0] / per_round:.2f} "
+        print(f"| {name} | {send:.1f} | {per_round:.2f} | {reference[0] / per_round:.2f} "
               f"| {_identical(reference[1], found)} | {before} -> {load()} |", flush=True)
 
 

@@ -315,6 +315,12 @@ class LagrangianBound:
         return Multipliers(pi=np.zeros(shape_p), rho=np.zeros(shape_p),
                            kappa=np.zeros_like(self.cap), sigma=self.sigma_high.copy())
 
+    def start_pricing(self) -> None:
+        """Hand the family blocks to the pricer (once; the first round does it otherwise)."""
+        if not self._pricing_started:
+            self.pricer.start(self.blocks)
+            self._pricing_started = True
+
     def evaluate(self, mult: Multipliers) -> Evaluation:
         prep, fam = self.prep, self.families
         ew = prep.energy_weight
@@ -324,9 +330,7 @@ class LagrangianBound:
                         cum_gpu=np.hstack([zero, np.cumsum(mult.pi, axis=1)]),
                         cum_node=np.hstack([zero, np.cumsum(mult.rho, axis=1)]),
                         transfer=ew + mult.sigma)
-        if not self._pricing_started:
-            self.pricer.start(self.blocks)
-            self._pricing_started = True
+        self.start_pricing()
         best, best_start = self.pricer.price(prices)
 
         n_jobs = len(prep.jobs)
