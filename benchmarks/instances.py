@@ -100,6 +100,10 @@ INSTANCES: dict[str, InstanceSpec] = {
     # issue 4's scale goals: a nightly plan of a large cluster two days ahead
     "XXL": InstanceSpec(2000, 48, 15, 3, 105, _groups(64, 64, 80, 48)),
     "XXXL": InstanceSpec(5000, 48, 15, 3, 106, _groups(250, 250, 300, 200)),
+    # issue 20's fleet scale: the growth curve up to a night of a 4,096-node fleet
+    "F2K5": InstanceSpec(2500, 48, 15, 3, 107, _groups(128, 128, 128, 128)),
+    "F10K": InstanceSpec(10000, 48, 15, 3, 108, _groups(512, 512, 512, 512)),
+    "F20K": InstanceSpec(20000, 48, 15, 3, 109, _groups(1024, 1024, 1024, 1024)),
 }
 
 

@@ -176,7 +176,7 @@ class ExactMethod:
             state = ClusterState(run.scenario)
             place_pinned(state)
             families = build_families(prep, state)
-        lagrangian = LagrangianBound(prep, families)
+        lagrangian = LagrangianBound(prep, families, pricer_given=run.options.pricer)
         greedy = run.greedy
         upper = (greedy.total if greedy is not None else float(prep.penalty.sum())
                  ) + run.unavoidable

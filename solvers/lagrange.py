@@ -26,11 +26,13 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from greenslot.model import rules
+from greenslot.solvers.node_kinds import NodeKinds
 from greenslot.solvers.prepare import Column, Prepared
 from greenslot.solvers.state import ClusterState
 
@@ -87,11 +89,20 @@ def build_families(prep: Prepared, state: ClusterState) -> Families:
     rows: dict[str, list] = defaultdict(list)
     ok_rows: list[np.ndarray] = []
     window_ok: dict[tuple, np.ndarray] = {}
+    # a pool's allowed nodes depend only on which node kinds the job may use: listed once
+    # per (pool, kinds), and the start windows keyed by that, not by hashing node tuples
+    kinds = NodeKinds(scenario)
+    pool_ids = [np.array(pool.node_ids, dtype=np.int64) for pool in prep.pools]
+    allowed_of: dict[tuple[int, bytes], tuple[int, ...]] = {}
     for j, job in enumerate(prep.jobs):
         earliest, latest = prep.earliest_start[job.job_id], prep.latest_end[job.job_id]
+        per_kind = kinds.allowed_kinds(job)
         for pool in prep.pools:
-            allowed = tuple(i for i in pool.node_ids
-                            if rules.node_allowed(scenario, job, scenario.nodes[i]))
+            where = (pool.index, per_kind.tobytes())
+            if where not in allowed_of:
+                ids = pool_ids[pool.index]
+                allowed_of[where] = tuple(ids[per_kind[kinds.of_node[ids]]].tolist())
+            allowed = allowed_of[where]
             if not allowed:
                 continue
             count, each = rules.shape_on(job, scenario.nodes[allowed[0]])
@@ -102,7 +113,7 @@ def build_families(prep: Prepared, state: ClusterState) -> Families:
             wake = 0.0 if pool.always_on or count == 1 else count * pool.wake_w
             for m, mode in enumerate(rules.allowed_modes(job, scenario.gpu_type(pool.gpu_type))):
                 length = rules.run_slots(grid, job, mode)
-                key = (allowed, length, count)
+                key = (where, length, count)
                 if key not in window_ok:
                     window_ok[key] = _fits(state, allowed, length, count, n_slots)
                 ok = np.zeros(n_slots, dtype=bool)
@@ -141,6 +152,106 @@ def _fits(state: ClusterState, nodes: tuple[int, ...], length: int, count: int,
     return ok
 
 
+BLOCK_FAMILIES = 4096
+"""Families priced at once: bounds the (families x slots) work arrays to a few MB each, where
+pricing every family at once took (at 20,000 jobs) several GB; the rows are independent, so
+the blocks change nothing but memory (and are the unit a Dask worker prices)."""
+
+
+@dataclass(frozen=True)
+class FamilyBlock:
+    """Families ``first .. first + len(pool) - 1``: what pricing them needs, nothing more
+    (a Dask worker receives it once)."""
+
+    first: int
+    pool: np.ndarray
+    site: np.ndarray
+    length: np.ndarray
+    load_w: np.ndarray         # draw a run adds [W]
+    per_gpu: np.ndarray        # GPUs a single-node run holds in its pool's GPU rows
+    per_node: np.ndarray       # nodes a multi-node run holds in its pool's node rows
+    transfer_kwh: np.ndarray
+    start_ok: np.ndarray
+
+
+@dataclass(frozen=True)
+class Prices:
+    """One round's prices as window sums need them: cumulative per pool over slots (with a
+    leading zero column) for draw, GPUs and nodes, and the energy price per site and slot."""
+
+    cum_w: np.ndarray
+    cum_gpu: np.ndarray
+    cum_node: np.ndarray
+    transfer: np.ndarray
+
+
+def family_blocks(fam: Families, load_w: np.ndarray,
+                  size: int = BLOCK_FAMILIES) -> list[FamilyBlock]:
+    """``fam`` cut into consecutive blocks of at most ``size`` families."""
+    single = fam.count == 1
+    per_gpu = np.where(single, fam.gpus_each, 0)
+    per_node = np.where(single, 0, fam.count)
+    return [FamilyBlock(first=a, pool=fam.pool[a:a + size], site=fam.site[a:a + size],
+                        length=fam.length[a:a + size], load_w=load_w[a:a + size],
+                        per_gpu=per_gpu[a:a + size], per_node=per_node[a:a + size],
+                        transfer_kwh=fam.transfer_kwh[a:a + size],
+                        start_ok=fam.start_ok[a:a + size])
+            for a in range(0, fam.size, size)]
+
+
+def price_block(block: FamilyBlock, prices: Prices) -> tuple[np.ndarray, np.ndarray]:
+    """Each family's cheapest start under ``prices`` and its cost (inf where none may start).
+
+    Row by row the same arithmetic whatever the blocks, so any split, in this process or on
+    workers, gives bit-identical results.
+    """
+    T = block.start_ok.shape[1]
+    t = np.arange(T)
+    end = np.minimum(t[None, :] + block.length[:, None], T)
+    p = block.pool[:, None]
+    cost = block.load_w[:, None] * (prices.cum_w[p, end] - prices.cum_w[p, t])
+    cost += block.per_gpu[:, None] * (prices.cum_gpu[p, end] - prices.cum_gpu[p, t])
+    cost += block.per_node[:, None] * (prices.cum_node[p, end] - prices.cum_node[p, t])
+    cost += block.transfer_kwh[:, None] * prices.transfer[block.site]
+    cost[~block.start_ok] = np.inf
+    best_start = cost.argmin(axis=1)
+    return cost[np.arange(len(best_start)), best_start], best_start
+
+
+class FamilyPricer(Protocol):
+    """Prices every block each round and returns (cost, start) per family, in family order."""
+
+    def start(self, blocks: list[FamilyBlock]) -> None: ...
+
+    def price(self, prices: Prices) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+class LocalPricer:
+    """Prices the blocks one after the other in this process."""
+
+    def __init__(self) -> None:
+        self.blocks: list[FamilyBlock] = []
+
+    def start(self, blocks: list[FamilyBlock]) -> None:
+        self.blocks = blocks
+
+    def price(self, prices: Prices) -> tuple[np.ndarray, np.ndarray]:
+        return price_blocks(self.blocks, prices)
+
+
+def price_blocks(blocks: list[FamilyBlock], prices: Prices) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`price_block` over consecutive blocks, joined (one Dask task's work)."""
+    return join_priced([price_block(b, prices) for b in blocks])
+
+
+def join_priced(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Blocks' results, in block order, as one (cost, start) pair."""
+    if not parts:
+        return np.zeros(0), np.zeros(0, dtype=np.int64)
+    return (np.concatenate([c for c, _ in parts]),
+            np.concatenate([s for _, s in parts]).astype(np.int64))
+
+
 @dataclass
 class Multipliers:
     """One per coupling row: GPUs (pi) and nodes (rho) per pool and slot, power cap (kappa)
@@ -169,6 +280,9 @@ class LagrangianBound:
     prep: Prepared
     families: Families
     support: list[dict[tuple[int, int], float]] = field(default_factory=list)
+    # who prices the families each round (default: this process, block by block)
+    pricer_given: FamilyPricer | None = None
+    block_families: int = BLOCK_FAMILIES
 
     def __post_init__(self) -> None:
         prep = self.prep
@@ -202,6 +316,9 @@ class LagrangianBound:
         self.job_first = starts
         self.has_family = np.bincount(fam.job, minlength=len(prep.jobs)) > 0
         self.support = [defaultdict(float) for _ in prep.jobs]
+        self.blocks = family_blocks(fam, self.load_w, self.block_families)
+        self.pricer: FamilyPricer = self.pricer_given or LocalPricer()
+        self._pricing_started = False
 
     def initial(self) -> Multipliers:
         """Grid energy at its full price (no renewables spare), every other row slack."""
@@ -209,26 +326,23 @@ class LagrangianBound:
         return Multipliers(pi=np.zeros(shape_p), rho=np.zeros(shape_p),
                            kappa=np.zeros_like(self.cap), sigma=self.sigma_high.copy())
 
+    def start_pricing(self) -> None:
+        """Hand the family blocks to the pricer (once; the first round does it otherwise)."""
+        if not self._pricing_started:
+            self.pricer.start(self.blocks)
+            self._pricing_started = True
+
     def evaluate(self, mult: Multipliers) -> Evaluation:
-        prep, fam, T = self.prep, self.families, self.T
+        prep, fam = self.prep, self.families
         ew = prep.energy_weight
         price_w = (ew + mult.sigma) * self.factor[:, None] + mult.kappa        # per W and slot
         zero = np.zeros((len(prep.pools), 1))
-        cum_w = np.hstack([zero, np.cumsum(price_w[self.pool_site], axis=1)])
-        cum_gpu = np.hstack([zero, np.cumsum(mult.pi, axis=1)])
-        cum_node = np.hstack([zero, np.cumsum(mult.rho, axis=1)])
-        t = np.arange(T)
-        end = np.minimum(t[None, :] + fam.length[:, None], T)
-        p = fam.pool[:, None]
-        cost = self.load_w[:, None] * (cum_w[p, end] - cum_w[p, t])
-        per_gpu = np.where(self.single, fam.gpus_each, 0)[:, None]
-        per_node = np.where(self.single, 0, fam.count)[:, None]
-        cost += per_gpu * (cum_gpu[p, end] - cum_gpu[p, t])
-        cost += per_node * (cum_node[p, end] - cum_node[p, t])
-        cost += fam.transfer_kwh[:, None] * (ew + mult.sigma[fam.site])
-        cost[~fam.start_ok] = np.inf
-        best_start = cost.argmin(axis=1)
-        best = cost[np.arange(fam.size), best_start]
+        prices = Prices(cum_w=np.hstack([zero, np.cumsum(price_w[self.pool_site], axis=1)]),
+                        cum_gpu=np.hstack([zero, np.cumsum(mult.pi, axis=1)]),
+                        cum_node=np.hstack([zero, np.cumsum(mult.rho, axis=1)]),
+                        transfer=ew + mult.sigma)
+        self.start_pricing()
+        best, best_start = self.pricer.price(prices)
 
         n_jobs = len(prep.jobs)
         job_best = np.full(n_jobs, np.inf)
@@ -275,11 +389,12 @@ class LagrangianBound:
         return Evaluation(float(bound), chosen_family, job_start, sub)
 
     def ascend(self, upper: float, deadline: float, max_rounds: int = 2000,
-               progress: Callable[[float], None] | None = None
+               progress: Callable[[float], None] | None = None, min_rounds: int = 0
                ) -> tuple[float, Multipliers, int]:
         """Polyak subgradient ascent until ``deadline``; returns the best bound, its
         multipliers and the rounds made. ``upper`` (a plan's objective) sets the step;
-        ``progress`` hears the best bound every ``PROGRESS_ROUNDS`` rounds."""
+        ``progress`` hears the best bound every ``PROGRESS_ROUNDS`` rounds; at least
+        ``min_rounds`` rounds are made even past ``deadline`` (one round is a proven bound)."""
         mult = self.initial()
         best_bound, best_mult = -np.inf, mult
         theta, stall = 1.0, 0
@@ -290,7 +405,7 @@ class LagrangianBound:
             kappa=np.broadcast_to(self.row_scale_w[:, None], mult.kappa.shape),
             sigma=np.broadcast_to((self.row_scale_w * self.factor)[:, None], mult.sigma.shape))
         rounds = 0
-        while rounds < max_rounds and time.perf_counter() < deadline:
+        while rounds < max_rounds and (rounds < min_rounds or time.perf_counter() < deadline):
             found = self.evaluate(mult)
             rounds += 1
             if rounds == 1 or found.bound > best_bound + 1e-12 * max(1.0, abs(best_bound)):

@@ -45,6 +45,7 @@ logger.addHandler(logging.NullHandler())
 
 BOUND_TIME_SHARE = 0.35  # of the time left after greedy, for the subgradient ascent
 DEFAULT_TIME_LIMIT_S = 300.0
+MIN_BOUND_ROUNDS = 1  # made even when greedy left no time: the plan's bound is never missing
 SEARCH_END_SHARE = 0.02  # of the limit, left after local search for the bound and the result
 
 
@@ -99,7 +100,8 @@ class LagrangianMethod:
         stop_at = run.began + limit
         upper = (greedy.total if greedy is not None else float(prep.penalty.sum())
                  ) + run.unavoidable
-        lagrangian = LagrangianBound(prep, self.families)
+        lagrangian = LagrangianBound(prep, self.families,
+                                     pricer_given=options.pricer)
         bound_until = time.perf_counter() + BOUND_TIME_SHARE * max(
             0.0, stop_at - time.perf_counter())
         report = None
@@ -108,7 +110,10 @@ class LagrangianMethod:
                 run.report(incumbent, bound - run.unavoidable)
         run.phase("lagrangian bound")
         since = time.perf_counter()
-        raw_bound, _, rounds = lagrangian.ascend(upper, bound_until, progress=report)
+        # a plan at fleet scale must still come with a proven bound when greedy used the
+        # time: one round (seconds even at 20,000 jobs) is one
+        raw_bound, _, rounds = lagrangian.ascend(upper, bound_until, progress=report,
+                                                 min_rounds=MIN_BOUND_ROUNDS)
         run.record("lagrangian bound", True, since,
                    f"bound {raw_bound - run.unavoidable:.6g} after {rounds} rounds")
         if greedy is not None:

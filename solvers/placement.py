@@ -57,6 +57,7 @@ def best_placement(state: ClusterState, job: Job, earliest: int, latest_end: int
     best: tuple | None = None
     best_placement_: Placement | None = None
     for g_idx, group in enumerate(groups if groups is not None else state.candidate_groups(job)):
+        group = state.distinct_nodes(group)   # the same answer, fewer nodes to cost
         gpu_type = state.scenario.gpu_type(group.gpu_type)
         transfer = _transfer_kwh(state, job, group)
         for m_idx, mode in enumerate(rules.allowed_modes(job, gpu_type)):

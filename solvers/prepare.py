@@ -282,6 +282,16 @@ def prepare(scenario: Scenario, pinned: dict, state: ClusterState,
         earliest_start=earliest_of, latest_end=latest_of,
         runnable=np.array([bool(own) for own in columns_of_job], dtype=bool)
         if with_columns else None,
-        dependants={j.job_id: [d.job_id for d in scenario.jobs if j.job_id in d.depends_on]
-                    for j in scenario.jobs},
+        dependants=_dependants(scenario),
     )
+
+
+def _dependants(scenario: Scenario) -> dict[str, list[str]]:
+    """Per job, the jobs that depend on it, in scenario order: one pass over the jobs, where
+    asking every job about every other took minutes at 20,000 jobs."""
+    found: dict[str, list[str]] = {j.job_id: [] for j in scenario.jobs}
+    for d in scenario.jobs:
+        for before in dict.fromkeys(d.depends_on):
+            if before in found:
+                found[before].append(d.job_id)
+    return found

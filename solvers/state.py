@@ -8,6 +8,7 @@ bookkeeping is the solvers' own; the validator and the accounting recompute from
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,7 @@ import numpy as np
 from greenslot.model import rules
 from greenslot.model.scenario import Job, Scenario
 from greenslot.model.schedule import Assignment
+from greenslot.solvers.node_kinds import NodeKinds
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,9 @@ class ClusterState:
         self.free_cpus = _capacity([n.cpus for n in nodes], self.n_slots)
         self.free_memory_mb = _capacity([n.memory_mb for n in nodes], self.n_slots)
         self.running = np.zeros((len(nodes), self.n_slots), dtype=int)
+        self._kinds: NodeKinds | None = None
+        # nodes nothing was ever placed on (all GPUs free, never woken by a job)
+        self.untouched = np.ones(len(nodes), dtype=bool)
         self.pue = np.array([s.pue for s in scenario.sites])
         cap_kw = np.array([np.inf if s.power_cap_kw is None else s.power_cap_kw
                            for s in scenario.sites])
@@ -125,16 +130,15 @@ class ClusterState:
 
     def candidate_groups(self, job: Job) -> list[NodeGroup]:
         """The job's eligible nodes, grouped by (site, GPU type, GPUs per node), name order."""
-        groups: dict[tuple, list[int]] = {}
-        for i, node in enumerate(self.scenario.nodes):
-            if rules.node_allowed(self.scenario, job, node):
-                groups.setdefault((node.site, node.gpu_type, node.gpus), []).append(i)
+        if self._kinds is None:
+            self._kinds = NodeKinds(self.scenario)   # eligibility per node kind, not per node
         result = []
-        for (site, gpu_type, _), ids in groups.items():
-            count, each = rules.shape_on(job, self.scenario.nodes[ids[0]])
+        for ids in self._kinds.allowed_groups(job):
+            first = self.scenario.nodes[int(ids[0])]
+            count, each = rules.shape_on(job, first)
             if len(ids) >= count:
-                result.append(NodeGroup(self.site_names.index(site), gpu_type,
-                                        np.array(ids), count, each, rules.cpus_on_node(job),
+                result.append(NodeGroup(self.site_names.index(first.site), first.gpu_type,
+                                        ids, count, each, rules.cpus_on_node(job),
                                         rules.memory_on_node_mb(job)))
         return result
 
@@ -155,6 +159,26 @@ class ClusterState:
         return self.short(group.node_ids, group.gpus_each, group.cpus_each,
                           group.memory_each_mb)
 
+    def distinct_nodes(self, group: NodeGroup) -> NodeGroup:
+        """``group`` without the nodes a placement cannot tell apart from an earlier one.
+
+        Why: at fleet scale (1,024 nodes a group) costing every node for every job is most of
+        greedy's time, yet early on most nodes are empty and alike. Untouched nodes without
+        maintenance and of equal idle draw have identical rows in every array a placement
+        reads, so only the first ``group.count`` of each such class (in name order) can be
+        chosen: ties go to the earlier node, and a run takes at most ``count`` of them. The
+        placement found is therefore exactly the one costing every node would find.
+        """
+        ids = group.node_ids
+        alike = self.untouched[ids] & ~self.blocked[ids].any(axis=1)
+        if alike.sum() <= group.count:
+            return group
+        keep = ~alike
+        idle = self.node_idle_w[ids]
+        for value in np.unique(idle[alike]).tolist():
+            keep[np.flatnonzero(alike & (idle == value))[: group.count]] = True
+        return dataclasses.replace(group, node_ids=ids[keep])
+
     def place(self, job: Job, node_ids, start: int, end: int, power_w: float,
               gpus_each: int) -> None:
         """Record a placement (slots clipped to the horizon for pinned jobs)."""
@@ -168,6 +192,7 @@ class ClusterState:
         self.free_cpus[ids, lo:hi] -= rules.cpus_on_node(job)
         self.free_memory_mb[ids, lo:hi] -= rules.memory_on_node_mb(job)
         self.running[ids, lo:hi] += 1
+        self.untouched[ids] = False
         site_name = self.site_names[site]
         if 0 <= start < self.n_slots and rules.needs_transfer(job, site_name):
             self.energy_kwh[site, start] += job.data_gb * self.scenario.transfer_kwh_per_gb

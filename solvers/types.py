@@ -11,6 +11,7 @@ from greenslot.model.schedule import Schedule
 
 if TYPE_CHECKING:
     from greenslot.solvers.baselines import Baselines
+    from greenslot.solvers.lagrange import FamilyPricer
 
 DEFAULT_GAP = 1e-4
 """Relative gap at which exact solvers stop; a plan proven within it is reported optimal."""
@@ -44,6 +45,10 @@ class SolveOptions:
     # The scenario's fifo and best_window, already solved and priced by the pipeline; greedy
     # competes with them instead of solving them again (None: it solves them itself).
     baselines: Baselines | None = field(default=None, compare=False, repr=False)
+    # Who prices the Lagrangian's families (``large``, and ``auto`` above its size limit):
+    # None prices them in this process; a :class:`greenslot.solvers.distributed.DaskPricer`
+    # on Dask workers, with the same result.
+    pricer: FamilyPricer | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

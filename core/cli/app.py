@@ -28,7 +28,7 @@ from greenslot.cli import forecast as cli_forecast
 from greenslot.cli import profile as cli_profile
 from greenslot.cli import slurm as cli_slurm
 from greenslot.cli import trust as cli_trust
-from greenslot.cli.args import SOLVER_NAMES, add_solve_options
+from greenslot.cli.args import SOLVER_NAMES, add_solve_options, dask_cluster
 from greenslot.cli.jsonout import add_json_option, emit
 from greenslot.forecasts.errors import CredentialsError, ProviderError, QueryError
 from greenslot.model.errors import (
@@ -111,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--objective", type=_objective, default=None,
                    help="carbon | cost | energy | JSON weights (overrides the scenario)")
     add_solve_options(p)
+    p.add_argument("--dask", type=dask_cluster, default=None, metavar="local:N|ADDRESS",
+                   help="price the Lagrangian bound (large, auto) on Dask workers: local:N "
+                        "starts N worker processes here, ADDRESS (tcp://host:8786) uses a "
+                        "running scheduler; the plan is the same as without")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     p.add_argument("--strict", action="store_true",
                    help="exit 3 and write nothing when any job cannot be placed")
@@ -211,11 +215,13 @@ def _cmd_plan(args) -> int:
                                    cli_forecast.plan_source(args))
     if args.objective is not None:
         scenario = scenario.with_objective(args.objective)
-    with ProgressLine(args.solver, enabled=not args.quiet,
-                      time_limit_s=args.time_limit) as progress:
+    with contextlib.ExitStack() as stack:
+        pricer = None if args.dask is None else _dask_pricer(stack, *args.dask)
+        progress = stack.enter_context(ProgressLine(args.solver, enabled=not args.quiet,
+                                                    time_limit_s=args.time_limit))
         options = SolveOptions(time_limit_s=args.time_limit, threads=args.threads,
                                gap=args.gap, progress=progress.update,
-                               on_phase=progress.phase)
+                               on_phase=progress.phase, pricer=pricer)
         result = plan(scenario, solver=args.solver, options=options, strict=args.strict)
     write_plan(result, args.out, __version__, replace=args.replace)
     if args.json:
@@ -223,6 +229,21 @@ def _cmd_plan(args) -> int:
     else:
         print(_summary_table(result, args.out))
     return EXIT_OK
+
+
+def _dask_pricer(stack: contextlib.ExitStack, kind: str, workers: int):
+    """A Dask client on ``kind`` (``local`` or a scheduler address), closed with ``stack``,
+    wrapped as the Lagrangian's pricer; an unreachable cluster is one line, exit 2."""
+    from greenslot.analysis.sweep import ClusterError, ClusterSpec
+    from greenslot.analysis.sweep.cluster import open_client
+    from greenslot.solvers.distributed import DaskPricer
+
+    try:
+        client = stack.enter_context(open_client(ClusterSpec(kind=kind, workers=workers)))
+    except ClusterError as exc:
+        print(f"greenslot: error: --dask: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+    return DaskPricer(client)
 
 
 def _cmd_validate(args) -> int:

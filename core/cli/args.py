@@ -100,6 +100,17 @@ MAX_TIME_LIMIT_S = 7 * 24 * 3600.0
 """A week: a nightly plan that may search longer is a typo (and ``inf`` is no limit)."""
 
 
+def dask_cluster(text: str) -> tuple[str, int]:
+    """An argument type: ``local:N`` (N worker processes here) or a scheduler address
+    (``tcp://host:8786``), as (kind, workers) for ``ClusterSpec``."""
+    if text.startswith("local:"):
+        return "local", bounded_int(MAX_THREADS)(text.removeprefix("local:"))
+    if "://" in text and text.split("://", 1)[1]:
+        return text, 1
+    raise argparse.ArgumentTypeError(
+        f"must be local:N or a scheduler address like tcp://host:8786, got {text}")
+
+
 def add_solve_options(p: argparse.ArgumentParser) -> None:
     """``--time-limit``, ``--threads`` and ``--gap``: the same bounds on every verb that plans
     (``plan`` and ``sync``)."""
