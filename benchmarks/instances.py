@@ -100,6 +100,9 @@ INSTANCES: dict[str, InstanceSpec] = {
     # issue 4's scale goals: a nightly plan of a large cluster two days ahead
     "XXL": InstanceSpec(2000, 48, 15, 3, 105, _groups(64, 64, 80, 48)),
     "XXXL": InstanceSpec(5000, 48, 15, 3, 106, _groups(250, 250, 300, 200)),
+    # issue 20's ceiling for "auto --time-limit 60 ends within 65 s": 500 jobs x 40 machines
+    # x about 500 slots (42 h of 5-minute slots: 504)
+    "I20": InstanceSpec(500, 42, 5, 3, 107, _groups(10, 10, 12, 8)),
 }
 
 
