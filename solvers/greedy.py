@@ -231,7 +231,8 @@ def solve_greedy(scenario: Scenario, options: SolveOptions | None = None,
         solver="greedy",
         status=SolveStatus.FEASIBLE,
         schedule=_no_worse_than_baselines(scenario, schedule, best.score(),
-                                          options.baselines if options else None),
+                                          options.baselines if options else None,
+                                          deadline),
         bound=None,
         solve_seconds=time.perf_counter() - started,
     )
@@ -239,7 +240,8 @@ def solve_greedy(scenario: Scenario, options: SolveOptions | None = None,
 
 def _no_worse_than_baselines(scenario: Scenario, schedule: Schedule,
                              score: tuple[float, float],
-                             baselines: Baselines | None) -> Schedule:
+                             baselines: Baselines | None,
+                             deadline: float | None = None) -> Schedule:
     """A baseline's plan instead (fifo, best_window), where it is valid and scores better.
 
     Rare on realistic scenarios, but it makes "greedy is never worse than fifo, or than per-job
@@ -247,7 +249,10 @@ def _no_worse_than_baselines(scenario: Scenario, schedule: Schedule,
     (meets every deadline). The first, fifo, wins ties. ``baselines`` are the pipeline's, solved
     and priced once per plan; without them (greedy called on its own) they are solved here.
     """
-    known = solve_baselines(scenario) if baselines is None else baselines.for_scenario(scenario)
+    if baselines is not None and baselines.scenario is scenario:
+        known = baselines
+    else:  # solved here, within the time greedy has
+        known = solve_baselines(scenario, deadline)
     for baseline in known.by_name.values():
         candidate = baseline.result.schedule
         lost = sum(scenario.job(u.job_id).priority for u in candidate.unplaced)
