@@ -161,6 +161,8 @@ def locally_improved(scenario: Scenario, prep: Prepared, best: PlanCandidate,
     spend, and nothing after this step would spend it. ``on_gain`` hears each better
     penalised objective.
     """
+    if passed(deadline):  # rebuilding the plan's state alone took 2.4 s for 2,000 jobs
+        return None
     state = ClusterState(scenario)
     placed = {}
     for a in best.schedule.assignments:

@@ -54,6 +54,8 @@ def round_support(prep: Prepared, support: list[list[Column]], deadline: float |
                                                      job.job_id))
     state = ClusterState(prep.scenario)
     placed = place_pinned(state)
+    if passed(deadline):  # nothing to round in time: skip the critical-path pass too
+        return state, placed, [job.job_id for job in prep.jobs if job.job_id not in placed]
     # a job ends early enough for its dependants to run at their fastest: supports that
     # ignore dependencies (the Lagrangian's) otherwise push a first stage past that
     finish = latest_finish(prep.scenario, {j.job_id: state.candidate_groups(j)

@@ -192,3 +192,13 @@ def test_a_plan_out_of_time_everywhere_is_still_valid_and_written(nightly, tmp_p
         steps = summary["solver_details"]["steps"]
         assert "cut by the time limit" in steps["greedy"]["note"]
     assert "baselines cut short by the time limit" in caplog.text
+
+
+def test_local_search_makes_no_move_after_the_deadline(tmp_path):
+    from greenslot.solvers.driver import locally_improved
+
+    scenario = crowded(tmp_path)
+    prep = prepared(scenario)
+    start = valid_candidate(scenario, prep, "greedy", solve_greedy(scenario).schedule)
+    assert start is not None
+    assert locally_improved(scenario, prep, start, PAST, to_deadline=True) is None
