@@ -202,3 +202,25 @@ def test_local_search_makes_no_move_after_the_deadline(tmp_path):
     start = valid_candidate(scenario, prep, "greedy", solve_greedy(scenario).schedule)
     assert start is not None
     assert locally_improved(scenario, prep, start, PAST, to_deadline=True) is None
+
+
+def test_the_cli_counts_the_limit_from_its_own_start_so_loading_counts(tmp_path, monkeypatch,
+                                                                        capsys):
+    from greenslot.cli.app import main
+    from greenslot.pipeline import steps
+
+    crowded(tmp_path)
+    seen: list[float | None] = []
+    real = steps.plan
+
+    def spy(scenario, *args, began=None, **kwargs):
+        seen.append(began)
+        assert began is not None and began < time.perf_counter()
+        return real(scenario, *args, began=began, **kwargs)
+
+    monkeypatch.setattr(steps, "plan", spy)
+    before = time.perf_counter()
+    code = main(["plan", str(tmp_path / "s" / "scenario.yaml"), "--out", str(tmp_path / "out"),
+                 "--time-limit", "30", "--quiet"])
+    assert code == 0 and len(seen) == 1 and seen[0] is not None and seen[0] >= before
+    assert (tmp_path / "out" / "summary.json").exists()
