@@ -104,6 +104,9 @@ INSTANCES: dict[str, InstanceSpec] = {
     "F2K5": InstanceSpec(2500, 48, 15, 3, 107, _groups(128, 128, 128, 128)),
     "F10K": InstanceSpec(10000, 48, 15, 3, 108, _groups(512, 512, 512, 512)),
     "F20K": InstanceSpec(20000, 48, 15, 3, 109, _groups(1024, 1024, 1024, 1024)),
+    # issue 20's ceiling for "auto --time-limit 60 ends within 65 s": 500 jobs x 40 machines
+    # x about 500 slots (42 h of 5-minute slots: 504)
+    "I20": InstanceSpec(500, 42, 5, 3, 107, _groups(10, 10, 12, 8)),
 }
 
 

@@ -47,8 +47,6 @@ def solve_auto(scenario: Scenario, options: SolveOptions) -> SolveResult:
     limit = options.time_limit_s if options.time_limit_s is not None else AUTO_TIME_LIMIT_S
     options = dataclasses.replace(options, time_limit_s=limit)
     began = time.perf_counter()  # the limit counts from here, preparation included
-    frame = prepared_families(scenario)
-    estimate = frame[1].nonzeros()
     if options.on_phase is not None:
         options.on_phase("prepare")
     frame = prepared_families(scenario)

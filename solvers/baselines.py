@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from greenslot.model.accounting import Accounting, account, objective_value
 from greenslot.model.scenario import Scenario
 from greenslot.solvers.best_window import solve_best_window
+from greenslot.solvers.deadline import share
 from greenslot.solvers.fifo import solve_fifo
 from greenslot.solvers.queue import missed_deadlines
 from greenslot.solvers.types import SolveResult
@@ -61,11 +62,17 @@ class Baselines:
         return {name: baseline.summary() for name, baseline in self.by_name.items()}
 
 
-def solve_baselines(scenario: Scenario) -> Baselines:
-    """``fifo`` and ``best_window`` on ``scenario``, each solved and priced once."""
+def solve_baselines(scenario: Scenario, stop_at: float | None = None) -> Baselines:
+    """``fifo`` and ``best_window`` on ``scenario``, each solved and priced once.
+
+    With ``stop_at`` (perf_counter) each gets half the time to it: a baseline is only a
+    comparison, and one cut short leaves its remaining jobs out (its ``placed`` count says so)
+    rather than the plan without time.
+    """
     found = {}
-    for name, solve in zip(BASELINE_NAMES, (solve_fifo, solve_best_window), strict=True):
-        result = solve(scenario)
+    for k, (name, solve) in enumerate(zip(BASELINE_NAMES, (solve_fifo, solve_best_window),
+                                          strict=True)):
+        result = solve(scenario, None, share(stop_at, 0.5 if k == 0 else 1.0))
         figures = account(scenario, result.schedule)
         found[name] = Baseline(result, figures, objective_value(scenario, figures.totals),
                                missed_deadlines(scenario, result.schedule))

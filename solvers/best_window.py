@@ -76,9 +76,14 @@ def best_window_begins(scenario: Scenario) -> dict[str, int]:
     return {j.job_id: best_begin(alone, j) for j in scenario.jobs if not j.pinned}
 
 
-def solve_best_window(scenario: Scenario, options: SolveOptions | None = None) -> SolveResult:
-    """Run the baseline; like ``fifo`` it ignores deadlines in the queue, so it may miss them."""
+def solve_best_window(scenario: Scenario, options: SolveOptions | None = None,
+                      stop_at: float | None = None) -> SolveResult:
+    """Run the baseline; like ``fifo`` it ignores deadlines in the queue, so it may miss them.
+
+    Jobs not yet queued at ``stop_at`` (perf_counter) are left out (see ``run_queue``)."""
     started = time.perf_counter()
+    if stop_at is None and options is not None and options.time_limit_s is not None:
+        stop_at = started + options.time_limit_s
     begins = best_window_begins(scenario)
     position = {j.job_id: (begins[j.job_id], j.release, j.job_id) for j in scenario.jobs
                 if not j.pinned}
@@ -87,7 +92,7 @@ def solve_best_window(scenario: Scenario, options: SolveOptions | None = None) -
     return SolveResult(
         solver="best_window",
         status=SolveStatus.FEASIBLE,
-        schedule=run_queue(scenario, order, begins),
+        schedule=run_queue(scenario, order, begins, stop_at),
         bound=None,
         solve_seconds=time.perf_counter() - started,
     )

@@ -24,6 +24,7 @@ import numpy as np
 from greenslot.model import rules
 from greenslot.model.scenario import Job, Scenario
 from greenslot.model.schedule import Assignment, Schedule, Unplaced, dependency_not_placed
+from greenslot.solvers.deadline import passed
 from greenslot.solvers.pinned import place_pinned
 from greenslot.solvers.placement import best_placement
 from greenslot.solvers.state import ClusterState
@@ -262,11 +263,14 @@ def _copy(state: ClusterState) -> ClusterState:
     return clone
 
 
-def explain_unplaced(scenario: Scenario, schedule: Schedule) -> Schedule:
+def explain_unplaced(scenario: Scenario, schedule: Schedule,
+                     deadline: float | None = None) -> Schedule:
     """``schedule`` with every unplaced job's reason re-derived from the final placements.
 
     Solvers explain a job when they give up on it, against the cluster as it stood then; this
-    names the jobs that hold the room in the plan that is actually written.
+    names the jobs that hold the room in the plan that is actually written. From ``deadline``
+    (perf_counter) on, a job keeps the solver's reason: each derivation is a search over the
+    cluster, and the plan must still be written within its time limit.
     """
     if not schedule.unplaced:
         return schedule
@@ -279,6 +283,9 @@ def explain_unplaced(scenario: Scenario, schedule: Schedule) -> Schedule:
         missing = [d for d in job.depends_on if d not in placed]
         if missing:
             unplaced.append(Unplaced(u.job_id, dependency_not_placed(missing[0])))
+            continue
+        if passed(deadline):
+            unplaced.append(u)
             continue
         earliest = max([rules.earliest_start_slot(grid, job)]
                        + [placed[d].end_slot for d in job.depends_on])

@@ -26,6 +26,7 @@ from greenslot.model.scenario import Scenario
 from greenslot.solvers.backend import Backend, BackendAnswer
 from greenslot.solvers.cpsat import solve_linear_model_cpsat
 from greenslot.solvers.cuts import WakeCuts
+from greenslot.solvers.deadline import left_s
 from greenslot.solvers.decode import chosen_columns, decode, encode
 from greenslot.solvers.driver import (
     BoundPhase,
@@ -56,6 +57,13 @@ IMPROVE_SECONDS = 60.0  # the same without a time limit
 # times the plain LP relaxation on the benchmark instances; with less time left than this
 # multiple, the backend is skipped rather than left to overrun the time limit.
 BACKEND_ROOT_FACTOR = 15.0
+BUILD_SECONDS_PER_NONZERO = 6e-6
+"""Model build time per nonzero, a busy machine's: benchmark L's 1.4 M nonzeros built in
+7.5 s at load 8 (5.3 us each)."""
+BUILD_TIME_SHARE = 0.5
+"""Of the time left: the model is built only when its estimated build fits in this share,
+leaving the rest for its LP, rounding and local search. Otherwise the Lagrangian's rounding
+and local search use the time (the build cannot be stopped half way usefully)."""
 LAGRANGE_TIME_SHARE = 0.1  # of the time left, at most, for the Lagrangian stand-in bound
 LAGRANGE_MAX_ROUNDS = 400
 SEARCH_TO_END_SHARE = 0.97  # of the time left, for local search when no backend follows
@@ -95,9 +103,9 @@ def _progress_relay(options: SolveOptions, offset: float) -> ProgressCallback | 
 class LinearBound(BoundPhase):
     """The LP step's outcome, plus the model the backend is to solve."""
 
-    model: LinearModel
-    index: Index
-    relaxation: Relaxation
+    model: LinearModel | None  # None: not built, no time for it (nor for the LP and backend)
+    index: Index | None
+    relaxation: Relaxation | None
     run_backend: bool
     lagrangian_bound: float | None = None  # the stand-in, before the unavoidable penalty
 
@@ -119,6 +127,14 @@ class ExactMethod:
             # before the model is built: it needs no model, and a slow build (seen: 14.8 s
             # for L at load 11) must not leave it no time
             lagrangian, stand_in = self._lagrangian(run)
+        deadline = run.deadline()
+        estimate = BUILD_SECONDS_PER_NONZERO * sum(2 * c.length + 1 for c in prep.columns)
+        left = left_s(deadline)
+        if left is not None and estimate > BUILD_TIME_SHARE * left:
+            note = f"skipped: its build needs about {estimate:.0f} s, {left:.0f} s left"
+            for step in ("build model", "lp bound", self.name):
+                run.record(step, False, 0.0, note if step == "build model" else "no model")
+            return self._without_model(run, lagrangian, stand_in)
         run.phase("build model")
         since = time.perf_counter()
         model, index = build(prep)
@@ -137,14 +153,16 @@ class ExactMethod:
         since = time.perf_counter()
         if relaxation.values is not None:
             run.phase("lp rounding")
-            rounded_state, placed, _ = round_relaxation(prep, index, relaxation.values)
+            rounded_state, placed, _ = round_relaxation(prep, index, relaxation.values,
+                                                        deadline)
             rounded = candidate_from_state(run.scenario, prep, "lp-rounding", rounded_state,
                                            placed)
             run.record("lp rounding", True, since, _found(rounded))
         elif lagrangian is not None:
             # no LP solution to guide rounding: the runs the multipliers chose instead
             run.phase("lagrangian rounding")
-            rounded_state, placed, _ = round_support(prep, lagrangian.preferred_columns())
+            rounded_state, placed, _ = round_support(prep, lagrangian.preferred_columns(),
+                                                     deadline)
             rounded = candidate_from_state(run.scenario, prep, "lagrangian-rounding",
                                            rounded_state, placed)
             run.record("lagrangian rounding", True, since, _found(rounded))
@@ -162,6 +180,26 @@ class ExactMethod:
                            search_until=search_until, search_to_end=not run_backend,
                            model=model, index=index, relaxation=relaxation,
                            run_backend=run_backend, lagrangian_bound=stand_in)
+
+    def _without_model(self, run: Run, lagrangian: LagrangianBound | None,
+                       stand_in: float | None) -> LinearBound:
+        """The bound step when the model cannot be built in time: the Lagrangian's bound
+        and rounding, and local search to the end."""
+        rounded = None
+        deadline = run.deadline()
+        if lagrangian is not None:
+            run.phase("lagrangian rounding")
+            since = time.perf_counter()
+            rounded_state, placed, _ = round_support(run.prep, lagrangian.preferred_columns(),
+                                                     deadline)
+            rounded = candidate_from_state(run.scenario, run.prep, "lagrangian-rounding",
+                                           rounded_state, placed)
+            run.record("lagrangian rounding", True, since, _found(rounded))
+        left = left_s(deadline) or 0.0
+        return LinearBound(bound=stand_in, rounded=rounded,
+                           search_until=time.perf_counter() + SEARCH_TO_END_SHARE * left,
+                           search_to_end=True, model=None, index=None, relaxation=None,
+                           run_backend=False, lagrangian_bound=stand_in)
 
     def _lagrangian(self, run: Run) -> tuple[LagrangianBound, float | None]:
         """The Lagrangian bound, in at most ``LAGRANGE_TIME_SHARE`` of the time left: it
@@ -198,6 +236,10 @@ class ExactMethod:
 
     def finish(self, run: Run, phase: LinearBound, best: PlanCandidate) -> FinishPhase:
         prep, options, model = run.prep, run.options, phase.model
+        if model is None or phase.index is None or phase.relaxation is None:
+            return FinishPhase(figures={"build_seconds": 0.0, "backend_seconds": 0.0,
+                                        "backend_bound": None, "warm_start": False,
+                                        "backend_objective": None})
         start = encode(model, prep, phase.index, best.schedule)
         if not phase.run_backend:
             needs = BACKEND_ROOT_FACTOR * phase.relaxation.seconds
@@ -238,16 +280,19 @@ class ExactMethod:
     def details(self, run: Run, phase: LinearBound, finish: FinishPhase,
                 shared: Mapping[str, Any]) -> dict[str, Any]:
         figures, model, relaxation = finish.figures, phase.model, phase.relaxation
+        nonzeros = None if model is None else int(sum(len(r.indices) for r in model.rows))
         return {
             "plan_from": shared["plan_from"], "interface": shared["interface"],
             "build_seconds": figures["build_seconds"],
             "backend_seconds": figures["backend_seconds"],
-            "lp_seconds": relaxation.seconds, "lp_cuts": relaxation.cuts,
-            "lp_bound": None if relaxation.bound is None
+            "lp_seconds": None if relaxation is None else relaxation.seconds,
+            "lp_cuts": None if relaxation is None else relaxation.cuts,
+            "lp_bound": None if relaxation is None or relaxation.bound is None
             else relaxation.bound - run.unavoidable,
             "backend_bound": figures["backend_bound"],
-            "columns": len(run.prep.columns), "variables": model.n_vars,
-            "rows": len(model.rows), "nonzeros": int(sum(len(r.indices) for r in model.rows)),
+            "columns": len(run.prep.columns),
+            "variables": None if model is None else model.n_vars,
+            "rows": None if model is None else len(model.rows), "nonzeros": nonzeros,
             "warm_start": figures["warm_start"],
             "candidates": shared["candidates"],
             "backend_objective": figures["backend_objective"],

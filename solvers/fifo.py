@@ -26,15 +26,20 @@ def fifo_order(scenario: Scenario) -> list[Job]:
                             lambda j: position[j.job_id])
 
 
-def solve_fifo(scenario: Scenario, options: SolveOptions | None = None) -> SolveResult:
-    """Run the baseline; it ignores deadlines, so its schedule may miss them by design."""
+def solve_fifo(scenario: Scenario, options: SolveOptions | None = None,
+               stop_at: float | None = None) -> SolveResult:
+    """Run the baseline; it ignores deadlines, so its schedule may miss them by design.
+
+    Jobs not yet queued at ``stop_at`` (perf_counter) are left out (see ``run_queue``)."""
     started = time.perf_counter()
+    if stop_at is None and options is not None and options.time_limit_s is not None:
+        stop_at = started + options.time_limit_s
     order = fifo_order(scenario)
     release = {j.job_id: rules.earliest_start_slot(scenario.grid, j) for j in order}
     return SolveResult(
         solver="fifo",
         status=SolveStatus.FEASIBLE,
-        schedule=run_queue(scenario, order, release),
+        schedule=run_queue(scenario, order, release, stop_at),
         bound=None,
         solve_seconds=time.perf_counter() - started,
     )

@@ -20,6 +20,7 @@ from greenslot.model.scenario import Job, Scenario
 from greenslot.model.schedule import Assignment, Schedule, Unplaced, dependency_not_placed
 from greenslot.model.validator import validate
 from greenslot.solvers.baselines import Baselines, solve_baselines
+from greenslot.solvers.deadline import REASON_NOT_DERIVED, TIME_LIMIT_REASON, passed
 from greenslot.solvers.diagnose import explain_no_fit
 from greenslot.solvers.feasibility import MAX_SECONDS, repack_unplaced
 from greenslot.solvers.local_search import _drop, _lift
@@ -90,8 +91,13 @@ class _Pass:
         latest = min(self.finish[job.job_id], self.end_limits.get(job.job_id, 10**9))
         return earliest, latest
 
-    def run(self, order: list[Job]) -> None:
+    def run(self, order: list[Job], deadline: float | None = None) -> None:
+        """Place ``order``'s jobs one by one; those still waiting at ``deadline``
+        (perf_counter) are left out, failure ``("time",)``."""
         for job in order:
+            if passed(deadline):
+                self.failures[job.job_id] = ("time",)
+                continue
             missing = [d for d in job.depends_on if d not in self.placed]
             if missing:
                 own_window = (rules.earliest_start_slot(self.scenario.grid, job),
@@ -257,13 +263,17 @@ EXTRA_PASSES_TIME_SHARE = 0.9
 
 
 def solve_greedy(scenario: Scenario, options: SolveOptions | None = None,
-                 stop_at: float | None = None, weigh_node_kinds: bool = False) -> SolveResult:
+                 stop_at: float | None = None, weigh_node_kinds: bool = False,
+                 deadline: float | None = None) -> SolveResult:
     """Plan every job greedily; see the module docstring for the rule.
 
-    The first pass always runs to the end (it is the plan); a further pass (the second
-    ordering, a squeaky-wheel repeat) starts only before ``stop_at`` (a perf_counter value;
-    default: ``EXTRA_PASSES_TIME_SHARE`` of ``options.time_limit_s``, or no limit), so a
-    large plan under a time limit keeps the passes that fit instead of overrunning it.
+    A further pass (the second ordering, a squeaky-wheel repeat) starts only before
+    ``stop_at`` (a perf_counter value; default: ``EXTRA_PASSES_TIME_SHARE`` of
+    ``options.time_limit_s``, or no limit), so a large plan under a time limit keeps the
+    passes that fit instead of overrunning it. The first pass stops placing at ``deadline``
+    (perf_counter; default: ``options.time_limit_s`` from the call): the jobs it did not
+    reach are left out with :data:`~greenslot.solvers.deadline.TIME_LIMIT_REASON`, and the
+    reasons of the others are derived only while time is left.
 
     ``weigh_node_kinds`` adds a third ordering, largest regret first (:func:`_regrets`),
     where jobs can run on more than one kind of node. Off for ``--solver greedy``: on the
@@ -271,8 +281,11 @@ def solve_greedy(scenario: Scenario, options: SolveOptions | None = None,
     time. ``large`` turns it on (greedy's plan is its main start), inside its time limit.
     """
     started = time.perf_counter()
-    if stop_at is None and options is not None and options.time_limit_s is not None:
-        stop_at = started + EXTRA_PASSES_TIME_SHARE * options.time_limit_s
+    if options is not None and options.time_limit_s is not None:
+        if stop_at is None:
+            stop_at = started + EXTRA_PASSES_TIME_SHARE * options.time_limit_s
+        if deadline is None:
+            deadline = started + options.time_limit_s
     free_jobs = [j for j in scenario.jobs if not j.pinned]
     probe = ClusterState(scenario)
     groups = {j.job_id: probe.candidate_groups(j) for j in scenario.jobs}
@@ -290,7 +303,7 @@ def solve_greedy(scenario: Scenario, options: SolveOptions | None = None,
             order = dependency_order(free_jobs, functools.partial(
                 _boosted_first, key=key, boosted=frozenset(boosted)))
             attempt = _Pass(scenario, groups, finish)
-            attempt.run(order)
+            attempt.run(order, deadline)
             if best is None or attempt.score() < best.score():
                 best = attempt
             stuck = set(attempt.failures) - boosted
@@ -299,18 +312,21 @@ def solve_greedy(scenario: Scenario, options: SolveOptions | None = None,
             boosted |= stuck
     if best is None:  # MAX_PASSES >= 1 and there are two orderings: a pass always ran
         raise RuntimeError("greedy ran no pass")
+    # the polish and the re-packing end at the extra passes' share, else at the deadline
+    soft_stop = stop_at if stop_at is not None else deadline
     if best.failures:  # feasibility first: re-pack exactly to place what the passes left out
-        until = stop_at if stop_at is not None else time.perf_counter() + MAX_SECONDS
+        until = soft_stop if soft_stop is not None else time.perf_counter() + MAX_SECONDS
         if repack_unplaced(best.state, best.placed, set(best.failures), until):
             best.failures = {k: v for k, v in best.failures.items() if k not in best.placed}
-    best.polish(stop_at)
-    schedule = finish_schedule(scenario, best.state, best.placed, best.failures)
+    best.polish(soft_stop)
+    schedule = finish_schedule(scenario, best.state, best.placed, best.failures, deadline)
     baselines = options.baselines if options else None
-    chosen = _no_worse_than_baselines(scenario, schedule, best.score(), baselines)
+    chosen = _no_worse_than_baselines(scenario, schedule, best.score(), baselines, deadline)
     # the best valid baseline plan, polished the same way, may end lower than the pass
-    rival = _no_worse_than_baselines(scenario, schedule, (math.inf, math.inf), baselines)
+    rival = _no_worse_than_baselines(scenario, schedule, (math.inf, math.inf), baselines,
+                                     deadline)
     if rival is not schedule:
-        polished, score = _polished(scenario, groups, finish, rival, stop_at)
+        polished, score = _polished(scenario, groups, finish, rival, soft_stop)
         if score < best.score():
             chosen = polished
     return SolveResult(
@@ -340,7 +356,8 @@ def _polished(scenario: Scenario, groups: dict[str, list[NodeGroup]],
 
 def _no_worse_than_baselines(scenario: Scenario, schedule: Schedule,
                              score: tuple[float, float],
-                             baselines: Baselines | None) -> Schedule:
+                             baselines: Baselines | None,
+                             deadline: float | None = None) -> Schedule:
     """A baseline's plan instead (fifo, best_window), where it is valid and scores better.
 
     Rare on realistic scenarios, but it makes "greedy is never worse than fifo, or than per-job
@@ -348,7 +365,10 @@ def _no_worse_than_baselines(scenario: Scenario, schedule: Schedule,
     (meets every deadline). The first, fifo, wins ties. ``baselines`` are the pipeline's, solved
     and priced once per plan; without them (greedy called on its own) they are solved here.
     """
-    known = solve_baselines(scenario) if baselines is None else baselines.for_scenario(scenario)
+    if baselines is not None and baselines.scenario is scenario:
+        known = baselines
+    else:  # solved here, within the time greedy has
+        known = solve_baselines(scenario, deadline)
     for baseline in known.by_name.values():
         candidate = baseline.result.schedule
         lost = sum(scenario.job(u.job_id).priority for u in candidate.unplaced)
@@ -360,8 +380,11 @@ def _no_worse_than_baselines(scenario: Scenario, schedule: Schedule,
 
 
 def finish_schedule(scenario: Scenario, state: ClusterState, placed: dict[str, Assignment],
-                    failures: dict[str, tuple]) -> Schedule:
+                    failures: dict[str, tuple], deadline: float | None = None) -> Schedule:
     """Turn a pass's outcome into a schedule with a precise reason per unplaced job.
+
+    A precise "no room" reason costs a diagnosis per job; after ``deadline`` (perf_counter)
+    the job gets :data:`~greenslot.solvers.deadline.REASON_NOT_DERIVED` instead.
 
     A pinned job whose dependency could not be placed before it makes the problem infeasible.
     """
@@ -373,6 +396,10 @@ def finish_schedule(scenario: Scenario, state: ClusterState, placed: dict[str, A
     for job_id, failure in sorted(failures.items()):
         if failure[0] == "dependency":
             reason = dependency_not_placed(failure[1])
+        elif failure[0] == "time":
+            reason = TIME_LIMIT_REASON
+        elif passed(deadline):
+            reason = REASON_NOT_DERIVED
         else:
             reason = explain_no_fit(state, scenario.job(job_id), failure[1], failure[2])
         unplaced.append(Unplaced(job_id, reason))

@@ -120,7 +120,7 @@ class LagrangianMethod:
             run.report(greedy.total, raw_bound - run.unavoidable)
         run.phase("lagrangian rounding")
         since = time.perf_counter()
-        state, placed, _ = round_support(prep, lagrangian.preferred_columns())
+        state, placed, _ = round_support(prep, lagrangian.preferred_columns(), stop_at)
         rounded = candidate_from_state(run.scenario, prep, "lagrangian-rounding", state,
                                        placed)
         run.record("lagrangian rounding", True, since, "no valid plan" if rounded is None

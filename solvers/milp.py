@@ -119,7 +119,9 @@ def solve_linear_model_pyomo(model: LinearModel, options: SolveOptions,
         opt.config.solver_output_logger = relay
         opt.config.log_level = logging.INFO
     opt.config.load_solution = False
-    opt.config.time_limit = options.time_limit_s
+    # the time limit counts from the call: the Pyomo build above is part of it
+    opt.config.time_limit = (None if options.time_limit_s is None
+                             else max(1.0, options.time_limit_s - built))
     opt.config.mip_gap = options.gap if options.gap is not None else DEFAULT_GAP
     opt.highs_options = {"threads": options.threads, **HIGHS_OPTIONS}
     if start is not None:

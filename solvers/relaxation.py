@@ -50,6 +50,17 @@ def solve_relaxation(model: LinearModel, time_limit_s: float | None, threads: in
     lp.integrality_ = [highspy.HighsVarType.kContinuous] * model.n_vars
     h.passModel(lp)
     h.setOptionValue("threads", int(threads))
+    if time_limit_s is not None:
+        # HiGHS reads time_limit between phases only: its interrupt callbacks hold the LP to
+        # the plan's time limit too (the same rule as the highspy backend's)
+        stop_at = began + float(time_limit_s)
+
+        def enforce(event) -> None:
+            if time.perf_counter() > stop_at:
+                event.interrupt()
+
+        for event in (h.cbSimplexInterrupt, h.cbIpmInterrupt):
+            event.subscribe(enforce)
     bound = values = first = None
     cuts = 0
     for round_ in range(MAX_CUT_ROUNDS + 1):

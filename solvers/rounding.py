@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from greenslot.model.schedule import Assignment
+from greenslot.solvers.deadline import passed
 from greenslot.solvers.decode import place_anywhere, place_column
 from greenslot.solvers.formulation import Index
 from greenslot.solvers.greedy import latest_finish
@@ -26,21 +27,26 @@ from greenslot.solvers.state import ClusterState
 SUPPORT = 1e-6  # LP weights below this are noise
 
 
-def round_relaxation(prep: Prepared, index: Index, values: np.ndarray
+def round_relaxation(prep: Prepared, index: Index, values: np.ndarray,
+                     deadline: float | None = None
                      ) -> tuple[ClusterState, dict[str, Assignment], list[str]]:
-    """Placements guided by the LP values ``values``; returns state, placed and lost jobs."""
+    """Placements guided by the LP values ``values``; returns state, placed and lost jobs
+    (jobs not reached by ``deadline``, perf_counter, are lost)."""
     weights = values[index.x]
     support: list[list[Column]] = []
     for columns in prep.columns_of_job:
         chosen = [k for k in columns if weights[k] > SUPPORT]
         chosen.sort(key=lambda k: (-weights[k], prep.columns[k].start))
         support.append([prep.columns[k] for k in chosen])
-    return round_support(prep, support)
+    return round_support(prep, support, deadline)
 
 
-def round_support(prep: Prepared, support: list[list[Column]]
+def round_support(prep: Prepared, support: list[list[Column]], deadline: float | None = None
                   ) -> tuple[ClusterState, dict[str, Assignment], list[str]]:
-    """Placements from each job's preferred columns, best first (``support[j]`` for job j)."""
+    """Placements from each job's preferred columns, best first (``support[j]`` for job j).
+
+    Jobs not reached by ``deadline`` (perf_counter) are lost: the plan is then a partial
+    candidate that local search or greedy's plan beats, not a late one."""
     size = np.array([top[0].count * top[0].gpus_each * top[0].length if top else 0
                      for top in support], dtype=float)
     position = {job.job_id: j for j, job in enumerate(prep.jobs)}
@@ -48,6 +54,8 @@ def round_support(prep: Prepared, support: list[list[Column]]
                                                      job.job_id))
     state = ClusterState(prep.scenario)
     placed = place_pinned(state)
+    if passed(deadline):  # nothing to round in time: skip the critical-path pass too
+        return state, placed, [job.job_id for job in prep.jobs if job.job_id not in placed]
     # a job ends early enough for its dependants to run at their fastest: supports that
     # ignore dependencies (the Lagrangian's) otherwise push a first stage past that
     finish = latest_finish(prep.scenario, {j.job_id: state.candidate_groups(j)
@@ -55,7 +63,7 @@ def round_support(prep: Prepared, support: list[list[Column]]
     lost: list[str] = []
     for job in order:
         j = position[job.job_id]
-        if any(d not in placed for d in job.depends_on):
+        if passed(deadline) or any(d not in placed for d in job.depends_on):
             lost.append(job.job_id)
             continue
         earliest = max([prep.earliest_start[job.job_id]]

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import sys
+import time
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -222,7 +223,8 @@ def _cmd_plan(args) -> int:
         options = SolveOptions(time_limit_s=args.time_limit, threads=args.threads,
                                gap=args.gap, progress=progress.update,
                                on_phase=progress.phase, pricer=pricer)
-        result = plan(scenario, solver=args.solver, options=options, strict=args.strict)
+        result = plan(scenario, solver=args.solver, options=options, strict=args.strict,
+                      began=getattr(args, "started", None))
     write_plan(result, args.out, __version__, replace=args.replace)
     if args.json:
         emit({"plan_dir": args.out, **summary_dict(result, __version__)})
@@ -327,7 +329,9 @@ def _greenslot_logging(verbose: bool) -> Iterator[None]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    started = time.perf_counter()  # --time-limit counts from here: loading is part of a plan
     args = build_parser().parse_args(argv)
+    args.started = started
     with _greenslot_logging(args.verbose):
         return _run(args)
 

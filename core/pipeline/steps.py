@@ -35,6 +35,7 @@ from greenslot.model.scenario import Scenario
 from greenslot.model.schedule import Schedule
 from greenslot.model.validator import validate
 from greenslot.solvers.baselines import Baselines, solve_baselines
+from greenslot.solvers.deadline import passed, tail_reserve_s
 from greenslot.solvers.diagnose import explain_unplaced
 from greenslot.solvers.registry import SOLVERS, get_solver
 from greenslot.solvers.types import SolveOptions, SolveResult, SolveStatus
@@ -113,6 +114,9 @@ def _relative_gap(value: float, bound: float | None) -> float | None:
     return max(0.0, (value - bound) / abs(value))
 
 
+BASELINE_TIME_SHARE = 0.2
+"""Of a time-limited plan's solve time, at most, for the two baselines (a comparison only)."""
+
 FALLBACKS = ("greedy", "fifo")
 """Solvers tried, in order, when the chosen one fails; neither needs a backend."""
 
@@ -129,7 +133,8 @@ class CheckedSolve:
     accounting: Accounting
 
 
-def solve_checked(scenario: Scenario, solver: str, options: SolveOptions) -> CheckedSolve:
+def solve_checked(scenario: Scenario, solver: str, options: SolveOptions,
+                  deadline: float | None = None) -> CheckedSolve:
     """Run ``solver`` and return a schedule the validator accepts, falling back if need be.
 
     :class:`InfeasibleError` (pinned jobs in conflict) is an answer, not a failure, and is
@@ -137,6 +142,9 @@ def solve_checked(scenario: Scenario, solver: str, options: SolveOptions) -> Che
     memory) or an invalid schedule makes the next of :data:`FALLBACKS` run instead; the
     result then carries ``details["fallback"]`` saying what failed and why, its status is
     ``feasible`` and it claims no bound.
+
+    ``deadline`` (perf_counter) is when the reasons for unplaced jobs must stop being
+    re-derived (:func:`with_explained_unplaced`); a fallback gets the time left to it.
 
     Raises
     ------
@@ -147,12 +155,15 @@ def solve_checked(scenario: Scenario, solver: str, options: SolveOptions) -> Che
     """
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
-    outcome = _attempt(scenario, solver, options)
+    outcome = _attempt(scenario, solver, options, deadline)
     if isinstance(outcome, CheckedSolve):
         return outcome
     failures = [(solver, outcome)]
     for fallback in (s for s in FALLBACKS if s != solver):
-        checked = _attempt(scenario, fallback, options)
+        if deadline is not None and options.time_limit_s is not None:
+            options = dataclasses.replace(options, time_limit_s=max(
+                0.0, deadline - time.perf_counter()))
+        checked = _attempt(scenario, fallback, options, deadline)
         if isinstance(checked, CheckedSolve):
             why = f"{solver} {outcome}"
             warnings.warn(f"{why}; wrote the {fallback} plan instead (status "
@@ -166,7 +177,8 @@ def solve_checked(scenario: Scenario, solver: str, options: SolveOptions) -> Che
     raise InvalidScheduleError([f"{name} {why}" for name, why in failures])
 
 
-def _attempt(scenario: Scenario, solver: str, options: SolveOptions) -> CheckedSolve | str:
+def _attempt(scenario: Scenario, solver: str, options: SolveOptions,
+             deadline: float | None = None) -> CheckedSolve | str:
     """The solver's result, explained, priced and valid; or a short text saying how it failed."""
     try:
         result = get_solver(solver)(scenario, options)
@@ -176,7 +188,7 @@ def _attempt(scenario: Scenario, solver: str, options: SolveOptions) -> CheckedS
         logger.info("%s raised", solver, exc_info=True)
         text = " ".join(str(exc).split())[:200]
         return f"failed ({type(exc).__name__}{': ' + text if text else ''})"
-    result = with_explained_unplaced(scenario, result)
+    result = with_explained_unplaced(scenario, result, deadline)
     figures = account(scenario, result.schedule)
     violations = validate(scenario, result.schedule, figures)
     if violations:
@@ -185,14 +197,16 @@ def _attempt(scenario: Scenario, solver: str, options: SolveOptions) -> CheckedS
     return CheckedSolve(result, figures)
 
 
-def with_explained_unplaced(scenario: Scenario, result: SolveResult) -> SolveResult:
+def with_explained_unplaced(scenario: Scenario, result: SolveResult,
+                            deadline: float | None = None) -> SolveResult:
     """``result`` with each unplaced job's reason re-derived from the final plan.
 
     The reasons then name the jobs that really hold the room. A failure here is a bug in the
-    diagnosis, never a reason to lose the plan: the solver's own reasons are kept.
+    diagnosis, never a reason to lose the plan: the solver's own reasons are kept, as they are
+    for the jobs not reached by ``deadline`` (perf_counter).
     """
     try:
-        schedule = explain_unplaced(scenario, result.schedule)
+        schedule = explain_unplaced(scenario, result.schedule, deadline)
     except Exception:  # see the docstring: the plan matters more than a better reason
         logger.warning("could not refine the reasons for unplaced jobs; keeping the solver's",
                        exc_info=logger.isEnabledFor(logging.INFO))
@@ -201,11 +215,18 @@ def with_explained_unplaced(scenario: Scenario, result: SolveResult) -> SolveRes
 
 
 def plan(scenario: Scenario, solver: str = "greedy", options: SolveOptions | None = None,
-         strict: bool = False, baselines: Baselines | None = None) -> Plan:
+         strict: bool = False, baselines: Baselines | None = None,
+         began: float | None = None) -> Plan:
     """Solve, explain, price and validate ``scenario``, and compare it with the baselines.
 
     ``baselines`` are the scenario's own, where the caller already solved them
     (:func:`~greenslot.solvers.baselines.solve_baselines`); by default they are solved here.
+
+    ``options.time_limit_s`` is the whole plan's, counted from ``began`` (perf_counter;
+    default now: the CLI passes its own start, so loading counts too). The baselines get
+    :data:`BASELINE_TIME_SHARE` of it, the solver what is left less the time kept for
+    validating and writing (:func:`~greenslot.solvers.deadline.tail_reserve_s`), and the
+    reasons for unplaced jobs are derived only until then.
 
     Raises
     ------
@@ -224,17 +245,27 @@ def plan(scenario: Scenario, solver: str = "greedy", options: SolveOptions | Non
     """
     if solver not in SOLVERS:  # before the baselines: a typo should not cost their solve
         raise ValueError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
-    began = time.perf_counter()
-    known = (solve_baselines(scenario) if baselines is None
-             else baselines.for_scenario(scenario))
+    began = time.perf_counter() if began is None else began
     options = options or SolveOptions()
+    solve_until = None
     if options.time_limit_s is not None:
-        # the time limit is the plan's, baselines included: the solver gets what is left
-        spent = time.perf_counter() - began
-        options = dataclasses.replace(options, time_limit_s=max(1.0, options.time_limit_s
-                                                                - spent))
+        solve_until = began + options.time_limit_s - tail_reserve_s(len(scenario.jobs))
+    baselines_until = None if solve_until is None else (
+        began + BASELINE_TIME_SHARE * (solve_until - began))
+    if baselines is not None and baselines.scenario is scenario:
+        known = baselines
+    else:
+        known = solve_baselines(scenario, baselines_until)
+        if passed(baselines_until):
+            logger.warning("baselines cut short by the time limit: their figures cover the "
+                           "jobs they queued in time")
+    if solve_until is not None:
+        # the time limit is the plan's, loading and baselines included: the solver gets
+        # what is left before the tail
+        options = dataclasses.replace(options, time_limit_s=max(
+            0.0, solve_until - time.perf_counter()))
     options = dataclasses.replace(options, baselines=known)
-    checked = solve_checked(scenario, solver, options)
+    checked = solve_checked(scenario, solver, options, solve_until)
     result = checked.result
     logger.info("%s placed %d jobs in %.2f s", result.solver, len(result.schedule.assignments),
                 result.solve_seconds)

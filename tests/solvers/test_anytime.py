@@ -117,9 +117,9 @@ def test_greedy_starts_no_further_pass_once_its_time_is_up(tmp_path, monkeypatch
     passes = []
     real_run = greedy._Pass.run
 
-    def counted(self, order):
+    def counted(self, order, deadline=None):
         passes.append(len(order))
-        return real_run(self, order)
+        return real_run(self, order, deadline)
 
     monkeypatch.setattr(greedy._Pass, "run", counted)
     unbounded = solve_greedy(scenario)
@@ -184,9 +184,9 @@ def test_the_plan_pipeline_takes_the_baselines_time_off_the_solvers_limit(tmp_pa
     given: list[SolveOptions] = []
     real = steps.solve_checked
 
-    def spy(scenario, solver, options):
+    def spy(scenario, solver, options, deadline=None):
         given.append(options)
-        return real(scenario, solver, options)
+        return real(scenario, solver, options, deadline)
 
     monkeypatch.setattr(steps, "solve_checked", spy)
     steps.plan(scenario, "greedy", SolveOptions(time_limit_s=100.0))

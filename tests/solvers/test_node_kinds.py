@@ -44,7 +44,8 @@ def test_regret_order_gives_the_efficient_node_to_the_job_that_saves_most(
     scenario = unequal_machines(tmp_path)
     # the orderings alone: here a baseline happens to find the better plan too, and greedy
     # returns a better valid baseline plan, which would hide what the ordering does
-    monkeypatch.setattr(greedy, "_no_worse_than_baselines", lambda sc, s, score, b: s)
+    monkeypatch.setattr(greedy, "_no_worse_than_baselines",
+                        lambda sc, s, score, b, deadline=None: s)
     # and without the polish that follows the passes, which moves x to e1 either way
     monkeypatch.setattr(greedy._Pass, "polish", lambda self, stop_at: 0)
     result = solve_greedy(scenario, weigh_node_kinds=weigh)
