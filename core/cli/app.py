@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import sys
-import time
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -30,6 +29,7 @@ from greenslot.cli import profile as cli_profile
 from greenslot.cli import slurm as cli_slurm
 from greenslot.cli import trust as cli_trust
 from greenslot.cli.args import SOLVER_NAMES, add_solve_options, dask_cluster
+from greenslot.cli.clock import command_started
 from greenslot.cli.jsonout import add_json_option, emit
 from greenslot.forecasts.errors import CredentialsError, ProviderError, QueryError
 from greenslot.model.errors import (
@@ -329,7 +329,8 @@ def _greenslot_logging(verbose: bool) -> Iterator[None]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    started = time.perf_counter()  # --time-limit counts from here: loading is part of a plan
+    # --time-limit is the whole command's: start-up and loading are part of a plan
+    started = command_started(from_process_start=argv is None)
     args = build_parser().parse_args(argv)
     args.started = started
     with _greenslot_logging(args.verbose):
