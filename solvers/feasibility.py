@@ -109,7 +109,7 @@ def repack_unplaced(state: ClusterState, placed: dict[str, Assignment],
     scenario = state.scenario
     missing = [j for j in scenario.jobs if j.job_id in runnable and j.job_id not in placed
                and not j.pinned]
-    if not missing:
+    if not missing or time.perf_counter() > deadline:
         return 0
     by_id = {j.job_id: j for j in scenario.jobs}
     movable = [by_id[k] for k, a in placed.items() if len(a.nodes) == 1 and not by_id[k].pinned]
@@ -117,8 +117,8 @@ def repack_unplaced(state: ClusterState, placed: dict[str, Assignment],
     repaired = 0
     if _option_count(state, everything) <= MAX_WHOLE_OPTIONS:
         repaired += _attempt(state, placed, everything, None, deadline, threads)
-    if any(j.job_id not in placed for j in missing):
-        repaired += best_fit_repack(state, placed, everything)
+    if any(j.job_id not in placed for j in missing) and time.perf_counter() <= deadline:
+        repaired += best_fit_repack(state, placed, everything)  # one pass: a second or so
     for job in sorted(missing, key=lambda j: (-j.gpus * j.duration_h, j.job_id)):
         if job.job_id in placed:
             continue
