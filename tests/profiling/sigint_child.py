@@ -9,6 +9,7 @@ STATE.json, so the test can check that the original limit came back.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -18,6 +19,10 @@ from tests.helpers.replays import busy_replay
 
 
 def main() -> None:
+    # A test run started in the background by a non-interactive shell (``make test &``,
+    # nohup) inherits SIGINT ignored, and Python then installs no KeyboardInterrupt
+    # handler: the test's Ctrl-C would never arrive. Ctrl-C is what is tested, so take it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     state, out, *command = sys.argv[1:]
     replay = busy_replay()
     rc = None
