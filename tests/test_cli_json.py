@@ -143,7 +143,7 @@ def test_evaluate_json_equals_the_table(tmp_path, capsys):
     code, stdout, _ = _run(capsys, *args, "--json")
     doc = _strict_loads(stdout)
     assert code == 0
-    assert f"{doc['realised']['carbon_kg']:.2f}" in text
+    assert f"{doc['realised']['carbon_kg']:.3f}" in text  # the table's three decimals
 
 
 def test_curves_json_lists_what_was_written(tmp_path, capsys):
