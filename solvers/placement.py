@@ -36,17 +36,35 @@ def _transfer_kwh(state: ClusterState, job: Job, group: NodeGroup) -> float:
     return 0.0
 
 
-def _group_mode_arrays(state: ClusterState, group: NodeGroup, mode: PowerMode, n: int,
-                       span: slice):
-    """Per node and slot of ``span``: blocked counts over each window, extra draw, marginal
-    cost (column 0 is slot ``span.start``)."""
+@dataclass(frozen=True)
+class _GroupWindow:
+    """What every power mode of one node group reads alike over the job's window: where a
+    node lacks room (as counts, for window sums) and the base draw a job adds where it
+    wakes a sleeping node (0 elsewhere)."""
+
+    unusable: np.ndarray
+    wake_w: np.ndarray
+
+
+def _group_window(state: ClusterState, group: NodeGroup, span: slice) -> _GroupWindow:
     ids = group.node_ids
     unusable = (state.short(ids, group.gpus_each, group.cpus_each, group.memory_each_mb, span)
                 | state.blocked[ids, span])
-    delta_w = state.node_delta_w(ids, group.gpus_each, mode.power_w, span)
+    asleep = (state.running[ids, span] == 0) & ~state.always_on[ids, None]
+    wake = (state.node_idle_w[ids] + state.node_gpus[ids] * state.node_gpu_idle_w[ids])[:, None]
+    return _GroupWindow(unusable.astype(np.int64), np.where(asleep, wake, 0.0))
+
+
+def _group_mode_arrays(state: ClusterState, group: NodeGroup, view: _GroupWindow,
+                       mode: PowerMode, n: int, span: slice):
+    """Per node and slot of ``span``: blocked counts over each window, extra draw, marginal
+    cost (column 0 is slot ``span.start``). The draw is :meth:`ClusterState.node_delta_w`'s,
+    the same sum in the same order."""
+    gpu_part = group.gpus_each * (mode.power_w - state.node_gpu_idle_w[group.node_ids])
+    delta_w = gpu_part[:, None] + view.wake_w
     kwh = state.pue[group.site] * delta_w / 1000.0 * state.hours
     cost = state.objective_terms(group.site, kwh, span)
-    bad = window_sums(unusable.astype(np.int64), n)
+    bad = window_sums(view.unusable, n)
     return bad, delta_w, kwh, cost
 
 
@@ -70,15 +88,16 @@ def best_placement(state: ClusterState, job: Job, earliest: int, latest_end: int
     for g_idx, group in enumerate(groups if groups is not None else state.candidate_groups(job)):
         if not every_node:
             group = state.node_classes(group, span)   # the same answer, fewer nodes to cost
+        view = _group_window(state, group, span)
         gpu_type = state.scenario.gpu_type(group.gpu_type)
         transfer = _transfer_kwh(state, job, group)
         for m_idx, mode in enumerate(rules.allowed_modes(job, gpu_type)):
             n = rules.run_slots(state.scenario.grid, job, mode)
             if hi - n < lo:
                 continue
-            found = (_single_node(state, group, mode, n, span, transfer)
+            found = (_single_node(state, group, view, mode, n, span, transfer)
                      if group.count == 1 else
-                     _multi_node(state, group, mode, n, span, transfer))
+                     _multi_node(state, group, view, mode, n, span, transfer))
             if found is None:
                 continue
             cost, start, ids = found
@@ -95,8 +114,8 @@ def _start_correction(state, site, kwh, transfer, span):
             - state.objective_terms(site, kwh, span))
 
 
-def _single_node(state, group, mode, n, span, transfer):
-    bad, delta_w, kwh, cost = _group_mode_arrays(state, group, mode, n, span)
+def _single_node(state, group, view, mode, n, span, transfer):
+    bad, delta_w, kwh, cost = _group_mode_arrays(state, group, view, mode, n, span)
     over_cap = state.site_draw_w[group.site, span] + delta_w > state.cap_w[group.site] + 1e-9
     bad = bad + window_sums(over_cap.astype(np.int64), n)
     total = window_sums(cost, n)
@@ -137,8 +156,8 @@ def within_budget(state: ClusterState, site: int, joint_kwh: np.ndarray, window:
     return with_transfer.sum() <= energy_room and carbon <= carbon_room
 
 
-def _multi_node(state, group, mode, n, span, transfer):
-    bad, delta_w, _kwh, cost = _group_mode_arrays(state, group, mode, n, span)
+def _multi_node(state, group, view, mode, n, span, transfer):
+    bad, delta_w, _kwh, cost = _group_mode_arrays(state, group, view, mode, n, span)
     separate = window_sums(cost, n)
     site = group.site
     best = None

@@ -36,6 +36,12 @@ class NodeGroup:
     memory_each_mb: int = 0
 
 
+KEY_FROM_NODES = 64
+"""Fewer nodes than this (after :meth:`ClusterState.distinct_nodes`) are costed without
+keying them into classes: on so few rows numpy's cost is per call, not per row, so the
+keying would cost more than the rows it saves (the placement is the same either way)."""
+
+
 class ClusterState:
     """Occupancy and site energy as placements are added, all as numpy arrays."""
 
@@ -208,7 +214,7 @@ class ClusterState:
         """
         group = self.distinct_nodes(group)   # cheap: untouched nodes need no keying
         ids = group.node_ids
-        if len(ids) <= group.count:
+        if len(ids) <= max(group.count, KEY_FROM_NODES):
             return group
         unusable = (self.short(ids, group.gpus_each, group.cpus_each, group.memory_each_mb,
                                slots) | self.blocked[ids, slots])

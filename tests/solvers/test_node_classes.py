@@ -14,9 +14,17 @@ import pytest
 from benchmarks.instances import write_instance
 from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.model import rules
+from greenslot.solvers import state as state_module
 from greenslot.solvers.greedy import latest_finish
 from greenslot.solvers.placement import best_placement
 from greenslot.solvers.state import ClusterState
+
+
+@pytest.fixture(autouse=True)
+def key_every_group(monkeypatch):
+    """Key groups of any size into classes: M and L's groups are below the size from which
+    placement bothers, and the point here is that keying changes nothing."""
+    monkeypatch.setattr(state_module, "KEY_FROM_NODES", 0)
 
 
 def _walk(scenario, finish, take_every: int):
