@@ -74,7 +74,7 @@ def best_placement(state: ClusterState, job: Job, earliest: int, latest_end: int
     """The least-cost feasible placement starting in ``[earliest, latest_end - n]``.
 
     Ties go to the earlier start, then the faster mode, then the node group and nodes that come
-    first in name order, so results are deterministic. Only the slots of that window are
+    first in name order, so results are deterministic. Slots after the window are not
     read, and only one node per class of nodes alike over it
     (:meth:`ClusterState.node_classes`, the same answer); ``every_node`` costs them all
     (for tests that check the classes change nothing).
@@ -84,7 +84,10 @@ def best_placement(state: ClusterState, job: Job, earliest: int, latest_end: int
     lo, hi = max(0, earliest), min(state.n_slots, latest_end)
     if hi <= lo:
         return None
-    span = slice(lo, hi)
+    # slots from 0: window sums are differences of running sums from the horizon's start, so
+    # starting them anywhere else would change the costs in their last bits, and with them
+    # the ties (and plans); slots after the window are never read
+    span = slice(0, hi)
     for g_idx, group in enumerate(groups if groups is not None else state.candidate_groups(job)):
         if not every_node:
             group = state.node_classes(group, span)   # the same answer, fewer nodes to cost
@@ -95,9 +98,9 @@ def best_placement(state: ClusterState, job: Job, earliest: int, latest_end: int
             n = rules.run_slots(state.scenario.grid, job, mode)
             if hi - n < lo:
                 continue
-            found = (_single_node(state, group, view, mode, n, span, transfer)
+            found = (_single_node(state, group, view, mode, n, span, lo, transfer)
                      if group.count == 1 else
-                     _multi_node(state, group, view, mode, n, span, transfer))
+                     _multi_node(state, group, view, mode, n, span, lo, transfer))
             if found is None:
                 continue
             cost, start, ids = found
@@ -114,7 +117,7 @@ def _start_correction(state, site, kwh, transfer, span):
             - state.objective_terms(site, kwh, span))
 
 
-def _single_node(state, group, view, mode, n, span, transfer):
+def _single_node(state, group, view, mode, n, span, first, transfer):
     bad, delta_w, kwh, cost = _group_mode_arrays(state, group, view, mode, n, span)
     over_cap = state.site_draw_w[group.site, span] + delta_w > state.cap_w[group.site] + 1e-9
     bad = bad + window_sums(over_cap.astype(np.int64), n)
@@ -124,13 +127,13 @@ def _single_node(state, group, view, mode, n, span, transfer):
                                           span)[:, : total.shape[1]]
     if state.has_budget(group.site):
         bad = bad + _over_budget(state, group.site, kwh, transfer, n, span)
-    total = np.where(bad == 0, total, np.inf)
+    total = np.where(bad == 0, total, np.inf)[:, first - span.start:]
     ranked = np.round(total.T, 9)
     flat = int(np.argmin(ranked))
     s_off, node_pos = divmod(flat, ranked.shape[1])
     if not np.isfinite(ranked[s_off, node_pos]):
         return None
-    return float(total[node_pos, s_off]), span.start + s_off, (int(group.node_ids[node_pos]),)
+    return float(total[node_pos, s_off]), first + s_off, (int(group.node_ids[node_pos]),)
 
 
 def _over_budget(state: ClusterState, site: int, kwh: np.ndarray, transfer: float,
@@ -156,12 +159,12 @@ def within_budget(state: ClusterState, site: int, joint_kwh: np.ndarray, window:
     return with_transfer.sum() <= energy_room and carbon <= carbon_room
 
 
-def _multi_node(state, group, view, mode, n, span, transfer):
+def _multi_node(state, group, view, mode, n, span, first, transfer):
     bad, delta_w, _kwh, cost = _group_mode_arrays(state, group, view, mode, n, span)
     separate = window_sums(cost, n)
     site = group.site
     best = None
-    for s in range(span.start, span.stop - n + 1):
+    for s in range(first, span.stop - n + 1):
         col = s - span.start
         usable = np.nonzero(bad[:, col] == 0)[0]
         if len(usable) < group.count:

@@ -43,7 +43,7 @@ def _walk(scenario, finish, take_every: int):
         full = best_placement(state, job, earliest, latest, groups[job.job_id],
                               every_node=True)
         assert fast == full, job.job_id
-        span = slice(max(0, earliest), min(state.n_slots, latest))
+        span = slice(0, min(state.n_slots, latest))
         dropped += sum(len(g.node_ids) - len(state.node_classes(g, span).node_ids)
                        for g in groups[job.job_id])
         compared += 1
