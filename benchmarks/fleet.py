@@ -3,6 +3,7 @@
     python -m benchmarks.fleet curve [--instances F2K5,XXXL,F10K,F20K] [--time-limit 600]
     python -m benchmarks.fleet dask INSTANCE [--rounds 20] [--workers 0,1,2]
     python -m benchmarks.fleet bound INSTANCE [--seconds 120]
+    python -m benchmarks.fleet pass INSTANCE [--jobs N]
 
 ``curve`` solves each instance with ``--solver large`` in a fresh process (``one``), one after
 the other (never two big runs at once: they would share the two cores and each other's
@@ -19,6 +20,9 @@ the same work and the plans can be compared.
 
 ``bound`` times loading, the families and the Lagrangian ascent alone (no greedy, no plan), with
 peak RSS: what the proven bound costs where the plan's phases do not fit the limit.
+
+``pass`` times one greedy pass (the placement every constructive phase repeats) and hashes
+its plan, to compare placement code for speed and for an unchanged plan.
 """
 
 from __future__ import annotations
@@ -192,6 +196,40 @@ def bound_only(instance: str, seconds: float) -> None:
         "load": load()}), flush=True)
 
 
+def greedy_pass(instance: str, jobs: int | None) -> None:
+    """One greedy pass (tightest window first, no time limit) over the first ``jobs`` jobs
+    in its order: CPU and wall seconds, placed, objective, peak RSS and a hash of the plan,
+    so two versions of the placement can be compared for speed and for the same plan."""
+    import functools
+    import hashlib
+
+    from greenslot.forecasts.scenario_loading import load_scenario
+    from greenslot.solvers import greedy
+    from greenslot.solvers.ordering import dependency_order
+    from greenslot.solvers.state import ClusterState
+
+    with tempfile.TemporaryDirectory(prefix=f"greenslot-fleet-{instance}-") as folder:
+        scenario = load_scenario(write_instance(instance, folder))
+    probe = ClusterState(scenario)
+    groups = {j.job_id: probe.candidate_groups(j) for j in scenario.jobs}
+    finish = greedy.latest_finish(scenario, groups)
+    key = greedy._keys(scenario, groups, finish)["tightest-window"]
+    order = dependency_order([j for j in scenario.jobs if not j.pinned], functools.partial(
+        greedy._boosted_first, key=key, boosted=frozenset()))[:jobs]
+    before, cpu, began = load(), time.process_time(), time.perf_counter()
+    attempt = greedy._Pass(scenario, groups, finish)
+    attempt.run(order)
+    plan = "\n".join(sorted(repr(a) for a in attempt.placed.values()))
+    print(json.dumps({
+        "instance": instance, "jobs": len(order), "placed": len(attempt.placed),
+        "unplaced": len(attempt.failures), "objective": round(attempt.state.objective(), 4),
+        "cpu_s": round(time.process_time() - cpu, 1),
+        "wall_s": round(time.perf_counter() - began, 1),
+        "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "plan_sha256": hashlib.sha256(plan.encode()).hexdigest()[:12],
+        "load": f"{before} -> {load()}"}), flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.fleet")
     verbs = parser.add_subparsers(dest="verb", required=True)
@@ -208,11 +246,16 @@ def main(argv: list[str] | None = None) -> None:
     b = verbs.add_parser("bound")
     b.add_argument("instance", choices=list(INSTANCES))
     b.add_argument("--seconds", type=float, default=120.0)
+    g = verbs.add_parser("pass")
+    g.add_argument("instance", choices=list(INSTANCES))
+    g.add_argument("--jobs", type=int, default=None)
     args = parser.parse_args(argv)
     if args.verb == "curve":
         curve([i for i in args.instances.split(",") if i], args.time_limit)
     elif args.verb == "bound":
         bound_only(args.instance, args.seconds)
+    elif args.verb == "pass":
+        greedy_pass(args.instance, args.jobs)
     elif args.verb == "one":
         print(json.dumps(solve_one(args.instance, args.time_limit)), flush=True)
     else:

@@ -36,38 +36,71 @@ def _transfer_kwh(state: ClusterState, job: Job, group: NodeGroup) -> float:
     return 0.0
 
 
-def _group_mode_arrays(state: ClusterState, group: NodeGroup, mode: PowerMode, n: int):
-    """Per node and slot: blocked counts over each window, extra draw, marginal cost."""
+@dataclass(frozen=True)
+class _GroupWindow:
+    """What every power mode of one node group reads alike over the job's window: where a
+    node lacks room (as counts, for window sums) and the base draw a job adds where it
+    wakes a sleeping node (0 elsewhere)."""
+
+    unusable: np.ndarray
+    wake_w: np.ndarray
+
+
+def _group_window(state: ClusterState, group: NodeGroup, span: slice) -> _GroupWindow:
     ids = group.node_ids
-    unusable = state.short_for(group) | state.blocked[ids]
-    delta_w = state.node_delta_w(ids, group.gpus_each, mode.power_w)
+    unusable = (state.short(ids, group.gpus_each, group.cpus_each, group.memory_each_mb, span)
+                | state.blocked[ids, span])
+    asleep = (state.running[ids, span] == 0) & ~state.always_on[ids, None]
+    wake = (state.node_idle_w[ids] + state.node_gpus[ids] * state.node_gpu_idle_w[ids])[:, None]
+    return _GroupWindow(unusable.astype(np.int64), np.where(asleep, wake, 0.0))
+
+
+def _group_mode_arrays(state: ClusterState, group: NodeGroup, view: _GroupWindow,
+                       mode: PowerMode, n: int, span: slice):
+    """Per node and slot of ``span``: blocked counts over each window, extra draw, marginal
+    cost (column 0 is slot ``span.start``). The draw is :meth:`ClusterState.node_delta_w`'s,
+    the same sum in the same order."""
+    gpu_part = group.gpus_each * (mode.power_w - state.node_gpu_idle_w[group.node_ids])
+    delta_w = gpu_part[:, None] + view.wake_w
     kwh = state.pue[group.site] * delta_w / 1000.0 * state.hours
-    cost = state.objective_terms(group.site, kwh)
-    bad = window_sums(unusable.astype(np.int64), n)
+    cost = state.objective_terms(group.site, kwh, span)
+    bad = window_sums(view.unusable, n)
     return bad, delta_w, kwh, cost
 
 
 def best_placement(state: ClusterState, job: Job, earliest: int, latest_end: int,
-                   groups: list[NodeGroup] | None = None) -> Placement | None:
+                   groups: list[NodeGroup] | None = None,
+                   every_node: bool = False) -> Placement | None:
     """The least-cost feasible placement starting in ``[earliest, latest_end - n]``.
 
     Ties go to the earlier start, then the faster mode, then the node group and nodes that come
-    first in name order, so results are deterministic.
+    first in name order, so results are deterministic. Slots after the window are not
+    read, and only one node per class of nodes alike over it
+    (:meth:`ClusterState.node_classes`, the same answer); ``every_node`` costs them all
+    (for tests that check the classes change nothing).
     """
     best: tuple | None = None
     best_placement_: Placement | None = None
+    lo, hi = max(0, earliest), min(state.n_slots, latest_end)
+    if hi <= lo:
+        return None
+    # slots from 0: window sums are differences of running sums from the horizon's start, so
+    # starting them anywhere else would change the costs in their last bits, and with them
+    # the ties (and plans); slots after the window are never read
+    span = slice(0, hi)
     for g_idx, group in enumerate(groups if groups is not None else state.candidate_groups(job)):
-        group = state.distinct_nodes(group)   # the same answer, fewer nodes to cost
+        if not every_node:
+            group = state.node_classes(group, span)   # the same answer, fewer nodes to cost
+        view = _group_window(state, group, span)
         gpu_type = state.scenario.gpu_type(group.gpu_type)
         transfer = _transfer_kwh(state, job, group)
         for m_idx, mode in enumerate(rules.allowed_modes(job, gpu_type)):
             n = rules.run_slots(state.scenario.grid, job, mode)
-            last = latest_end - n
-            if last < earliest:
+            if hi - n < lo:
                 continue
-            found = (_single_node(state, group, mode, n, earliest, last, transfer)
+            found = (_single_node(state, group, view, mode, n, span, lo, transfer)
                      if group.count == 1 else
-                     _multi_node(state, group, mode, n, earliest, last, transfer))
+                     _multi_node(state, group, view, mode, n, span, lo, transfer))
             if found is None:
                 continue
             cost, start, ids = found
@@ -78,38 +111,40 @@ def best_placement(state: ClusterState, job: Job, earliest: int, latest_end: int
     return best_placement_
 
 
-def _start_correction(state, site, kwh, transfer):
+def _start_correction(state, site, kwh, transfer, span):
     """Extra marginal cost at each possible start slot from moving the job's data there."""
-    return state.objective_terms(site, kwh + transfer) - state.objective_terms(site, kwh)
+    return (state.objective_terms(site, kwh + transfer, span)
+            - state.objective_terms(site, kwh, span))
 
 
-def _single_node(state, group, mode, n, earliest, last, transfer):
-    bad, delta_w, kwh, cost = _group_mode_arrays(state, group, mode, n)
-    over_cap = state.site_draw_w[group.site] + delta_w > state.cap_w[group.site] + 1e-9
+def _single_node(state, group, view, mode, n, span, first, transfer):
+    bad, delta_w, kwh, cost = _group_mode_arrays(state, group, view, mode, n, span)
+    over_cap = state.site_draw_w[group.site, span] + delta_w > state.cap_w[group.site] + 1e-9
     bad = bad + window_sums(over_cap.astype(np.int64), n)
     total = window_sums(cost, n)
     if transfer > 0:
-        total = total + _start_correction(state, group.site, kwh, transfer)[:, : total.shape[1]]
+        total = total + _start_correction(state, group.site, kwh, transfer,
+                                          span)[:, : total.shape[1]]
     if state.has_budget(group.site):
-        bad = bad + _over_budget(state, group.site, kwh, transfer, n)
-    total = np.where(bad == 0, total, np.inf)[:, earliest:last + 1]
+        bad = bad + _over_budget(state, group.site, kwh, transfer, n, span)
+    total = np.where(bad == 0, total, np.inf)[:, first - span.start:]
     ranked = np.round(total.T, 9)
     flat = int(np.argmin(ranked))
     s_off, node_pos = divmod(flat, ranked.shape[1])
     if not np.isfinite(ranked[s_off, node_pos]):
         return None
-    return float(total[node_pos, s_off]), earliest + s_off, (int(group.node_ids[node_pos]),)
+    return float(total[node_pos, s_off]), first + s_off, (int(group.node_ids[node_pos]),)
 
 
 def _over_budget(state: ClusterState, site: int, kwh: np.ndarray, transfer: float,
-                 n: int) -> np.ndarray:
+                 n: int, span: slice) -> np.ndarray:
     """1 where a start would take the site past its energy or carbon budget, else 0."""
     energy_room, carbon_room = state.budget_room(site)
     energy = window_sums(kwh, n) + transfer
-    carbon = window_sums(state.carbon_terms(site, kwh), n)
+    carbon = window_sums(state.carbon_terms(site, kwh, span), n)
     if transfer > 0:
-        carbon = carbon + (state.carbon_terms(site, kwh + transfer)
-                           - state.carbon_terms(site, kwh))[:, : carbon.shape[1]]
+        carbon = carbon + (state.carbon_terms(site, kwh + transfer, span)
+                           - state.carbon_terms(site, kwh, span))[:, : carbon.shape[1]]
     return ((energy > energy_room) | (carbon > carbon_room)).astype(np.int64)
 
 
@@ -124,21 +159,22 @@ def within_budget(state: ClusterState, site: int, joint_kwh: np.ndarray, window:
     return with_transfer.sum() <= energy_room and carbon <= carbon_room
 
 
-def _multi_node(state, group, mode, n, earliest, last, transfer):
-    bad, delta_w, _kwh, cost = _group_mode_arrays(state, group, mode, n)
+def _multi_node(state, group, view, mode, n, span, first, transfer):
+    bad, delta_w, _kwh, cost = _group_mode_arrays(state, group, view, mode, n, span)
     separate = window_sums(cost, n)
     site = group.site
     best = None
-    for s in range(earliest, last + 1):
-        usable = np.nonzero(bad[:, s] == 0)[0]
+    for s in range(first, span.stop - n + 1):
+        col = s - span.start
+        usable = np.nonzero(bad[:, col] == 0)[0]
         if len(usable) < group.count:
             continue
         window = slice(s, s + n)
-        orders = (usable[np.argsort(separate[usable, s], kind="stable")],
-                  usable[np.argsort(delta_w[usable, window].sum(axis=1), kind="stable")])
+        orders = (usable[np.argsort(separate[usable, col], kind="stable")],
+                  usable[np.argsort(delta_w[usable, col:col + n].sum(axis=1), kind="stable")])
         for order in orders:
             chosen = order[: group.count]
-            joint_w = delta_w[chosen, window].sum(axis=0)
+            joint_w = delta_w[chosen, col:col + n].sum(axis=0)
             if (state.site_draw_w[site, window] + joint_w > state.cap_w[site] + 1e-9).any():
                 continue
             joint_kwh = state.pue[site] * joint_w / 1000.0 * state.hours

@@ -36,6 +36,12 @@ class NodeGroup:
     memory_each_mb: int = 0
 
 
+KEY_FROM_NODES = 64
+"""Fewer nodes than this (after :meth:`ClusterState.distinct_nodes`) are costed without
+keying them into classes: on so few rows numpy's cost is per call, not per row, so the
+keying would cost more than the rows it saves (the placement is the same either way)."""
+
+
 class ClusterState:
     """Occupancy and site energy as placements are added, all as numpy arrays."""
 
@@ -57,6 +63,8 @@ class ClusterState:
         self.blocked = np.zeros((len(nodes), self.n_slots), dtype=bool)
         for i, node in enumerate(nodes):
             self.blocked[i, sorted(node.unavailable_slots)] = True
+        self._maintenance_of: np.ndarray | None = None   # the blocked array it was read from
+        self._maintenance: np.ndarray = np.zeros(len(nodes), dtype=bool)
         self.free = np.tile(self.node_gpus[:, None], (1, self.n_slots))
         # Free cores and memory per node and slot; a node that declares none never runs short.
         self.free_cpus = _capacity([n.cpus for n in nodes], self.n_slots)
@@ -85,6 +93,14 @@ class ClusterState:
         base_w = self.node_idle_w + self.node_gpus * self.node_gpu_idle_w
         for i in np.nonzero(self.always_on)[0].tolist():
             self._add_draw(self.node_site[i], np.arange(self.n_slots), base_w[i])
+
+    @property
+    def has_maintenance(self) -> np.ndarray:
+        """Per node: whether any slot is blocked (re-read if ``blocked`` was replaced)."""
+        if self._maintenance_of is not self.blocked:
+            self._maintenance = np.asarray(self.blocked.any(axis=1))
+            self._maintenance_of = self.blocked
+        return self._maintenance
 
     def _add_draw(self, site: int, slots: np.ndarray, watts: np.ndarray | float) -> None:
         self.site_draw_w[site, slots] += watts
@@ -117,14 +133,16 @@ class ClusterState:
         return (float(self.energy_budget_kwh[site] - self.energy_kwh[site].sum()),
                 float(self.carbon_budget_kg[site] - carbon))
 
-    def node_delta_w(self, node_ids: np.ndarray, gpus_each: int, power_w: float) -> np.ndarray:
-        """Extra draw [W] per slot, shape ``(len(node_ids), slots)``, if a job ran there.
+    def node_delta_w(self, node_ids: np.ndarray, gpus_each: int, power_w: float,
+                     slots: slice = slice(None)) -> np.ndarray:
+        """Extra draw [W] per slot of ``slots``, shape ``(len(node_ids), slots)``, if a job
+        ran there.
 
         A powered-down node that the job wakes adds its whole base draw.
         """
         ids = np.asarray(node_ids)
         gpu_part = gpus_each * (power_w - self.node_gpu_idle_w[ids])[:, None]
-        asleep = (self.running[ids] == 0) & ~self.always_on[ids, None]
+        asleep = (self.running[ids, slots] == 0) & ~self.always_on[ids, None]
         wake = (self.node_idle_w[ids] + self.node_gpus[ids] * self.node_gpu_idle_w[ids])[:, None]
         return gpu_part + np.where(asleep, wake, 0.0)
 
@@ -170,13 +188,51 @@ class ClusterState:
         placement found is therefore exactly the one costing every node would find.
         """
         ids = group.node_ids
-        alike = self.untouched[ids] & ~self.blocked[ids].any(axis=1)
+        alike = self.untouched[ids] & ~self.has_maintenance[ids]
         if alike.sum() <= group.count:
             return group
         keep = ~alike
         idle = self.node_idle_w[ids]
         for value in np.unique(idle[alike]).tolist():
             keep[np.flatnonzero(alike & (idle == value))[: group.count]] = True
+        return dataclasses.replace(group, node_ids=ids[keep])
+
+    def node_classes(self, group: NodeGroup, slots: slice) -> NodeGroup:
+        """``group`` with only the first ``group.count`` nodes (name order) of each class of
+        nodes a placement within ``slots`` cannot tell apart.
+
+        Why: at fleet scale (1,024 nodes a group, 20,000 jobs) costing every node for every
+        job is nearly all of greedy's time (issue 20), yet over one job's window most nodes
+        look alike: a placement there reads, per node, only whether each slot lacks room
+        (GPUs, cores, memory, maintenance), whether the node sleeps in it, and its idle draw
+        (the rest is shared by the group or the site). Nodes equal in all three give
+        identical cost and feasibility rows, bit for bit, for every start and power mode; ties
+        go to the earlier node and a placement takes at most ``count`` nodes of a class, so
+        the placement found among the kept nodes is exactly the one costing every node
+        finds. Keying costs a few boolean passes over nodes x window; the float costing it
+        saves is several times that.
+        """
+        group = self.distinct_nodes(group)   # cheap: untouched nodes need no keying
+        ids = group.node_ids
+        if len(ids) <= max(group.count, KEY_FROM_NODES):
+            return group
+        unusable = (self.short(ids, group.gpus_each, group.cpus_each, group.memory_each_mb,
+                               slots) | self.blocked[ids, slots])
+        asleep = (self.running[ids, slots] == 0) & ~self.always_on[ids, None]
+        rows = np.packbits(np.concatenate([unusable, asleep], axis=1), axis=1)
+        idle = self.node_idle_w[ids].astype(np.float64).view(np.uint8).reshape(len(ids), 8)
+        keys = np.ascontiguousarray(np.concatenate([rows, idle], axis=1))
+        as_void = keys.view(np.dtype((np.void, keys.shape[1]))).ravel()
+        _, inverse = np.unique(as_void, return_inverse=True)
+        inverse = inverse.ravel()
+        by_class = np.argsort(inverse, kind="stable")   # name order within each class
+        sorted_class = inverse[by_class]
+        run_start = np.flatnonzero(np.r_[True, sorted_class[1:] != sorted_class[:-1]])
+        rank = np.arange(len(ids)) - np.repeat(run_start, np.diff(np.r_[run_start, len(ids)]))
+        keep = np.zeros(len(ids), dtype=bool)
+        keep[by_class[rank < group.count]] = True
+        if keep.all():
+            return group
         return dataclasses.replace(group, node_ids=ids[keep])
 
     def place(self, job: Job, node_ids, start: int, end: int, power_w: float,
