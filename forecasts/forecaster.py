@@ -169,7 +169,9 @@ def _profile(y: np.ndarray, horizon: int, per_day: int, settings: ProfileSetting
     decay = _persistence_of(window - level - shape_in) ** np.arange(1, horizon + 1)
     levels = np.full(horizon, level)
     if settings.level_reverts:
-        # the last day's level reverts to the window's at the rate the daily levels did
+        # the last day's level reverts to the window's at the rate the daily levels did, but
+        # never faster than a departure within the day fades (else the first leads would
+        # drop the present level when daily levels show no day-to-day persistence)
         window_level = float(np.nanmean(window - shape_in))
         by_day = (window - shape_in).reshape(-1, per_day)
         known = (~np.isnan(by_day)).sum(axis=1)
@@ -177,7 +179,8 @@ def _profile(y: np.ndarray, horizon: int, per_day: int, settings: ProfileSetting
                                 np.nan)
         phi_per_day = _persistence_of(daily_levels - window_level)
         lead_days = np.arange(1, horizon + 1) / per_day
-        levels = window_level + (level - window_level) * phi_per_day ** lead_days
+        kept = np.maximum(phi_per_day ** lead_days, decay)
+        levels = window_level + (level - window_level) * kept
     return levels + shape_ahead[1:] + anomaly * decay
 
 
