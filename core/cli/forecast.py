@@ -30,7 +30,7 @@ PROVIDER_NAMES = ("electricitymaps", "entsoe", "uk-carbon-intensity", "watttime"
 """Sorted keys of :data:`greenslot.forecasts.registry.PROVIDERS`."""
 SIGNAL_NAMES = ("carbon_g_per_kwh", "price_per_mwh", "renewable_kw")
 """:data:`greenslot.forecasts.files.KNOWN_SIGNALS`."""
-METHOD_NAMES = ("persistence", "seasonal_daily", "seasonal_weekly", "profile")
+METHOD_NAMES = ("persistence", "seasonal_daily", "seasonal_weekly", "profile", "profile_flat")
 """:data:`greenslot.forecasts.forecaster.METHODS`."""
 
 EXIT_OK, EXIT_USAGE, EXIT_PROVIDER = 0, 2, 4
