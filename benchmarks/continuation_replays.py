@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmarks._table import finish_table
 from benchmarks.simulate_replays import (
     HISTORY_DAYS,
     REPLAY_DAYS,
@@ -102,11 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             print(lines[-1], file=sys.stderr, flush=True)
     lines.append("| **median** | " + " | ".join(
         f"**{statistics.median(kept[n]):.2f}**" for n in forecasters) + " |")
-    table = "\n".join(lines)
-    print(table)
-    if args.out:
-        args.out.write_text(table + "\n")
-    return 0
+    return finish_table(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmarks._table import finish_table
 from greenslot.forecasts.backtest import backtest, header
 
 REPO = Path(__file__).resolve().parents[1]
@@ -82,11 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         lines.extend(result.rows(label))
         print(f"{label}: {result.origins} origins, {time.monotonic() - started:.1f} s",
               file=sys.stderr)
-    table = "\n".join(lines)
-    print(table)
-    if args.out:
-        args.out.write_text(table + "\n")
-    return 0
+    return finish_table(lines, args.out)
 
 
 if __name__ == "__main__":

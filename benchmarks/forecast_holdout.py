@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks._table import finish_table
 from benchmarks.forecast_backtest import EIA_BAS, REPO, eia, lets_wait_awhile, sgip
 from benchmarks.simulate_replays import WEEKS
 from greenslot.forecasts.backtest import BUCKETS_H, _bucket_names, regular
@@ -105,11 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                                                            strict=True)]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
         print(lines[-1], file=sys.stderr)
-    table = "\n".join(lines)
-    print(table)
-    if args.out:
-        args.out.write_text(table + "\n")
-    return 0
+    return finish_table(lines, args.out)
 
 
 if __name__ == "__main__":

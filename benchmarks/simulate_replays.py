@@ -28,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from benchmarks._table import finish_table
 from greenslot.analysis.simulate import (
     Forecaster,
     own_forecaster,
@@ -152,11 +153,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{_cell(row[f'best_window on {name}'], fifo)} | "
                     f"{_cell(row['perfect foresight'], fifo)} | {fifo:.1f} |")
                 print(lines[-1], file=sys.stderr, flush=True)
-    table = "\n".join(lines)
-    print(table)
-    if args.out:
-        args.out.write_text(table + "\n")
-    return 0
+    return finish_table(lines, args.out)
 
 
 if __name__ == "__main__":
