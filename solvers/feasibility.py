@@ -224,17 +224,31 @@ def _attempt(state: ClusterState, placed: dict[str, Assignment], chosen: list[Jo
             state.place(option.job, [option.node], start, start + option.length,
                         option.mode.power_w, option.gpus_each)
         if _within_limits(state):
-            for job_id, (option, start) in solution.items():
-                placed[job_id] = state.assignment(option.job, [option.node], start,
-                                                  start + option.length,
-                                                  option.mode.power_limit_w)
-            return len(solution) - len(old)
-        for option, start in solution.values():
-            state.remove(option.job, [option.node], start, start + option.length,
-                         option.mode.power_w, option.gpus_each)
+            return _keep(state, placed, solution, len(old))
+        return _undo_repack(state, placed, solution, old)
+    return _undo_repack(state, placed, {}, old)  # nothing new was placed
+
+
+def _keep(state: ClusterState, placed: dict[str, Assignment],
+          new: dict[str, tuple[_Option, int]], before: int) -> int:
+    """Record a re-packing already placed in ``state``; the jobs it newly places."""
+    for job_id, (option, start) in new.items():
+        placed[job_id] = state.assignment(option.job, [option.node], start,
+                                          start + option.length, option.mode.power_limit_w)
+    return len(new) - before
+
+
+def _undo_repack(state: ClusterState, placed: dict[str, Assignment],
+                 new: dict[str, tuple[_Option, int]], old: dict[str, Assignment]) -> int:
+    """Take a re-packing (``new``, placed in ``state``) back off and put the plan's own
+    placements ``old`` back, in ``state`` and ``placed``; 0 jobs newly placed."""
+    for option, start in new.values():
+        state.remove(option.job, [option.node], start, start + option.length,
+                     option.mode.power_w, option.gpus_each)
     for job_id, a in old.items():
-        ids, power_w, each = _footprint(scenario, by_id[job_id], a)
-        state.place(by_id[job_id], ids, a.start_slot, a.end_slot, power_w, each)
+        job = state.scenario.job(job_id)
+        ids, power_w, each = _footprint(state.scenario, job, a)
+        state.place(job, ids, a.start_slot, a.end_slot, power_w, each)
         placed[job_id] = a
     return 0
 
@@ -411,18 +425,8 @@ def best_fit_repack(state: ClusterState, placed: dict[str, Assignment], jobs: li
                         option.gpus_each)
             new[job.job_id] = found
     if len(new) > before and all(k in new for k in old) and _within_limits(state):
-        for job_id, (option, start) in new.items():
-            placed[job_id] = state.assignment(option.job, [option.node], start,
-                                              start + option.length, option.mode.power_limit_w)
-        return len(new) - before
-    for option, start in new.values():
-        state.remove(option.job, [option.node], start, start + option.length,
-                     option.mode.power_w, option.gpus_each)
-    for job_id, a in old.items():
-        ids, power_w, each = _footprint(scenario, by_id[job_id], a)
-        state.place(by_id[job_id], ids, a.start_slot, a.end_slot, power_w, each)
-        placed[job_id] = a
-    return 0
+        return _keep(state, placed, new, before)
+    return _undo_repack(state, placed, new, old)
 
 
 def _best_fit(state: ClusterState, options: list[_Option]) -> tuple[_Option, int] | None:
