@@ -113,3 +113,28 @@ def as_nobody(*args: str) -> subprocess.CompletedProcess:
         if "Permission denied" not in done.stderr:
             break
     return done
+
+
+_RECORD_POWER_CALL = """#!/bin/sh
+echo "$(date -u +%s) {what} $1" >> {log}
+"""
+
+
+def recorded_power_conf(root: Path) -> tuple[Path, tuple[str, ...]]:
+    """A power-saving ``slurm.conf`` whose suspend and resume programs only record their calls.
+
+    Returns the log the programs append ``EPOCH suspend|resume HOSTLIST`` lines to, and the
+    configuration lines; Slurm never suspends a node on its own (``SuspendTime`` a day), so
+    every call in the log is one greenslot asked for.
+    """
+    log = root / "power-calls.log"
+    programs = {}
+    for what in ("suspend", "resume"):
+        program = root / f"record-{what}.sh"
+        program.write_text(_RECORD_POWER_CALL.format(what=what, log=log))
+        program.chmod(0o755)
+        programs[what] = program
+    conf = (f"SuspendProgram={programs['suspend']}", f"ResumeProgram={programs['resume']}",
+            "SuspendTime=86400", "SuspendTimeout=5", "ResumeTimeout=60",
+            "SuspendRate=0", "ResumeRate=0")
+    return log, conf

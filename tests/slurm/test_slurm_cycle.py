@@ -32,7 +32,14 @@ from greenslot.cli import main
 from greenslot.model import hostlist
 from greenslot.slurm.sacct import read_runs
 from tests.helpers.local_slurm import LocalSlurm
-from tests.helpers.slurm import as_nobody, begin_of, local, queue, slurm_scenario
+from tests.helpers.slurm import (
+    as_nobody,
+    begin_of,
+    local,
+    queue,
+    recorded_power_conf,
+    slurm_scenario,
+)
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow,  # a cluster of its own
               pytest.mark.skipif(os.getuid() != 0,
@@ -44,9 +51,6 @@ SLOT = "30s"
 SLOTS = 40  # 20 minutes: idle windows longer than twice the 300 s resume lead
 LEAD = timedelta(seconds=90)
 RUN_S = 3  # what each job's script sleeps
-RECORD = """#!/bin/sh
-echo "$(date -u +%s) {what} $1" >> {log}
-"""
 # Where to write the evidence of one run for the issue's closing note (not needed by the test).
 EVIDENCE = os.environ.get("GREENSLOT_CYCLE_EVIDENCE")
 
@@ -57,19 +61,8 @@ def night_cluster():
     nobody's jobs must reach its spool folder (see test_slurm_accounting)."""
     root = Path(tempfile.mkdtemp(prefix="greenslot-cycle-"))
     root.chmod(0o755)
-    log = root / "power-calls.log"
-    programs = {}
-    for what in ("suspend", "resume"):
-        program = root / f"record-{what}.sh"
-        program.write_text(RECORD.format(what=what, log=log))
-        program.chmod(0o755)
-        programs[what] = program
-    cluster = LocalSlurm(root / "cluster", dict(NODES), accounting=True,
-                         extra_conf=(f"SuspendProgram={programs['suspend']}",
-                                     f"ResumeProgram={programs['resume']}",
-                                     # Slurm never suspends on its own during the test.
-                                     "SuspendTime=86400", "SuspendTimeout=5",
-                                     "ResumeTimeout=60", "SuspendRate=0", "ResumeRate=0"))
+    log, power_conf = recorded_power_conf(root)
+    cluster = LocalSlurm(root / "cluster", dict(NODES), accounting=True, extra_conf=power_conf)
     try:
         cluster.start()
         cluster.power_log = log

@@ -17,31 +17,17 @@ import pytest
 from greenslot.cli import main
 from greenslot.model import hostlist
 from tests.helpers.local_slurm import LocalSlurm
-from tests.helpers.slurm import slurm_scenario
+from tests.helpers.slurm import recorded_power_conf, slurm_scenario
 
 pytestmark = pytest.mark.slurm  # a cluster of its own, not the slurm fixture
-
-RECORD = """#!/bin/sh
-echo "$(date -u +%s) {what} $1" >> {log}
-"""
 
 
 @pytest.fixture(scope="module")
 def power_cluster(tmp_path_factory):
     root = tmp_path_factory.mktemp("slurm-power")
-    log = root / "power-calls.log"
-    programs = {}
-    for what in ("suspend", "resume"):
-        program = root / f"record-{what}.sh"
-        program.write_text(RECORD.format(what=what, log=log))
-        program.chmod(0o755)
-        programs[what] = program
+    log, power_conf = recorded_power_conf(root)
     cluster = LocalSlurm(root / "cluster", {"gsnode1": 4, "gsnode2": 4, "gsnode3": 4},
-                         extra_conf=(f"SuspendProgram={programs['suspend']}",
-                                     f"ResumeProgram={programs['resume']}",
-                                     # Slurm never suspends on its own during the test.
-                                     "SuspendTime=86400", "SuspendTimeout=5",
-                                     "ResumeTimeout=60", "SuspendRate=0", "ResumeRate=0"))
+                         extra_conf=power_conf)
     cluster.start()
     cluster.power_log = log
     yield cluster
