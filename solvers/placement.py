@@ -38,34 +38,106 @@ def _transfer_kwh(state: ClusterState, job: Job, group: NodeGroup) -> float:
 
 @dataclass(frozen=True)
 class _GroupWindow:
-    """What every power mode of one node group reads alike over the job's window: where a
-    node lacks room (as counts, for window sums) and the base draw a job adds where it
-    wakes a sleeping node (0 elsewhere)."""
+    """What every power mode of one node group reads alike over the job's window: running
+    sums of the slots where a node lacks room (so each mode's window sums are one
+    subtraction, whatever its run length), where each node sleeps, and the base draw a job
+    adds where it wakes a node."""
 
-    unusable: np.ndarray
-    wake_w: np.ndarray
+    unusable_runs: np.ndarray
+    asleep: np.ndarray
+    wake_each_w: np.ndarray
+
+    def unusable_sums(self, n: int) -> np.ndarray:
+        """Per node and start: slots without room among the ``n`` from that start (exact
+        integers, as :func:`window_sums` of the boolean rows gives them)."""
+        return self.unusable_runs[:, n:] - self.unusable_runs[:, :-n]
 
 
-def _group_window(state: ClusterState, group: NodeGroup, span: slice) -> _GroupWindow:
+def _group_window(state: ClusterState, group: NodeGroup, unusable: np.ndarray,
+                  asleep: np.ndarray) -> _GroupWindow:
     ids = group.node_ids
-    unusable = (state.short(ids, group.gpus_each, group.cpus_each, group.memory_each_mb, span)
-                | state.blocked[ids, span])
-    asleep = (state.running[ids, span] == 0) & ~state.always_on[ids, None]
-    wake = (state.node_idle_w[ids] + state.node_gpus[ids] * state.node_gpu_idle_w[ids])[:, None]
-    return _GroupWindow(unusable.astype(np.int64), np.where(asleep, wake, 0.0))
+    runs = np.zeros((len(ids), unusable.shape[1] + 1), dtype=np.int64)
+    np.cumsum(unusable, axis=1, dtype=np.int64, out=runs[:, 1:])
+    wake = state.node_idle_w[ids] + state.node_gpus[ids] * state.node_gpu_idle_w[ids]
+    return _GroupWindow(runs, asleep, wake)
 
 
-def _group_mode_arrays(state: ClusterState, group: NodeGroup, view: _GroupWindow,
-                       mode: PowerMode, n: int, span: slice):
-    """Per node and slot of ``span``: blocked counts over each window, extra draw, marginal
-    cost (column 0 is slot ``span.start``). The draw is :meth:`ClusterState.node_delta_w`'s,
-    the same sum in the same order."""
-    gpu_part = group.gpus_each * (mode.power_w - state.node_gpu_idle_w[group.node_ids])
-    delta_w = gpu_part[:, None] + view.wake_w
-    kwh = state.pue[group.site] * delta_w / 1000.0 * state.hours
-    cost = state.objective_terms(group.site, kwh, span)
-    bad = window_sums(view.unusable, n)
-    return bad, delta_w, kwh, cost
+class _ModeRows:
+    """One power mode on one node group over ``span``: per node and slot, the extra draw
+    and the marginal cost, the same numbers :meth:`ClusterState.node_delta_w` and
+    :meth:`ClusterState.objective_terms` give node by node.
+
+    Why this shape: a node's extra draw in a slot takes one of two values, awake (the
+    GPUs' share) or asleep (plus the base draw it wakes), and both depend on the node only
+    through its GPU idle and idle draw, which few distinct values cover (one or two per
+    group at fleet scale). So the cost is computed once per distinct draw, as a row of
+    slots, and spread over the nodes by where they sleep: the same floating-point
+    operations on the same operands as costing every (node, slot), hence the same bits,
+    for a fraction of the arithmetic. Each array is made only when asked for (a group
+    whose site cannot reach its power cap never needs the draw matrix).
+    """
+
+    def __init__(self, state: ClusterState, group: NodeGroup, view: _GroupWindow,
+                 mode: PowerMode, span: slice) -> None:
+        self.state, self.group, self.view, self.span = state, group, view, span
+        self.awake_w = group.gpus_each * (mode.power_w - state.node_gpu_idle_w[group.node_ids])
+        self.asleep_w = self.awake_w + view.wake_each_w
+        self._delta_w: np.ndarray | None = None
+        self._cost: np.ndarray | None = None
+
+    def _spread(self, per_draw: np.ndarray, draws: np.ndarray) -> np.ndarray:
+        """``per_draw`` (one row per distinct value of ``draws``, in ``np.unique`` order)
+        as a (node, slot) array: each node's asleep row where it sleeps, else its awake row."""
+        k = len(self.awake_w)
+        index = np.searchsorted(draws, np.concatenate([self.awake_w, self.asleep_w]))
+        awake, asleep = index[:k], index[k:]
+        awake_rows = per_draw[awake[:1]] if (awake == awake[0]).all() else per_draw[awake]
+        asleep_rows = per_draw[asleep[:1]] if (asleep == asleep[0]).all() else per_draw[asleep]
+        return np.where(self.view.asleep, asleep_rows, awake_rows)
+
+    def _draws(self) -> np.ndarray:
+        return np.unique(np.concatenate([self.awake_w, self.asleep_w]))
+
+    def delta_w(self) -> np.ndarray:
+        """Extra draw [W] per node and slot."""
+        if self._delta_w is None:
+            self._delta_w = np.where(self.view.asleep, self.asleep_w[:, None],
+                                     self.awake_w[:, None])
+        return self._delta_w
+
+    def kwh(self) -> np.ndarray:
+        """Extra facility energy [kWh] per node and slot."""
+        return self.state.pue[self.group.site] * self.delta_w() / 1000.0 * self.state.hours
+
+    def cost(self) -> np.ndarray:
+        """Marginal objective per node and slot."""
+        if self._cost is None:
+            draws = self._draws()
+            state, site = self.state, self.group.site
+            kwh = state.pue[site] * draws / 1000.0 * state.hours
+            self._cost = self._spread(state.objective_terms(site, kwh[:, None], self.span),
+                                      draws)
+        return self._cost
+
+    def transfer_correction(self, transfer: float) -> np.ndarray:
+        """Extra marginal cost per node and start slot from moving the job's data there."""
+        draws = self._draws()
+        state, site = self.state, self.group.site
+        kwh = (state.pue[site] * draws / 1000.0 * state.hours)[:, None]
+        return self._spread(state.objective_terms(site, kwh + transfer, self.span)
+                            - state.objective_terms(site, kwh, self.span), draws)
+
+    def may_exceed_cap(self) -> bool:
+        """Whether some node's draw could take the site past its power cap in some slot of
+        the span. False is exact: floating-point addition is monotone, so when the site's
+        peak draw plus the largest extra draw stays within the cap, every sum does."""
+        state, site = self.state, self.group.site
+        cap = state.cap_w[site]
+        if not np.isfinite(cap):
+            return False
+        peak = (state.site_draw_w[site, self.span].max()
+                + max(self.awake_w.max(), self.asleep_w.max()))
+        return bool(peak > cap + 1e-9)
 
 
 def best_placement(state: ClusterState, job: Job, earliest: int, latest_end: int,
@@ -89,9 +161,11 @@ def best_placement(state: ClusterState, job: Job, earliest: int, latest_end: int
     # the ties (and plans); slots after the window are never read
     span = slice(0, hi)
     for g_idx, group in enumerate(groups if groups is not None else state.candidate_groups(job)):
-        if not every_node:
-            group = state.node_classes(group, span)   # the same answer, fewer nodes to cost
-        view = _group_window(state, group, span)
+        if every_node:
+            unusable, asleep = state.room_and_sleep(group, span)
+        else:   # the same answer, fewer nodes to cost
+            group, unusable, asleep = state.classes_and_rows(group, span)
+        view = _group_window(state, group, unusable, asleep)
         gpu_type = state.scenario.gpu_type(group.gpu_type)
         transfer = _transfer_kwh(state, job, group)
         for m_idx, mode in enumerate(rules.allowed_modes(job, gpu_type)):
@@ -111,22 +185,18 @@ def best_placement(state: ClusterState, job: Job, earliest: int, latest_end: int
     return best_placement_
 
 
-def _start_correction(state, site, kwh, transfer, span):
-    """Extra marginal cost at each possible start slot from moving the job's data there."""
-    return (state.objective_terms(site, kwh + transfer, span)
-            - state.objective_terms(site, kwh, span))
-
-
 def _single_node(state, group, view, mode, n, span, first, transfer):
-    bad, delta_w, kwh, cost = _group_mode_arrays(state, group, view, mode, n, span)
-    over_cap = state.site_draw_w[group.site, span] + delta_w > state.cap_w[group.site] + 1e-9
-    bad = bad + window_sums(over_cap.astype(np.int64), n)
-    total = window_sums(cost, n)
+    rows = _ModeRows(state, group, view, mode, span)
+    bad = view.unusable_sums(n)
+    if rows.may_exceed_cap():
+        over_cap = (state.site_draw_w[group.site, span] + rows.delta_w()
+                    > state.cap_w[group.site] + 1e-9)
+        bad = bad + window_sums(over_cap.astype(np.int64), n)
+    total = window_sums(rows.cost(), n)
     if transfer > 0:
-        total = total + _start_correction(state, group.site, kwh, transfer,
-                                          span)[:, : total.shape[1]]
+        total = total + rows.transfer_correction(transfer)[:, : total.shape[1]]
     if state.has_budget(group.site):
-        bad = bad + _over_budget(state, group.site, kwh, transfer, n, span)
+        bad = bad + _over_budget(state, group.site, rows.kwh(), transfer, n, span)
     total = np.where(bad == 0, total, np.inf)[:, first - span.start:]
     ranked = np.round(total.T, 9)
     flat = int(np.argmin(ranked))
@@ -160,8 +230,9 @@ def within_budget(state: ClusterState, site: int, joint_kwh: np.ndarray, window:
 
 
 def _multi_node(state, group, view, mode, n, span, first, transfer):
-    bad, delta_w, _kwh, cost = _group_mode_arrays(state, group, view, mode, n, span)
-    separate = window_sums(cost, n)
+    rows = _ModeRows(state, group, view, mode, span)
+    bad, delta_w = view.unusable_sums(n), rows.delta_w()
+    separate = window_sums(rows.cost(), n)
     site = group.site
     best = None
     for s in range(first, span.stop - n + 1):
