@@ -160,29 +160,71 @@ def best_placement(state: ClusterState, job: Job, earliest: int, latest_end: int
     # starting them anywhere else would change the costs in their last bits, and with them
     # the ties (and plans); slots after the window are never read
     span = slice(0, hi)
+    tries = []   # (lower bound, g_idx, m_idx, group, mode, n, transfer)
     for g_idx, group in enumerate(groups if groups is not None else state.candidate_groups(job)):
-        if every_node:
-            unusable, asleep = state.room_and_sleep(group, span)
-        else:   # the same answer, fewer nodes to cost
-            group, unusable, asleep = state.classes_and_rows(group, span)
-        view = _group_window(state, group, unusable, asleep)
         gpu_type = state.scenario.gpu_type(group.gpu_type)
         transfer = _transfer_kwh(state, job, group)
         for m_idx, mode in enumerate(rules.allowed_modes(job, gpu_type)):
             n = rules.run_slots(state.scenario.grid, job, mode)
             if hi - n < lo:
                 continue
-            found = (_single_node(state, group, view, mode, n, span, lo, transfer)
-                     if group.count == 1 else
-                     _multi_node(state, group, view, mode, n, span, lo, transfer))
-            if found is None:
-                continue
-            cost, start, ids = found
-            key = (round(cost, 9), start, m_idx, g_idx)
-            if best is None or key < best:
-                best = key
-                best_placement_ = Placement(cost, start, start + n, ids, mode, group.gpus_each)
+            lower = (_cheapest_run(state, group, mode, n, span, lo)
+                     if group.count == 1 and transfer == 0 else -np.inf)
+            tries.append((lower, g_idx, m_idx, group, mode, n, transfer))
+    # cheapest-looking first, so a good placement is known early and the (group, mode)
+    # pairs that cannot beat it are never costed; the winner is the least key whatever the
+    # order, so the placement is the one costing every pair gives
+    tries.sort(key=lambda t: (t[0], t[1], t[2]))
+    views: dict[int, tuple[NodeGroup, _GroupWindow]] = {}
+    for lower, g_idx, m_idx, whole, mode, n, transfer in tries:
+        if best is not None and lower > best[0] + PRUNE_MARGIN:
+            break   # sorted: no later pair can beat it either
+        if g_idx not in views:
+            if every_node:
+                group = whole
+                unusable, asleep = state.room_and_sleep(group, span)
+            else:   # the same answer, fewer nodes to cost
+                group, unusable, asleep = state.classes_and_rows(whole, span)
+            views[g_idx] = group, _group_window(state, group, unusable, asleep)
+        group, view = views[g_idx]
+        found = (_single_node(state, group, view, mode, n, span, lo, transfer)
+                 if group.count == 1 else
+                 _multi_node(state, group, view, mode, n, span, lo, transfer))
+        if found is None:
+            continue
+        cost, start, ids = found
+        key = (round(cost, 9), start, m_idx, g_idx)
+        if best is None or key < best:
+            best = key
+            best_placement_ = Placement(cost, start, start + n, ids, mode, group.gpus_each)
     return best_placement_
+
+
+PRUNE_MARGIN = 1e-8
+"""A (group, mode) pair is skipped only when its lower bound exceeds the best cost found by
+this much: far above the rounding to 9 decimals that decides ties, so a skipped pair could
+not even have tied."""
+
+
+def _cheapest_run(state: ClusterState, group: NodeGroup, mode: PowerMode, n: int,
+                  span: slice, first: int) -> float:
+    """A lower bound on the cost of running ``n`` slots from any start at or after
+    ``first`` on any one node of ``group`` in ``mode`` (no data transfer).
+
+    Why it is one: in each slot a node's marginal cost is that of one of the group's
+    distinct draws (awake, or asleep with its own idle draw), so the least of those per slot
+    is at most any node's cost there, room and caps aside (they only rule starts out). The
+    bound is lowered by the rounding error its running sums can carry, so that it stays
+    below the exact figure the costing finds.
+    """
+    ids = group.node_ids
+    awake = group.gpus_each * (mode.power_w - state.node_gpu_idle_w[ids])
+    wake = state.node_idle_w[ids] + state.node_gpus[ids] * state.node_gpu_idle_w[ids]
+    draws = np.unique(np.concatenate([awake, awake + wake]))
+    kwh = state.pue[group.site] * draws / 1000.0 * state.hours
+    least = state.objective_terms(group.site, kwh[:, None], span).min(axis=0)
+    sums = window_sums(least[None, :], n)[0, first - span.start:]
+    return float(sums.min()) - 1e-9 * (1.0 + float(np.abs(least).sum()))
 
 
 def _single_node(state, group, view, mode, n, span, first, transfer):
