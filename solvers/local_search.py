@@ -18,6 +18,7 @@ import numpy as np
 
 from greenslot.model.scenario import Job, Scenario
 from greenslot.model.schedule import Assignment
+from greenslot.solvers.deadline import passed
 from greenslot.solvers.decode import place_anywhere, window_around
 from greenslot.solvers.ordering import dependency_order
 from greenslot.solvers.placement import best_placement
@@ -187,16 +188,18 @@ def repair_unplaced(state: ClusterState, placed: dict[str, Assignment], prep: Pr
                 return repaired
             chosen = around if attempt == 0 else [
                 around[i] for i in rng.permutation(len(around))[:max(1, len(around) // 2)]]
-            if _make_room(state, placed, prep, job, chosen):
+            if _make_room(state, placed, prep, job, chosen, deadline):
                 repaired += 1
                 break
     return repaired
 
 
 def _make_room(state: ClusterState, placed: dict[str, Assignment], prep: Prepared, job,
-               chosen: list) -> bool:
+               chosen: list, deadline: float | None = None) -> bool:
     """Lift ``chosen``, place ``job``, put ``chosen`` back; keep it if all fit and the cost
-    added is below ``job``'s penalty, else restore everything exactly."""
+    added is below ``job``'s penalty, else restore everything exactly. Given up (and
+    restored) at ``deadline`` (perf_counter): at fleet scale ``chosen`` can be thousands of
+    jobs, each a placement search."""
     scenario = prep.scenario
     position = {j.job_id: k for k, j in enumerate(prep.jobs)}
     before = state.objective()
@@ -209,7 +212,7 @@ def _make_room(state: ClusterState, placed: dict[str, Assignment], prep: Prepare
         new[job.job_id] = placed[job.job_id]
         order = dependency_order(chosen, lambda j: (-j.gpus * j.duration_h, j.job_id))
         for other in order:
-            found = place_anywhere(state, prep, other, placed)
+            found = None if passed(deadline) else place_anywhere(state, prep, other, placed)
             if found is None:
                 ok = False
                 break
