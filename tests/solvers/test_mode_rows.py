@@ -77,3 +77,49 @@ def test_unusable_sums_are_the_window_sums_of_the_rows(busy_state):
         expected = np.array([[row[s:s + n].sum() for s in range(state.n_slots - n + 1)]
                              for row in unusable])
         assert np.array_equal(view.unusable_sums(n), expected)
+
+
+def test_pruned_pairs_change_no_placement(busy_state, monkeypatch):
+    """Skipping the (group, mode) pairs whose lower bound cannot beat the best found gives
+    the placement costing every pair gives, and the bound is below every pair's cost."""
+    from greenslot.solvers import placement
+
+    state = busy_state
+    scenario = state.scenario
+    costed = []
+    real = placement._single_node
+
+    def counted(*args):
+        costed.append(args[3])
+        return real(*args)
+
+    monkeypatch.setattr(placement, "_single_node", counted)
+    margin = placement.PRUNE_MARGIN
+    pruned_calls = every_calls = 0
+    for job in scenario.jobs[40:80]:
+        earliest = rules.earliest_start_slot(scenario.grid, job)
+        latest = rules.latest_end_slot(scenario.grid, job)
+        costed.clear()
+        pruned = best_placement(state, job, earliest, latest)
+        pruned_calls += len(costed)
+        monkeypatch.setattr(placement, "PRUNE_MARGIN", float("inf"))
+        costed.clear()
+        every = best_placement(state, job, earliest, latest)
+        every_calls += len(costed)
+        monkeypatch.setattr(placement, "PRUNE_MARGIN", margin)
+        assert pruned == every, job.job_id
+        span = slice(0, min(state.n_slots, latest))
+        for group in state.candidate_groups(job):
+            if group.count != 1:
+                continue
+            unusable, asleep = state.room_and_sleep(group, span)
+            view = _group_window(state, group, unusable, asleep)
+            for mode in rules.allowed_modes(job, scenario.gpu_type(group.gpu_type)):
+                n = rules.run_slots(scenario.grid, job, mode)
+                if span.stop - n < earliest:
+                    continue
+                found = real(state, group, view, mode, n, span, earliest, 0.0)
+                if found is not None:
+                    assert placement._cheapest_run(state, group, mode, n, span,
+                                                   earliest) <= found[0]
+    assert 0 < pruned_calls < every_calls   # some pairs were skipped: the check means something
