@@ -80,6 +80,8 @@ def solve_one(instance: str, time_limit: float) -> dict:
         "families": result.details.get("families"),
         "rounds": result.details.get("lagrangian_rounds"),
         "plan_from": result.details.get("plan_from"), "steps": steps,
+        "candidates": {name: round(total, 1) for name, total
+                       in result.details.get("candidates", {}).items()},
     }
 
 
