@@ -283,7 +283,12 @@ def solve_greedy(scenario: Scenario, options: SolveOptions | None = None,
     ``weigh_node_kinds`` adds a third ordering, largest regret first (:func:`_regrets`),
     where jobs can run on more than one kind of node. Off for ``--solver greedy``: on the
     bundled example it found a plan 0.6 % better (389.27 -> 387.09 kg) in three times the
-    time. ``large`` turns it on (greedy's plan is its main start), inside its time limit.
+    time. ``large`` turns it on (greedy's plan is its main start), inside its time limit;
+    the regrets are computed only when that ordering's turn comes with time for a pass.
+
+    Without ``options.baselines`` for this scenario the baselines are solved here, once,
+    and only until ``stop_at`` (else ``deadline``): they are a comparison, and must not take
+    the time left to the phases after greedy.
     """
     started = time.perf_counter()
     if options is not None and options.time_limit_s is not None:
