@@ -149,7 +149,8 @@ def best_placement(state: ClusterState, job: Job, earliest: int, latest_end: int
     first in name order, so results are deterministic. Slots after the window are not
     read, and only one node per class of nodes alike over it
     (:meth:`ClusterState.node_classes`, the same answer); ``every_node`` costs them all
-    (for tests that check the classes change nothing).
+    (for tests that check the classes change nothing). A (group, mode) pair whose lower
+    bound (:func:`_cheapest_run`) cannot beat the best placement found is not costed at all.
     """
     best: tuple | None = None
     best_placement_: Placement | None = None
