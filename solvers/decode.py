@@ -68,7 +68,13 @@ def encode(model: LinearModel, prep: Prepared, index: Index,
 
 
 def _complete_derived(model: LinearModel, values: np.ndarray) -> None:
-    """Set draw (equality rows) and grid (>= rows, at their least) from the decisions."""
+    """Set boots and grid (>= rows, at their least) and draw (equality rows) from the
+    decisions."""
+    for row in model.rows:
+        if row.name.startswith("boots["):
+            own = row.indices[0]
+            values[own] = max(0.0, row.lower - float(np.dot(row.coefs[1:],
+                                                            values[row.indices[1:]])))
     for row in model.rows:
         if row.name.startswith("draw["):
             own = row.indices[0]
