@@ -113,3 +113,42 @@ def test_a_bad_wake_energy_is_a_named_input_error(tmp_path, capsys, value):
     assert "scenario.yaml" in err and "nodes[0]" in err and "wake_energy_kwh" in err
     assert "[bad_number]" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "plan").exists()
+
+
+def test_boots_on_the_example_are_counted_where_a_node_comes_on():
+    """The shipped example (ca-west powers idle nodes down, PUE 1.2, 15-min slots) with
+    0.3 kWh a boot: j001 on caw-a40-01 from slot 4, j004 right after it on the same node,
+    j005 on caw-a40-02 from slot 10. Two boots: slot 4 and slot 10, 0.36 kWh each."""
+    from pathlib import Path
+
+    from greenslot.model import rules
+    from greenslot.model.schedule import Unplaced
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "nightly"
+    plain = load_scenario(example)
+    booting = plain.replace(nodes=tuple(
+        dataclasses.replace(n, wake_energy_kwh=0.3) if n.site == "ca-west" else n
+        for n in plain.nodes))
+    a40 = plain.gpu_type("A40")
+    placed, start = [], {"j001": 4, "j004": None, "j005": 10}
+    node = {"j001": "caw-a40-01", "j004": "caw-a40-01", "j005": "caw-a40-02"}
+    for job_id in ("j001", "j004", "j005"):
+        job = plain.job(job_id)
+        mode = rules.allowed_modes(job, a40)[0]
+        begin = start[job_id] if start[job_id] is not None else placed[-1].end_slot
+        placed.append(Assignment(job_id, begin, begin + rules.run_slots(plain.grid, job, mode),
+                                 mode.power_limit_w, (node[job_id],)))
+    assert placed[1].start_slot == placed[0].end_slot   # back to back: no boot between
+    schedule = Schedule(tuple(placed), tuple(Unplaced(j.job_id, "not in this test")
+                                             for j in plain.jobs if j.job_id not in start))
+    with_boots, without = account(booting, schedule), account(plain, schedule)
+    assert validate(booting, schedule, with_boots) == []
+    ca = with_boots.site_names.index("ca-west")
+    assert np.flatnonzero(with_boots.start_ups[ca]).tolist() == [4, 10]
+    extra = with_boots.energy_kwh - without.energy_kwh
+    expected = np.zeros_like(extra)
+    expected[ca, [4, 10]] = 1.2 * 0.3
+    assert np.allclose(extra, expected, rtol=0, atol=1e-12)
+    # in the cap's terms: 0.36 kWh over a quarter hour is 1.44 kW
+    assert (with_boots.node_draw_kw - without.node_draw_kw)[ca, 4] == pytest.approx(1.44)
+    assert with_boots.totals["carbon_kg"] > without.totals["carbon_kg"]

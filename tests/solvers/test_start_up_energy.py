@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,7 +28,7 @@ from greenslot.solvers.types import SolveOptions
 from tests.helpers.scenarios import base_config, hourly_forecast, write_scenario
 
 TIGHT = SolveOptions(time_limit_s=60, gap=0.0)
-EXAMPLE = "examples/nightly"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "nightly"
 CA_NODES = ("caw-a40-[01-08]", "caw-rtx-[01-04]")   # the site that powers idle nodes down
 
 
@@ -189,7 +190,7 @@ def test_the_example_plans_fewer_boots_when_they_cost_energy(tmp_path):
     made without it, and that plan priced with boots is worse than the boot-aware one."""
     wake = [f"--set=nodes.{group}.wake_energy_kwh=0.3" for group in CA_NODES]
     aware = tmp_path / "aware"
-    assert main(["plan", EXAMPLE, "--out", str(aware), "-q", "--solver", "greedy",
+    assert main(["plan", str(EXAMPLE), "--out", str(aware), "-q", "--solver", "greedy",
                  *wake]) == 0
     summary = json.loads((aware / "summary.json").read_text())
     boots = summary["start_ups"]
