@@ -213,10 +213,14 @@ def add_start_ups(model: LinearModel, prep: Prepared, index: Index) -> None:
         return
     awake = _awake_terms(prep, index)
     for (p, t), var in index.boots.items():
-        now = awake.get((p, t), [])
-        before = awake.get((p, t - 1), [])
-        model.add_row([var, *(v for v, _ in now), *(v for v, _ in before)],
-                      [1.0, *(-c for _, c in now), *(c for _, c in before)],
+        # a multi-node column running in both slots cancels out: one entry a variable
+        coef: dict[int, float] = {}
+        for v, c in awake.get((p, t), []):
+            coef[v] = coef.get(v, 0.0) - c
+        for v, c in awake.get((p, t - 1), []):
+            coef[v] = coef.get(v, 0.0) + c
+        terms = [(v, c) for v, c in coef.items() if c != 0.0]
+        model.add_row([var, *(v for v, _ in terms)], [1.0, *(c for _, c in terms)],
                       0.0, INF, name=f"boots[{p},{t}]")
 
 
