@@ -218,3 +218,28 @@ def test_the_example_plans_fewer_boots_when_they_cost_energy(tmp_path):
     blind_figures = account(scenario, blind_schedule)
     assert boots["count"] < blind_figures.start_ups.sum()
     assert summary["objective"] < objective_value(scenario, blind_figures.totals)
+
+
+@pytest.mark.parametrize("name", ["fifo", "greedy"])
+def test_the_boot_counts_toward_the_power_cap(tmp_path, name):
+    # Cap 0.7 kW. a (released at slot 1) draws 400 W (300 W in its half-speed mode) on a
+    # node that is off before it, so it boots: + 0.5 kWh over the hour = 900 W (800 W) in
+    # its first slot, over the cap at every start. It cannot run; without its boot it would
+    # fit, and the plan would break the cap. At 0.9 kW it runs.
+    from greenslot.solvers.fifo import solve_fifo
+
+    config = base_config()
+    config["sites"][0]["power_cap_kw"] = 0.7
+    config["nodes"] = [{"names": "n1", "site": "s1", "gpu_type": "G", "gpus": 1,
+                        "idle_w": 100, "wake_energy_kwh": 0.5}]
+    jobs = [{"job_id": "a", "gpus": 1, "duration_h": 1,
+             "release": "2022-06-14T01:00:00+00:00"}]
+    scenario = load_scenario(write_scenario(tmp_path, config, jobs))
+    solve = solve_fifo if name == "fifo" else get_solver("greedy")
+    schedule = solve(scenario, TIGHT).schedule
+    assert validate(scenario, schedule) == []
+    assert [u.job_id for u in schedule.unplaced] == ["a"]
+    roomy = load_scenario(write_scenario(tmp_path / "roomy", {
+        **config, "sites": [{**config["sites"][0], "power_cap_kw": 0.9}]}, jobs))
+    schedule = solve(roomy, TIGHT).schedule
+    assert validate(roomy, schedule) == [] and not schedule.unplaced
