@@ -87,7 +87,7 @@ def _after_terms(state: ClusterState, site: int, boots: _Boots, n: int,
     run of ``n`` slots saves in slot ``s + n`` by removing the boot due there."""
     first, last = span.start + n, min(span.stop, state.n_slots - 1)
     terms = np.zeros((boots.after_w.shape[0], span.stop - span.start - n + 1))
-    if last >= first:
+    if last >= first and boots.after_w[:, first - span.start:last + 1 - span.start].any():
         saved = -_kwh(state, site, boots.after_w[:, first - span.start:last + 1 - span.start])
         terms[:, :last + 1 - first] = state.objective_terms(site, saved, slice(first, last + 1))
     return terms
@@ -170,8 +170,9 @@ def _single_node(state, group, view, mode, n, span, first, transfer):
                      > state.cap_w[group.site] + 1e-9)
         bad = bad + over_head[:, :starts]
         head = transfer + _kwh(state, group.site, view.boots.head_w)
-        total = (total + _start_correction(state, group.site, kwh, head, span)[:, :starts]
-                 + _after_terms(state, group.site, view.boots, n, span))
+        if transfer > 0 or view.boots.head_w[:, :starts].any():
+            total = total + _start_correction(state, group.site, kwh, head, span)[:, :starts]
+        total = total + _after_terms(state, group.site, view.boots, n, span)
     elif transfer > 0:
         total = total + _start_correction(state, group.site, kwh, transfer,
                                           span)[:, : total.shape[1]]
@@ -247,9 +248,11 @@ def _multi_node(state, group, view, mode, n, span, first, transfer):
                 value += float(state.objective_terms(site, joint_kwh[:1] + transfer, head)[0]
                                - terms[0])
             if view.boots is not None and s + n < state.n_slots:
-                saved = -_kwh(state, site, view.boots.after_w[chosen, s + n - span.start].sum())
-                value += float(state.objective_terms(site, np.array([saved]),
-                                                     slice(s + n, s + n + 1))[0])
+                saved_w = view.boots.after_w[chosen, s + n - span.start].sum()
+                if saved_w:
+                    value += float(state.objective_terms(
+                        site, np.array([-_kwh(state, site, saved_w)]),
+                        slice(s + n, s + n + 1))[0])
             if best is None or round(value, 9) < round(best[0], 9):
                 ids = tuple(int(group.node_ids[i]) for i in sorted(chosen))
                 best = (value, s, ids)
