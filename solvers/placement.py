@@ -37,15 +37,30 @@ def _transfer_kwh(state: ClusterState, job: Job, group: NodeGroup) -> float:
 
 
 @dataclass(frozen=True)
+class _Boots:
+    """Boot power [W] per node of a group (see :meth:`ClusterState.boot_if_started_w`):
+    ``now_w[:, t]`` the boots already due in slot ``t`` of the span (a run over ``t`` joins
+    their run, so they go), ``head_w[:, t]`` the boot a run starting at ``t`` brings, and
+    ``after_w[:, e]`` the boot due in slot ``e`` (one past the span's end included, 0 past
+    the horizon), which a run ending at ``e`` removes."""
+
+    now_w: np.ndarray
+    head_w: np.ndarray
+    after_w: np.ndarray
+
+
+@dataclass(frozen=True)
 class _GroupWindow:
     """What every power mode of one node group reads alike over the job's window: running
     sums of the slots where a node lacks room (so each mode's window sums are one
-    subtraction, whatever its run length), where each node sleeps, and the base draw a job
-    adds where it wakes a node."""
+    subtraction, whatever its run length), where each node sleeps, the base draw a job
+    adds where it wakes a node, and its boots where nodes declare a start-up energy (None
+    where none does: then nothing below changes a bit)."""
 
     unusable_runs: np.ndarray
     asleep: np.ndarray
     wake_each_w: np.ndarray
+    boots: _Boots | None = None
 
     def unusable_sums(self, n: int) -> np.ndarray:
         """Per node and start: slots without room among the ``n`` from that start (exact
@@ -54,12 +69,43 @@ class _GroupWindow:
 
 
 def _group_window(state: ClusterState, group: NodeGroup, unusable: np.ndarray,
-                  asleep: np.ndarray) -> _GroupWindow:
+                  asleep: np.ndarray, span: slice) -> _GroupWindow:
     ids = group.node_ids
     runs = np.zeros((len(ids), unusable.shape[1] + 1), dtype=np.int64)
     np.cumsum(unusable, axis=1, dtype=np.int64, out=runs[:, 1:])
     wake = state.node_idle_w[ids] + state.node_gpus[ids] * state.node_gpu_idle_w[ids]
-    return _GroupWindow(runs, asleep, wake)
+    boots = None
+    if state.has_boots and span.stop > span.start:
+        lo, hi = span.start, span.stop
+        after = state.boots_w(ids, lo, min(state.n_slots, hi + 1))
+        if after.shape[1] < hi + 1 - lo:
+            after = np.concatenate([after, np.zeros((len(ids), 1))], axis=1)
+        boots = _Boots(after[:, :hi - lo], state.boot_if_started_w(ids, lo, hi), after)
+    return _GroupWindow(runs, asleep, wake, boots)
+
+
+def _kwh(state: ClusterState, site: int, watts: np.ndarray) -> np.ndarray:
+    return state.pue[site] * watts / 1000.0 * state.hours
+
+
+def _after_terms(state: ClusterState, site: int, boots: _Boots, n: int,
+                 span: slice) -> np.ndarray:
+    """Per node and start ``s`` (``span.stop - span.start - n + 1`` of them): the objective a
+    run of ``n`` slots saves in slot ``s + n`` by removing the boot due there."""
+    first, last = span.start + n, min(span.stop, state.n_slots - 1)
+    terms = np.zeros((boots.after_w.shape[0], span.stop - span.start - n + 1))
+    if last >= first and boots.after_w[:, first - span.start:last + 1 - span.start].any():
+        saved = -_kwh(state, site, boots.after_w[:, first - span.start:last + 1 - span.start])
+        terms[:, :last + 1 - first] = state.objective_terms(site, saved, slice(first, last + 1))
+    return terms
+
+
+def _start_correction(state: ClusterState, site: int, kwh: np.ndarray,
+                      head: float | np.ndarray, span: slice) -> np.ndarray:
+    """Extra marginal cost at each possible start slot from what a start adds in its first
+    slot: the data moved there and, per node and slot, the boot it brings."""
+    return (state.objective_terms(site, kwh + head, span)
+            - state.objective_terms(site, kwh, span))
 
 
 class _ModeRows:
@@ -74,7 +120,9 @@ class _ModeRows:
     slots, and spread over the nodes by where they sleep: the same floating-point
     operations on the same operands as costing every (node, slot), hence the same bits,
     for a fraction of the arithmetic. Each array is made only when asked for (a group
-    whose site cannot reach its power cap never needs the draw matrix).
+    whose site cannot reach its power cap never needs the draw matrix). Where nodes boot on
+    energy the boots already due vary by node and slot, so the draw and the cost are then
+    computed for every (node, slot), the boots due subtracted (a run joins them).
     """
 
     def __init__(self, state: ClusterState, group: NodeGroup, view: _GroupWindow,
@@ -103,6 +151,8 @@ class _ModeRows:
         if self._delta_w is None:
             self._delta_w = np.where(self.view.asleep, self.asleep_w[:, None],
                                      self.awake_w[:, None])
+            if self.view.boots is not None:
+                self._delta_w = self._delta_w - self.view.boots.now_w
         return self._delta_w
 
     def kwh(self) -> np.ndarray:
@@ -111,6 +161,8 @@ class _ModeRows:
 
     def cost(self) -> np.ndarray:
         """Marginal objective per node and slot."""
+        if self._cost is None and self.view.boots is not None:
+            self._cost = self.state.objective_terms(self.group.site, self.kwh(), self.span)
         if self._cost is None:
             draws = self._draws()
             state, site = self.state, self.group.site
@@ -169,8 +221,10 @@ def best_placement(state: ClusterState, job: Job, earliest: int, latest_end: int
             n = rules.run_slots(state.scenario.grid, job, mode)
             if hi - n < lo:
                 continue
+            # (boots: a run that joins a boot due saves it, below any draw's cost)
             lower = (_cheapest_run(state, group, mode, n, span, lo)
-                     if group.count == 1 and transfer == 0 else -np.inf)
+                     if group.count == 1 and transfer == 0 and not state.has_boots
+                     else -np.inf)
             tries.append((lower, g_idx, m_idx, group, mode, n, transfer))
     # cheapest-looking first, so a good placement is known early and the (group, mode)
     # pairs that cannot beat it are never costed; the winner is the least key whatever the
@@ -186,7 +240,7 @@ def best_placement(state: ClusterState, job: Job, earliest: int, latest_end: int
                 unusable, asleep = state.room_and_sleep(group, span)
             else:   # the same answer, fewer nodes to cost
                 group, unusable, asleep = state.classes_and_rows(whole, span)
-            views[g_idx] = group, _group_window(state, group, unusable, asleep)
+            views[g_idx] = group, _group_window(state, group, unusable, asleep, span)
         group, view = views[g_idx]
         found = (_single_node(state, group, view, mode, n, span, lo, transfer)
                  if group.count == 1 else
@@ -236,10 +290,21 @@ def _single_node(state, group, view, mode, n, span, first, transfer):
                     > state.cap_w[group.site] + 1e-9)
         bad = bad + window_sums(over_cap.astype(np.int64), n)
     total = window_sums(rows.cost(), n)
-    if transfer > 0:
+    head: float | np.ndarray = transfer
+    if view.boots is not None:
+        starts = total.shape[1]
+        over_head = (state.site_draw_w[group.site, span] + rows.delta_w() + view.boots.head_w
+                     > state.cap_w[group.site] + 1e-9)
+        bad = bad + over_head[:, :starts]
+        head = transfer + _kwh(state, group.site, view.boots.head_w)
+        if transfer > 0 or view.boots.head_w[:, :starts].any():
+            total = total + _start_correction(state, group.site, rows.kwh(), head,
+                                              span)[:, :starts]
+        total = total + _after_terms(state, group.site, view.boots, n, span)
+    elif transfer > 0:
         total = total + rows.transfer_correction(transfer)[:, : total.shape[1]]
     if state.has_budget(group.site):
-        bad = bad + _over_budget(state, group.site, rows.kwh(), transfer, n, span)
+        bad = bad + _over_budget(state, group.site, rows.kwh(), head, n, span)
     total = np.where(bad == 0, total, np.inf)[:, first - span.start:]
     ranked = np.round(total.T, 9)
     flat = int(np.argmin(ranked))
@@ -249,13 +314,21 @@ def _single_node(state, group, view, mode, n, span, first, transfer):
     return float(total[node_pos, s_off]), first + s_off, (int(group.node_ids[node_pos]),)
 
 
-def _over_budget(state: ClusterState, site: int, kwh: np.ndarray, transfer: float,
-                 n: int, span: slice) -> np.ndarray:
-    """1 where a start would take the site past its energy or carbon budget, else 0."""
+def _over_budget(state: ClusterState, site: int, kwh: np.ndarray,
+                 transfer: float | np.ndarray, n: int, span: slice) -> np.ndarray:
+    """1 where a start would take the site past its energy or carbon budget, else 0.
+
+    ``transfer`` is what a start adds in its first slot [kWh]: the data moved, and where
+    nodes boot, the boot (per node and slot). The boot a run removes after its end is not
+    credited, so the check is on the safe side there.
+    """
     energy_room, carbon_room = state.budget_room(site)
-    energy = window_sums(kwh, n) + transfer
     carbon = window_sums(state.carbon_terms(site, kwh, span), n)
-    if transfer > 0:
+    if isinstance(transfer, np.ndarray):
+        energy = window_sums(kwh, n) + transfer[:, : carbon.shape[1]]
+    else:
+        energy = window_sums(kwh, n) + transfer
+    if isinstance(transfer, np.ndarray) or transfer > 0:
         carbon = carbon + (state.carbon_terms(site, kwh + transfer, span)
                            - state.carbon_terms(site, kwh, span))[:, : carbon.shape[1]]
     return ((energy > energy_room) | (carbon > carbon_room)).astype(np.int64)
@@ -289,6 +362,8 @@ def _multi_node(state, group, view, mode, n, span, first, transfer):
         for order in orders:
             chosen = order[: group.count]
             joint_w = delta_w[chosen, col:col + n].sum(axis=0)
+            if view.boots is not None:
+                joint_w[0] += view.boots.head_w[chosen, col].sum()
             if (state.site_draw_w[site, window] + joint_w > state.cap_w[site] + 1e-9).any():
                 continue
             joint_kwh = state.pue[site] * joint_w / 1000.0 * state.hours
@@ -300,6 +375,12 @@ def _multi_node(state, group, view, mode, n, span, first, transfer):
                 head = slice(s, s + 1)
                 value += float(state.objective_terms(site, joint_kwh[:1] + transfer, head)[0]
                                - terms[0])
+            if view.boots is not None and s + n < state.n_slots:
+                saved_w = view.boots.after_w[chosen, s + n - span.start].sum()
+                if saved_w:
+                    value += float(state.objective_terms(
+                        site, np.array([-_kwh(state, site, saved_w)]),
+                        slice(s + n, s + n + 1))[0])
             if best is None or round(value, 9) < round(best[0], 9):
                 ids = tuple(int(group.node_ids[i]) for i in sorted(chosen))
                 best = (value, s, ids)

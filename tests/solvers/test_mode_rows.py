@@ -41,7 +41,7 @@ def test_rows_are_node_by_node_costing_bit_for_bit(busy_state):
         for group in state.candidate_groups(job):
             span = slice(0, state.n_slots - 3)
             unusable, asleep = state.room_and_sleep(group, span)
-            view = _group_window(state, group, unusable, asleep)
+            view = _group_window(state, group, unusable, asleep, span)
             for mode in rules.allowed_modes(job, scenario.gpu_type(group.gpu_type)):
                 rows = _ModeRows(state, group, view, mode, span)
                 delta_w = state.node_delta_w(group.node_ids, group.gpus_each, mode.power_w,
@@ -71,7 +71,7 @@ def test_unusable_sums_are_the_window_sums_of_the_rows(busy_state):
     group = state.candidate_groups(job)[0]
     span = slice(0, state.n_slots)
     unusable, asleep = state.room_and_sleep(group, span)
-    view = _group_window(state, group, unusable, asleep)
+    view = _group_window(state, group, unusable, asleep, span)
     assert unusable.any()
     for n in (1, 4, 17):
         expected = np.array([[row[s:s + n].sum() for s in range(state.n_slots - n + 1)]
@@ -113,7 +113,7 @@ def test_pruned_pairs_change_no_placement(busy_state, monkeypatch):
             if group.count != 1:
                 continue
             unusable, asleep = state.room_and_sleep(group, span)
-            view = _group_window(state, group, unusable, asleep)
+            view = _group_window(state, group, unusable, asleep, span)
             for mode in rules.allowed_modes(job, scenario.gpu_type(group.gpu_type)):
                 n = rules.run_slots(scenario.grid, job, mode)
                 if span.stop - n < earliest:
