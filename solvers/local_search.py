@@ -44,7 +44,9 @@ def move_jobs_one_by_one(state: ClusterState, placed: dict[str, Assignment], pre
         moved_this_pass = 0
         for job in movable:
             if time.perf_counter() > deadline:
-                return moves
+                # this pass's moves count too: at fleet scale no pass ends before the
+                # deadline, and a count of 0 made the caller throw the improved plan away
+                return moves + moved_this_pass
             old = placed.pop(job.job_id)
             before = state.objective()
             _lift(state, scenario, job, old)

@@ -160,3 +160,30 @@ def test_making_room_gives_up_at_the_deadline_and_restores_the_plan(tmp_path, de
     assert not made
     assert placed == before[0] and state.objective() == before[1]
     assert (state.free == before[2]).all()
+
+
+def test_the_moves_of_a_pass_cut_by_the_deadline_are_counted(tmp_path, monkeypatch):
+    """At 20,000 jobs a pass of single moves never ends before the deadline: the moves it
+    made must count, or ``locally_improved`` takes the search for fruitless and throws the
+    improved plan away (F20K's local search reported "no better plan" that way)."""
+    from types import SimpleNamespace
+
+    from greenslot.solvers import local_search
+
+    jobs = [{"job_id": "a", "gpus": 2, "duration_h": 1},
+            {"job_id": "b", "gpus": 2, "duration_h": 1}]
+    forecasts = {"forecast-s1.csv": hourly_forecast([100, 200, 300, 300])}
+    scenario = load_scenario(write_scenario(tmp_path / "m", None, jobs, forecasts))
+    state, placed = ClusterState(scenario), {}
+    for job_id, node in (("a", 0), ("b", 1)):   # both in the dearest hour
+        job = scenario.job(job_id)
+        mode = rules.allowed_modes(job, scenario.gpu_type(scenario.nodes[node].gpu_type))[0]
+        state.place(job, [node], 3, 4, mode.power_w, 2)
+        placed[job_id] = state.assignment(job, [node], 3, 4, mode.power_limit_w)
+    before = state.objective()
+    ticks = iter(range(1000))   # a clock that passes the deadline after the first job
+    monkeypatch.setattr(local_search, "time", SimpleNamespace(perf_counter=lambda: next(ticks)))
+    moves = local_search.move_jobs_one_by_one(state, placed, prepared(scenario), deadline=0.5)
+    assert placed["a"].start_slot < 3 and placed["b"].start_slot == 3   # one job was tried
+    assert state.objective() < before
+    assert moves == 1
