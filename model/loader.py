@@ -74,6 +74,8 @@ RESERVED_SBATCH = ("--begin", "-b", "--nodelist", "-w", "--nodes", "-N", "--gres
 MEM_UNITS_MB = {"": 1, "K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}
 # Past runs, for learning run-time uncertainty by workload (scenario key duration_history).
 HISTORY_COLUMNS = ("workload", "duration_h", "actual_h")
+# Written by ``ran --history`` (greenslot.analysis.run_history): which Slurm job and who ran it.
+HISTORY_OPTIONAL_COLUMNS = ("slurm_job_id", "user")
 JOB_ID_PATTERN = re.compile(r"[A-Za-z0-9_.\-]+")  # used with fullmatch
 
 
@@ -667,7 +669,7 @@ def load_duration_history(path: Path) -> DurationHistory:
     if not path.is_file():
         fail("missing_file", display, message="duration history file not found")
     frame = read_strict_csv(path, display)
-    require_columns(frame, HISTORY_COLUMNS, display, HISTORY_COLUMNS)
+    require_columns(frame, HISTORY_COLUMNS, display, HISTORY_COLUMNS + HISTORY_OPTIONAL_COLUMNS)
     ratios: dict[str, list[float]] = {}
     for line, record in _numbered(frame):
         where = f"line {line}"
