@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 
 from benchmarks._table import finish_table
-from benchmarks.forecast_backtest import EIA_BAS, REPO, eia, lets_wait_awhile, sgip
+from benchmarks.forecast_backtest import REPO
+from benchmarks.forecast_holdout import carbon_series
 from greenslot.forecasts.backtest import BUCKETS_H, _bucket_names, regular
 from greenslot.forecasts.forecaster import PROFILE_WEEKS, forecast_array
 
@@ -73,14 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--method", default="profile")
     parser.add_argument("--out", type=Path, help="also write the table here")
     args = parser.parse_args(argv)
-    half_hour = timedelta(minutes=30)
-    lwa = args.data / "lets-wait-awhile"
-    cases = [
-        ("GB carbon 2020", lambda: lets_wait_awhile(lwa / "gb_ci.csv"), half_hour),
-        ("DE carbon 2020", lambda: lets_wait_awhile(lwa / "ger_ci.csv"), half_hour),
-        ("CAISO MOER 2020", lambda: sgip(args.data / "sgip-moer-caiso")[0], half_hour),
-    ] + [(f"EIA-930 {ba} 2022", lambda ba=ba: eia(
-        args.data / "eia930-us-ci-2022" / f"{ba}_2022_ci_genmix.csv"), None) for ba in EIA_BAS]
+    cases = carbon_series(args.data)
     names = _bucket_names()
     lines = [f"| series ({args.method}): slope of realised on forecast deviations | "
              + " | ".join(names) + " | realised - forecast, cleanest quarter |",
