@@ -37,7 +37,9 @@ class Accounting:
     """Site-level figures per slot and their totals.
 
     ``node_draw_kw[s, t]`` is the facility node draw of site ``s`` in slot ``t`` (PUE included,
-    transfers excluded): the quantity the power cap bounds.
+    transfers excluded): the quantity the power cap bounds. It includes the start-up energy of
+    the nodes that boot in the slot, spread over the slot as average power
+    (``start_up_kwh[s, t]``, facility energy, PUE included; ``start_ups[s, t]`` boots).
     """
 
     site_names: tuple[str, ...]
@@ -46,10 +48,19 @@ class Accounting:
     grid_kwh: np.ndarray
     totals: dict[str, float]
     jobs: dict[str, JobFigures]
+    start_ups: np.ndarray
+    start_up_kwh: np.ndarray
 
 
 def node_draw_w(scenario: Scenario, schedule: Schedule) -> np.ndarray:
-    """Draw of every node in every slot [W], shape ``(nodes, slots)``, per section 3."""
+    """Draw of every node in every slot [W], shape ``(nodes, slots)``, per section 3.
+
+    Start-up energy is not in it (see :func:`start_up_w`)."""
+    return _node_use(scenario, schedule)[0]
+
+
+def _node_use(scenario: Scenario, schedule: Schedule) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`node_draw_w` and whether each node runs a job in each slot."""
     n_slots = scenario.grid.n_slots
     busy_gpu_w = np.zeros((len(scenario.nodes), n_slots))
     busy_gpus = np.zeros((len(scenario.nodes), n_slots))
@@ -73,7 +84,41 @@ def node_draw_w(scenario: Scenario, schedule: Schedule) -> np.ndarray:
         active = running[i] | (not site.power_down_idle)
         full = node.idle_w + busy_gpu_w[i] + (node.gpus - busy_gpus[i]) * idle_gpu_w
         draw[i] = np.where(active, full, 0.0)
-    return draw
+    return draw, running
+
+
+def start_ups(scenario: Scenario, running: np.ndarray) -> np.ndarray:
+    """Where a node boots: shape ``(nodes, slots)``, True in slot ``t`` when the node is on in
+    ``t`` and off in ``t - 1`` (an extension of the contract, with ``wake_energy_kwh``).
+
+    *On* is the accounting's *active*: a node of a ``power_down_idle`` site is on exactly in
+    the slots where a job runs on it (maintenance and idle slots are off, priced at 0 W), so
+    the boots charged are the ends of the idle windows the plan's ``power`` actions suspend.
+    Every node counts as on just before the horizon starts: the actions suspend a node idle at
+    the start from the start (it is up then) and resume every suspended node by the horizon's
+    end, so a job in slot 0 boots nothing and the resume at the horizon's end (the handover to
+    the next horizon, which again starts with the node up) is not charged. Nodes of sites
+    without power-down never boot.
+
+    ``running`` is the nodes x slots array of "a job runs on it" (:func:`_node_use`).
+    """
+    booted = np.zeros_like(running, dtype=bool)
+    booted[:, 1:] = running[:, 1:] & ~running[:, :-1]
+    for i, node in enumerate(scenario.nodes):
+        if not scenario.site(node.site).power_down_idle:
+            booted[i] = False
+    return booted
+
+
+def start_up_w(scenario: Scenario, booted: np.ndarray) -> np.ndarray:
+    """Start-up energy as average IT power over its slot [W], shape ``(nodes, slots)``.
+
+    Why as power: the boot's energy falls in the slot the node comes on (it is priced at that
+    slot's carbon and price), and the power cap, which bounds average draw per slot, then sees
+    it too: a boot is minutes at high draw, and a slot's average is what the cap constrains.
+    """
+    wake_kwh = np.array([n.wake_energy_kwh for n in scenario.nodes])
+    return booted * (wake_kwh * 1000.0 / scenario.grid.slot_hours)[:, None]
 
 
 def account(scenario: Scenario, schedule: Schedule) -> Accounting:
@@ -82,12 +127,25 @@ def account(scenario: Scenario, schedule: Schedule) -> Accounting:
     hours = grid.slot_hours
     site_names = tuple(s.name for s in scenario.sites)
     site_row = {name: k for k, name in enumerate(site_names)}
-    draw = node_draw_w(scenario, schedule)
+    draw, running = _node_use(scenario, schedule)
+    booted = start_ups(scenario, running)
     node_draw_kw = np.zeros((len(site_names), grid.n_slots))
+    boots = np.zeros((len(site_names), grid.n_slots))
+    boot_kw = np.zeros((len(site_names), grid.n_slots))
+    wakes = any(n.wake_energy_kwh > 0 for n in scenario.nodes)
+    if wakes:
+        boot_w = start_up_w(scenario, booted)
     for i, node in enumerate(scenario.nodes):
         node_draw_kw[site_row[node.site]] += draw[i]
+        boots[site_row[node.site]] += booted[i]
+        if wakes:
+            boot_kw[site_row[node.site]] += boot_w[i]
     for k, site in enumerate(scenario.sites):
         node_draw_kw[k] *= site.pue / 1000.0
+        boot_kw[k] *= site.pue / 1000.0
+    if wakes:
+        # added last, so a scenario without start-up energy is priced bit for bit as before
+        node_draw_kw += boot_kw
     energy = node_draw_kw * hours
     for placement in schedule.assignments:
         job = scenario.job(placement.job_id)
@@ -114,6 +172,8 @@ def account(scenario: Scenario, schedule: Schedule) -> Accounting:
         grid_kwh=grid_kwh,
         totals=totals,
         jobs={a.job_id: job_figures(scenario, a) for a in schedule.assignments},
+        start_ups=boots,
+        start_up_kwh=boot_kw * hours,
     )
 
 

@@ -46,6 +46,7 @@ NODE_IDLE_W = Bound(0.0, 1e6, "W")  # per node, GPUs excluded
 NODE_GPUS = Bound(1.0, 1024.0, "GPUs")  # per node
 NODE_CPUS = Bound(1.0, 1e5, "CPUs")  # per node; the largest have ~1,000 cores
 NODE_MEMORY_MB = Bound(1.0, 1e9, "MB")  # per node; a petabyte
+NODE_WAKE_ENERGY_KWH = Bound(0.0, 100.0, "kWh")  # per boot; GPU servers take 0.01..0.5 kWh
 TRANSFER_KWH_PER_GB = Bound(0.0, 1e3, "kWh/GB")
 RESERVATION_GPUS = Bound(1.0, 1e7, "GPUs")
 OBJECTIVE_WEIGHT = Bound(0.0, 1e6)  # relative weights; a ratio past 1e6 only hides a term

@@ -54,7 +54,7 @@ SITE_KEYS = {"name", "pue", "power_cap_kw", "power_down_idle", "forecast", "ener
 SITE_REQUIRED = {"name", "forecast"}
 GPU_KEYS = {"name", "gpu_idle_w", "power_curve"}
 NODE_KEYS = {"names", "site", "gpu_type", "gpus", "idle_w", "partition", "unavailable", "cpus",
-             "memory_mb"}
+             "memory_mb", "wake_energy_kwh"}
 NODE_REQUIRED = {"names", "site", "gpu_type", "gpus", "idle_w"}
 WINDOW_KEYS = {"from", "to"}
 CURVE_COLUMNS = ("workload", "power_limit_w", "power_w", "relative_throughput")
@@ -466,11 +466,14 @@ def _load_nodes(raw, reader: _YamlReader, sites, gpu_types, grid) -> tuple[Node,
                     for key, bound in (("cpus", limits.NODE_CPUS),
                                        ("memory_mb", limits.NODE_MEMORY_MB))
                     if data.get(key) is not None}
+        wake_kwh = (0.0 if data.get("wake_energy_kwh") is None else
+                    reader.number(data["wake_energy_kwh"], where, "wake_energy_kwh",
+                                  limits.NODE_WAKE_ENERGY_KWH))
         for name in names:
             if name in nodes:
                 fail("duplicate_name", reader.display, where, "names", f"node {name!r} twice")
             nodes[name] = Node(name, site, gpu_type, gpus, idle, partition, unavailable,
-                               **declared)
+                               **declared, wake_energy_kwh=wake_kwh)
     return tuple(sorted(nodes.values(), key=lambda n: hostlist.natural_key(n.name)))
 
 

@@ -96,6 +96,9 @@ class Node:
 
     ``cpus`` and ``memory_mb`` are what the node declares (Slurm's ``CPUs``/``RealMemory``),
     where the scenario gives them: a job asking for more is never placed there.
+    ``wake_energy_kwh`` is the IT energy [kWh] one boot takes (an extension of the contract):
+    charged each time a node of a ``power_down_idle`` site starts up, see
+    :func:`greenslot.model.accounting.start_ups`.
     """
 
     name: str
@@ -107,6 +110,7 @@ class Node:
     unavailable_slots: frozenset[int] = frozenset()
     cpus: int | None = None
     memory_mb: int | None = None
+    wake_energy_kwh: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ BUDGET_TOLERANCE = 1e-9
 VIOLATION_KINDS = (
     "unknown_job", "duplicate_job", "unaccounted_job", "unknown_node", "bad_mode", "duration",
     "window", "placement", "restriction", "capacity", "maintenance", "dependency", "pinned",
-    "power_cap", "budget", "totals", "non_finite",
+    "power_cap", "budget", "totals", "non_finite", "start_ups",
 )
 
 
@@ -60,6 +60,7 @@ def validate(scenario: Scenario, schedule: Schedule,
     found += _check_dependencies(scenario, schedule)
     found += _check_capacity(scenario, schedule)
     figures = account(scenario, schedule) if accounting is None else accounting
+    found += _check_start_ups(scenario, schedule, figures)
     found += _check_power_cap(scenario, figures)
     found += _check_budgets(scenario, figures)
     found += _check_finite(figures)
@@ -230,6 +231,57 @@ def _check_capacity(scenario: Scenario, schedule: Schedule) -> list[Violation]:
                 found.append(Violation("capacity", None,
                                        f"node {node.name} holds {used[i, t]} {unit} of "
                                        f"{limits[i]} in slot {t} ({', '.join(who)})"))
+    return found
+
+
+def recount_start_ups(scenario: Scenario, schedule: Schedule) -> list[tuple[str, int]]:
+    """Every boot as (node, slot), counted from the schedule alone: node by node, the slots
+    where a job runs on it whose previous slot (inside the horizon) runs none, at sites that
+    power idle nodes down.
+
+    Why a second count: the accounting finds boots with shifted boolean arrays over all
+    nodes; this walks each node's set of busy slots, so an off-by-one in either shows up as a
+    mismatch.
+    """
+    n_slots = scenario.grid.n_slots
+    busy: dict[str, set[int]] = {}
+    for a in schedule.assignments:
+        for name in a.nodes:
+            busy.setdefault(name, set()).update(a.slots_in_horizon(n_slots))
+    boots = []
+    for name, slots in busy.items():
+        if scenario.site(scenario.node(name).site).power_down_idle:
+            boots += [(name, t) for t in sorted(slots) if t >= 1 and t - 1 not in slots]
+    return boots
+
+
+def _check_start_ups(scenario: Scenario, schedule: Schedule,
+                     figures: Accounting) -> list[Violation]:
+    """Start-up energy [kWh] per site and slot as the accounting charged it, against
+    :func:`recount_start_ups` times each node's ``wake_energy_kwh`` and its site's PUE.
+
+    Checked only where some node declares start-up energy (else both are 0 everywhere).
+    """
+    if not any(n.wake_energy_kwh > 0 for n in scenario.nodes):
+        return []
+    expected = np.zeros_like(figures.start_up_kwh)
+    count = np.zeros_like(figures.start_up_kwh)
+    row = {name: k for k, name in enumerate(figures.site_names)}
+    for name, t in recount_start_ups(scenario, schedule):
+        node = scenario.node(name)
+        expected[row[node.site], t] += scenario.site(node.site).pue * node.wake_energy_kwh
+        count[row[node.site], t] += 1
+    found = []
+    for k, site_name in enumerate(figures.site_names):
+        bad = np.nonzero(~np.isclose(expected[k], figures.start_up_kwh[k], rtol=1e-9,
+                                     atol=1e-9) | (count[k] != figures.start_ups[k]))[0]
+        if len(bad):
+            t = int(bad[0])
+            found.append(Violation(
+                "start_ups", None,
+                f"site {site_name} slot {t}: {int(count[k, t])} boot(s) worth "
+                f"{expected[k, t]:.6g} kWh, accounted {int(figures.start_ups[k, t])} worth "
+                f"{figures.start_up_kwh[k, t]:.6g} kWh"))
     return found
 
 

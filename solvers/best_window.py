@@ -41,8 +41,14 @@ def _window_costs(alone: ClusterState, job: Job, group: NodeGroup, n: int,
     delta_w = alone.node_delta_w(ids, group.gpus_each, power_w).sum(axis=0)
     kwh = alone.pue[group.site] * delta_w / 1000.0 * alone.hours
     costs = window_sums(alone.objective_terms(group.site, kwh), n)
-    if rules.needs_transfer(job, alone.site_names[group.site]):
-        transfer = job.data_gb * alone.scenario.transfer_kwh_per_gb
+    transfer = (job.data_gb * alone.scenario.transfer_kwh_per_gb
+                if rules.needs_transfer(job, alone.site_names[group.site]) else 0.0)
+    if alone.has_boots:   # on an empty cluster a run from slot s >= 1 boots its nodes
+        boot_w = alone.boot_if_started_w(ids, 0, alone.n_slots).sum(axis=0)
+        head = transfer + alone.pue[group.site] * boot_w / 1000.0 * alone.hours
+        costs = costs + (alone.objective_terms(group.site, kwh + head)
+                         - alone.objective_terms(group.site, kwh))[:len(costs)]
+    elif transfer:
         costs = costs + (alone.objective_terms(group.site, kwh + transfer)
                          - alone.objective_terms(group.site, kwh))[:len(costs)]
     return costs

@@ -68,7 +68,13 @@ def encode(model: LinearModel, prep: Prepared, index: Index,
 
 
 def _complete_derived(model: LinearModel, values: np.ndarray) -> None:
-    """Set draw (equality rows) and grid (>= rows, at their least) from the decisions."""
+    """Set boots and grid (>= rows, at their least) and draw (equality rows) from the
+    decisions."""
+    for row in model.rows:
+        if row.name.startswith("boots["):
+            own = row.indices[0]
+            values[own] = max(0.0, row.lower - float(np.dot(row.coefs[1:],
+                                                            values[row.indices[1:]])))
     for row in model.rows:
         if row.name.startswith("draw["):
             own = row.indices[0]
@@ -123,6 +129,9 @@ def place_column(state: ClusterState, prep: Prepared, column) -> Assignment | No
         job.workload, column.power_limit_w)
     window = slice(column.start, column.end)
     joint_w = state.node_delta_w(np.array(ids), column.gpus_each, mode.power_w)[:, window].sum(0)
+    if state.has_boots:   # the boots it brings at its start, none where it joins a run
+        joint_w = joint_w - state.boots_w(ids, column.start, column.end).sum(axis=0)
+        joint_w[0] += state.boot_if_started_w(ids, column.start, column.start + 1).sum()
     site = prep.pools[column.pool].site
     if (state.site_draw_w[site, window] + joint_w > state.cap_w[site] + 1e-9).any():
         return None

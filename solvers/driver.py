@@ -205,8 +205,8 @@ def checked_bound(bound: float | None, prep: Prepared, best_total: float) -> flo
     if bound is not None and not math.isfinite(bound):
         return None
     if bound is not None and not pooled_wake_is_a_relaxation(prep):
-        logger.warning("no bound: a node pool mixes idle draws and some price is negative, "
-                       "so the pooled model is not a relaxation")
+        logger.warning("no bound: some price is negative and a node pool mixes idle draws "
+                       "or nodes boot on energy, so the pooled model is not a relaxation")
         return None
     if bound is None or bound <= best_total:
         return bound

@@ -361,11 +361,13 @@ def _solve(state: ClusterState, jobs: list[Job], options: dict[str, list[_Option
 
 def _demand_w(state: ClusterState, job: Job, option: _Option) -> int:
     """An upper bound on the draw [W] the job adds on its node: its GPUs at the mode's
-    power, plus the node's whole base draw where the node may be asleep."""
+    power, plus the node's whole base draw where the node may be asleep, and its boot
+    power (a start may boot it)."""
     node = option.node
     gpu_part = job.gpus * (option.mode.power_w - state.node_gpu_idle_w[node])
     wake = 0.0 if state.always_on[node] else (
-        state.node_idle_w[node] + state.node_gpus[node] * state.node_gpu_idle_w[node])
+        state.node_idle_w[node] + state.node_gpus[node] * state.node_gpu_idle_w[node]
+        + state.node_boot_w[node])
     return math.ceil(max(0.0, gpu_part) + wake + 1e-9)
 
 

@@ -2,6 +2,7 @@
 
 Variables: ``x[c]`` (run column c: job, mode, pool, start), ``z[j]`` (job j left out, paid
 with its penalty), ``w[p, t]`` (nodes of pool p holding single-node jobs in slot t),
+``boots[p, t]`` (nodes of pool p that come on in slot t, where its nodes boot on energy),
 ``draw[s, t]`` (site node draw before PUE [W]) and ``grid[s, t]`` (grid energy [kWh]).
 
 Every ``add_*`` takes ``(model, prep, index)`` and writes its rows; none depends on the
@@ -31,6 +32,7 @@ class Index:
     # (column, slot) pairs of every column's run, built once and shared by the add_* functions
     cover_column: np.ndarray
     cover_slot: np.ndarray
+    boots: dict[tuple[int, int], int] = dataclasses.field(default_factory=dict)
 
 
 def _coverage(prep: Prepared) -> tuple[np.ndarray, np.ndarray]:
@@ -87,7 +89,34 @@ def add_variables(model: LinearModel, prep: Prepared) -> Index:
     if prep.energy_weight:
         for k, col in enumerate(prep.columns):
             model.objective[x[k]] += prep.energy_weight * col.transfer_kwh
+    for p, t in sorted(_boot_slots(prep, index)):
+        # continuous: at integer awake counts the least boots satisfying its row is integer
+        index.boots[(p, t)] = model.add_var(f"boots[{p},{t}]", 0,
+                                            float(prep.pools[p].available[t]))
     return index
+
+
+def _awake_terms(prep: Prepared, index: Index) -> dict[tuple[int, int], list[tuple[int, float]]]:
+    """Per (pool, slot) of pools whose nodes boot on energy: the variables and coefficients
+    that sum to its awake nodes, ``w`` plus ``count x`` of the multi-node columns running."""
+    terms: dict[tuple[int, int], list[tuple[int, float]]] = {}
+    booting = {p.index for p in prep.pools if not p.always_on and p.boot_w > 0}
+    if not booting:
+        return terms
+    for (p, t), var in index.w.items():
+        if p in booting:
+            terms.setdefault((p, t), []).append((var, 1.0))
+    for c, t in zip(index.cover_column.tolist(), index.cover_slot.tolist(), strict=True):
+        col = prep.columns[c]
+        if col.multi_node and col.pool in booting:
+            terms.setdefault((col.pool, t), []).append((int(index.x[c]), float(col.count)))
+    return terms
+
+
+def _boot_slots(prep: Prepared, index: Index) -> set[tuple[int, int]]:
+    """Where a boot can happen: slot t >= 1 of a booting pool with awake nodes possible in t
+    (slot 0 never: every node counts as on before the horizon)."""
+    return {(p, t) for p, t in _awake_terms(prep, index) if t >= 1}
 
 
 def add_assignment(model: LinearModel, prep: Prepared, index: Index) -> None:
@@ -172,11 +201,35 @@ def _pool_slot_rows(model, prep, index, p, t, columns, binding=()) -> None:
                       -INF, float(pool.available[t]), name=f"nodes[{p},{t}]")
 
 
+def add_start_ups(model: LinearModel, prep: Prepared, index: Index) -> None:
+    """boots[p, t] >= awake[p, t] - awake[p, t-1]: nodes that come on in slot t.
+
+    Pooled counts under-count node-level boots (a node going off while another comes on
+    nets to none), and charge each at the pool's cheapest boot, so with prices >= 0 the model
+    stays a relaxation; with a negative price no bound is claimed
+    (:func:`~greenslot.solvers.prepare.pooled_wake_is_a_relaxation`).
+    """
+    if not index.boots:
+        return
+    awake = _awake_terms(prep, index)
+    for (p, t), var in index.boots.items():
+        # a multi-node column running in both slots cancels out: one entry a variable
+        coef: dict[int, float] = {}
+        for v, c in awake.get((p, t), []):
+            coef[v] = coef.get(v, 0.0) - c
+        for v, c in awake.get((p, t - 1), []):
+            coef[v] = coef.get(v, 0.0) + c
+        terms = [(v, c) for v, c in coef.items() if c != 0.0]
+        model.add_row([var, *(v for v, _ in terms)], [1.0, *(c for _, c in terms)],
+                      0.0, INF, name=f"boots[{p},{t}]")
+
+
 def add_site_draw(model: LinearModel, prep: Prepared, index: Index) -> None:
     """draw[s, t] = constant draw + GPU draw above idle + base draw of nodes woken up.
 
     A node of a site that powers idle nodes down draws its base load only while it holds a
-    job: multi-node columns wake ``count`` nodes, single-node jobs wake the ``w`` nodes.
+    job: multi-node columns wake ``count`` nodes, single-node jobs wake the ``w`` nodes; a
+    node that boots adds its boot energy as average power over the slot.
     """
     sites = np.array([prep.pools[c.pool].site for c in prep.columns], dtype=np.int64)
     extra = np.array([c.extra_w for c in prep.columns])
@@ -192,6 +245,8 @@ def add_site_draw(model: LinearModel, prep: Prepared, index: Index) -> None:
         pool = prep.pools[p]
         if not pool.always_on:
             woken.setdefault((pool.site, t), []).append((var, -pool.wake_w))
+    for (p, t), var in index.boots.items():
+        woken.setdefault((prep.pools[p].site, t), []).append((var, -prep.pools[p].boot_w))
     for s in range(prep.n_sites):
         for t in range(prep.n_slots):
             positions = by_key.get(s * prep.n_slots + t, np.zeros(0, dtype=np.int64))
@@ -308,7 +363,7 @@ def unmargined(model: LinearModel) -> LinearModel:
     return dataclasses.replace(model, rows=rows)
 
 
-FORMULATION = (add_assignment, add_pool_capacity, add_site_draw, add_grid_draw,
+FORMULATION = (add_assignment, add_pool_capacity, add_start_ups, add_site_draw, add_grid_draw,
                add_dependencies, add_budgets)
 
 

@@ -15,6 +15,13 @@ A job's cheapest column under given prices is a sliding-window sum over slots, c
 every (job, pool, power mode) *family* at once with cumulative sums: memory grows with
 families x slots, not with columns x their lengths.
 
+Start-up energy (``wake_energy_kwh``, the written model's ``boots`` rows) is left out of this
+bound on purpose: a boot only adds facility energy, which never lowers the objective while
+every grid price and weight is >= 0 (grid energy is ``max(0, E - R)``, rising in ``E``), so
+dropping it keeps a lower bound. With a negative price it would not, and no bound is claimed
+then (:func:`~greenslot.solvers.prepare.pooled_wake_is_a_relaxation`); the plans themselves
+are priced with their boots, exactly, by the accounting.
+
 Rows are scaled to "node" units before stepping (GPUs / GPUs per node, watts / a node's draw,
 kWh / a node's energy per slot) so one Polyak step size suits all four kinds.
 """

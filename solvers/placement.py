@@ -37,13 +37,28 @@ def _transfer_kwh(state: ClusterState, job: Job, group: NodeGroup) -> float:
 
 
 @dataclass(frozen=True)
+class _Boots:
+    """Boot power [W] per node of a group (see :meth:`ClusterState.boot_if_started_w`):
+    ``now_w[:, t]`` the boots already due in slot ``t`` of the span (a run over ``t`` joins
+    their run, so they go), ``head_w[:, t]`` the boot a run starting at ``t`` brings, and
+    ``after_w[:, e]`` the boot due in slot ``e`` (one past the span's end included, 0 past
+    the horizon), which a run ending at ``e`` removes."""
+
+    now_w: np.ndarray
+    head_w: np.ndarray
+    after_w: np.ndarray
+
+
+@dataclass(frozen=True)
 class _GroupWindow:
     """What every power mode of one node group reads alike over the job's window: where a
-    node lacks room (as counts, for window sums) and the base draw a job adds where it
-    wakes a sleeping node (0 elsewhere)."""
+    node lacks room (as counts, for window sums), the base draw a job adds where it
+    wakes a sleeping node (0 elsewhere), and its boots where nodes declare a start-up
+    energy (None where none does: then nothing below changes a bit)."""
 
     unusable: np.ndarray
     wake_w: np.ndarray
+    boots: _Boots | None = None
 
 
 def _group_window(state: ClusterState, group: NodeGroup, span: slice) -> _GroupWindow:
@@ -52,7 +67,30 @@ def _group_window(state: ClusterState, group: NodeGroup, span: slice) -> _GroupW
                 | state.blocked[ids, span])
     asleep = (state.running[ids, span] == 0) & ~state.always_on[ids, None]
     wake = (state.node_idle_w[ids] + state.node_gpus[ids] * state.node_gpu_idle_w[ids])[:, None]
-    return _GroupWindow(unusable.astype(np.int64), np.where(asleep, wake, 0.0))
+    boots = None
+    if state.has_boots and span.stop > span.start:
+        lo, hi = span.start, span.stop
+        after = state.boots_w(ids, lo, min(state.n_slots, hi + 1))
+        if after.shape[1] < hi + 1 - lo:
+            after = np.concatenate([after, np.zeros((len(ids), 1))], axis=1)
+        boots = _Boots(after[:, :hi - lo], state.boot_if_started_w(ids, lo, hi), after)
+    return _GroupWindow(unusable.astype(np.int64), np.where(asleep, wake, 0.0), boots)
+
+
+def _kwh(state: ClusterState, site: int, watts: np.ndarray) -> np.ndarray:
+    return state.pue[site] * watts / 1000.0 * state.hours
+
+
+def _after_terms(state: ClusterState, site: int, boots: _Boots, n: int,
+                 span: slice) -> np.ndarray:
+    """Per node and start ``s`` (``span.stop - span.start - n + 1`` of them): the objective a
+    run of ``n`` slots saves in slot ``s + n`` by removing the boot due there."""
+    first, last = span.start + n, min(span.stop, state.n_slots - 1)
+    terms = np.zeros((boots.after_w.shape[0], span.stop - span.start - n + 1))
+    if last >= first and boots.after_w[:, first - span.start:last + 1 - span.start].any():
+        saved = -_kwh(state, site, boots.after_w[:, first - span.start:last + 1 - span.start])
+        terms[:, :last + 1 - first] = state.objective_terms(site, saved, slice(first, last + 1))
+    return terms
 
 
 def _group_mode_arrays(state: ClusterState, group: NodeGroup, view: _GroupWindow,
@@ -62,6 +100,8 @@ def _group_mode_arrays(state: ClusterState, group: NodeGroup, view: _GroupWindow
     the same sum in the same order."""
     gpu_part = group.gpus_each * (mode.power_w - state.node_gpu_idle_w[group.node_ids])
     delta_w = gpu_part[:, None] + view.wake_w
+    if view.boots is not None:
+        delta_w = delta_w - view.boots.now_w
     kwh = state.pue[group.site] * delta_w / 1000.0 * state.hours
     cost = state.objective_terms(group.site, kwh, span)
     bad = window_sums(view.unusable, n)
@@ -112,7 +152,8 @@ def best_placement(state: ClusterState, job: Job, earliest: int, latest_end: int
 
 
 def _start_correction(state, site, kwh, transfer, span):
-    """Extra marginal cost at each possible start slot from moving the job's data there."""
+    """Extra marginal cost at each possible start slot from moving the job's data there (and
+    from the boot a start brings, where ``transfer`` includes it per node and slot)."""
     return (state.objective_terms(site, kwh + transfer, span)
             - state.objective_terms(site, kwh, span))
 
@@ -122,11 +163,21 @@ def _single_node(state, group, view, mode, n, span, first, transfer):
     over_cap = state.site_draw_w[group.site, span] + delta_w > state.cap_w[group.site] + 1e-9
     bad = bad + window_sums(over_cap.astype(np.int64), n)
     total = window_sums(cost, n)
-    if transfer > 0:
+    head: float | np.ndarray = transfer
+    if view.boots is not None:
+        starts = total.shape[1]
+        over_head = (state.site_draw_w[group.site, span] + delta_w + view.boots.head_w
+                     > state.cap_w[group.site] + 1e-9)
+        bad = bad + over_head[:, :starts]
+        head = transfer + _kwh(state, group.site, view.boots.head_w)
+        if transfer > 0 or view.boots.head_w[:, :starts].any():
+            total = total + _start_correction(state, group.site, kwh, head, span)[:, :starts]
+        total = total + _after_terms(state, group.site, view.boots, n, span)
+    elif transfer > 0:
         total = total + _start_correction(state, group.site, kwh, transfer,
                                           span)[:, : total.shape[1]]
     if state.has_budget(group.site):
-        bad = bad + _over_budget(state, group.site, kwh, transfer, n, span)
+        bad = bad + _over_budget(state, group.site, kwh, head, n, span)
     total = np.where(bad == 0, total, np.inf)[:, first - span.start:]
     ranked = np.round(total.T, 9)
     flat = int(np.argmin(ranked))
@@ -136,13 +187,21 @@ def _single_node(state, group, view, mode, n, span, first, transfer):
     return float(total[node_pos, s_off]), first + s_off, (int(group.node_ids[node_pos]),)
 
 
-def _over_budget(state: ClusterState, site: int, kwh: np.ndarray, transfer: float,
-                 n: int, span: slice) -> np.ndarray:
-    """1 where a start would take the site past its energy or carbon budget, else 0."""
+def _over_budget(state: ClusterState, site: int, kwh: np.ndarray,
+                 transfer: float | np.ndarray, n: int, span: slice) -> np.ndarray:
+    """1 where a start would take the site past its energy or carbon budget, else 0.
+
+    ``transfer`` is what a start adds in its first slot [kWh]: the data moved, and where
+    nodes boot, the boot (per node and slot). The boot a run removes after its end is not
+    credited, so the check is on the safe side there.
+    """
     energy_room, carbon_room = state.budget_room(site)
-    energy = window_sums(kwh, n) + transfer
     carbon = window_sums(state.carbon_terms(site, kwh, span), n)
-    if transfer > 0:
+    if isinstance(transfer, np.ndarray):
+        energy = window_sums(kwh, n) + transfer[:, : carbon.shape[1]]
+    else:
+        energy = window_sums(kwh, n) + transfer
+    if isinstance(transfer, np.ndarray) or transfer > 0:
         carbon = carbon + (state.carbon_terms(site, kwh + transfer, span)
                            - state.carbon_terms(site, kwh, span))[:, : carbon.shape[1]]
     return ((energy > energy_room) | (carbon > carbon_room)).astype(np.int64)
@@ -160,7 +219,7 @@ def within_budget(state: ClusterState, site: int, joint_kwh: np.ndarray, window:
 
 
 def _multi_node(state, group, view, mode, n, span, first, transfer):
-    bad, delta_w, _kwh, cost = _group_mode_arrays(state, group, view, mode, n, span)
+    bad, delta_w, _, cost = _group_mode_arrays(state, group, view, mode, n, span)
     separate = window_sums(cost, n)
     site = group.site
     best = None
@@ -175,6 +234,8 @@ def _multi_node(state, group, view, mode, n, span, first, transfer):
         for order in orders:
             chosen = order[: group.count]
             joint_w = delta_w[chosen, col:col + n].sum(axis=0)
+            if view.boots is not None:
+                joint_w[0] += view.boots.head_w[chosen, col].sum()
             if (state.site_draw_w[site, window] + joint_w > state.cap_w[site] + 1e-9).any():
                 continue
             joint_kwh = state.pue[site] * joint_w / 1000.0 * state.hours
@@ -186,6 +247,12 @@ def _multi_node(state, group, view, mode, n, span, first, transfer):
                 head = slice(s, s + 1)
                 value += float(state.objective_terms(site, joint_kwh[:1] + transfer, head)[0]
                                - terms[0])
+            if view.boots is not None and s + n < state.n_slots:
+                saved_w = view.boots.after_w[chosen, s + n - span.start].sum()
+                if saved_w:
+                    value += float(state.objective_terms(
+                        site, np.array([-_kwh(state, site, saved_w)]),
+                        slice(s + n, s + n + 1))[0])
             if best is None or round(value, 9) < round(best[0], 9):
                 ids = tuple(int(group.node_ids[i]) for i in sorted(chosen))
                 best = (value, s, ids)

@@ -31,7 +31,8 @@ class Pool:
     ``fixed_gpus[t]``, ``fixed_active[t]`` and ``fixed_extra_w[t]`` describe pinned jobs: GPUs
     they hold, nodes they keep on, and their GPUs' draw above idle. ``base_w`` is the draw of
     all nodes on with idle GPUs; ``wake_w`` the cheapest node's (what waking one costs at
-    least).
+    least). ``boot_w`` is the cheapest node's boot energy as average power over a slot [W]
+    (0 where the site never powers nodes down or no node declares ``wake_energy_kwh``).
     """
 
     index: int
@@ -53,6 +54,7 @@ class Pool:
     memory_mb: int | None = None
     fixed_cpus: np.ndarray | None = None
     fixed_memory_mb: np.ndarray | None = None
+    boot_w: float = 0.0
 
     @property
     def size(self) -> int:
@@ -134,10 +136,16 @@ def pooled_wake_is_a_relaxation(prep: Prepared) -> bool:
 
     True unless a pool that powers idle nodes down mixes nodes of different idle draw while
     some price is negative: there more draw lowers the objective, and the cheapest node's
-    draw over-charges plans that wake the dearer ones (found in review).
+    draw over-charges plans that wake the dearer ones (found in review). Likewise where nodes
+    boot on energy (``wake_energy_kwh``) and some price is negative: the Lagrangian leaves
+    boots out, which is a relaxation only while every kWh costs >= 0, so no bound is claimed.
     """
     if (prep.grid_weight >= 0).all() and prep.energy_weight >= 0:
         return True
+    scenario = prep.scenario
+    if any(n.wake_energy_kwh > 0 and scenario.site(n.site).power_down_idle
+           for n in scenario.nodes):
+        return False
     return all(pool.always_on or abs(pool.base_w - pool.wake_w * pool.size) <= 1e-9
                for pool in prep.pools)
 
@@ -185,16 +193,20 @@ def build_pools(scenario: Scenario, state: ClusterState, pinned: dict) -> list[P
             fixed_gpus=gpus[ids].sum(axis=0), fixed_active=(gpus[ids] > 0).sum(axis=0),
             fixed_extra_w=extra[ids].sum(axis=0), cpus=first.cpus, memory_mb=first.memory_mb,
             fixed_cpus=cpus[ids].sum(axis=0), fixed_memory_mb=memory[ids].sum(axis=0),
+            boot_w=float(state.node_boot_w[ids].min()),
         ))
     return pools
 
 
 def _max_draw_w(scenario: Scenario, state: ClusterState) -> np.ndarray:
-    """Per site: every node on, every GPU at the highest power of any curve [W]."""
+    """Per site: every node on, every GPU at the highest power of any curve, every node
+    booting [W]."""
     max_power = np.array([max(m.power_w for curve in scenario.gpu_type(n.gpu_type)
                               .curves.values() for m in curve) for n in scenario.nodes])
     node_max_w = state.node_idle_w + state.node_gpus * np.maximum(max_power,
                                                                   state.node_gpu_idle_w)
+    if state.has_boots:   # a node booting in the slot adds its boot's average power
+        node_max_w = node_max_w + state.node_boot_w
     return np.bincount(state.node_site, weights=node_max_w, minlength=len(state.pue))
 
 

@@ -33,10 +33,18 @@ def first_fit(state: ClusterState, job: Job, earliest: int):
             continue
         ids = group.node_ids
         unusable = state.short_for(group) | state.blocked[ids]
+        over_at_start = None
         if group.count == 1:
             delta = state.node_delta_w(ids, group.gpus_each, mode.power_w)
+            if state.has_boots:   # a boot at the start, none left where the run joins one
+                delta = delta - state.boots_w(ids, 0, state.n_slots)
+                over_at_start = (state.site_draw_w[group.site] + delta
+                                 + state.boot_if_started_w(ids, 0, state.n_slots)
+                                 > state.cap_w[group.site] + 1e-9)
             unusable |= state.site_draw_w[group.site] + delta > state.cap_w[group.site] + 1e-9
         usable = window_sums(unusable.astype(np.int64), n) == 0
+        if over_at_start is not None:
+            usable &= ~over_at_start[:, :usable.shape[1]]
         options.append((group, mode, n, usable))
     for s in range(earliest, state.n_slots):
         walk = []  # (node id, group index) of nodes usable at s, to visit in name order
@@ -51,6 +59,9 @@ def first_fit(state: ClusterState, job: Job, earliest: int):
             if group.count > 1:
                 delta = state.node_delta_w(np.array(trial), group.gpus_each, mode.power_w)
                 joint = delta[:, s:s + n].sum(axis=0)
+                if state.has_boots:
+                    joint = (joint - state.boots_w(trial, s, s + n).sum(axis=0))
+                    joint[0] += state.boot_if_started_w(trial, s, s + 1).sum()
                 if (state.site_draw_w[group.site, s:s + n] + joint
                         > state.cap_w[group.site] + 1e-9).any():
                     continue

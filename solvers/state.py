@@ -60,6 +60,12 @@ class ClusterState:
             [scenario.gpu_type(n.gpu_type).gpu_idle_w for n in nodes], dtype=float)
         self.always_on = np.array(
             [not scenario.site(n.site).power_down_idle for n in nodes], dtype=bool)
+        # A boot's energy as average power over its slot [W] (0 where the site never powers
+        # nodes down); see greenslot.model.accounting.start_ups for when a node boots.
+        self.node_boot_w = np.array(
+            [0.0 if not scenario.site(n.site).power_down_idle
+             else n.wake_energy_kwh * 1000.0 / grid.slot_hours for n in nodes], dtype=float)
+        self.has_boots = bool((self.node_boot_w > 0).any())
         self.blocked = np.zeros((len(nodes), self.n_slots), dtype=bool)
         for i, node in enumerate(nodes):
             self.blocked[i, sorted(node.unavailable_slots)] = True
@@ -146,6 +152,38 @@ class ClusterState:
         wake = (self.node_idle_w[ids] + self.node_gpus[ids] * self.node_gpu_idle_w[ids])[:, None]
         return gpu_part + np.where(asleep, wake, 0.0)
 
+    def _on(self, ids: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        """Whether each node of ``ids`` is on in slots ``lo - 1 .. hi - 1`` (``hi - lo + 1``
+        columns); before the horizon every node counts as on (the accounting's rule)."""
+        on = self.running[ids, max(0, lo - 1):hi] > 0
+        if lo == 0:
+            on = np.concatenate([np.ones((len(ids), 1), dtype=bool), on], axis=1)
+        return on
+
+    def boots_w(self, node_ids, lo: int, hi: int) -> np.ndarray:
+        """Boot power [W] already due per node of ``node_ids`` and slot ``lo .. hi - 1``: the
+        node's boot power where it is on in the slot and off in the one before."""
+        ids = np.asarray(node_ids)
+        on = self._on(ids, lo, hi)
+        return np.where(on[:, 1:] & ~on[:, :-1], self.node_boot_w[ids, None], 0.0)
+
+    def boot_if_started_w(self, node_ids, lo: int, hi: int) -> np.ndarray:
+        """Boot power [W] a job starting in slot ``t`` of ``lo .. hi - 1`` brings per node of
+        ``node_ids``: the node's boot power where it is off in ``t - 1``.
+
+        With :meth:`boots_w` this is a placement's whole change in boots: a run over
+        ``[s, e)`` adds this at ``s``, removes :meth:`boots_w` in every slot of ``[s, e]``
+        (runs it joins no longer start there) and nothing else.
+        """
+        ids = np.asarray(node_ids)
+        on = self._on(ids, lo, hi)
+        return np.where(~on[:, :-1], self.node_boot_w[ids, None], 0.0)
+
+    def _change_boots(self, ids: np.ndarray, lo: int, hi: int, before: np.ndarray) -> None:
+        """Book the change in boot power over ``lo .. hi - 1`` from ``before`` to now."""
+        change = (self.boots_w(ids, lo, hi) - before).sum(axis=0)
+        self._add_draw(int(self.node_site[ids[0]]), np.arange(lo, hi), change)
+
     def candidate_groups(self, job: Job) -> list[NodeGroup]:
         """The job's eligible nodes, grouped by (site, GPU type, GPUs per node), name order."""
         if self._kinds is None:
@@ -193,6 +231,13 @@ class ClusterState:
             return group
         keep = ~alike
         idle = self.node_idle_w[ids]
+        if self.has_boots:   # nodes that boot on different energy are not alike either
+            boot = self.node_boot_w[ids]
+            for pair in sorted(set(zip(idle[alike].tolist(), boot[alike].tolist(),
+                                       strict=True))):
+                same = alike & (idle == pair[0]) & (boot == pair[1])
+                keep[np.flatnonzero(same)[: group.count]] = True
+            return dataclasses.replace(group, node_ids=ids[keep])
         for value in np.unique(idle[alike]).tolist():
             keep[np.flatnonzero(alike & (idle == value))[: group.count]] = True
         return dataclasses.replace(group, node_ids=ids[keep])
@@ -205,8 +250,10 @@ class ClusterState:
         job is nearly all of greedy's time (issue 20), yet over one job's window most nodes
         look alike: a placement there reads, per node, only whether each slot lacks room
         (GPUs, cores, memory, maintenance), whether the node sleeps in it, and its idle draw
-        (the rest is shared by the group or the site). Nodes equal in all three give
-        identical cost and feasibility rows, bit for bit, for every start and power mode; ties
+        (the rest is shared by the group or the site); where nodes boot on energy, also
+        their boot power and whether they sleep in the slot just after the window. Nodes
+        equal in all of these give identical cost and feasibility rows, bit for bit, for
+        every start and power mode; ties
         go to the earlier node and a placement takes at most ``count`` nodes of a class, so
         the placement found among the kept nodes is exactly the one costing every node
         finds. Keying costs a few boolean passes over nodes x window; the float costing it
@@ -219,8 +266,15 @@ class ClusterState:
         unusable = (self.short(ids, group.gpus_each, group.cpus_each, group.memory_each_mb,
                                slots) | self.blocked[ids, slots])
         asleep = (self.running[ids, slots] == 0) & ~self.always_on[ids, None]
-        rows = np.packbits(np.concatenate([unusable, asleep], axis=1), axis=1)
+        parts = [unusable, asleep]
+        if self.has_boots and slots.stop < self.n_slots:
+            # a run ending at the window's end reads whether the node is on just after it
+            parts.append(self.running[ids, slots.stop:slots.stop + 1] == 0)
+        rows = np.packbits(np.concatenate(parts, axis=1), axis=1)
         idle = self.node_idle_w[ids].astype(np.float64).view(np.uint8).reshape(len(ids), 8)
+        if self.has_boots:
+            boot = self.node_boot_w[ids].astype(np.float64).view(np.uint8).reshape(len(ids), 8)
+            idle = np.concatenate([idle, boot], axis=1)
         keys = np.ascontiguousarray(np.concatenate([rows, idle], axis=1))
         as_void = keys.view(np.dtype((np.void, keys.shape[1]))).ravel()
         _, inverse = np.unique(as_void, return_inverse=True)
@@ -247,7 +301,12 @@ class ClusterState:
         self.free[ids, lo:hi] -= gpus_each
         self.free_cpus[ids, lo:hi] -= rules.cpus_on_node(job)
         self.free_memory_mb[ids, lo:hi] -= rules.memory_on_node_mb(job)
+        boots = self.has_boots and hi > lo
+        if boots:
+            before = self.boots_w(ids, lo, min(self.n_slots, hi + 1))
         self.running[ids, lo:hi] += 1
+        if boots:
+            self._change_boots(ids, lo, min(self.n_slots, hi + 1), before)
         self.untouched[ids] = False
         site_name = self.site_names[site]
         if 0 <= start < self.n_slots and rules.needs_transfer(job, site_name):
@@ -261,7 +320,12 @@ class ClusterState:
         self.free[ids, lo:hi] += gpus_each
         self.free_cpus[ids, lo:hi] += rules.cpus_on_node(job)
         self.free_memory_mb[ids, lo:hi] += rules.memory_on_node_mb(job)
+        boots = self.has_boots and hi > lo
+        if boots:
+            before = self.boots_w(ids, lo, min(self.n_slots, hi + 1))
         self.running[ids, lo:hi] -= 1
+        if boots:
+            self._change_boots(ids, lo, min(self.n_slots, hi + 1), before)
         delta = self.node_delta_w(ids, gpus_each, power_w)[:, lo:hi]
         site = int(self.node_site[ids[0]])
         self._add_draw(site, np.arange(lo, hi), -delta.sum(axis=0))

@@ -85,7 +85,7 @@ def contract_totals(spec: dict, schedule) -> dict[str, float]:
     totals = dict.fromkeys(TOTALS, 0.0)
     for s, site in sites.items():
         for t in range(T):
-            draw_w = 0.0
+            draw_w = boot_kwh = 0.0
             for name, node in nodes.items():
                 if node["site"] != s:
                     continue
@@ -94,7 +94,12 @@ def contract_totals(spec: dict, schedule) -> dict[str, float]:
                 if active:
                     idle_gpu_w = types[node["gpu_type"]]["gpu_idle_w"]
                     draw_w += node["idle_w"] + gpu_w + (node["gpus"] - gpus_busy) * idle_gpu_w
-            E = site["pue"] * draw_w / 1000.0 * D + transfer[s, t]
+                # the extension wake_energy_kwh: a powered-down node coming on boots (never
+                # in slot 0, before which every node counts as on)
+                if (site["power_down_idle"] and t > 0 and gpus_busy > 0
+                        and busy[name, t - 1][0] == 0):
+                    boot_kwh += node.get("wake_kwh", 0.0)
+            E = site["pue"] * (draw_w / 1000.0 * D + boot_kwh) + transfer[s, t]
             R = signal(s, "renewable", t) * D
             G = max(0.0, E - R)
             totals["energy_kwh"] += E

@@ -117,6 +117,11 @@ def summary_dict(plan: Plan, version: str) -> dict:
     details, timings = _split_timings(
         {k: v for k, v in result.details.items() if k != "fallback"})
     forecast_source, forecast_fetch = forecast_source_keys(plan)
+    boots = {}
+    if any(n.wake_energy_kwh > 0 for n in plan.scenario.nodes):
+        # part of totals already; said apart so the cost of waking nodes can be read off
+        boots = {"start_ups": {"count": int(plan.accounting.start_ups.sum()),
+                               "energy_kwh": float(plan.accounting.start_up_kwh.sum())}}
     return {
         "status": str(result.status),
         "solver": result.solver,
@@ -132,6 +137,7 @@ def summary_dict(plan: Plan, version: str) -> dict:
         "solver_details": details,
         "unplaced_penalty": result.unplaced_penalty,
         "totals": totals,
+        **boots,
         "baselines": plan.baselines,
         "saving_vs_fifo": saving["fifo"],
         "saving_vs_best_window": saving.get("best_window"),

@@ -91,6 +91,8 @@ def scenarios(draw):
             "idle_w": draw(st.floats(0, 400, **finite)),
             "partition": draw(st.sampled_from([None, "p1", "p2"])),
             "maintenance": maintenance,
+            # start-up energy per boot [kWh]; mostly none, as most scenarios declare none
+            "wake_kwh": draw(st.sampled_from([0.0, 0.0, 0.0, 0.05, 0.4])),
         })
 
     for site in sites:
@@ -224,6 +226,8 @@ def write_spec(folder: Path, spec: dict) -> Path:
                  "gpus": group["gpus"], "idle_w": group["idle_w"]}
         if group["partition"]:
             entry["partition"] = group["partition"]
+        if group.get("wake_kwh"):
+            entry["wake_energy_kwh"] = group["wake_kwh"]
         if group["maintenance"]:
             begin, end = group["maintenance"]
             entry["unavailable"] = [{"from": at_quarter(begin), "to": at_quarter(end)}]

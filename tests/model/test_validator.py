@@ -490,7 +490,8 @@ def test_non_finite_totals_are_a_violation(tmp_path, value):
 def test_every_kind_has_a_test():
     tested = {"unknown_job", "duplicate_job", "unaccounted_job", "unknown_node", "bad_mode",
               "duration", "window", "placement", "restriction", "capacity", "maintenance",
-              "dependency", "pinned", "power_cap", "budget", "totals", "non_finite"}
+              "dependency", "pinned", "power_cap", "budget", "totals", "non_finite",
+              "start_ups"}  # start_ups: tests/model/test_start_up_energy.py
     assert tested == set(VIOLATION_KINDS)
 
 
