@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -82,6 +83,19 @@ def mae_by_bucket(actual: pd.Series, methods: tuple[str, ...],
     return out
 
 
+def carbon_series(data: Path) -> list[tuple[str, Callable[[], pd.Series], timedelta | None]]:
+    """The real carbon series both forecast tables read: ``(label, load, step)``, ``step``
+    the interval they are averaged to (None: their own)."""
+    half_hour = timedelta(minutes=30)
+    lwa = data / "lets-wait-awhile"
+    return [
+        ("GB carbon 2020", lambda: lets_wait_awhile(lwa / "gb_ci.csv"), half_hour),
+        ("DE carbon 2020", lambda: lets_wait_awhile(lwa / "ger_ci.csv"), half_hour),
+        ("CAISO MOER 2020", lambda: sgip(data / "sgip-moer-caiso")[0], half_hour),
+    ] + [(f"EIA-930 {ba} 2022", lambda ba=ba: eia(
+        data / "eia930-us-ci-2022" / f"{ba}_2022_ci_genmix.csv"), None) for ba in EIA_BAS]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
@@ -89,14 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--old", default="profile_flat")
     parser.add_argument("--out", type=Path, help="also write the table here")
     args = parser.parse_args(argv)
-    half_hour = timedelta(minutes=30)
-    lwa = args.data / "lets-wait-awhile"
-    cases = [
-        ("GB carbon 2020", lambda: lets_wait_awhile(lwa / "gb_ci.csv"), half_hour),
-        ("DE carbon 2020", lambda: lets_wait_awhile(lwa / "ger_ci.csv"), half_hour),
-        ("CAISO MOER 2020", lambda: sgip(args.data / "sgip-moer-caiso")[0], half_hour),
-    ] + [(f"EIA-930 {ba} 2022", lambda ba=ba: eia(
-        args.data / "eia930-us-ci-2022" / f"{ba}_2022_ci_genmix.csv"), None) for ba in EIA_BAS]
+    cases = carbon_series(args.data)
     names = _bucket_names()
     lines = [f"| series ({args.new} / {args.old}) | " + " | ".join(names) + " |",
              "|" + "---|" * (len(names) + 1)]

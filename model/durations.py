@@ -19,7 +19,8 @@ The quantile function of a job, ``Q(q)`` for ``0.5 <= q <= 1``:
 - with a declared range, ``duration_h`` is the median and ``duration_max_h`` the top, and
   ``Q`` is linear between them (an assumption: nothing else is declared);
 - learnt from history, ``Q(q) = duration_h * R(q)`` where ``R`` is the empirical quantile
-  function of ``actual_h / duration_h`` over the workload's past runs, and the upper estimate
+  function of ``actual_h / duration_h`` over the workload's past runs (the job's user's own
+  runs of it where there are enough: :meth:`DurationHistory.learnt`), and the upper estimate
   is ``duration_h`` times the largest ratio seen.
 """
 
@@ -48,18 +49,54 @@ TIME_GRACE_MINUTES = 5
 
 @dataclass(frozen=True)
 class DurationHistory:
-    """Past runs' ``actual_h / duration_h`` ratios by workload, sorted (at least one each).
+    """Past runs' ``actual_h / duration_h`` ratios by workload, sorted (at least one each),
+    and by ``(user, workload)`` for runs whose user is known.
 
     ``source`` names the file in messages.
     """
 
     ratios: Mapping[str, tuple[float, ...]]
     source: str = ""
+    by_user: Mapping[tuple[str, str], tuple[float, ...]] = dataclasses.field(
+        default_factory=dict)
 
-    def learnt(self, workload: str) -> tuple[float, ...] | None:
-        """The workload's ratios, or None when it has fewer than :data:`MIN_HISTORY_RUNS`."""
+    def learnt(self, workload: str, user: str | None = None) -> tuple[float, ...] | None:
+        """The ratios a job of ``workload`` submitted by ``user`` learns from, or None.
+
+        The user's own runs of the workload where there are at least
+        :data:`MIN_HISTORY_RUNS` (why: how far a person's estimates stray is personal; one
+        user declares the median, another a safe upper bound), else the workload's runs where
+        there are that many, else nothing.
+        """
+        if user:
+            own = self.by_user.get((user, workload), ())
+            if len(own) >= MIN_HISTORY_RUNS:
+                return own
         found = self.ratios.get(workload, ())
         return found if len(found) >= MIN_HISTORY_RUNS else None
+
+
+@dataclass(frozen=True)
+class DurationPolicy:
+    """The scenario's treatment of run times: ``duration_quantile``, ``duration_history`` and
+    ``duration_deadline`` as :func:`with_uncertainty` takes them.
+
+    Why an object: jobs that join the scenario after it is loaded (the queue, taken by
+    ``sync --queue``) must get the same upper estimates and reserved lengths as its own.
+    """
+
+    quantile: float = DEFAULT_QUANTILE
+    history: DurationHistory | None = None
+    deadline_quantile: float | None = 1.0
+
+    def apply(self, job: Job) -> Job:
+        """``job`` with its upper estimate and reserved length (:func:`with_uncertainty`)."""
+        return with_uncertainty(job, self.quantile, self.history, self.deadline_quantile)
+
+    def learns(self, job: Job) -> bool:
+        """Whether the history has enough past runs for ``job``'s user or workload."""
+        return self.history is not None and \
+            self.history.learnt(job.workload, job.user) is not None
 
 
 def ratio_quantile(ratios: tuple[float, ...], q: float) -> float:
@@ -77,7 +114,8 @@ def with_uncertainty(job: Job, quantile: float, history: DurationHistory | None,
     """``job`` with its upper estimate and reserved length filled in (see the module doc).
 
     A job that declares ``duration_max_h`` keeps it; one that does not takes what
-    ``history`` learnt for its workload, if anything. A job with neither keeps
+    ``history`` learnt for it (its user's runs of its workload, else the workload's), if
+    anything. A job with neither keeps
     ``reserve_h = None``: it reserves ``duration_h`` as the contract says.
 
     ``deadline_quantile``: the reserved run must end early enough that running on to the run
@@ -92,7 +130,7 @@ def with_uncertainty(job: Job, quantile: float, history: DurationHistory | None,
         top = job.duration_max_h
         reserve = declared_quantile_h(job.duration_h, top, quantile)
     else:
-        ratios = history.learnt(job.workload) if history is not None else None
+        ratios = history.learnt(job.workload, job.user) if history is not None else None
         if ratios is None:
             return job
         top = job.duration_h * max(ratios[-1], 1.0)
@@ -136,5 +174,6 @@ def time_limit_minutes(job: Job, mode: PowerMode | None, planned_minutes: float)
     return math.ceil(max(upper, planned_minutes) - 1e-9) + TIME_GRACE_MINUTES
 
 
-__all__ = ["DEFAULT_QUANTILE", "MIN_HISTORY_RUNS", "DurationHistory", "declared_quantile_h",
+__all__ = ["DEFAULT_QUANTILE", "MIN_HISTORY_RUNS", "DurationHistory", "DurationPolicy",
+           "declared_quantile_h",
            "ratio_quantile", "realised_job", "time_limit_minutes", "with_uncertainty"]

@@ -27,7 +27,7 @@ import pandas as pd
 from greenslot.model import hostlist, limits, rules
 from greenslot.model.checks import did_you_mean, fail
 from greenslot.model.csvfile import read_strict_csv
-from greenslot.model.durations import DEFAULT_QUANTILE, DurationHistory, with_uncertainty
+from greenslot.model.durations import DEFAULT_QUANTILE, DurationHistory, DurationPolicy
 from greenslot.model.forecast_spec import SiteForecastRequest, SiteForecasts
 from greenslot.model.reservations import load_reservations, reserve_nodes
 from greenslot.model.scenario import (
@@ -64,7 +64,7 @@ JOB_REQUIRED = ("job_id", "gpus", "duration_h")
 JOB_OPTIONAL = ("release", "deadline", "workload", "gpu_type", "site", "partition", "priority",
                 "depends_on", "script", "command", "data_gb", "data_site", "pinned_start",
                 "pinned_nodes", "power_limit_w", "account", "qos", "mem", "cpus_per_task",
-                "constraint", "sbatch_args", "duration_max_h")
+                "constraint", "sbatch_args", "duration_max_h", "user")
 # Options greenslot writes itself from the plan: a job's sbatch_args may not set them.
 RESERVED_SBATCH = ("--begin", "-b", "--nodelist", "-w", "--nodes", "-N", "--gres", "--gpus",
                    "-G", "--time", "-t", "--job-name", "-J", "--comment", "--dependency", "-d",
@@ -74,6 +74,8 @@ RESERVED_SBATCH = ("--begin", "-b", "--nodelist", "-w", "--nodes", "-N", "--gres
 MEM_UNITS_MB = {"": 1, "K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}
 # Past runs, for learning run-time uncertainty by workload (scenario key duration_history).
 HISTORY_COLUMNS = ("workload", "duration_h", "actual_h")
+# Written by ``ran --history`` (greenslot.analysis.run_history): which Slurm job and who ran it.
+HISTORY_OPTIONAL_COLUMNS = ("slurm_job_id", "user")
 JOB_ID_PATTERN = re.compile(r"[A-Za-z0-9_.\-]+")  # used with fullmatch
 
 
@@ -563,7 +565,7 @@ class _JobReader:
             data_site=get.get("data_site") or None, pinned_start=pinned_start,
             pinned_nodes=pinned_nodes, power_limit_w=limit_value, line=line,
             **self._slurm_options(get, where),
-            duration_max_h=top_value,
+            duration_max_h=top_value, user=(get.get("user") or "").strip() or None,
         )
 
     def _slurm_options(self, get: dict[str, str], where: str) -> dict:
@@ -670,8 +672,9 @@ def load_duration_history(path: Path) -> DurationHistory:
     if not path.is_file():
         fail("missing_file", display, message="duration history file not found")
     frame = read_strict_csv(path, display)
-    require_columns(frame, HISTORY_COLUMNS, display, HISTORY_COLUMNS)
+    require_columns(frame, HISTORY_COLUMNS, display, HISTORY_COLUMNS + HISTORY_OPTIONAL_COLUMNS)
     ratios: dict[str, list[float]] = {}
+    by_user: dict[tuple[str, str], list[float]] = {}
     for line, record in _numbered(frame):
         where = f"line {line}"
         workload = (record["workload"] or "").strip()
@@ -681,12 +684,16 @@ def load_duration_history(path: Path) -> DurationHistory:
                                limits.JOB_DURATION_H)
         actual = _csv_number(record["actual_h"], display, where, "actual_h", limits.JOB_DURATION_H)
         ratios.setdefault(workload, []).append(actual / declared)
-    return DurationHistory({w: tuple(sorted(r)) for w, r in ratios.items()}, display)
+        user = (record.get("user") or "").strip()
+        if user:
+            by_user.setdefault((user, workload), []).append(actual / declared)
+    return DurationHistory({w: tuple(sorted(r)) for w, r in ratios.items()}, display,
+                           {k: tuple(sorted(r)) for k, r in by_user.items()})
 
 
-def _uncertain_jobs(data: dict, reader: _YamlReader, folder: Path,
-                    jobs: tuple[Job, ...]) -> tuple[Job, ...]:
-    """Jobs with their upper estimates and reserved lengths (:mod:`greenslot.model.durations`)."""
+def _duration_policy(data: dict, reader: _YamlReader, folder: Path) -> DurationPolicy:
+    """``duration_quantile``, ``duration_history`` and ``duration_deadline``
+    (:mod:`greenslot.model.durations`)."""
     quantile = DEFAULT_QUANTILE
     if data.get("duration_quantile") is not None:
         quantile = reader.number(data["duration_quantile"], None, "duration_quantile",
@@ -708,9 +715,14 @@ def _uncertain_jobs(data: dict, reader: _YamlReader, folder: Path,
         fail("bad_type", reader.display, None, "duration_deadline",
              "expected upper (the upper estimate meets the deadline), reserved, or a "
              f"quantile between 0.5 and 1; got {deadline!r}")
-    if history is None and all(j.duration_max_h is None for j in jobs):
+    return DurationPolicy(quantile, history, deadline_quantile)
+
+
+def _uncertain_jobs(policy: DurationPolicy, jobs: tuple[Job, ...]) -> tuple[Job, ...]:
+    """Jobs with their upper estimates and reserved lengths, as ``policy`` says."""
+    if policy.history is None and all(j.duration_max_h is None for j in jobs):
         return jobs
-    return tuple(with_uncertainty(j, quantile, history, deadline_quantile) for j in jobs)
+    return tuple(policy.apply(j) for j in jobs)
 
 @contextlib.contextmanager
 def _no_cycle_collection() -> Iterator[None]:
@@ -942,7 +954,8 @@ def load_scenario(path: str | Path, forecasts: SiteForecasts,
     reservations = load_reservations(data.get("reservations"), reader, nodes)
     nodes = reserve_nodes(nodes, reservations, grid)
     jobs_path = folder / reader.text(data["jobs"], None, "jobs")
-    jobs = _uncertain_jobs(data, reader, folder, _load_jobs(jobs_path, grid, edits))
+    policy = _duration_policy(data, reader, folder)
+    jobs = _uncertain_jobs(policy, _load_jobs(jobs_path, grid, edits))
     scenario = Scenario(
         name=_scenario_name(data.get("name"), folder, reader),
         source=source.resolve(),
@@ -957,6 +970,7 @@ def load_scenario(path: str | Path, forecasts: SiteForecasts,
         reservations=reservations,
         forecast_sources=origins,
         currency=currency,
+        duration_policy=policy,
     )
     _check_references(scenario, _display(jobs_path))
     return scenario

@@ -19,6 +19,7 @@ import numpy as np
 from greenslot.model.timegrid import TimeGrid
 
 if TYPE_CHECKING:
+    from greenslot.model.durations import DurationPolicy
     from greenslot.model.reservations import Reservation
 
 
@@ -153,6 +154,9 @@ class Job:
     duration_max_h: float | None = None
     reserve_h: float | None = None
     deadline_guard_h: float = 0.0
+    # Who submits it (jobs CSV ``user``, or the Slurm user of a queued job): run times are
+    # learnt per user and workload where the history has enough of that user's runs.
+    user: str | None = None
 
     @property
     def pinned(self) -> bool:
@@ -253,6 +257,9 @@ class Scenario:
     forecast_sources: Mapping[str, Mapping[str, Mapping]] = field(default_factory=dict)
     # ISO 4217 code of every price and cost (``currency:``), None when the scenario does not say.
     currency: str | None = None
+    # How uncertain run times are treated (duration_quantile, duration_history,
+    # duration_deadline), kept so that jobs added later (the queue) are treated the same.
+    duration_policy: DurationPolicy | None = None
     # Lookups by name, built from the fields above by __post_init__ and never passed in, so
     # every copy (``replace``, ``dataclasses.replace``) gets an index of its own fields.
     _index: dict = field(init=False, repr=False, compare=False)

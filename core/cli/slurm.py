@@ -53,6 +53,10 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
     add_json_option(r, "the comparison")
     r.add_argument("--html", type=Path, default=None, metavar="FILE",
                    help="also write the comparison as an HTML report")
+    r.add_argument("--history", type=Path, default=None, metavar="FILE",
+                   help="add every completed run to this duration history CSV (created if "
+                        "missing; runs already in it are not added twice), for the scenario "
+                        "key duration_history to learn run times from")
 
     y = verbs.add_parser("sync", help="re-plan against the live Slurm queue; move pending jobs")
     y.add_argument("scenario", help="scenario.yaml or the folder holding it")
@@ -176,12 +180,27 @@ def _cmd_ran(args) -> int:
               file=sys.stderr)
         return EXIT_SLURM
     result = realise(scenario, plan_id, rows, ids, records, f"sacct; {source}")
+    history: dict | None = None
+    left_out: list[str] = []
+    if args.history is not None:
+        from greenslot.analysis.run_history import add_to_history, past_runs
+
+        runs, left_out = past_runs(scenario, rows, result, records)
+        added = add_to_history(args.history, runs)
+        history = {"file": str(args.history), "added": added,
+                   "already_there": len(runs) - added, "left_out": left_out}
     if args.json:
-        emit(result.as_dict())
+        emit(result.as_dict() | ({"history": history} if history is not None else {}))
     else:
         print(f"plan {plan_id}: {len(result.jobs)} submitted job(s), from sacct, priced on "
               f"{source}")
         print(realised_table(result))
+    if history is not None:
+        print(f"greenslot: history {args.history}: {history['added']} run(s) added, "
+              f"{history['already_there']} already there, {len(left_out)} left out",
+              file=sys.stderr)
+        for why in left_out:
+            print(f"greenslot:   not added: {why}", file=sys.stderr)
     if args.html is not None:
         write_text(args.html, realised_html(result))
     return 0

@@ -22,13 +22,14 @@ exactly as it is in Slurm, and so is every job that depends on it.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from greenslot.model import hostlist
-from greenslot.model.durations import time_limit_minutes
+from greenslot.model.durations import DurationPolicy, time_limit_minutes
 from greenslot.model.scenario import Job, Scenario
 from greenslot.model.schedule import Schedule
 from greenslot.slurm.commands import Runner, SlurmError, controller_time, run_slurm
@@ -139,6 +140,39 @@ def _duration_h(job: QueueJob, fields: dict[str, str]) -> float:
     return job.time_limit_min / 60
 
 
+def _duration_max_h(job: QueueJob, fields: dict[str, str], duration_h: float) -> float | None:
+    """The upper estimate the comment declares (``duration_max_h=``), or None."""
+    if "duration_max_h" not in fields:
+        return None
+    try:
+        hours = float(fields["duration_max_h"])
+    except ValueError:
+        hours = float("nan")
+    if not duration_h <= hours < float("inf"):
+        raise _Reject(f"duration_max_h={fields['duration_max_h']!r} in the comment is not a "
+                      f"number of hours at least duration_h ({duration_h:g})")
+    return hours
+
+
+def _with_uncertainty(scenario: Scenario, job: Job, live: QueueJob, declared: bool) -> Job:
+    """``job`` with the upper estimate and reserved length the scenario's own jobs would get.
+
+    The comment's ``duration_max_h`` is the upper estimate where given. Else, where the
+    scenario's ``duration_history`` has enough runs of the job's user and workload, it learns
+    them (``ran --history`` writes those runs). Else, where the comment declares
+    ``duration_h``, the user's own time limit is the top of the range: they said the run ends
+    within it at full speed, so a plan that slows it down raises the limit to match
+    (:func:`queue_moves`), and it is never killed for the plan's choice of power mode.
+    """
+    policy = scenario.duration_policy or DurationPolicy()
+    if job.duration_max_h is None and declared and not policy.learns(job) \
+            and live.time_limit_min and live.time_limit_min / 60 > job.duration_h:
+        job = dataclasses.replace(job, duration_max_h=live.time_limit_min / 60)
+    if job.duration_max_h is None and not policy.learns(job):
+        return job
+    return policy.apply(job)
+
+
 def _map(scenario: Scenario, job: QueueJob, selected: set[int]) -> Job:
     fields = comment_fields(job.comment)
     workload = fields.get("workload", "default")
@@ -149,14 +183,17 @@ def _map(scenario: Scenario, job: QueueJob, selected: set[int]) -> Job:
     if job.deadline_epoch:
         deadline = datetime.fromtimestamp(job.deadline_epoch, tz=UTC)
     partitions = {n.partition for n in scenario.nodes}
-    return Job(
+    duration_h = _duration_h(job, fields)
+    mapped = Job(
         job_id=queue_job_id(job.slurm_id), gpus=_gpus(scenario, job),
-        duration_h=_duration_h(job, fields), release=grid.start, deadline=deadline,
+        duration_h=duration_h, release=grid.start, deadline=deadline,
         workload=workload,
         partition=job.partition if job.partition in partitions else None,
         depends_on=tuple(queue_job_id(d) for d in _dependencies(job.dependency, selected)),
         # cores and memory it asks for a node: capacity where the scenario's nodes declare it
-        cpus_per_task=job.cpus_per_task, mem_mb=job.memory_per_node_mb)
+        cpus_per_task=job.cpus_per_task, mem_mb=job.memory_per_node_mb,
+        duration_max_h=_duration_max_h(job, fields, duration_h), user=job.user_name or None)
+    return _with_uncertainty(scenario, mapped, job, "duration_h" in fields)
 
 
 def take_queue(scenario: Scenario, queue: list[QueueJob], opt_in: OptIn,
@@ -237,8 +274,11 @@ def queue_moves(scenario: Scenario, schedule: Schedule, plan_id: str,
                            mode.gpu_freq_mhz if mode is not None else None)
         fields = [f"StartTime={begin}", f"NodeList={hostlist.compress(a.nodes)}"]
         minutes = (a.end_slot - a.start_slot) * scenario.grid.slot.total_seconds() / 60
-        if live.time_limit_min is not None and minutes > live.time_limit_min:
-            # A slower power mode outlasts the user's limit: raise it (never lower it).
+        upper = (job.duration_max_h / mode.relative_throughput * 60
+                 if job.duration_max_h is not None and mode is not None else 0.0)
+        if live.time_limit_min is not None and max(minutes, upper - 1e-9) > live.time_limit_min:
+            # The planned run, or a run to the upper estimate, in the planned power mode
+            # outlasts the user's limit: raise it (never lower it).
             fields.append(f"TimeLimit={slurm_time_limit(time_limit_minutes(job, mode, minutes))}")
         moves.append(Move(job_id, live.slurm_id, (*fields, f"Comment={comment}"), live.held))
     return moves

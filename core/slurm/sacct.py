@@ -24,7 +24,9 @@ class RunRecord:
     """One job as Slurm recorded it. Times are Unix seconds (``None``: never started/ended).
 
     ``energy_j`` is the energy Slurm measured for the job's steps [J], ``None`` where it
-    measured none (no energy plugin: every step reports 0).
+    measured none (no energy plugin: every step reports 0). ``comment`` is the job's
+    ``--comment`` (the opt-in marker and the user's estimates), ``user`` who submitted it
+    (Slurm gives it through the job's association: empty where the cluster has none).
     """
 
     slurm_id: int
@@ -34,6 +36,16 @@ class RunRecord:
     end_epoch: int | None
     nodes: tuple[str, ...]
     energy_j: float | None
+    comment: str = ""
+    user: str = ""
+
+
+def _comment(raw: dict) -> str:
+    """The job's own comment: 22.05 and 23.02+ keep it under ``comment.job``."""
+    comment = raw.get("comment")
+    if isinstance(comment, dict):
+        comment = comment.get("job")
+    return str(comment or "")
 
 
 def _energy_j(steps: Any) -> float | None:
@@ -68,7 +80,8 @@ def parse_sacct_json(text: str) -> list[RunRecord]:
             slurm_id=int(slurm_number(raw.get("job_id")) or 0), name=str(raw.get("name") or ""),
             state=str(state or ""), start_epoch=slurm_number(timing.get("start")),
             end_epoch=slurm_number(timing.get("end")), nodes=nodes,
-            energy_j=_energy_j(raw.get("steps"))))
+            energy_j=_energy_j(raw.get("steps")), comment=_comment(raw),
+            user=str(raw.get("user") or "")))
     return records
 
 

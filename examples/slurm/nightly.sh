@@ -9,7 +9,11 @@
 # every job in the plan's ledger or already queued under its tag.
 #
 # GREENSLOT_FETCH, if set, is an executable run first with SCENARIO as its only argument; it
-# should refresh the scenario's forecast files. GREENSLOT (default: greenslot on PATH) is the
+# should refresh the scenario's forecast files. GREENSLOT_HISTORY, if set, is a duration
+# history CSV (the scenario's duration_history, typically): before planning, the completed
+# runs of the last three nights' plans are added to it with `greenslot ran --history`
+# (needs slurmdbd; runs already there are not added twice). A failure there is logged and
+# the night goes on: tonight's plan then learns from the runs the file already has. GREENSLOT (default: greenslot on PATH) is the
 # command to run. Exit code: the failing step's (2 input, 3 infeasible, 4 Slurm, 70 internal),
 # or 0.
 set -uo pipefail
@@ -36,6 +40,16 @@ run() {
 
 if [[ -n ${GREENSLOT_FETCH:-} ]]; then
   run fetch "$GREENSLOT_FETCH" "$scenario"
+fi
+if [[ -n ${GREENSLOT_HISTORY:-} ]]; then
+  # The three latest earlier nights (folders named by UTC date): a 48 h plan's jobs may end
+  # the night after it was made.
+  for past in $(ls -1d "$out_root"/????-??-?? 2>/dev/null | grep -v "/$night\$" | sort | tail -n 3); do
+    step "history: $greenslot ran $scenario $past --history $GREENSLOT_HISTORY"
+    if ! "$greenslot" ran "$scenario" "$past" --history "$GREENSLOT_HISTORY" >/dev/null; then
+      step "history FAILED for $past; tonight's plan learns from what $GREENSLOT_HISTORY already has"
+    fi
+  done
 fi
 run sync "$greenslot" sync "$scenario" --out "$out" --apply
 run submit "$greenslot" submit "$out"

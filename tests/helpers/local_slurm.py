@@ -153,7 +153,10 @@ class LocalSlurm:
                "AccountingStorageHost=127.0.0.1", f"AccountingStoragePort={self.dbd_port}",
                # With slurmdbd and munge, this names the munge socket clients use.
                f"AccountingStoragePass={r}/munge/munge.socket",
-               "JobAcctGatherType=jobacct_gather/linux", "JobAcctGatherFrequency=5"]
+               "JobAcctGatherType=jobacct_gather/linux", "JobAcctGatherFrequency=5",
+               # Keep each job's --comment in the accounting: ran --history reads the
+               # estimates a queued job declared there.
+               "AccountingStoreFlags=job_comment"]
               if self.accounting else ["AccountingStorageType=accounting_storage/none"]),
             "JobCompType=jobcomp/filetxt",
             f"JobCompLoc={r}/log/jobcomp.txt",
@@ -285,6 +288,11 @@ class LocalSlurm:
         self._spawn(["slurmdbd", "-D"], "slurmdbd.out")
         self._wait("slurmdbd", lambda: _port_open(self.dbd_port), 60)
         self._wait("the cluster in slurmdbd", self._cluster_registered, 30)
+        # Users with an association, as on a real cluster: sacct names a job's user through it
+        # (22.05 gives none without one), and ran --history records who ran what.
+        self.run("sacctmgr", "-i", "add", "account", "greenslot", "cluster=greenslottest")
+        self.run("sacctmgr", "-i", "add", "user", "root,nobody", "account=greenslot",
+                 "cluster=greenslottest")
 
     def _cluster_registered(self) -> bool:
         self.run("sacctmgr", "-i", "add", "cluster", "greenslottest", check=False)

@@ -198,3 +198,23 @@ def test_the_guard_never_shrinks_a_window_below_the_reserved_run(tmp_path):
              "deadline": "2022-06-14T03:00:00+00:00"}]
     scenario = load_scenario(_scenario(tmp_path, jobs))
     assert scenario.job("a").deadline_guard_h == pytest.approx(1.0)
+
+
+def test_a_users_own_runs_teach_before_the_workloads(tmp_path):
+    """alice's runs take 1.1-1.5 x what she declares, bob's 2-3 x: each learns from their own
+    five runs; carol, with none, from the workload's ten."""
+    runs = [("alice", 1.1 + 0.1 * i) for i in range(5)] + [("bob", 2.0 + 0.25 * i)
+                                                            for i in range(5)]
+    pd.DataFrame([{"workload": "default", "duration_h": 2, "actual_h": 2 * r, "user": u}
+                  for u, r in runs]).to_csv(tmp_path / "history.csv", index=False)
+    jobs = [{"job_id": u, "gpus": 1, "duration_h": 1, "user": u}
+            for u in ("alice", "bob", "carol")] + [{"job_id": "anon", "gpus": 1, "duration_h": 1}]
+    scenario = load_scenario(_scenario(tmp_path, jobs, duration_history="history.csv"))
+    tops = {j.job_id: j.duration_max_h for j in scenario.jobs}
+    assert tops == pytest.approx({"alice": 1.5, "bob": 3.0, "carol": 3.0, "anon": 3.0})
+    assert scenario.job("alice").user == "alice" and scenario.job("anon").user is None
+    assert scenario.job("bob").planned_h == pytest.approx(2.5)  # the median of bob's runs
+    assert scenario.job("carol").planned_h == pytest.approx(1.75)  # of all ten
+    history = load_duration_history(tmp_path / "history.csv")
+    assert history.learnt("default", "alice") == pytest.approx((1.1, 1.2, 1.3, 1.4, 1.5))
+    assert history.learnt("other", "alice") is None  # her runs of another workload: none

@@ -8,6 +8,7 @@ import dataclasses
 import json
 from datetime import datetime, timedelta
 
+import pandas as pd
 import pytest
 
 from greenslot.forecasts.scenario_loading import load_scenario
@@ -217,3 +218,49 @@ def test_a_move_raises_the_time_limit_only_when_the_planned_mode_outlasts_it(sce
     assert not [f for f in move.fields if f.startswith("TimeLimit=")]
     (move,) = queue_moves(live, slow, "p1", intake)
     assert "TimeLimit=0-02:12:00" in move.fields  # 120 min + 10 % margin
+
+
+def test_a_queued_jobs_range_sets_its_time_limit_in_the_planned_mode(scenario):
+    """The comment's duration_max_h, or the user's own limit where the comment declares the
+    typical duration_h, is the top of the run's range: a plan that slows the run down raises
+    the limit so a run within that range is not killed for the plan's choice of mode."""
+    queue = parse_squeue_json(json.dumps({"jobs": [
+        _job(1, comment="greenslot:queue,duration_h=1", time_limit=90),
+        _job(2, comment="greenslot:queue,duration_h=1,duration_max_h=2", time_limit=60),
+        _job(3, comment="greenslot:queue,duration_h=1,duration_max_h=0.5"),
+    ]}))
+    live, intake = take_queue(scenario, queue, OptIn())
+    assert intake.rejected == {3: "duration_max_h='0.5' in the comment is not a number of "
+                                  "hours at least duration_h (1)"}
+    assert (live.job("slurm-1").duration_max_h, live.job("slurm-2").duration_max_h) == (1.5, 2)
+    assert live.job("slurm-1").planned_h == 1.0  # the median is reserved (duration_quantile)
+    fast = Schedule((Assignment("slurm-1", 0, 1, 300.0, ("n1",)),
+                     Assignment("slurm-2", 0, 1, 300.0, ("n2",))))
+    limits = {m.job_id: [f for f in m.fields if f.startswith("TimeLimit=")]
+              for m in queue_moves(live, fast, "p1", intake)}
+    # Full speed: job 1's range ends at its own 90 min; job 2's declared 2 h do not fit 60.
+    assert limits == {"slurm-1": [], "slurm-2": ["TimeLimit=0-02:05:00"]}
+    slow = Schedule((Assignment("slurm-1", 0, 2, 200.0, ("n1",)),))  # half speed
+    (move,) = [m for m in queue_moves(live, slow, "p1", intake) if m.job_id == "slurm-1"]
+    assert "TimeLimit=0-03:05:00" in move.fields  # 1.5 h at half speed, plus 5 min
+
+
+def test_a_queued_job_learns_from_its_users_past_runs(tmp_path):
+    """With a duration history (what ``ran --history`` writes), alice's queued job gets the
+    upper estimate her own runs teach, not her generous ten-hour limit."""
+    folder = tmp_path / "s"
+    config = base_config() | {"horizon": "6h", "duration_history": "history.csv"}
+    path = write_scenario(folder, config, jobs=[], forecasts={
+        "forecast-s1.csv": hourly_forecast([100, 100, 500, 500, 50, 50])})
+    pd.DataFrame([{"workload": "default", "duration_h": 1, "actual_h": 1 + 0.05 * i,
+                   "slurm_job_id": 100 + i, "user": "alice"} for i in range(5)]).to_csv(
+        folder / "history.csv", index=False)
+    queue = parse_squeue_json(json.dumps({"jobs": [
+        _job(1, comment="greenslot:queue,duration_h=1", time_limit=600),
+        _job(2, comment="greenslot:queue,duration_h=1", time_limit=600, user_name="bob")]}))
+    live, _intake = take_queue(load_scenario(path), queue, OptIn())
+    alice, bob = live.job("slurm-1"), live.job("slurm-2")
+    assert (alice.user, alice.duration_max_h) == ("alice", pytest.approx(1.2))
+    assert alice.planned_h == pytest.approx(1.1)  # the median of her five runs
+    # bob has no runs, the workload has only alice's five: learnt from them too.
+    assert bob.duration_max_h == pytest.approx(1.2)

@@ -15,6 +15,8 @@ import pandas as pd
 import pytest
 
 from greenslot.cli import main
+from greenslot.forecasts.scenario_loading import load_scenario
+from greenslot.model.loader import load_duration_history
 from greenslot.slurm.ledger import Ledger
 from greenslot.slurm.sacct import read_runs
 from tests.helpers.local_slurm import LocalSlurm
@@ -140,10 +142,31 @@ def test_the_queue_cycle_moves_runs_and_accounts(accounted, tmp_path, monkeypatc
         assert record.start_epoch >= pd.Timestamp(row["start"]).timestamp()
     assert records[int(prep)].end_epoch <= records[int(train)].start_epoch
 
-    assert main(["ran", str(path), str(tmp_path / "plan"), "--json"]) == 0
+    history = tmp_path / "history.csv"
+    assert main(["ran", str(path), str(tmp_path / "plan"), "--json", "--history",
+                 str(history)]) == 0
     report = json.loads(capsys.readouterr().out)
     ran = {j["job_id"]: j for j in report["jobs"]}
     assert set(ran) == {f"slurm-{prep}", f"slurm-{train}"}  # the foreign job is not ours
+    # Both runs are the cluster's own history now: who ran them, what they declared in their
+    # comment and what they took, at the fastest mode (the run times the mode's throughput).
+    added = report["history"]
+    assert added["added"] == 2 and added["left_out"] == [], added
+    learnt = pd.read_csv(history).set_index("slurm_job_id")
+    scenario = load_scenario(path)
+    for slurm_id in (prep, train):
+        record, row = records[int(slurm_id)], plan.loc[f"slurm-{slurm_id}"]
+        mode = scenario.gpu_type(row["gpu_type"]).mode("default", float(row["power_limit_w"]))
+        run_h = (record.end_epoch - record.start_epoch) / 3600
+        past = learnt.loc[int(slurm_id)]
+        assert (past["workload"], past["user"]) == ("default", "nobody")
+        assert past["duration_h"] == pytest.approx(10 / 3600, rel=1e-3)  # the comment's 6 decimals
+        assert past["actual_h"] == pytest.approx(run_h * mode.relative_throughput, rel=1e-9)
+    assert load_duration_history(history).ratios["default"]  # loads as a duration history
+    # A second look at the same night adds nothing.
+    assert main(["ran", str(path), str(tmp_path / "plan"), "--history", str(history)]) == 0
+    assert "0 run(s) added, 2 already there" in capsys.readouterr().err
+    assert len(pd.read_csv(history)) == 2
     for slurm_id, gpus in ((prep, 2), (train, 4)):
         record = records[int(slurm_id)]
         run_h = (record.end_epoch - record.start_epoch) / 3600

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,10 +17,13 @@ JOBS = [{"job_id": "n1", "gpus": 2, "duration_h": 1, "command": "true"},
         {"job_id": "n2", "gpus": 4, "duration_h": 2, "depends_on": "n1", "command": "true"}]
 
 
-def _nightly(scenario: Path, root: Path, fetch: Path | None = None) -> int:
+def _nightly(scenario: Path, root: Path, fetch: Path | None = None,
+             history: Path | None = None) -> int:
     env = {**os.environ, "GREENSLOT": str(Path(sys.executable).with_name("greenslot"))}
     if fetch:
         env["GREENSLOT_FETCH"] = str(fetch)
+    if history:
+        env["GREENSLOT_HISTORY"] = str(history)
     return subprocess.run(["bash", str(SCRIPT), str(scenario), str(root)], env=env,
                           timeout=300).returncode
 
@@ -53,3 +57,21 @@ def test_a_failing_step_stops_the_night_with_its_exit_code(slurm, tmp_path):
     text = log.read_text()
     assert "[bad_name]" in text and "step sync FAILED (exit 2)" in text
     assert "step submit" not in text
+
+
+def test_learning_from_past_nights_never_stops_the_night(slurm, tmp_path):
+    """GREENSLOT_HISTORY asks for the earlier nights' runs first; this cluster has no slurmdbd,
+    so ``ran`` fails: the failure is logged, nothing is written, and the night is planned."""
+    scenario = slurm_scenario(tmp_path / "s", JOBS).parent
+    root = tmp_path / "plans"
+    assert _nightly(scenario, root) == 0
+    (tonight,) = [p for p in root.iterdir() if p.name != "logs"]
+    shutil.copytree(tonight, root / "2000-01-01")  # an earlier night's plan
+    history = tmp_path / "past-runs.csv"
+    assert _nightly(scenario, root, history=history) == 0
+    (log,) = (root / "logs").iterdir()
+    text = log.read_text()
+    assert f"ran {scenario} {root / '2000-01-01'} --history {history}" in text
+    assert f"step history FAILED for {root / '2000-01-01'}" in text
+    assert f"ran {scenario} {tonight} " not in text  # tonight's own plan is not history yet
+    assert text.count("step done: plan in") == 2 and not history.exists()
