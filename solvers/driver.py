@@ -6,7 +6,10 @@ search differ, and that is their :class:`Method`:
 1. the greedy plan, always valid, is the first candidate;
 2. the method proves a bound and rounds its relaxation into a second candidate
    (:meth:`Method.bound_and_round`: the LP for ``exact``, the Lagrangian for ``large``);
-3. local search (single moves, then ruin and recreate) improves the better candidate;
+3. local search: every candidate is descended (jobs left out placed, then single moves until
+   they stall; :func:`best_descended`), then ruin and recreate improves the best of them,
+   and where nothing follows to spend the time, restarts with sub-MILP rounds
+   (:mod:`greenslot.solvers.sub_milp`) until the limit;
 4. the method may try once more from the best plan (:meth:`Method.finish`: the MILP or CP-SAT
    backend, warm-started; nothing for ``large``);
 5. the bound, less the penalties of jobs that cannot run at all, is checked against the best
@@ -43,6 +46,7 @@ from greenslot.solvers.local_search import (
 )
 from greenslot.solvers.prepare import Prepared, pooled_wake_is_a_relaxation
 from greenslot.solvers.state import ClusterState
+from greenslot.solvers.sub_milp import sub_milp_rounds
 from greenslot.solvers.types import DEFAULT_GAP, SolveOptions, SolveResult, SolveStatus
 
 logger = logging.getLogger(__name__)
@@ -140,13 +144,17 @@ def explained(candidate: PlanCandidate, prep: Prepared,
     return Schedule(candidate.schedule.assignments, tuple(unplaced))
 
 
+SUB_MILP_ROUNDS = 4
+"""Sub-MILP rounds (:mod:`~greenslot.solvers.sub_milp`) after each restart's ruin and
+recreate has stalled."""
+
 RESTARTS = ((6, 4), (10, 6), (4, 2), (14, 8))
 """(jobs cleared, slots either side) of the ruin-and-recreate rounds that follow the first
 when local search is to use all its time: other seeds and window sizes reach plans the
 first round's stalled neighbourhood cannot."""
 
 
-def _state_of(scenario: Scenario, schedule: Schedule
+def state_of(scenario: Scenario, schedule: Schedule
               ) -> tuple[ClusterState, dict[str, Assignment]]:
     """A fresh cluster state holding exactly ``schedule``'s assignments, and those by job."""
     state = ClusterState(scenario)
@@ -193,7 +201,7 @@ def descended(scenario: Scenario, prep: Prepared, candidate: PlanCandidate, dead
     """
     if passed(deadline):
         return candidate
-    state, placed = _state_of(scenario, candidate.schedule)
+    state, placed = state_of(scenario, candidate.schedule)
     moved, _ = _descend(state, placed, prep, deadline, on_gain)
     if not moved:
         return candidate
@@ -216,14 +224,15 @@ def locally_improved(scenario: Scenario, prep: Prepared, best: PlanCandidate,
 
     Without ``to_deadline`` the search stops where it stalls (a backend follows and gets the
     rest of the time). With it, the search restarts with other seeds and neighbourhoods
-    (:data:`RESTARTS`) until ``deadline``, or until ``proven(total)`` says the bound already
-    proves the plan's penalised objective ``total`` optimal: a time limit is a budget to
-    spend, and nothing after this step would spend it. ``on_gain`` hears each better
-    penalised objective.
+    (:data:`RESTARTS`), each restart ending with :data:`SUB_MILP_ROUNDS` sub-MILP rounds
+    (:func:`~greenslot.solvers.sub_milp.sub_milp_rounds`), until ``deadline``, or until
+    ``proven(total)`` says the bound already proves the plan's penalised objective ``total``
+    optimal: a time limit is a budget to spend, and nothing after this step would spend it.
+    ``on_gain`` hears each better penalised objective.
     """
     if passed(deadline):  # rebuilding the plan's state alone took 2.4 s for 2,000 jobs
         return None
-    state, placed = _state_of(scenario, best.schedule)
+    state, placed = state_of(scenario, best.schedule)
     if descend:
         moved, offset = _descend(state, placed, prep, deadline, on_gain)
     else:
@@ -238,6 +247,9 @@ def locally_improved(scenario: Scenario, prep: Prepared, best: PlanCandidate,
         moved += ruin_and_recreate(state, placed, prep, deadline, seed=restart, batch=batch,
                                    width=width, on_gain=gain)
         moved += move_jobs_one_by_one(state, placed, prep, deadline, on_gain=gain)
+        # where re-inserting one job at a time stalled, the freed jobs solved together
+        moved += sub_milp_rounds(state, placed, prep, deadline, seed=restart,
+                                 rounds=SUB_MILP_ROUNDS, width=width, on_gain=gain)
     if not moved:
         return None
     return candidate_from_state(scenario, prep, _moved_source(best.source), state, placed)
