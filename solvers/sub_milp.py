@@ -129,11 +129,13 @@ def solve_window(state: ClusterState, placed: dict[str, Assignment], prep: Prepa
 
 def sub_milp_rounds(state: ClusterState, placed: dict[str, Assignment], prep: Prepared,
                     deadline: float, seed: int = 0, rounds: int = 5,
-                    width: int = 4, on_gain: GainCallback | None = None) -> int:
+                    width: int = 4, on_gain: GainCallback | None = None,
+                    tally: dict[str, int] | None = None) -> int:
     """Up to ``rounds`` rounds of :func:`solve_window` around random slots: each frees the
     jobs (at most :data:`MAX_FREED_JOBS`, chosen at random) that start within ``width``
     slots of its slot. Deterministic for a given ``seed`` apart from where ``deadline``
-    cuts. Returns the rounds that lowered the objective."""
+    cuts. Returns the rounds that lowered the objective; ``tally``, if given, adds the
+    sub-MILPs solved (``"solved"``) and kept (``"kept"``), for the step record."""
     scenario = prep.scenario
     rng = np.random.default_rng(seed)
     movable = [k for k in placed if not scenario.job(k).pinned]
@@ -150,7 +152,11 @@ def sub_milp_rounds(state: ClusterState, placed: dict[str, Assignment], prep: Pr
                 - min(placed[k].start_slot for k in freed))
         if span > MAX_SPAN_SLOTS:
             continue
-        if solve_window(state, placed, prep, freed, deadline):
+        kept = solve_window(state, placed, prep, freed, deadline)
+        if tally is not None:
+            tally["solved"] = tally.get("solved", 0) + 1
+            tally["kept"] = tally.get("kept", 0) + kept
+        if kept:
             accepted += 1
             if on_gain is not None:
                 on_gain(state.objective())

@@ -14,7 +14,7 @@ import pytest
 from greenslot.model.accounting import account, objective_value
 from greenslot.model.schedule import Schedule
 from greenslot.model.validator import validate
-from greenslot.solvers.driver import state_of
+from greenslot.solvers.driver import _Yield, state_of, sub_milp_share
 from greenslot.solvers.exact import prepared
 from greenslot.solvers.local_search import move_jobs_one_by_one
 from greenslot.solvers.sub_milp import solve_window, sub_milp_rounds
@@ -57,8 +57,20 @@ def test_a_round_that_cannot_improve_changes_nothing(rival):
 def test_rounds_around_random_slots_never_raise_the_objective(rival):
     scenario, prep, state, placed = rival
     gains: list[float] = []
-    sub_milp_rounds(state, placed, prep, math.inf, seed=3, rounds=6, width=6,
-                    on_gain=gains.append)
+    tally: dict[str, int] = {}
+    kept = sub_milp_rounds(state, placed, prep, math.inf, seed=3, rounds=6, width=6,
+                           on_gain=gains.append, tally=tally)
     assert _cost(scenario, placed) <= 0.256 + 1e-9
-    assert gains == sorted(gains, reverse=True)
+    assert gains == sorted(gains, reverse=True) and len(gains) == kept == tally.get("kept", 0)
+    assert tally.get("solved", 0) <= 6
     assert _cost(scenario, placed) == pytest.approx(state.objective())
+
+
+def test_the_sub_milp_share_follows_what_each_neighbourhood_gained():
+    """Half a restart's time to begin with; all of it where ruin and recreate gains nothing;
+    a fifth where the rounds gain far less per second than ruin and recreate."""
+    assert sub_milp_share(_Yield(1.0, 10.0), _Yield()) == pytest.approx(0.6)
+    assert sub_milp_share(_Yield(0.0, 10.0), _Yield(0.0, 5.0)) == 1.0
+    assert sub_milp_share(_Yield(1.0, 10.0), _Yield(0.01, 10.0)) == pytest.approx(0.2)
+    assert sub_milp_share(_Yield(1.0, 10.0), _Yield(0.25, 5.0)) == pytest.approx(0.5)
+    assert sub_milp_share(_Yield(1.0, 10.0), _Yield(2.0, 5.0)) == 1.0
