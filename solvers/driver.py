@@ -212,8 +212,11 @@ def _descend(state: ClusterState, placed: dict[str, Assignment], prep: Prepared,
              deadline: float, on_gain: GainCallback | None) -> tuple[int, float]:
     """Feasibility first, then single moves until they stall: the moves made and the
     penalty of the jobs still left out (fixed from here on: moves keep every job placed)."""
-    moved = repair_unplaced(state, placed, prep, deadline)
-    moved += repack_with_prepared(state, placed, prep, deadline)  # what make-room could not
+    # re-packing first: on tight capacity it places many jobs at once (greedy's 10 left
+    # out of 500 on tight-XL in 7.1 s, by best fit), where make-room tries one job at a
+    # time and spent the whole search on them (tight-XL: 5 of 500 still out at the limit)
+    moved = repack_with_prepared(state, placed, prep, deadline)
+    moved += repair_unplaced(state, placed, prep, deadline)  # what re-packing could not
     offset = _unplaced_penalty(prep, placed)
     gain = None if on_gain is None else (lambda value: on_gain(value + offset))
     moved += move_jobs_one_by_one(state, placed, prep, deadline, on_gain=gain)
