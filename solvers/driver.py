@@ -6,7 +6,10 @@ search differ, and that is their :class:`Method`:
 1. the greedy plan, always valid, is the first candidate;
 2. the method proves a bound and rounds its relaxation into a second candidate
    (:meth:`Method.bound_and_round`: the LP for ``exact``, the Lagrangian for ``large``);
-3. local search (single moves, then ruin and recreate) improves the better candidate;
+3. local search: every candidate is descended (jobs left out placed, then single moves until
+   they stall; :func:`best_descended`), then ruin and recreate improves the best of them,
+   and where nothing follows to spend the time, restarts with sub-MILP rounds
+   (:mod:`greenslot.solvers.sub_milp`) until the limit;
 4. the method may try once more from the best plan (:meth:`Method.finish`: the MILP or CP-SAT
    backend, warm-started; nothing for ``large``);
 5. the bound, less the penalties of jobs that cannot run at all, is checked against the best
@@ -34,7 +37,7 @@ from greenslot.model.validator import validate
 from greenslot.solvers.deadline import REASON_NOT_DERIVED, TIME_LIMIT_REASON, passed
 from greenslot.solvers.diagnose import explain_no_fit
 from greenslot.solvers.feasibility import repack_with_prepared
-from greenslot.solvers.greedy import solve_greedy
+from greenslot.solvers.greedy import POLISHED, solve_greedy
 from greenslot.solvers.local_search import (
     GainCallback,
     move_jobs_one_by_one,
@@ -43,6 +46,7 @@ from greenslot.solvers.local_search import (
 )
 from greenslot.solvers.prepare import Prepared, pooled_wake_is_a_relaxation
 from greenslot.solvers.state import ClusterState
+from greenslot.solvers.sub_milp import sub_milp_rounds
 from greenslot.solvers.types import DEFAULT_GAP, SolveOptions, SolveResult, SolveStatus
 
 logger = logging.getLogger(__name__)
@@ -149,34 +153,65 @@ def explained(candidate: PlanCandidate, prep: Prepared,
     return Schedule(candidate.schedule.assignments, tuple(unplaced))
 
 
+SUB_MILP_MAX_ROUNDS = 50  # per slice; the slice's time is what ends it in practice
+SUB_MILP_SHARE = (0.2, 1.0)
+"""Least and most time the sub-MILP rounds (:mod:`~greenslot.solvers.sub_milp`) get after a
+ruin-and-recreate restart, as a share of that restart's time: their gain per second over
+ruin and recreate's so far, within these limits (half to begin with).
+
+Why adaptive: neither wins everywhere. From the same plans, in 15 s each, ruin and recreate
+gained more on ``tou-L`` (75.22 -> 74.96 against 75.03) and nothing on ``tight-L``, where
+sub-MILP rounds went 149.79 -> 149.75; with a fixed four rounds per restart they got 2 of
+23.5 s there, as a restart runs until it stalls."""
+
+
+@dataclass
+class _Yield:
+    """What one neighbourhood has given local search so far: objective gained, seconds."""
+
+    gain: float = 0.0
+    seconds: float = 0.0
+
+    def add(self, before: float, after: float, since: float) -> None:
+        self.gain += before - after
+        self.seconds += time.perf_counter() - since
+
+    def rate(self) -> float:
+        return self.gain / self.seconds if self.seconds > 0 else 0.0
+
+
+def sub_milp_share(ruin: _Yield, sub: _Yield) -> float:
+    """The sub-MILP rounds' next slice, relative to the last ruin-and-recreate restart's
+    time (see :data:`SUB_MILP_SHARE`)."""
+    low, high = SUB_MILP_SHARE
+    if sub.seconds == 0:
+        return (low + high) / 2
+    if ruin.rate() <= 0:
+        return high
+    return min(high, max(low, sub.rate() / ruin.rate()))
+
 RESTARTS = ((6, 4), (10, 6), (4, 2), (14, 8))
 """(jobs cleared, slots either side) of the ruin-and-recreate rounds that follow the first
 when local search is to use all its time: other seeds and window sizes reach plans the
 first round's stalled neighbourhood cannot."""
 
 
-def locally_improved(scenario: Scenario, prep: Prepared, best: PlanCandidate,
-                     deadline: float, to_deadline: bool = False,
-                     proven: Callable[[float], bool] | None = None,
-                     on_gain: GainCallback | None = None) -> PlanCandidate | None:
-    """``best`` after local search: jobs left out placed by making room for them
-    (:func:`~greenslot.solvers.local_search.repair_unplaced`), then single moves, then ruin
-    and recreate until ``deadline`` (a :func:`time.perf_counter` value); None when no move
-    was made.
+def state_of(scenario: Scenario, schedule: Schedule
+             ) -> tuple[ClusterState, dict[str, Assignment]]:
+    """A fresh cluster state holding exactly ``schedule``'s assignments, and those by job."""
+    built = state_until(scenario, schedule, None)
+    assert built is not None  # no deadline to pass
+    return built
 
-    Without ``to_deadline`` the search stops where it stalls (a backend follows and gets the
-    rest of the time). With it, the search restarts with other seeds and neighbourhoods
-    (:data:`RESTARTS`) until ``deadline``, or until ``proven(total)`` says the bound already
-    proves the plan's penalised objective ``total`` optimal: a time limit is a budget to
-    spend, and nothing after this step would spend it. ``on_gain`` hears each better
-    penalised objective.
-    """
-    if passed(deadline):  # rebuilding the plan's state alone took 2.4 s for 2,000 jobs
-        return None
+
+def state_until(scenario: Scenario, schedule: Schedule, deadline: float | None
+                ) -> tuple[ClusterState, dict[str, Assignment]] | None:
+    """:func:`state_of`, or None when ``deadline`` (perf_counter) passes while the
+    assignments are put back."""
     state = ClusterState(scenario)
     placed = {}
-    for a in best.schedule.assignments:
-        if passed(deadline):   # 20,000 jobs take tens of seconds to put back
+    for a in schedule.assignments:
+        if deadline is not None and passed(deadline):  # 20,000 jobs take tens of seconds
             return None
         job = scenario.job(a.job_id)
         ids = [scenario.node_position(n) for n in a.nodes]
@@ -185,25 +220,117 @@ def locally_improved(scenario: Scenario, prep: Prepared, best: PlanCandidate,
         state.place(job, ids, a.start_slot, a.end_slot, mode.power_w,
                     job.gpus if len(ids) == 1 else node.gpus)
         placed[a.job_id] = a
-    moved = repair_unplaced(state, placed, prep, deadline)
-    moved += repack_with_prepared(state, placed, prep, deadline)  # what make-room could not
-    offset = _penalty_of(prep, Schedule(tuple(placed.values()), tuple(
+    return state, placed
+
+
+def _unplaced_penalty(prep: Prepared, placed: dict[str, Assignment]) -> float:
+    return _penalty_of(prep, Schedule(tuple(placed.values()), tuple(
         Unplaced(j.job_id, REASON_PENDING) for j in prep.jobs if j.job_id not in placed)))
-    # the penalty, fixed from here on: moves keep every job placed
+
+
+def _descend(state: ClusterState, placed: dict[str, Assignment], prep: Prepared,
+             deadline: float, on_gain: GainCallback | None) -> tuple[int, float]:
+    """Feasibility first, then single moves until they stall: the moves made and the
+    penalty of the jobs still left out (fixed from here on: moves keep every job placed)."""
+    # re-packing first: on tight capacity it places many jobs at once (greedy's 10 left
+    # out of 500 on tight-XL in 7.1 s, by best fit), where make-room tries one job at a
+    # time and spent the whole search on them (tight-XL: 5 of 500 still out at the limit)
+    moved = repack_with_prepared(state, placed, prep, deadline)
+    moved += repair_unplaced(state, placed, prep, deadline)  # what re-packing could not
+    offset = _unplaced_penalty(prep, placed)
     gain = None if on_gain is None else (lambda value: on_gain(value + offset))
     moved += move_jobs_one_by_one(state, placed, prep, deadline, on_gain=gain)
+    return moved, offset
+
+
+def descended(scenario: Scenario, prep: Prepared, candidate: PlanCandidate, deadline: float,
+              on_gain: GainCallback | None = None) -> PlanCandidate:
+    """``candidate`` after the first half of local search: jobs left out placed by making
+    room for them, then single moves until they stall or ``deadline`` (perf_counter);
+    ``candidate`` itself when nothing moved (or its rebuilt plan is not valid).
+
+    Why every candidate and not only the best: a candidate's value before its moves says
+    little about its value after them. Greedy cut short before its polish (``auto`` gives
+    it 15 % of the limit) ranks behind LP or Lagrangian rounding, yet polished it can end
+    below where the search from the rounding stalls: ``tou-L`` at load 13, ``auto`` 77.51
+    against a stand-alone greedy's 75.78 (issue 20).
+    """
+    if passed(deadline):
+        return candidate
+    built = state_until(scenario, candidate.schedule, deadline)
+    if built is None:
+        return candidate
+    state, placed = built
+    moved, _ = _descend(state, placed, prep, deadline, on_gain)
+    if not moved:
+        return candidate
+    found = candidate_from_state(scenario, prep, _moved_source(candidate.source), state,
+                                 placed)
+    return found if found is not None and found.total < candidate.total - IMPROVEMENT \
+        else candidate
+
+
+def locally_improved(scenario: Scenario, prep: Prepared, best: PlanCandidate,
+                     deadline: float, to_deadline: bool = False,
+                     proven: Callable[[float], bool] | None = None,
+                     on_gain: GainCallback | None = None,
+                     descend: bool = True,
+                     tally: dict[str, int] | None = None) -> PlanCandidate | None:
+    """``best`` after local search: jobs left out placed by making room for them
+    (:func:`~greenslot.solvers.local_search.repair_unplaced`), then single moves, then ruin
+    and recreate until ``deadline`` (a :func:`time.perf_counter` value); None when no move
+    was made. Without ``descend`` the first two are skipped: ``best`` is already what
+    :func:`descended` made of it.
+
+    Without ``to_deadline`` the search stops where it stalls (a backend follows and gets the
+    rest of the time). With it, the search restarts with other seeds and neighbourhoods
+    (:data:`RESTARTS`), each restart followed by sub-MILP rounds for a share of its time
+    (:func:`sub_milp_share`), until ``deadline``, or until
+    ``proven(total)`` says the bound already proves the plan's penalised objective ``total``
+    optimal: a time limit is a budget to spend, and nothing after this step would spend it.
+    ``on_gain`` hears each better penalised objective; ``tally`` counts the sub-MILP rounds.
+    """
+    if passed(deadline):  # rebuilding the plan's state alone took 2.4 s for 2,000 jobs
+        return None
+    built = state_until(scenario, best.schedule, deadline)
+    if built is None:
+        return None
+    state, placed = built
+    if descend:
+        moved, offset = _descend(state, placed, prep, deadline, on_gain)
+    else:
+        moved, offset = 0, _unplaced_penalty(prep, placed)
+    gain = None if on_gain is None else (lambda value: on_gain(value + offset))
+    ruin, sub = _Yield(), _Yield()
+    since, before = time.perf_counter(), state.objective()
     moved += ruin_and_recreate(state, placed, prep, deadline, on_gain=gain)
+    ruin.add(before, state.objective(), since)
     restart = 0
     while to_deadline and time.perf_counter() < deadline and not (
             proven is not None and proven(state.objective() + offset)):
         batch, width = RESTARTS[restart % len(RESTARTS)]
         restart += 1
+        since, before = time.perf_counter(), state.objective()
         moved += ruin_and_recreate(state, placed, prep, deadline, seed=restart, batch=batch,
                                    width=width, on_gain=gain)
         moved += move_jobs_one_by_one(state, placed, prep, deadline, on_gain=gain)
+        restart_s = time.perf_counter() - since
+        ruin.add(before, state.objective(), since)
+        # where re-inserting one job at a time stalled, the freed jobs solved together
+        since, before = time.perf_counter(), state.objective()
+        until = min(deadline, since + sub_milp_share(ruin, sub) * restart_s)
+        moved += sub_milp_rounds(state, placed, prep, until, seed=restart,
+                                 rounds=SUB_MILP_MAX_ROUNDS, width=width, on_gain=gain,
+                                 tally=tally)
+        sub.add(before, state.objective(), since)
     if not moved:
         return None
-    return candidate_from_state(scenario, prep, f"{best.source}+moves", state, placed)
+    return candidate_from_state(scenario, prep, _moved_source(best.source), state, placed)
+
+
+def _moved_source(source: str) -> str:
+    """Where a plan came from once local search moved it (said once, however often)."""
+    return source if source.endswith("+moves") else f"{source}+moves"
 
 
 def checked_bound(bound: float | None, prep: Prepared, best_total: float) -> float | None:
@@ -374,10 +501,12 @@ def drive(scenario: Scenario, options: SolveOptions, method: Method[Phase], prep
     since = time.perf_counter()
     limit = options.time_limit_s
     deadline = None if limit is None else began + limit
-    greedy_plan = solve_greedy(
+    greedy_result = solve_greedy(
         scenario, options, None if limit is None else began + GREEDY_TIME_SHARE * limit,
         weigh_node_kinds=weigh_node_kinds,
-        deadline=None if limit is None else began + FIRST_PASS_END_SHARE * limit).schedule
+        deadline=None if limit is None else began + FIRST_PASS_END_SHARE * limit)
+    greedy_plan = greedy_result.schedule
+    greedy_polished = bool(greedy_result.details.get(POLISHED))
     greedy = valid_candidate(scenario, prep, "greedy", greedy_plan)
     run = Run(scenario, options, prep, began, unavoidable_penalty(prep), greedy)
     cut = sum(u.reason == TIME_LIMIT_REASON for u in greedy_plan.unplaced)
@@ -399,16 +528,29 @@ def drive(scenario: Scenario, options: SolveOptions, method: Method[Phase], prep
     def proven(total: float) -> bool:
         return is_optimal(total, checked, gap, method.absolute_slack, 0.0)
 
+    run.phase("descend candidates")
+    reporter = _throttled(lambda total: run.report(total, None))
+    since = time.perf_counter()
+    polished = (greedy,) if greedy is not None and greedy_polished and greedy.penalty == 0 \
+        else ()
+    best, notes = best_descended(scenario, prep, candidates, phase.search_until, polished,
+                                 reporter)
+    run.record("descend candidates", bool(notes), since,
+               "; ".join(notes) if notes else "no candidate left to descend")
+    run.report(best.total, phase_bound)
     run.phase("local search")
     since = time.perf_counter()
+    tally: dict[str, int] = {}
     improved = locally_improved(scenario, prep, best, phase.search_until,
                                 to_deadline=phase.search_to_end, proven=proven,
-                                on_gain=_throttled(lambda total: run.report(total, None)))
+                                on_gain=reporter, descend=False, tally=tally)
     note = "no better plan"
     if improved is not None and improved.total < best.total - IMPROVEMENT:
         note = f"{best.total:.6g} -> {improved.total:.6g}"
         candidates.append(improved)
         best = improved
+    if tally:
+        note += f"; sub-MILP rounds: {tally['kept']} of {tally['solved']} kept"
     run.record("local search", True, since, note)
     run.report(best.total, phase_bound)
 
@@ -433,6 +575,47 @@ def drive(scenario: Scenario, options: SolveOptions, method: Method[Phase], prep
         unplaced_penalty=best.penalty,
         details=details,
     )
+
+
+def best_descended(scenario: Scenario, prep: Prepared, candidates: list[PlanCandidate],
+                   deadline: float, polished: tuple[PlanCandidate, ...] = (),
+                   on_gain: GainCallback | None = None) -> tuple[PlanCandidate, list[str]]:
+    """The best of ``candidates`` after each is descended (:func:`descended`) until
+    ``deadline`` (perf_counter), those in ``polished`` (by identity) taken as they are; the
+    descents appended to ``candidates``; and a note per candidate for the step record.
+
+    The best candidate goes first, the others follow while time is left, before ruin and
+    recreate takes the rest: a start far behind must not take the time from the one ahead
+    (``tight-XL``, both with jobs left out: greedy first ended at 519.24 and halving the
+    time at 3,749, where the best alone reached 516.09). The driver passes greedy's plan as
+    ``polished`` when its own polish ran to the end (its single moves are the same) and
+    left no job out. So
+    ``auto``'s plan is never worse than greedy's polished one whenever the time lets
+    greedy's plan be polished, whatever its place among the candidates before the moves.
+    """
+    notes = []
+    best_total = [min(c.total for c in candidates)]
+
+    def lower_only(total: float) -> None:
+        # a descent from a worse start is no news to the progress line until it leads
+        if total < best_total[0]:
+            best_total[0] = total
+            if on_gain is not None:
+                on_gain(total)
+
+    queue = sorted((c for c in candidates if not any(c is p for p in polished)),
+                   key=lambda c: c.total)
+    for candidate in queue:
+        if passed(deadline):
+            notes.append(f"{candidate.source} not descended (no time left)")
+            continue
+        lower = descended(scenario, prep, candidate, deadline, on_gain=lower_only)
+        if lower is candidate:
+            notes.append(f"{candidate.source} {candidate.total:.6g}: no move")
+            continue
+        notes.append(f"{candidate.source} {candidate.total:.6g} -> {lower.total:.6g}")
+        candidates.append(lower)
+    return min(candidates, key=lambda c: c.total), notes
 
 
 PROGRESS_EVERY_S = 0.5

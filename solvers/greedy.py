@@ -263,6 +263,10 @@ def _regrets(scenario: Scenario, groups: dict[str, list[NodeGroup]],
     return regrets
 
 
+POLISHED = "polished"
+"""Key of greedy's ``details``: True when its re-packing and polish ended before their time
+did, so local search need not repeat its single moves (see ``driver.best_descended``)."""
+
 EXTRA_PASSES_TIME_SHARE = 0.9
 """Of ``time_limit_s``, when greedy is the solver: after it no further pass starts."""
 
@@ -354,12 +358,15 @@ def solve_greedy(scenario: Scenario, options: SolveOptions | None = None,
         polished, score = _polished(scenario, groups, finish, rival, soft_stop)
         if score < best.score():
             chosen = polished
+    # conservative: a polish that ended just as its time did counts as cut short
+    ran_to_end = soft_stop is None or time.perf_counter() < soft_stop
     return SolveResult(
         solver="greedy",
         status=SolveStatus.FEASIBLE,
         schedule=chosen,
         bound=None,
         solve_seconds=time.perf_counter() - started,
+        details={POLISHED: ran_to_end},
     )
 
 
