@@ -132,7 +132,7 @@ def account(scenario: Scenario, schedule: Schedule) -> Accounting:
     node_draw_kw = np.zeros((len(site_names), grid.n_slots))
     boots = np.zeros((len(site_names), grid.n_slots))
     boot_kw = np.zeros((len(site_names), grid.n_slots))
-    wakes = any(n.wake_energy_kwh > 0 for n in scenario.nodes)
+    wakes = scenario.declares_boot_energy
     if wakes:
         boot_w = start_up_w(scenario, booted)
     for i, node in enumerate(scenario.nodes):

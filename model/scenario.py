@@ -304,6 +304,12 @@ class Scenario:
     def job(self, job_id: str) -> Job:
         return self._index["job"][job_id]
 
+    @property
+    def declares_boot_energy(self) -> bool:
+        """Whether some node declares a start-up energy (``wake_energy_kwh``): only then do
+        boots enter the accounting, the summary and the validator's checks."""
+        return any(n.wake_energy_kwh > 0 for n in self.nodes)
+
     def has_job(self, job_id: str) -> bool:
         return job_id in self._index["job"]
 

@@ -262,7 +262,7 @@ def _check_start_ups(scenario: Scenario, schedule: Schedule,
 
     Checked only where some node declares start-up energy (else both are 0 everywhere).
     """
-    if not any(n.wake_energy_kwh > 0 for n in scenario.nodes):
+    if not scenario.declares_boot_energy:
         return []
     expected = np.zeros_like(figures.start_up_kwh)
     count = np.zeros_like(figures.start_up_kwh)

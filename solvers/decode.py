@@ -128,10 +128,7 @@ def place_column(state: ClusterState, prep: Prepared, column) -> Assignment | No
     mode = prep.scenario.gpu_type(prep.pools[column.pool].gpu_type).run_mode(
         job.workload, column.power_limit_w)
     window = slice(column.start, column.end)
-    joint_w = state.node_delta_w(np.array(ids), column.gpus_each, mode.power_w)[:, window].sum(0)
-    if state.has_boots:   # the boots it brings at its start, none where it joins a run
-        joint_w = joint_w - state.boots_w(ids, column.start, column.end).sum(axis=0)
-        joint_w[0] += state.boot_if_started_w(ids, column.start, column.start + 1).sum()
+    joint_w = state.run_draw_w(ids, column.gpus_each, mode.power_w, column.start, column.end)
     site = prep.pools[column.pool].site
     if (state.site_draw_w[site, window] + joint_w > state.cap_w[site] + 1e-9).any():
         return None

@@ -57,11 +57,7 @@ def first_fit(state: ClusterState, job: Job, earliest: int):
             picked = chosen.setdefault(k, [])
             trial = [*picked, node_id]
             if group.count > 1:
-                delta = state.node_delta_w(np.array(trial), group.gpus_each, mode.power_w)
-                joint = delta[:, s:s + n].sum(axis=0)
-                if state.has_boots:
-                    joint = (joint - state.boots_w(trial, s, s + n).sum(axis=0))
-                    joint[0] += state.boot_if_started_w(trial, s, s + 1).sum()
+                joint = state.run_draw_w(trial, group.gpus_each, mode.power_w, s, s + n)
                 if (state.site_draw_w[group.site, s:s + n] + joint
                         > state.cap_w[group.site] + 1e-9).any():
                     continue

@@ -152,6 +152,19 @@ class ClusterState:
         wake = (self.node_idle_w[ids] + self.node_gpus[ids] * self.node_gpu_idle_w[ids])[:, None]
         return gpu_part + np.where(asleep, wake, 0.0)
 
+    def run_draw_w(self, node_ids, gpus_each: int, power_w: float, start: int,
+                   end: int) -> np.ndarray:
+        """Extra draw [W] per slot of ``start .. end - 1`` of one run over all of
+        ``node_ids``: :meth:`node_delta_w` summed over the nodes and, where nodes boot on
+        energy, the boots the run brings at its start less those it joins (see
+        :meth:`boot_if_started_w`)."""
+        ids = np.asarray(node_ids)
+        joint = self.node_delta_w(ids, gpus_each, power_w)[:, start:end].sum(axis=0)
+        if self.has_boots:
+            joint = joint - self.boots_w(ids, start, end).sum(axis=0)
+            joint[0] += self.boot_if_started_w(ids, start, start + 1).sum()
+        return joint
+
     def _on(self, ids: np.ndarray, lo: int, hi: int) -> np.ndarray:
         """Whether each node of ``ids`` is on in slots ``lo - 1 .. hi - 1`` (``hi - lo + 1``
         columns); before the horizon every node counts as on (the accounting's rule)."""

@@ -33,7 +33,7 @@ from greenslot.atomic import write_text
 from greenslot.model.errors import Location, ScenarioError
 from greenslot.model.loader import load_duration_history
 from greenslot.model.scenario import Scenario
-from greenslot.slurm.intake import QUEUE_PREFIX, comment_fields
+from greenslot.slurm.intake import QUEUE_PREFIX, comment_fields, comment_hours
 from greenslot.slurm.sacct import RunRecord
 
 COLUMNS = ("workload", "duration_h", "actual_h", "slurm_job_id", "user")
@@ -58,14 +58,12 @@ def _declared(scenario: Scenario, job_id: str, record: RunRecord) -> tuple[str, 
     if not job_id.startswith(QUEUE_PREFIX):
         return "not a job of the scenario"
     fields = comment_fields(record.comment)
-    if "duration_h" not in fields:
-        return "its comment declares no duration_h (a time limit is a bound, not an estimate)"
     try:
-        declared = float(fields["duration_h"])
-    except ValueError:
-        return f"duration_h={fields['duration_h']!r} in its comment is not a number"
-    if not 0 < declared < float("inf"):
-        return f"duration_h={fields['duration_h']!r} in its comment is not a positive number"
+        declared = comment_hours(fields, "duration_h")
+    except ValueError as why:
+        return str(why)
+    if declared is None:
+        return "its comment declares no duration_h (a time limit is a bound, not an estimate)"
     return fields.get("workload", "default"), declared
 
 

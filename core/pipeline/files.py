@@ -118,7 +118,7 @@ def summary_dict(plan: Plan, version: str) -> dict:
         {k: v for k, v in result.details.items() if k != "fallback"})
     forecast_source, forecast_fetch = forecast_source_keys(plan)
     boots = {}
-    if any(n.wake_energy_kwh > 0 for n in plan.scenario.nodes):
+    if plan.scenario.declares_boot_energy:
         # part of totals already; said apart so the cost of waking nodes can be read off
         boots = {"start_ups": {"count": int(plan.accounting.start_ups.sum()),
                                "energy_kwh": float(plan.accounting.start_up_kwh.sum())}}

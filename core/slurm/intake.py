@@ -125,15 +125,30 @@ def _gpus(scenario: Scenario, job: QueueJob) -> int:
     return total
 
 
+def comment_hours(fields: dict[str, str], key: str) -> float | None:
+    """The hours a comment declares under ``key`` (None when it declares none).
+
+    Raises ``ValueError`` (its message names the field) when the value is not a positive,
+    finite number of hours.
+    """
+    if key not in fields:
+        return None
+    try:
+        hours = float(fields[key])
+    except ValueError:
+        hours = float("nan")
+    if not 0 < hours < float("inf"):
+        raise ValueError(f"{key}={fields[key]!r} in the comment is not a positive number of "
+                         "hours")
+    return hours
+
+
 def _duration_h(job: QueueJob, fields: dict[str, str]) -> float:
-    if "duration_h" in fields:
-        try:
-            hours = float(fields["duration_h"])
-        except ValueError:
-            hours = float("nan")
-        if not hours > 0 or hours == float("inf"):
-            raise _Reject(f"duration_h={fields['duration_h']!r} in the comment is not a "
-                          "positive number of hours")
+    try:
+        hours = comment_hours(fields, "duration_h")
+    except ValueError as why:
+        raise _Reject(str(why)) from None
+    if hours is not None:
         return hours
     if not job.time_limit_min:
         raise _Reject("no time limit (unset or UNLIMITED) and no duration_h in the comment")
@@ -142,13 +157,13 @@ def _duration_h(job: QueueJob, fields: dict[str, str]) -> float:
 
 def _duration_max_h(job: QueueJob, fields: dict[str, str], duration_h: float) -> float | None:
     """The upper estimate the comment declares (``duration_max_h=``), or None."""
-    if "duration_max_h" not in fields:
-        return None
     try:
-        hours = float(fields["duration_max_h"])
+        hours = comment_hours(fields, "duration_max_h")
     except ValueError:
         hours = float("nan")
-    if not duration_h <= hours < float("inf"):
+    if hours is None:
+        return None
+    if not duration_h <= hours:
         raise _Reject(f"duration_max_h={fields['duration_max_h']!r} in the comment is not a "
                       f"number of hours at least duration_h ({duration_h:g})")
     return hours
@@ -165,11 +180,11 @@ def _with_uncertainty(scenario: Scenario, job: Job, live: QueueJob, declared: bo
     (:func:`queue_moves`), and it is never killed for the plan's choice of power mode.
     """
     policy = scenario.duration_policy or DurationPolicy()
-    if job.duration_max_h is None and declared and not policy.learns(job) \
-            and live.time_limit_min and live.time_limit_min / 60 > job.duration_h:
-        job = dataclasses.replace(job, duration_max_h=live.time_limit_min / 60)
     if job.duration_max_h is None and not policy.learns(job):
-        return job
+        limit_h = (live.time_limit_min or 0) / 60
+        if not (declared and limit_h > job.duration_h):
+            return job
+        job = dataclasses.replace(job, duration_max_h=limit_h)
     return policy.apply(job)
 
 
