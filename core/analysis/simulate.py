@@ -188,9 +188,10 @@ def replay_scenario(scenario: Scenario, history_days: int = 1) -> Scenario:
 
 
 def _night_jobs(replay: Scenario, cluster: Cluster, believed: Mapping[str, int], first: int,
-                step: int, n: int, missed: dict[str, str],
+                queue_slots: int, n: int, missed: dict[str, str],
                 limits: Mapping[str, int] | None = None) -> tuple[Job, ...]:
-    """The jobs the planner sees at slot ``first``, in the scenario's order.
+    """The jobs the planner sees at slot ``first``, in the scenario's order: those released
+    in the next ``queue_slots`` (the queue as known then) and those still running.
 
     Jobs Slurm still runs (or holds, delayed behind a late job) are pinned where they run, for
     as long as the planner believes: their planned length from their real start, and when
@@ -199,7 +200,7 @@ def _night_jobs(replay: Scenario, cluster: Cluster, believed: Mapping[str, int],
     they can still run, so nothing is planned to wait behind them.
     """
     grid = replay.grid
-    now, next_plan = grid.time_of(first), grid.time_of(first + step)
+    now, next_plan = grid.time_of(first), grid.time_of(first + queue_slots)
     jobs = []
     for job in replay.jobs:
         ran = cluster.ran.get(job.job_id)
@@ -287,7 +288,10 @@ def replay_policy(replay: Scenario, actual: Scenario, forecaster: Forecaster, po
     while first < grid.n_slots:
         regular = (first // step + 1) * step  # the next re-plan on the clock
         n = min(plan_slots, grid.n_slots - first)
-        jobs = _night_jobs(replay, cluster, believed, first, regular - first, n, missed,
+        # the queue is tomorrow's, as the night before knew it, whenever the plan is made:
+        # an intra-day re-plan has fresher signals, never a shorter view of the queue
+        queue_until = max(regular, (first // day + 1) * day)
+        jobs = _night_jobs(replay, cluster, believed, first, queue_until - first, n, missed,
                            limits if replan_on_end else None)
         if not any(not j.pinned for j in jobs):
             first = _next_plan(first, regular, off_plan, replan_on_end)

@@ -21,7 +21,10 @@ from greenslot.analysis.actual_durations import draw_actual_hours
 from greenslot.analysis.execution import Cluster
 from greenslot.analysis.simulate import (
     kept_fraction,
+    oracle,
     persistence,
+    replay_policy,
+    replay_scenario,
     sgip_forecaster,
     simulate,
 )
@@ -31,7 +34,7 @@ from greenslot.model.accounting import account
 from greenslot.model.loader import load_duration_history
 from greenslot.model.schedule import Assignment
 from greenslot.model.validator import validate
-from tests.helpers.scenarios import hourly_forecast, write_scenario
+from tests.helpers.scenarios import START, base_config, hourly_forecast, write_scenario
 
 SAMPLE = Path(__file__).parent / "data" / "sgip-replay-2020-06-01-4d"
 HISTORY = Path(str(resources.files("greenslot.data") / "run_times"
@@ -164,3 +167,30 @@ def test_bad_actual_durations_are_one_line_exit_2(tmp_path, capsys, text, field,
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and f"field '{field}'" in err, err
     assert err.endswith(f"[{check}]")
+
+
+def test_an_intra_day_replan_sees_the_queue_the_night_before_saw(tmp_path):
+    """Worked out by hand: one 1-GPU node; 'long' (10 h) is cheapest from midnight, 'short'
+    (2 h) is released at 08:00 and due at 10:00. The nightly queue holds both, so the
+    midnight plan keeps 08:00-10:00 free for 'short'. A 6-hourly plan used to see only the
+    jobs released in its own 6 h, committed 'long' at midnight, and left 'short' no room."""
+    day = pd.Timestamp(START) + pd.Timedelta(days=1)
+    config = base_config()
+    config["horizon"] = "48h"
+    config["nodes"] = [{"names": "n1", "site": "s1", "gpu_type": "G", "gpus": 1,
+                        "idle_w": 100, "partition": "gpu"}]
+    carbon = [100.0] * 24 + [50.0] * 10 + [300.0] * 14
+    path = write_scenario(tmp_path, config, jobs=[
+        {"job_id": "long", "gpus": 1, "duration_h": 10, "release": day.isoformat(),
+         "deadline": (day + pd.Timedelta(hours=24)).isoformat()},
+        {"job_id": "short", "gpus": 1, "duration_h": 2,
+         "release": (day + pd.Timedelta(hours=8)).isoformat(),
+         "deadline": (day + pd.Timedelta(hours=10)).isoformat()}],
+        forecasts={"forecast-s1.csv": hourly_forecast(carbon)})
+    scenario = load_scenario(path)
+    for hours in (24, 6):
+        run = replay_policy(replay_scenario(scenario), scenario, oracle, "plan",
+                            replan_hours=hours)
+        assert run.schedule.unplaced == (), hours
+        starts = {a.job_id: a.start_slot for a in run.schedule.assignments}
+        assert starts["short"] == 8 and starts["long"] >= 10, hours
