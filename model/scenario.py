@@ -121,7 +121,8 @@ class Job:
     ``duration_max_h`` is the upper estimate of the run time [h at the fastest mode],
     ``reserve_h`` the length the plan reserves (None: ``duration_h``) and
     ``deadline_guard_h`` how long before its deadline the reserved run must end, so that a run
-    to the upper estimate still meets it; see :mod:`greenslot.model.durations`.
+    to the upper estimate still meets it, and ``limit_h`` the run time Slurm's ``--time``
+    allows (None: the upper estimate); see :mod:`greenslot.model.durations`.
     """
 
     job_id: str
@@ -154,6 +155,7 @@ class Job:
     duration_max_h: float | None = None
     reserve_h: float | None = None
     deadline_guard_h: float = 0.0
+    limit_h: float | None = None
     # Who submits it (jobs CSV ``user``, or the Slurm user of a queued job): run times are
     # learnt per user and workload where the history has enough of that user's runs.
     user: str | None = None

@@ -218,3 +218,34 @@ def test_a_users_own_runs_teach_before_the_workloads(tmp_path):
     history = load_duration_history(tmp_path / "history.csv")
     assert history.learnt("default", "alice") == pytest.approx((1.1, 1.2, 1.3, 1.4, 1.5))
     assert history.learnt("other", "alice") is None  # her runs of another workload: none
+
+
+def test_a_learnt_range_limits_at_the_longest_overrun_any_workload_had(tmp_path):
+    """The Zeus case by hand: the resnet50 runs learnt from end by 1.06 x (a random half of
+    them; 3 of the other half ran 1.41 x), while ncf runs have reached 1.75 x. The guard and
+    the reservation keep resnet50's own runs; the limit lets a 1.41 x run finish; a declared
+    range keeps its own top as the limit."""
+    runs = [("resnet50", r) for r in (0.95, 1.0, 1.0, 1.02, 1.06)] + \
+        [("ncf", r) for r in (0.8, 1.0, 1.0, 1.3, 1.75)]
+    pd.DataFrame([{"workload": w, "duration_h": 2, "actual_h": 2 * r} for w, r in runs]
+                 ).to_csv(tmp_path / "history.csv", index=False)
+    jobs = [{"job_id": "learnt", "gpus": 1, "duration_h": 2, "workload": "resnet50"},
+            {"job_id": "declared", "gpus": 1, "duration_h": 2, "duration_max_h": 2.5,
+             "workload": "resnet50"}]
+    curve = [{"workload": w, "power_limit_w": 300, "power_w": 300, "relative_throughput": 1.0}
+             for w in ("default", "resnet50", "ncf")]
+    path = write_scenario(tmp_path, jobs=jobs, curves={"curve-g.csv": curve},
+                          forecasts={"forecast-s1.csv": hourly_forecast([100.0] * 12)})
+    data = yaml.safe_load(path.read_text())
+    data.update(horizon="12h", duration_history="history.csv")
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    pd.DataFrame(jobs).to_csv(tmp_path / "jobs.csv", index=False)
+    scenario = load_scenario(path)
+    learnt, declared = scenario.job("learnt"), scenario.job("declared")
+    assert learnt.duration_max_h == pytest.approx(2 * 1.06)  # the guard's top: its own runs
+    assert learnt.limit_h == pytest.approx(2 * 1.75)
+    assert declared.limit_h is None and declared.duration_max_h == 2.5
+    mode = PowerMode(power_limit_w=300, power_w=300, relative_throughput=1.0)
+    assert time_limit_minutes(learnt, mode, 120) == 210 + TIME_GRACE_MINUTES
+    assert 2 * 1.41 * 60 + TIME_GRACE_MINUTES < time_limit_minutes(learnt, mode, 120)
+    assert time_limit_minutes(declared, mode, 120) == 150 + TIME_GRACE_MINUTES
