@@ -154,13 +154,16 @@ def _kept(run: Replay, fifo: float, best: float) -> float:
 
 def replay_case(folder: Path, forecaster: Forecaster, history_days: int,
                 actual_h: Mapping[str, float] | None, learnt: Path,
-                policies: tuple[Policy, ...]) -> dict:
-    """Kept fraction, killed and late of every policy on one week, and foresight's late."""
+                policies: tuple[Policy, ...], solver: str = "greedy",
+                options: SolveOptions | None = None) -> dict:
+    """Kept fraction, killed and late of every policy on one week, and foresight's late;
+    every plan, perfect foresight's included, made by ``solver`` with ``options``."""
     plain = load_scenario(folder)
     replay = replay_scenario(plain, history_days)
     actual = actual_h or {j.job_id: j.duration_h for j in replay.jobs}
     known = with_actual_durations(replay, actual)
-    best = replay_policy(known, plain, oracle, "perfect foresight", actual_h=actual)
+    best = replay_policy(known, plain, oracle, "perfect foresight", solver, options,
+                         actual_h=actual)
     fifo, _ = _fifo_carbon(known)
     row: dict = {"foresight late": best.missed_deadlines}
     for policy in policies:
@@ -168,7 +171,8 @@ def replay_case(folder: Path, forecaster: Forecaster, history_days: int,
             folder, duration_history=str(learnt), duration_quantile=policy.quantile,
             duration_deadline=policy.deadline))
         planning = replay_scenario(scenario, history_days)
-        run = replay_policy(planning, scenario, forecaster, policy.name, actual_h=actual,
+        run = replay_policy(planning, scenario, forecaster, policy.name, solver, options,
+                            actual_h=actual,
                             replan_hours=policy.replan_h, replan_on_end=policy.on_end)
         in_range = sum(1 for j in run.killed
                        if (planning.job(j).duration_max_h or 0) >= actual[j] - 1e-9)
@@ -232,10 +236,15 @@ def main(argv: list[str] | None = None) -> int:
                              "the others on drawn run times")
     parser.add_argument("--series", nargs="+", choices=("CAISO", "GB", "DE"),
                         default=["CAISO", "GB", "DE"])
+    parser.add_argument("--solver", default="greedy", choices=("greedy", "auto", "milp"),
+                        help="solver of every plan, perfect foresight's included")
+    parser.add_argument("--time-limit", type=float, default=None,
+                        help="seconds for each plan (default: none)")
     parser.add_argument("--out", type=Path, help="also write the table here, and the "
                         "unrounded kept fractions beside it (.json), to pool runs")
     args = parser.parse_args(argv)
     chosen = [p for p in POLICIES if p.key in args.policies]
+    options = SolveOptions(time_limit_s=args.time_limit)
     exact = tuple(p for p in chosen if p in EXACT)
     noise = tuple(p for p in chosen if p in NOISE)
     lines = ["| series, week from | seed | " + " | ".join(
@@ -256,11 +265,12 @@ def main(argv: list[str] | None = None) -> int:
                 actual_h = draw_actual_hours(plain, load_duration_history(drawn), seed)
                 row: dict = {}
                 if exact:
-                    row.update(replay_case(folder, forecaster, history, None, learnt, exact))
+                    row.update(replay_case(folder, forecaster, history, None, learnt, exact,
+                                           args.solver, options))
                     foresight_late[0] += row.pop("foresight late")
                 if noise:
                     row.update(replay_case(folder, forecaster, history, actual_h, learnt,
-                                           noise))
+                                           noise, args.solver, options))
                     foresight_late[1] += row.pop("foresight late")
                 for key, outcome in row.items():
                     kept[key].append(outcome.kept)
