@@ -3,6 +3,7 @@
     python -m benchmarks.duration_replays [--data ../shared/data] [--weeks 2020-01-20 ...]
                                           [--seeds 0] [--continuation] [--out table.md]
                                           [--policies KEY ...] [--series CAISO GB DE]
+                                          [--solver greedy|auto|milp] [--time-limit S]
 
 The weeks, series, jobs and forecasts are those of :mod:`benchmarks.simulate_replays`
 (CAISO MOER on the SGIP provider's forecast, GB and DE carbon on our ``profile``
