@@ -183,6 +183,15 @@ def allowed_run_h(job: Job) -> float | None:
     return job.duration_max_h if job.limit_h is None else job.limit_h
 
 
+def allowed_run_minutes(job: Job, mode: PowerMode | None) -> float | None:
+    """How long [min] a job's limit lets it run in ``mode`` (:func:`allowed_run_h` slowed by
+    the mode's throughput); None without an upper estimate or a mode."""
+    allowed_h = allowed_run_h(job)
+    if allowed_h is None or mode is None:
+        return None
+    return allowed_h / mode.relative_throughput * 60.0
+
+
 def time_limit_minutes(job: Job, mode: PowerMode | None, planned_minutes: float) -> int:
     """Slurm ``--time`` [whole minutes] for ``job`` run in ``mode`` over ``planned_minutes``.
 
@@ -192,14 +201,13 @@ def time_limit_minutes(job: Job, mode: PowerMode | None, planned_minutes: float)
     Without one (or without the mode, which only an invalid plan lacks): the planned run plus
     max(10 min, 10 %), as before this existed.
     """
-    allowed_h = allowed_run_h(job)
-    if allowed_h is None or mode is None:
+    upper = allowed_run_minutes(job, mode)
+    if upper is None:
         margin = max(TIME_MARGIN_MIN_MINUTES, TIME_MARGIN_FRACTION * planned_minutes)
         return math.ceil(planned_minutes + margin)
-    upper = allowed_h / mode.relative_throughput * 60.0
     return math.ceil(max(upper, planned_minutes) - 1e-9) + TIME_GRACE_MINUTES
 
 
 __all__ = ["DEFAULT_QUANTILE", "MIN_HISTORY_RUNS", "DurationHistory", "DurationPolicy",
-           "allowed_run_h", "declared_quantile_h",
+           "allowed_run_h", "allowed_run_minutes", "declared_quantile_h",
            "ratio_quantile", "realised_job", "time_limit_minutes", "with_uncertainty"]

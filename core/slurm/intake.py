@@ -29,7 +29,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from greenslot.model import hostlist
-from greenslot.model.durations import DurationPolicy, allowed_run_h, time_limit_minutes
+from greenslot.model.durations import (
+    DurationPolicy,
+    allowed_run_minutes,
+    time_limit_minutes,
+)
 from greenslot.model.scenario import Job, Scenario
 from greenslot.model.schedule import Schedule
 from greenslot.slurm.commands import Runner, SlurmError, controller_time, run_slurm
@@ -289,9 +293,7 @@ def queue_moves(scenario: Scenario, schedule: Schedule, plan_id: str,
                            mode.gpu_freq_mhz if mode is not None else None)
         fields = [f"StartTime={begin}", f"NodeList={hostlist.compress(a.nodes)}"]
         minutes = (a.end_slot - a.start_slot) * scenario.grid.slot.total_seconds() / 60
-        allowed_h = allowed_run_h(job)
-        upper = (allowed_h / mode.relative_throughput * 60
-                 if allowed_h is not None and mode is not None else 0.0)
+        upper = allowed_run_minutes(job, mode) or 0.0
         if live.time_limit_min is not None and max(minutes, upper - 1e-9) > live.time_limit_min:
             # The planned run, or a run to what the limit allows (the upper estimate, wider
             # where learnt), in the planned power mode outlasts the user's limit: raise it
