@@ -41,6 +41,7 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -56,6 +57,12 @@ TIME_MARGIN_FRACTION = 0.10
 TIME_MARGIN_MIN_MINUTES = 10
 TIME_GRACE_MINUTES = 5
 """Added to the upper estimate's run time: job start-up and Slurm's minute granularity."""
+
+DeadlineGuard = float | Literal["limit"] | None
+"""What must still meet a job's deadline (``duration_deadline``): the run time at a quantile
+(1: the upper estimate), ``"limit"`` (the longest run its time limit allows, ``limit_h``
+where the range is learnt), or None (only the reserved run)."""
+GUARD_TO_LIMIT: Literal["limit"] = "limit"
 
 
 @dataclass(frozen=True)
@@ -103,11 +110,11 @@ class DurationPolicy:
 
     quantile: float = DEFAULT_QUANTILE
     history: DurationHistory | None = None
-    deadline_quantile: float | None = 1.0
+    deadline_guard: DeadlineGuard = 1.0
 
     def apply(self, job: Job) -> Job:
         """``job`` with its upper estimate and reserved length (:func:`with_uncertainty`)."""
-        return with_uncertainty(job, self.quantile, self.history, self.deadline_quantile)
+        return with_uncertainty(job, self.quantile, self.history, self.deadline_guard)
 
     def learns(self, job: Job) -> bool:
         """Whether the history has enough past runs for ``job``'s user or workload."""
@@ -126,7 +133,7 @@ def declared_quantile_h(duration_h: float, duration_max_h: float, q: float) -> f
 
 
 def with_uncertainty(job: Job, quantile: float, history: DurationHistory | None,
-                     deadline_quantile: float | None = 1.0) -> Job:
+                     deadline_guard: DeadlineGuard = 1.0) -> Job:
     """``job`` with its upper estimate and reserved length filled in (see the module doc).
 
     A job that declares ``duration_max_h`` keeps it; one that does not takes what
@@ -134,12 +141,14 @@ def with_uncertainty(job: Job, quantile: float, history: DurationHistory | None,
     anything. A job with neither keeps
     ``reserve_h = None``: it reserves ``duration_h`` as the contract says.
 
-    ``deadline_quantile``: the reserved run must end early enough that running on to the run
-    time at this quantile (1: the upper estimate; None: no guard) at the fastest mode still
-    meets the deadline, as far as the job's window allows (the guard never makes a job's
-    window shorter than its reserved run). Why: a plan packed against deadlines turns every
-    long run into a late one, while capacity reserved at a high quantile costs carbon on every
-    run; the guard spends slack only near deadlines.
+    ``deadline_guard``: the reserved run must end early enough that running on to the run
+    time at this quantile (1: the upper estimate; ``"limit"``: the longest run the time limit
+    allows; None: no guard) at the fastest mode still meets the deadline, as far as the job's
+    window allows (the guard never makes a job's window shorter than its reserved run). Why:
+    a plan packed against deadlines turns every long run into a late one, while capacity
+    reserved at a high quantile costs carbon on every run; the guard spends slack only near
+    deadlines. ``"limit"`` is for learnt ranges drawn from few runs: a run past the learnt top
+    is not killed (its limit is wider), and this guard keeps it on time too.
     """
     ratios = None
     limit = None
@@ -154,13 +163,15 @@ def with_uncertainty(job: Job, quantile: float, history: DurationHistory | None,
         reserve = min(top, job.duration_h * ratio_quantile(ratios, quantile))
         limit = max(top, job.duration_h * history.largest_ratio)
     guard = 0.0
-    if deadline_quantile is not None:
-        if deadline_quantile >= 1.0:
+    if deadline_guard is not None:
+        if deadline_guard == GUARD_TO_LIMIT:
+            guarded = top if limit is None else limit
+        elif deadline_guard >= 1.0:
             guarded = top
         elif ratios is None:
-            guarded = declared_quantile_h(job.duration_h, top, max(deadline_quantile, 0.5))
+            guarded = declared_quantile_h(job.duration_h, top, max(deadline_guard, 0.5))
         else:
-            guarded = job.duration_h * ratio_quantile(ratios, deadline_quantile)
+            guarded = job.duration_h * ratio_quantile(ratios, deadline_guard)
         window_h = (job.deadline - job.release).total_seconds() / 3600.0
         guard = max(0.0, min(guarded - reserve, window_h - reserve))
     return dataclasses.replace(job, duration_max_h=top,
@@ -208,6 +219,7 @@ def time_limit_minutes(job: Job, mode: PowerMode | None, planned_minutes: float)
     return math.ceil(max(upper, planned_minutes) - 1e-9) + TIME_GRACE_MINUTES
 
 
-__all__ = ["DEFAULT_QUANTILE", "MIN_HISTORY_RUNS", "DurationHistory", "DurationPolicy",
+__all__ = ["DEFAULT_QUANTILE", "GUARD_TO_LIMIT", "MIN_HISTORY_RUNS", "DeadlineGuard",
+           "DurationHistory", "DurationPolicy",
            "allowed_run_h", "allowed_run_minutes", "declared_quantile_h",
            "ratio_quantile", "realised_job", "time_limit_minutes", "with_uncertainty"]

@@ -27,7 +27,13 @@ import pandas as pd
 from greenslot.model import hostlist, limits, rules
 from greenslot.model.checks import did_you_mean, fail
 from greenslot.model.csvfile import read_strict_csv
-from greenslot.model.durations import DEFAULT_QUANTILE, DurationHistory, DurationPolicy
+from greenslot.model.durations import (
+    DEFAULT_QUANTILE,
+    GUARD_TO_LIMIT,
+    DeadlineGuard,
+    DurationHistory,
+    DurationPolicy,
+)
 from greenslot.model.forecast_spec import SiteForecastRequest, SiteForecasts
 from greenslot.model.reservations import load_reservations, reserve_nodes
 from greenslot.model.scenario import (
@@ -703,19 +709,22 @@ def _duration_policy(data: dict, reader: _YamlReader, folder: Path) -> DurationP
         history = load_duration_history(
             folder / reader.text(data["duration_history"], None, "duration_history"))
     deadline = data.get("duration_deadline", "upper")
-    deadline_quantile: float | None
+    guard: DeadlineGuard
     if deadline == "upper":
-        deadline_quantile = 1.0
+        guard = 1.0
     elif deadline == "reserved":
-        deadline_quantile = None
+        guard = None
+    elif deadline == GUARD_TO_LIMIT:
+        guard = GUARD_TO_LIMIT
     elif isinstance(deadline, int | float) and not isinstance(deadline, bool) \
             and 0.5 <= deadline <= 1:
-        deadline_quantile = float(deadline)
+        guard = float(deadline)
     else:
         fail("bad_type", reader.display, None, "duration_deadline",
-             "expected upper (the upper estimate meets the deadline), reserved, or a "
-             f"quantile between 0.5 and 1; got {deadline!r}")
-    return DurationPolicy(quantile, history, deadline_quantile)
+             "expected upper (the upper estimate meets the deadline), limit (the time "
+             "limit does), reserved, or a quantile between 0.5 and 1; got "
+             f"{deadline!r}")
+    return DurationPolicy(quantile, history, guard)
 
 
 def _uncertain_jobs(policy: DurationPolicy, jobs: tuple[Job, ...]) -> tuple[Job, ...]:

@@ -172,12 +172,13 @@ def test_a_history_row_in_error_names_its_line(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(("deadline_rule", "end_hour"),
-                         [("upper", 4), ("reserved", 6), (0.75, 5)])
+                         [("upper", 4), ("limit", 4), ("reserved", 6), (0.75, 5)])
 def test_the_upper_estimate_must_meet_the_deadline_unless_asked_otherwise(
         tmp_path, deadline_rule, end_hour):
     """Carbon falls all day, so the plan ends as late as it may: 2 h typical, 4 h at most,
     due at 06:00. Guarded, the reserved run ends by 04:00 so a 4 h run still meets 06:00;
-    guarded at the 0.75 quantile (3 h), by 05:00."""
+    guarded at the 0.75 quantile (3 h), by 05:00. A declared top is also the time limit, so
+    guarding to the limit is guarding to the top."""
     jobs = [{"job_id": "a", "gpus": 1, "duration_h": 2, "duration_max_h": 4,
              "deadline": "2022-06-14T06:00:00+00:00"}]
     path = write_scenario(tmp_path / "s", forecasts={"forecast-s1.csv": hourly_forecast(
@@ -249,3 +250,33 @@ def test_a_learnt_range_limits_at_the_longest_overrun_any_workload_had(tmp_path)
     assert time_limit_minutes(learnt, mode, 120) == 210 + TIME_GRACE_MINUTES
     assert time_limit_minutes(learnt, mode, 120) > 2 * 1.41 * 60 + TIME_GRACE_MINUTES
     assert time_limit_minutes(declared, mode, 120) == 150 + TIME_GRACE_MINUTES
+
+
+@pytest.mark.parametrize(("deadline_rule", "end_hour"),
+                         [("upper", 5), ("limit", 4), ("reserved", 6)])
+def test_a_learnt_range_can_guard_its_deadline_up_to_the_time_limit(
+        tmp_path, deadline_rule, end_hour):
+    """Carbon falls all day, so the plan ends as late as it may. resnet50's own runs give a
+    2 h job a median of 2 h and a top of 2.12 h; ncf's 1.75 x run gives it a 3.5 h limit. Due
+    at 06:00 on hourly slots: guarded at the top it ends by 05:00 (05:52 rounded down to a
+    slot), guarded at the limit by 04:00 (06:00 - 1.5 h, rounded down), unguarded at 06:00."""
+    runs = [("resnet50", r) for r in (0.95, 1.0, 1.0, 1.02, 1.06)] + \
+        [("ncf", r) for r in (0.8, 1.0, 1.0, 1.3, 1.75)]
+    pd.DataFrame([{"workload": w, "duration_h": 2, "actual_h": 2 * r} for w, r in runs]
+                 ).to_csv(tmp_path / "history.csv", index=False)
+    jobs = [{"job_id": "a", "gpus": 1, "duration_h": 2, "workload": "resnet50",
+             "deadline": "2022-06-14T06:00:00+00:00"}]
+    curve = [{"workload": w, "power_limit_w": 300, "power_w": 300, "relative_throughput": 1.0}
+             for w in ("default", "resnet50", "ncf")]
+    path = write_scenario(tmp_path, jobs=jobs, curves={"curve-g.csv": curve},
+                          forecasts={"forecast-s1.csv": hourly_forecast(
+                              [300.0 - 10 * i for i in range(12)])})
+    data = yaml.safe_load(path.read_text())
+    data.update(horizon="12h", duration_history="history.csv",
+                duration_deadline=deadline_rule)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    pd.DataFrame(jobs).to_csv(tmp_path / "jobs.csv", index=False)
+    out = tmp_path / "plan"
+    assert main(["plan", str(path), "--out", str(out), "-q"]) == 0
+    end = pd.Timestamp(pd.read_csv(out / "schedule.csv")["end"][0])
+    assert end == pd.Timestamp("2022-06-14T00:00:00+00:00") + pd.Timedelta(hours=end_hour)
