@@ -194,3 +194,39 @@ def test_an_intra_day_replan_sees_the_queue_the_night_before_saw(tmp_path):
         assert run.schedule.unplaced == (), hours
         starts = {a.job_id: a.start_slot for a in run.schedule.assignments}
         assert starts["short"] == 8 and starts["long"] >= 10, hours
+
+
+@pytest.mark.parametrize(("deadline_rule", "late"), [("upper", 1), ("limit", 0)])
+def test_a_run_past_its_learnt_top_is_on_time_when_guarded_to_its_limit(
+        tmp_path, deadline_rule, late):
+    """Worked out by hand: one 1-GPU node, carbon falling all day, so the plan ends 'a' as
+    late as its guard lets it. resnet50's own runs give the 2 h job a top of 2.12 h, ncf's
+    1.75 x run a limit of 3.5 h; it really runs 3.4 h, past its top and within its limit, so
+    it is killed under neither rule. Guarded at the top the run is planned to end at 05:00
+    (due 06:00) and really ends at 06:24, late; guarded at the limit it is planned to end at
+    04:00 and ends at 05:24."""
+    runs = [("resnet50", r) for r in (0.95, 1.0, 1.0, 1.02, 1.06)] + \
+        [("ncf", r) for r in (0.8, 1.0, 1.0, 1.3, 1.75)]
+    pd.DataFrame([{"workload": w, "duration_h": 2, "actual_h": 2 * r} for w, r in runs]
+                 ).to_csv(tmp_path / "history.csv", index=False)
+    day = pd.Timestamp(START) + pd.Timedelta(days=1)
+    config = base_config()
+    config.update(horizon="48h", duration_history="history.csv",
+                  duration_deadline=deadline_rule)
+    config["nodes"] = [{"names": "n1", "site": "s1", "gpu_type": "G", "gpus": 1,
+                        "idle_w": 100, "partition": "gpu"}]
+    curve = [{"workload": w, "power_limit_w": 300, "power_w": 300, "relative_throughput": 1.0}
+             for w in ("default", "resnet50", "ncf")]
+    path = write_scenario(tmp_path, config, jobs=[
+        {"job_id": "a", "gpus": 1, "duration_h": 2, "workload": "resnet50",
+         "release": day.isoformat(), "deadline": (day + pd.Timedelta(hours=6)).isoformat()}],
+        curves={"curve-g.csv": curve},
+        forecasts={"forecast-s1.csv": hourly_forecast(
+            [100.0] * 24 + [300.0 - 10 * i for i in range(24)])})
+    scenario = load_scenario(path)
+    run = replay_policy(replay_scenario(scenario), scenario, oracle, "plan",
+                        actual_h={"a": 3.4})
+    assert run.killed == ()
+    assert run.missed_deadlines == late
+    (ran,) = run.schedule.assignments
+    assert ran.start_slot == (3 if deadline_rule == "upper" else 2)
