@@ -708,7 +708,7 @@ def _duration_policy(data: dict, reader: _YamlReader, folder: Path) -> DurationP
     if data.get("duration_history") is not None:
         history = load_duration_history(
             folder / reader.text(data["duration_history"], None, "duration_history"))
-    deadline = data.get("duration_deadline", "upper")
+    deadline = data.get("duration_deadline", GUARD_TO_LIMIT)
     guard: DeadlineGuard
     if deadline == "upper":
         guard = 1.0
