@@ -182,6 +182,10 @@ def replay_case(folder: Path, forecaster: Forecaster, history_days: int,
         row[policy.key] = Outcome(_kept(run, fifo, best.realised["carbon_kg"]),
                                   len(run.killed), in_range, run.missed_deadlines,
                                   len(run.schedule.unplaced))
+        for replayed in (best, run):
+            for unplaced in replayed.schedule.unplaced:  # why a cell says "unplaced"
+                print(f"  {replayed.policy}: {unplaced.job_id} unplaced: {unplaced.reason}",
+                      file=sys.stderr, flush=True)
     return row
 
 

@@ -117,6 +117,17 @@ def latest_end_slot(grid: TimeGrid, job: Job) -> int:
         job.deadline - timedelta(hours=job.deadline_guard_h)))
 
 
+def deadline_end_slot(grid: TimeGrid, job: Job) -> int:
+    """Last slot boundary a job's run may end at by its deadline itself (the guard not
+    counted), never past the horizon: what the validator holds a plan to.
+
+    Why apart from :func:`latest_end_slot`: the guard is a margin solvers keep for long
+    runs, not the user's deadline; a job the guard would leave out is planned inside it
+    (:mod:`greenslot.solvers.guard_relief`) rather than not at all.
+    """
+    return min(grid.n_slots, grid.slot_at_or_before(job.deadline))
+
+
 def needs_transfer(job: Job, site: str) -> bool:
     """Whether running at ``site`` means moving the job's training data there."""
     return job.data_gb > 0 and job.data_site is not None and job.data_site != site

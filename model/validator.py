@@ -176,9 +176,9 @@ def _check_window(scenario: Scenario, a) -> list[Violation]:
     if a.start_slot < rules.earliest_start_slot(grid, job):
         problems.append(f"starts at slot {a.start_slot}, before its release "
                         f"(slot {rules.earliest_start_slot(grid, job)})")
-    if a.end_slot > rules.latest_end_slot(grid, job):
+    if a.end_slot > rules.deadline_end_slot(grid, job):
         problems.append(f"ends at slot {a.end_slot}, after its deadline or the horizon "
-                        f"(slot {rules.latest_end_slot(grid, job)})")
+                        f"(slot {rules.deadline_end_slot(grid, job)})")
     return [Violation("window", a.job_id, p) for p in problems]
 
 

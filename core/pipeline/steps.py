@@ -37,6 +37,7 @@ from greenslot.model.validator import validate
 from greenslot.solvers.baselines import Baselines, solve_baselines
 from greenslot.solvers.deadline import passed, tail_reserve_s
 from greenslot.solvers.diagnose import explain_unplaced
+from greenslot.solvers.guard_relief import relieve_guards
 from greenslot.solvers.registry import SOLVERS, get_solver
 from greenslot.solvers.types import SolveOptions, SolveResult, SolveStatus
 
@@ -188,7 +189,8 @@ def _attempt(scenario: Scenario, solver: str, options: SolveOptions,
         logger.info("%s raised", solver, exc_info=True)
         text = " ".join(str(exc).split())[:200]
         return f"failed ({type(exc).__name__}{': ' + text if text else ''})"
-    result = with_explained_unplaced(scenario, result, deadline)
+    result = with_explained_unplaced(scenario, relieve_guards(scenario, result, deadline),
+                                     deadline)
     figures = account(scenario, result.schedule)
     violations = validate(scenario, result.schedule, figures)
     if violations:
