@@ -31,7 +31,7 @@ from greenslot.model.durations import (
 from greenslot.model.loader import load_duration_history
 from greenslot.model.rules import run_slots
 from greenslot.model.scenario import PowerMode
-from tests.helpers.scenarios import base_config, hourly_forecast, write_scenario
+from tests.helpers.scenarios import hourly_forecast, write_scenario
 
 ZEUS_HISTORY = Path(str(resources.files("greenslot.data") / "run_times"
                         / "zeus_epochs_to_target.csv"))
@@ -281,29 +281,3 @@ def test_a_learnt_range_can_guard_its_deadline_up_to_the_time_limit(
     end = pd.Timestamp(pd.read_csv(out / "schedule.csv")["end"][0])
     assert end == pd.Timestamp("2022-06-14T00:00:00+00:00") + pd.Timedelta(hours=end_hour)
 
-
-@pytest.mark.parametrize("solver", ["greedy", "milp"])
-def test_a_job_its_guard_leaves_out_is_planned_against_its_deadline(tmp_path, solver):
-    """One 1-GPU node, held by a pinned run until 04:00. 'a' (2 h typical, 4 h at most, due
-    at 06:00) is guarded to end by 04:00, where there is no room; rather than leave it out,
-    the plan runs it 04:00-06:00, on time if it runs its typical length."""
-    config = base_config()
-    config.update(horizon="8h")
-    config["nodes"] = [{"names": "n1", "site": "s1", "gpu_type": "G", "gpus": 1,
-                        "idle_w": 100, "partition": "gpu"}]
-    jobs = [{"job_id": "busy", "gpus": 1, "duration_h": 4,
-             "pinned_start": "2022-06-14T00:00:00+00:00", "pinned_nodes": "n1"},
-            {"job_id": "a", "gpus": 1, "duration_h": 2, "duration_max_h": 4,
-             "deadline": "2022-06-14T06:00:00+00:00"}]
-    path = write_scenario(tmp_path / "s", config, jobs=jobs, forecasts={
-        "forecast-s1.csv": hourly_forecast([100.0] * 8)})
-    pd.DataFrame(jobs).to_csv(tmp_path / "s" / "jobs.csv", index=False)
-    assert load_scenario(path).job("a").deadline_guard_h == pytest.approx(2.0)
-    out = tmp_path / "plan"
-    assert main(["plan", str(path), "--out", str(out), "--solver", solver, "-q"]) == 0
-    schedule = pd.read_csv(out / "schedule.csv").set_index("job_id")
-    assert pd.Timestamp(schedule.loc["a", "start"]) == pd.Timestamp("2022-06-14T04:00:00+00:00")
-    assert pd.Timestamp(schedule.loc["a", "end"]) == pd.Timestamp("2022-06-14T06:00:00+00:00")
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["unplaced"] == [] and summary["bound"] is None
-    assert main(["validate", str(path), str(out)]) == 0

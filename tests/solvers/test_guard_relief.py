@@ -6,11 +6,13 @@ Worked out by hand on one 1-GPU node held by a pinned run until 04:00: 'a' (2 h 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from greenslot.cli import main
 from greenslot.forecasts.scenario_loading import load_scenario
 from greenslot.model.schedule import Assignment, Schedule, Unplaced
 from greenslot.model.validator import validate
@@ -21,7 +23,7 @@ from tests.helpers.scenarios import base_config, hourly_forecast, write_scenario
 BUSY = Assignment("busy", 0, 4, 300.0, ("n1",))
 
 
-def _scenario(tmp_path: Path, deadline_max_h: float | None):
+def _write(tmp_path: Path, deadline_max_h: float | None) -> Path:
     config = base_config()
     config.update(horizon="8h")
     config["nodes"] = [{"names": "n1", "site": "s1", "gpu_type": "G", "gpus": 1,
@@ -33,7 +35,11 @@ def _scenario(tmp_path: Path, deadline_max_h: float | None):
     path = write_scenario(tmp_path, config, jobs=jobs, forecasts={
         "forecast-s1.csv": hourly_forecast([100.0] * 8)})
     pd.DataFrame(jobs).to_csv(tmp_path / "jobs.csv", index=False)
-    return load_scenario(path)
+    return path
+
+
+def _scenario(tmp_path: Path, deadline_max_h: float | None):
+    return load_scenario(_write(tmp_path, deadline_max_h))
 
 
 def _left_out(bound: float | None = 1.0) -> SolveResult:
@@ -72,3 +78,18 @@ def test_a_plan_past_the_deadline_itself_is_still_rejected(tmp_path):
     past_deadline = Schedule((BUSY, Assignment("a", 5, 7, 300.0, ("n1",))))
     assert validate(scenario, inside_guard) == []
     assert [v.kind for v in validate(scenario, past_deadline)] == ["window"]
+
+
+@pytest.mark.parametrize("solver", ["greedy", "milp"])
+def test_plan_runs_such_a_job_rather_than_leave_it_out(tmp_path, solver):
+    """End to end: `plan` runs 'a' 04:00-06:00, on time if it runs its typical length, and
+    the plan it writes is one `validate` accepts."""
+    path = _write(tmp_path / "s", 4.0)
+    out = tmp_path / "plan"
+    assert main(["plan", str(path), "--out", str(out), "--solver", solver, "-q"]) == 0
+    schedule = pd.read_csv(out / "schedule.csv").set_index("job_id")
+    assert pd.Timestamp(schedule.loc["a", "start"]) == pd.Timestamp("2022-06-14T04:00:00+00:00")
+    assert pd.Timestamp(schedule.loc["a", "end"]) == pd.Timestamp("2022-06-14T06:00:00+00:00")
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["unplaced"] == [] and summary["bound"] is None
+    assert main(["validate", str(path), str(out)]) == 0
