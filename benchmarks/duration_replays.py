@@ -168,6 +168,7 @@ def replay_case(folder: Path, forecaster: Forecaster, history_days: int,
     best = replay_policy(known, plain, oracle, "perfect foresight", solver, options,
                          actual_h=actual)
     fifo, _ = _fifo_carbon(known)
+    _print_unplaced(best)
     row: dict = {"foresight late": best.missed_deadlines}
     for policy in policies:
         scenario = plain if policy.quantile is None else load_scenario(with_keys(
@@ -182,11 +183,15 @@ def replay_case(folder: Path, forecaster: Forecaster, history_days: int,
         row[policy.key] = Outcome(_kept(run, fifo, best.realised["carbon_kg"]),
                                   len(run.killed), in_range, run.missed_deadlines,
                                   len(run.schedule.unplaced))
-        for replayed in (best, run):
-            for unplaced in replayed.schedule.unplaced:  # why a cell says "unplaced"
-                print(f"  {replayed.policy}: {unplaced.job_id} unplaced: {unplaced.reason}",
-                      file=sys.stderr, flush=True)
+        _print_unplaced(run)
     return row
+
+
+def _print_unplaced(run: Replay) -> None:
+    """Why a cell says "unplaced": each job left out and its reason, on stderr."""
+    for unplaced in run.schedule.unplaced:
+        print(f"  {run.policy}: {unplaced.job_id} unplaced: {unplaced.reason}",
+              file=sys.stderr, flush=True)
 
 
 def _cases(data: Path, work: Path, weeks: tuple[str, ...], continuation: bool):

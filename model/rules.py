@@ -111,7 +111,7 @@ def latest_end_slot(grid: TimeGrid, job: Job) -> int:
     """Last slot boundary a job may end at: its deadline rounded down, never past the horizon.
 
     A job with an uncertain run time may have to end its reserved run ``deadline_guard_h``
-    earlier, so that running to its upper estimate still meets the deadline.
+    earlier, so that running on (to its time limit, by default) still meets the deadline.
     """
     return min(grid.n_slots, grid.slot_at_or_before(
         job.deadline - timedelta(hours=job.deadline_guard_h)))

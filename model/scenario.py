@@ -121,8 +121,9 @@ class Job:
     ``duration_max_h`` is the upper estimate of the run time [h at the fastest mode],
     ``reserve_h`` the length the plan reserves (None: ``duration_h``) and
     ``deadline_guard_h`` how long before its deadline the reserved run must end, so that a run
-    to the upper estimate still meets it, and ``limit_h`` the run time Slurm's ``--time``
-    allows (None: the upper estimate); see :mod:`greenslot.model.durations`.
+    to its time limit (by default; ``duration_deadline``) still meets it, and ``limit_h``
+    the run time Slurm's ``--time`` allows (None: the upper estimate); see
+    :mod:`greenslot.model.durations`.
     """
 
     job_id: str
