@@ -30,6 +30,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+import numpy as np
+
 from greenslot.model.accounting import account, objective_value
 from greenslot.model.scenario import Scenario
 from greenslot.model.schedule import Assignment, Schedule, Unplaced, dependency_not_placed
@@ -99,11 +101,20 @@ def unavoidable_penalty(prep: Prepared) -> float:
     return float(prep.penalty[~prep.can_run()].sum())
 
 
+def left_out_mask(prep: Prepared, schedule: Schedule) -> np.ndarray:
+    """Per job of ``prep``: True where ``schedule`` left it out although it had a feasible
+    column (the others cannot run anyway)."""
+    position = {j.job_id: k for k, j in enumerate(prep.jobs)}
+    mask = np.zeros(len(prep.jobs), dtype=bool)
+    for u in schedule.unplaced:
+        if u.job_id in position:
+            mask[position[u.job_id]] = True
+    return mask & prep.can_run()
+
+
 def _penalty_of(prep: Prepared, schedule: Schedule) -> float:
     """Penalty of jobs left out that had a feasible column (the others cannot run anyway)."""
-    position = {j.job_id: k for k, j in enumerate(prep.jobs)}
-    return float(sum(prep.penalty[position[u.job_id]] for u in schedule.unplaced
-                     if u.job_id in position and prep.can_run()[position[u.job_id]]))
+    return float(prep.penalty[left_out_mask(prep, schedule)].sum())
 
 
 def valid_candidate(scenario: Scenario, prep: Prepared, source: str, schedule: Schedule,

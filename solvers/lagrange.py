@@ -47,6 +47,11 @@ logger = logging.getLogger(__name__)
 logger.addHandler(logging.NullHandler())
 
 PROGRESS_ROUNDS = 10
+TARGET_MARGIN = 0.1
+"""Where the step's target is an estimate (see :meth:`LagrangianBound.ascend`), it is kept at
+least this share of the best bound above it: a target at or under the bound makes the step 0
+and ends the ascent where it stands. 0.1 rather than 0.01: on greedy's first pass (200
+rounds) ``tight-XL`` reached 494.6 against 489.6, ``tight-L`` 142.6 against 140.9."""
 
 
 @dataclass
@@ -278,6 +283,7 @@ class Evaluation:
     family: np.ndarray       # per job: chosen family, -1 when left out
     start: np.ndarray        # per job: chosen start slot
     subgradient: Multipliers
+    job_value: np.ndarray    # per job: its share of the bound (cheapest run, or its penalty)
 
 
 @dataclass
@@ -393,15 +399,27 @@ class LagrangianBound:
         sub = Multipliers(pi=gpu_use - self.pool_gpus[:, None] * w + self.fixed_gpus,
                           rho=node_use + w - self.w_high,
                           kappa=draw - self.cap, sigma=energy - grid)
-        return Evaluation(float(bound), chosen_family, job_start, sub)
+        return Evaluation(float(bound), chosen_family, job_start, sub, job_value)
 
     def ascend(self, upper: float, deadline: float, max_rounds: int = 2000,
-               progress: Callable[[float], None] | None = None, min_rounds: int = 0
-               ) -> tuple[float, Multipliers, int]:
+               progress: Callable[[float], None] | None = None, min_rounds: int = 0,
+               left_out: np.ndarray | None = None) -> tuple[float, Multipliers, int]:
         """Polyak subgradient ascent until ``deadline``; returns the best bound, its
         multipliers and the rounds made. ``upper`` (a plan's objective) sets the step;
         ``progress`` hears the best bound every ``PROGRESS_ROUNDS`` rounds; at least
-        ``min_rounds`` rounds are made even past ``deadline`` (one round is a proven bound)."""
+        ``min_rounds`` rounds are made even past ``deadline`` (one round is a proven bound).
+
+        ``left_out`` marks the jobs (by position) that the plan behind ``upper`` left out.
+        Their penalties make ``upper`` a poor step target: each is a per-job bound
+        (:func:`~greenslot.solvers.prepare.prepare`'s penalty) far above what placing the job
+        costs, so the steps overshoot and the ascent never rises past its first round
+        (``tight-XL``, greedy's first pass with 17 of 500 jobs out: 374.5 after 200 rounds,
+        against 496.7 from a plan placing all). So the target becomes
+        :func:`_target_without_penalties`, an estimate rather than a plan's value (503.6
+        there; 494.6 after 200 rounds), lifted whenever the bound comes within
+        :data:`TARGET_MARGIN` of it, and never above ``upper``. Without ``left_out`` the
+        ascent is as before, step for step."""
+        target, estimated = upper, False
         mult = self.initial()
         best_bound, best_mult = -np.inf, mult
         theta, stall = 1.0, 0
@@ -415,6 +433,9 @@ class LagrangianBound:
         while rounds < max_rounds and (rounds < min_rounds or time.perf_counter() < deadline):
             found = self.evaluate(mult)
             rounds += 1
+            if rounds == 1 and left_out is not None and left_out.any():
+                target, estimated = _target_without_penalties(
+                    upper, self.prep.penalty, found.job_value, left_out), True
             if rounds == 1 or found.bound > best_bound + 1e-12 * max(1.0, abs(best_bound)):
                 best_bound, best_mult, stall = found.bound, mult, 0
             else:
@@ -436,7 +457,10 @@ class LagrangianBound:
             norm = sum(float((g * g).sum()) for g in parts)
             if norm <= 1e-18:
                 break                                   # the relaxed solution is feasible
-            step = theta * max(upper - found.bound, 1e-9 * max(1.0, abs(upper))) / norm
+            if estimated:
+                target = min(upper, max(target, best_bound
+                                        + TARGET_MARGIN * max(1.0, abs(best_bound))))
+            step = theta * max(target - found.bound, 1e-9 * max(1.0, abs(target))) / norm
             new = [low + step * g / getattr(scale, name) for low, g, name in zip(
                 lows, parts, ("pi", "rho", "kappa", "sigma"), strict=True)]
             mult = Multipliers(pi=np.maximum(new[0], 0.0), rho=np.maximum(new[1], 0.0),
@@ -457,6 +481,14 @@ class LagrangianBound:
             ranked = sorted(choices.items(), key=lambda item: (-item[1], item[0]))[:keep]
             out.append([self.families.column(f, s) for (f, s), _ in ranked])
         return out
+
+
+def _target_without_penalties(upper: float, penalty: np.ndarray, cheapest: np.ndarray,
+                              left_out: np.ndarray) -> float:
+    """``upper`` with each left-out job's penalty replaced by ``cheapest``, what it costs
+    alone on the empty cluster (its value in the first round's bound): the plan's value if
+    those jobs fitted where they are cheapest. An estimate for the step, not a bound."""
+    return float(upper - penalty[left_out].sum() + cheapest[left_out].sum())
 
 
 def _covered(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, values: np.ndarray,

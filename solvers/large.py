@@ -32,6 +32,7 @@ from greenslot.solvers.driver import (
     Run,
     candidate_from_state,
     drive,
+    left_out_mask,
 )
 from greenslot.solvers.lagrange import Families, LagrangianBound, build_families
 from greenslot.solvers.pinned import place_pinned
@@ -98,8 +99,11 @@ class LagrangianMethod:
         prep, options, greedy = run.prep, run.options, run.greedy
         limit = _limit(options)
         stop_at = run.began + limit
-        upper = (greedy.total if greedy is not None else float(prep.penalty.sum())
-                 ) + run.unavoidable
+        if greedy is not None:
+            upper = greedy.total + run.unavoidable
+            left_out = left_out_mask(prep, greedy.schedule)
+        else:  # every job out: the ascent estimates a target from the jobs' cheapest runs
+            upper, left_out = float(prep.penalty.sum()), prep.can_run()
         lagrangian = LagrangianBound(prep, self.families,
                                      pricer_given=options.pricer)
         bound_until = time.perf_counter() + BOUND_TIME_SHARE * max(
@@ -113,7 +117,8 @@ class LagrangianMethod:
         # a plan at fleet scale must still come with a proven bound when greedy used the
         # time: one round (seconds even at 20,000 jobs) is one
         raw_bound, _, rounds = lagrangian.ascend(upper, bound_until, progress=report,
-                                                 min_rounds=MIN_BOUND_ROUNDS)
+                                                 min_rounds=MIN_BOUND_ROUNDS,
+                                                 left_out=left_out)
         run.record("lagrangian bound", True, since,
                    f"bound {raw_bound - run.unavoidable:.6g} after {rounds} rounds")
         if greedy is not None:
