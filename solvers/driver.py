@@ -112,6 +112,17 @@ def left_out_mask(prep: Prepared, schedule: Schedule) -> np.ndarray:
     return mask & prep.can_run()
 
 
+def ascent_target(run: Run) -> tuple[float, np.ndarray]:
+    """``upper`` and ``left_out`` for the Lagrangian ascent
+    (:meth:`~greenslot.solvers.lagrange.LagrangianBound.ascend`): greedy's plan and the jobs
+    it left out, or, without a valid greedy plan, every job out (the ascent then aims at the
+    jobs' cheapest runs)."""
+    prep, greedy = run.prep, run.greedy
+    if greedy is None:
+        return float(prep.penalty.sum()), prep.can_run()
+    return greedy.total + run.unavoidable, left_out_mask(prep, greedy.schedule)
+
+
 def _penalty_of(prep: Prepared, schedule: Schedule) -> float:
     """Penalty of jobs left out that had a feasible column (the others cannot run anyway)."""
     return float(prep.penalty[left_out_mask(prep, schedule)].sum())

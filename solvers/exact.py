@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from greenslot.model.scenario import Scenario
+from greenslot.solvers import lp_neighbourhood
 from greenslot.solvers.backend import Backend, BackendAnswer
 from greenslot.solvers.cpsat import solve_linear_model_cpsat
 from greenslot.solvers.cuts import WakeCuts
@@ -33,6 +34,7 @@ from greenslot.solvers.driver import (
     FinishPhase,
     PlanCandidate,
     Run,
+    ascent_target,
     candidate_from_state,
     drive,
 )
@@ -66,6 +68,8 @@ leaving the rest for its LP, rounding and local search. Otherwise the Lagrangian
 and local search use the time (the build cannot be stopped half way usefully)."""
 LAGRANGE_TIME_SHARE = 0.1  # of the time left, at most, for the Lagrangian stand-in bound
 LAGRANGE_MAX_ROUNDS = 400
+NEIGHBOURHOOD_TIME_SHARE = 0.3  # of the time left after rounding, at most, for the LP neighbourhood
+NEIGHBOURHOOD_SECONDS = 60.0  # the same without a time limit
 SEARCH_TO_END_SHARE = 0.97  # of the time left, for local search when no backend follows
 
 
@@ -158,6 +162,8 @@ class ExactMethod:
             rounded = candidate_from_state(run.scenario, prep, "lp-rounding", rounded_state,
                                            placed)
             run.record("lp rounding", True, since, _found(rounded))
+            if rounded is not None:
+                rounded = self._lp_neighbourhood(run, model, index, relaxation.values, rounded)
         elif lagrangian is not None:
             # no LP solution to guide rounding: the runs the multipliers chose instead
             run.phase("lagrangian rounding")
@@ -180,6 +186,27 @@ class ExactMethod:
                            search_until=search_until, search_to_end=not run_backend,
                            model=model, index=index, relaxation=relaxation,
                            run_backend=run_backend, lagrangian_bound=stand_in)
+
+    def _lp_neighbourhood(self, run: Run, model: LinearModel, index: Index,
+                          lp_values: np.ndarray, rounded: PlanCandidate) -> PlanCandidate:
+        """The rounded plan, or a better one from its LP neighbourhood (:mod:`.lp_neighbourhood`),
+        searched in at most ``NEIGHBOURHOOD_TIME_SHARE`` of the time left."""
+        left = _remaining(run.options, run.began)
+        seconds = NEIGHBOURHOOD_SECONDS if left is None else NEIGHBOURHOOD_TIME_SHARE * left
+        run.phase("lp neighbourhood")
+        since = time.perf_counter()
+        outcome = lp_neighbourhood.search(run.scenario, run.prep, model, index, lp_values,
+                                          rounded, since + seconds, run.options.threads)
+        if outcome is None:
+            run.record("lp neighbourhood", False, since, "no time")
+            return rounded
+        better = outcome.found is not None and outcome.found.total < rounded.total - 1e-9
+        run.record("lp neighbourhood", True, since,
+                   f"{outcome.kept} jobs kept, {outcome.free} solved for"
+                   + (" (optimal)" if outcome.optimal else "") + ": "
+                   + (f"{rounded.total:.6g} -> {outcome.found.total:.6g}"
+                      if better and outcome.found is not None else "no better plan"))
+        return outcome.found if better and outcome.found is not None else rounded
 
     def _without_model(self, run: Run, lagrangian: LagrangianBound | None,
                        stand_in: float | None) -> LinearBound:
@@ -215,9 +242,7 @@ class ExactMethod:
             place_pinned(state)
             families = build_families(prep, state)
         lagrangian = LagrangianBound(prep, families, pricer_given=run.options.pricer)
-        greedy = run.greedy
-        upper = (greedy.total if greedy is not None else float(prep.penalty.sum())
-                 ) + run.unavoidable
+        upper, left_out = ascent_target(run)
 
         def report(bound: float) -> None:
             run.report(None, bound - run.unavoidable)
@@ -225,7 +250,7 @@ class ExactMethod:
         left = _remaining(run.options, run.began) or 0.0
         bound, _, rounds = lagrangian.ascend(
             upper, time.perf_counter() + LAGRANGE_TIME_SHARE * left,
-            max_rounds=LAGRANGE_MAX_ROUNDS, progress=report)
+            max_rounds=LAGRANGE_MAX_ROUNDS, progress=report, left_out=left_out)
         found = bound if np.isfinite(bound) else None
         run.record("lagrangian bound", True, since,
                    f"bound {bound - run.unavoidable:.6g} after {rounds} rounds"

@@ -30,9 +30,9 @@ from greenslot.solvers.driver import (
     FinishPhase,
     PlanCandidate,
     Run,
+    ascent_target,
     candidate_from_state,
     drive,
-    left_out_mask,
 )
 from greenslot.solvers.lagrange import Families, LagrangianBound, build_families
 from greenslot.solvers.pinned import place_pinned
@@ -99,11 +99,7 @@ class LagrangianMethod:
         prep, options, greedy = run.prep, run.options, run.greedy
         limit = _limit(options)
         stop_at = run.began + limit
-        if greedy is not None:
-            upper = greedy.total + run.unavoidable
-            left_out = left_out_mask(prep, greedy.schedule)
-        else:  # every job out: the ascent estimates a target from the jobs' cheapest runs
-            upper, left_out = float(prep.penalty.sum()), prep.can_run()
+        upper, left_out = ascent_target(run)
         lagrangian = LagrangianBound(prep, self.families,
                                      pricer_given=options.pricer)
         bound_until = time.perf_counter() + BOUND_TIME_SHARE * max(
