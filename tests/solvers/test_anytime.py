@@ -103,7 +103,8 @@ def test_phases_are_told_as_they_start_and_recorded_as_steps(tmp_path, monkeypat
         time_limit_s=60, on_phase=phases.append,
         progress=lambda plan, bound: figures.append((plan, bound))))
     assert phases == ["prepare", "greedy", "lagrangian bound", "build model", "lp bound",
-                      "lp rounding", "descend candidates", "local search", "milp"]
+                      "lp rounding", "lp neighbourhood", "descend candidates",
+                      "local search", "milp"]
     assert list(result.details["steps"]) == phases[1:]
     assert all(step["ran"] for step in result.details["steps"].values())
     assert result.status is SolveStatus.OPTIMAL
