@@ -410,9 +410,9 @@ class LagrangianBound:
         ``min_rounds`` rounds are made even past ``deadline`` (one round is a proven bound).
 
         ``left_out`` marks the jobs (by position) that the plan behind ``upper`` left out.
-        Their penalties make ``upper`` a poor step target: each is a per-job bound
-        (:func:`~greenslot.solvers.prepare.prepare`'s penalty) far above what placing the job
-        costs, so the steps overshoot and the ascent never rises past its first round
+        Their penalties make ``upper`` a poor step target: each is twice the objective of
+        the whole cluster at full draw (``prepare._penalties``), far above what placing the
+        job costs, so the steps overshoot and the ascent never rises past its first round
         (``tight-XL``, greedy's first pass with 17 of 500 jobs out: 374.5 after 200 rounds,
         against 496.7 from a plan placing all). So the target becomes
         :func:`_target_without_penalties`, an estimate rather than a plan's value (503.6
