@@ -198,7 +198,9 @@ class ExactMethod:
         outcome = lp_neighbourhood.search(run.scenario, run.prep, model, index, lp_values,
                                           rounded, since + seconds, run.options.threads)
         if outcome is None:
-            run.record("lp neighbourhood", False, since, "no time")
+            run.record("lp neighbourhood", False, since,
+                       f"under {lp_neighbourhood.MIN_SECONDS:.0f} s left, or the rounded plan "
+                       "has no encoding in the model")
             return rounded
         better = outcome.found is not None and outcome.found.total < rounded.total - 1e-9
         run.record("lp neighbourhood", True, since,
