@@ -37,8 +37,10 @@ from greenslot.model.scenario import Scenario
 from greenslot.model.schedule import Assignment, Schedule, Unplaced, dependency_not_placed
 from greenslot.model.validator import validate
 from greenslot.solvers.deadline import REASON_NOT_DERIVED, TIME_LIMIT_REASON, passed
+from greenslot.solvers.decode import chosen_columns, decode
 from greenslot.solvers.diagnose import explain_no_fit
 from greenslot.solvers.feasibility import repack_with_prepared
+from greenslot.solvers.formulation import Index
 from greenslot.solvers.greedy import POLISHED, solve_greedy
 from greenslot.solvers.local_search import (
     GainCallback,
@@ -46,6 +48,7 @@ from greenslot.solvers.local_search import (
     repair_unplaced,
     ruin_and_recreate,
 )
+from greenslot.solvers.pinned import place_pinned
 from greenslot.solvers.prepare import Prepared, pooled_wake_is_a_relaxation
 from greenslot.solvers.state import ClusterState
 from greenslot.solvers.sub_milp import sub_milp_rounds
@@ -150,6 +153,15 @@ def candidate_from_state(scenario: Scenario, prep: Prepared, source: str,
                      if job.job_id not in placed)
     return valid_candidate(scenario, prep, source,
                            Schedule(tuple(placed.values()), unplaced), state)
+
+
+def candidate_from_values(scenario: Scenario, prep: Prepared, index: Index,
+                          values: np.ndarray, source: str) -> PlanCandidate | None:
+    """A solution ``values`` of the time-indexed model (indexed by ``index``) decoded to
+    concrete nodes (:func:`~greenslot.solvers.decode.decode`) as a candidate."""
+    state = ClusterState(scenario)
+    placed, _ = decode(prep, chosen_columns(prep, index, values), place_pinned(state), state)
+    return candidate_from_state(scenario, prep, source, state, placed)
 
 
 def explained(candidate: PlanCandidate, prep: Prepared,

@@ -28,7 +28,7 @@ from greenslot.solvers.backend import Backend, BackendAnswer
 from greenslot.solvers.cpsat import solve_linear_model_cpsat
 from greenslot.solvers.cuts import WakeCuts
 from greenslot.solvers.deadline import left_s
-from greenslot.solvers.decode import chosen_columns, decode, encode
+from greenslot.solvers.decode import encode
 from greenslot.solvers.driver import (
     BoundPhase,
     FinishPhase,
@@ -36,6 +36,7 @@ from greenslot.solvers.driver import (
     Run,
     ascent_target,
     candidate_from_state,
+    candidate_from_values,
     drive,
 )
 from greenslot.solvers.formulation import Index, build, has_budgets, unmargined
@@ -202,13 +203,14 @@ class ExactMethod:
                        f"under {lp_neighbourhood.MIN_SECONDS:.0f} s left, or the rounded plan "
                        "has no encoding in the model")
             return rounded
-        better = outcome.found is not None and outcome.found.total < rounded.total - 1e-9
+        better = outcome.found if outcome.found is not None and \
+            outcome.found.total < rounded.total - 1e-9 else None
         run.record("lp neighbourhood", True, since,
                    f"{outcome.kept} jobs kept, {outcome.free} solved for"
                    + (" (optimal)" if outcome.optimal else "") + ": "
-                   + (f"{rounded.total:.6g} -> {outcome.found.total:.6g}"
-                      if better and outcome.found is not None else "no better plan"))
-        return outcome.found if better and outcome.found is not None else rounded
+                   + (f"{rounded.total:.6g} -> {better.total:.6g}" if better is not None
+                      else "no better plan"))
+        return better if better is not None else rounded
 
     def _without_model(self, run: Run, lagrangian: LagrangianBound | None,
                        stand_in: float | None) -> LinearBound:
@@ -283,12 +285,8 @@ class ExactMethod:
             run.record(self.name, True, since,
                        "optimal" if answer.optimal else
                        "no plan in its time" if answer.values is None else "stopped at its limit")
-        found = None
-        if answer.values is not None:
-            state = ClusterState(run.scenario)
-            placed, _ = decode(prep, chosen_columns(prep, phase.index, answer.values),
-                               place_pinned(state), state)
-            found = candidate_from_state(run.scenario, prep, self.name, state, placed)
+        found = None if answer.values is None else candidate_from_values(
+            run.scenario, prep, phase.index, answer.values, self.name)
         # the backend solved the model with budgets tightened by BUDGET_MARGIN, a
         # restriction: its bound is only used when there is no budget row
         unavoidable = run.unavoidable

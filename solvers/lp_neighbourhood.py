@@ -25,14 +25,12 @@ import time
 import numpy as np
 
 from greenslot.model.scenario import Scenario
-from greenslot.solvers.decode import chosen_columns, decode, encode
-from greenslot.solvers.driver import PlanCandidate, candidate_from_state
+from greenslot.solvers.decode import encode
+from greenslot.solvers.driver import PlanCandidate, candidate_from_values
 from greenslot.solvers.formulation import Index
 from greenslot.solvers.linear import LinearModel
 from greenslot.solvers.milp import solve_linear_model_highspy
-from greenslot.solvers.pinned import place_pinned
 from greenslot.solvers.prepare import Prepared
-from greenslot.solvers.state import ClusterState
 from greenslot.solvers.types import SolveOptions
 
 AGREEMENT = 0.5
@@ -95,10 +93,6 @@ def search(scenario: Scenario, prep: Prepared, model: LinearModel, index: Index,
     answer = solve_linear_model_highspy(
         restricted(model, prep, index, agreed),
         SolveOptions(time_limit_s=seconds, threads=threads), start)
-    found = None
-    if answer.values is not None:
-        state = ClusterState(scenario)
-        placed, _ = decode(prep, chosen_columns(prep, index, answer.values),
-                           place_pinned(state), state)
-        found = candidate_from_state(scenario, prep, "lp-neighbourhood", state, placed)
+    found = None if answer.values is None else candidate_from_values(
+        scenario, prep, index, answer.values, "lp-neighbourhood")
     return Neighbourhood(len(agreed), free, found, answer.optimal)
