@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from greenslot.model.scenario import Scenario
-from greenslot.solvers import lp_neighbourhood
+from greenslot.solvers import column_neighbourhood, lp_neighbourhood
 from greenslot.solvers.backend import Backend, BackendAnswer
 from greenslot.solvers.cpsat import solve_linear_model_cpsat
 from greenslot.solvers.cuts import WakeCuts
@@ -39,7 +39,13 @@ from greenslot.solvers.driver import (
     candidate_from_values,
     drive,
 )
-from greenslot.solvers.formulation import Index, build, has_budgets, unmargined
+from greenslot.solvers.formulation import (
+    BUILD_SECONDS_PER_NONZERO,
+    Index,
+    build,
+    has_budgets,
+    unmargined,
+)
 from greenslot.solvers.lagrange import Families, LagrangianBound, build_families
 from greenslot.solvers.linear import LinearModel
 from greenslot.solvers.milp import solve_linear_model_highs
@@ -60,9 +66,6 @@ IMPROVE_SECONDS = 60.0  # the same without a time limit
 # times the plain LP relaxation on the benchmark instances; with less time left than this
 # multiple, the backend is skipped rather than left to overrun the time limit.
 BACKEND_ROOT_FACTOR = 15.0
-BUILD_SECONDS_PER_NONZERO = 6e-6
-"""Model build time per nonzero, a busy machine's: benchmark L's 1.4 M nonzeros built in
-7.5 s at load 8 (5.3 us each)."""
 BUILD_TIME_SHARE = 0.5
 """Of the time left: the model is built only when its estimated build fits in this share,
 leaving the rest for its LP, rounding and local search. Otherwise the Lagrangian's rounding
@@ -173,6 +176,7 @@ class ExactMethod:
             rounded = candidate_from_state(run.scenario, prep, "lagrangian-rounding",
                                            rounded_state, placed)
             run.record("lagrangian rounding", True, since, _found(rounded))
+            rounded = self._lagrangian_columns(run, lagrangian, rounded)
         left = _remaining(options, run.began)
         run_backend = left is None or left >= BACKEND_ROOT_FACTOR * relaxation.seconds / (
             1 - IMPROVE_TIME_SHARE)
@@ -212,6 +216,16 @@ class ExactMethod:
                       else "no better plan"))
         return better if better is not None else rounded
 
+    def _lagrangian_columns(self, run: Run, lagrangian: LagrangianBound,
+                            rounded: PlanCandidate | None) -> PlanCandidate | None:
+        """``rounded``, or a better plan from the Lagrangian's chosen runs written out as a
+        small model (:mod:`.column_neighbourhood`), in at most its share of the time left.
+        Only reached with a time limit: without one the full model is always built."""
+        left = left_s(run.deadline()) or 0.0
+        return column_neighbourhood.improved(
+            run, lagrangian, rounded,
+            time.perf_counter() + column_neighbourhood.TIME_SHARE * left)
+
     def _without_model(self, run: Run, lagrangian: LagrangianBound | None,
                        stand_in: float | None) -> LinearBound:
         """The bound step when the model cannot be built in time: the Lagrangian's bound
@@ -226,6 +240,7 @@ class ExactMethod:
             rounded = candidate_from_state(run.scenario, run.prep, "lagrangian-rounding",
                                            rounded_state, placed)
             run.record("lagrangian rounding", True, since, _found(rounded))
+            rounded = self._lagrangian_columns(run, lagrangian, rounded)
         left = left_s(deadline) or 0.0
         return LinearBound(bound=stand_in, rounded=rounded,
                            search_until=time.perf_counter() + SEARCH_TO_END_SHARE * left,

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from greenslot.model.scenario import Scenario
+from greenslot.solvers import column_neighbourhood
 from greenslot.solvers.driver import (
     BoundPhase,
     FinishPhase,
@@ -126,6 +127,9 @@ class LagrangianMethod:
                                        placed)
         run.record("lagrangian rounding", True, since, "no valid plan" if rounded is None
                    else f"plan {rounded.total:.6g}")
+        rounded = column_neighbourhood.improved(
+            run, lagrangian, rounded, time.perf_counter() + column_neighbourhood.TIME_SHARE
+            * max(0.0, stop_at - time.perf_counter()))
         return LagrangianPhase(bound=raw_bound, rounded=rounded,
                                search_until=stop_at - SEARCH_END_SHARE * limit,
                                search_to_end=True, families=self.families, rounds=rounds)

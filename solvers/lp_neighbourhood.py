@@ -79,9 +79,10 @@ def restricted(model: LinearModel, prep: Prepared, index: Index,
 
 def search(scenario: Scenario, prep: Prepared, model: LinearModel, index: Index,
            lp_values: np.ndarray, plan: PlanCandidate, until: float,
-           threads: int = 1) -> Neighbourhood | None:
+           threads: int = 1, source: str = "lp-neighbourhood") -> Neighbourhood | None:
     """Solve ``plan``'s LP neighbourhood until ``until`` (perf_counter), from ``plan`` as warm
-    start; None when there is no time or ``plan`` has no encoding in the model."""
+    start; None when there is no time or ``plan`` has no encoding in the model. A plan found
+    is a candidate named ``source``."""
     seconds = until - time.perf_counter()
     start = encode(model, prep, index, plan.schedule)
     if seconds < MIN_SECONDS or start is None:
@@ -94,5 +95,5 @@ def search(scenario: Scenario, prep: Prepared, model: LinearModel, index: Index,
         restricted(model, prep, index, agreed),
         SolveOptions(time_limit_s=seconds, threads=threads), start)
     found = None if answer.values is None else candidate_from_values(
-        scenario, prep, index, answer.values, "lp-neighbourhood")
+        scenario, prep, index, answer.values, source)
     return Neighbourhood(len(agreed), free, found, answer.optimal)
