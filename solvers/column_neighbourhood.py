@@ -89,7 +89,8 @@ def add_plan_runs(prep: Prepared, families: Families, runs: list[set[FamilyStart
         if j is None or not a.nodes:
             continue
         f = family_of.get((j, pool_of[scenario.node_position(a.nodes[0])], a.power_limit_w))
-        if f is not None and families.start_ok[f, a.start_slot]:
+        if f is not None and 0 <= a.start_slot < families.start_ok.shape[1] \
+                and families.start_ok[f, a.start_slot]:
             runs[j].add((f, a.start_slot))
 
 
