@@ -58,7 +58,7 @@ def test_the_chosen_runs_give_a_valid_plan_near_the_proven_optimum(tmp_path):
 
 
 def test_a_plan_s_runs_join_the_chosen_ones_so_it_stays_encodable(tmp_path):
-    scenario, prep, families, lagrangian, greedy, _ = _ascended("tou-M", tmp_path, rounds=50)
+    _, prep, families, lagrangian, greedy, _ = _ascended("tou-M", tmp_path, rounds=50)
     runs = column_neighbourhood.chosen_runs(lagrangian)
     assert all(len(own) <= column_neighbourhood.KEEP_RUNS for own in runs)
     column_neighbourhood.add_plan_runs(prep, families, runs, greedy)
@@ -71,7 +71,7 @@ def test_a_plan_s_runs_join_the_chosen_ones_so_it_stays_encodable(tmp_path):
 
 
 def test_lp_weights_carry_over_to_the_same_runs_of_a_wider_model(tmp_path):
-    scenario, prep, families, lagrangian, greedy, _ = _ascended("tou-M", tmp_path, rounds=50)
+    _, prep, families, lagrangian, greedy, _ = _ascended("tou-M", tmp_path, rounds=50)
     runs = column_neighbourhood.chosen_runs(lagrangian, keep=2)
     small = column_neighbourhood.restricted(prep, families, runs)
     model, index = build(small)
