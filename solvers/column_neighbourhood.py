@@ -162,7 +162,9 @@ def search(prep: Prepared, families: Families, lagrangian: LagrangianBound,
     found = lp_neighbourhood.search(scenario, small, model, index, values, rounded, until,
                                     threads, source="lagrangian-neighbourhood")
     return Outcome(len(small.columns), relaxation.bound, rounded, found,
-                   "" if found is not None else "no time for its neighbourhood")
+                   "" if found is not None else
+                   f"under {lp_neighbourhood.MIN_SECONDS:.0f} s left for its neighbourhood, or "
+                   "the rounded plan has no encoding in the small model")
 
 
 STEP = "lagrangian columns"
