@@ -30,12 +30,13 @@ import numpy as np
 
 from greenslot.model.schedule import Schedule
 from greenslot.solvers import lp_neighbourhood
+from greenslot.solvers.decode import pool_of_node
 from greenslot.solvers.driver import PlanCandidate, Run, candidate_from_state
 from greenslot.solvers.formulation import BUILD_SECONDS_PER_NONZERO, Index, build, unmargined
 from greenslot.solvers.lagrange import Families, LagrangianBound
 from greenslot.solvers.prepare import Column, Prepared
 from greenslot.solvers.relaxation import solve_relaxation
-from greenslot.solvers.rounding import round_relaxation
+from greenslot.solvers.rounding import round_relaxation, round_support
 
 KEEP_RUNS = 8
 """Per job, the runs the ascent chose most (weighted by round) that become columns. On
@@ -76,13 +77,21 @@ def chosen_runs(lagrangian: LagrangianBound, keep: int = KEEP_RUNS) -> list[set[
              [:keep]} for choices in lagrangian.support]
 
 
+def family_of_run(prep: Prepared, families: Families) -> dict[tuple[int, int, float], int]:
+    """(job position, pool, power limit [W]) -> its family: how a placed run is looked up."""
+    return {(int(families.job[f]), int(families.pool[f]), float(families.power_limit_w[f])): f
+            for f in range(families.size)}
+
+
 def add_plan_runs(prep: Prepared, families: Families, runs: list[set[FamilyStart]],
-                  schedule: Schedule) -> None:
-    """Add the run of every job ``schedule`` places to ``runs`` (pinned jobs have none)."""
+                  schedule: Schedule,
+                  family_of: dict[tuple[int, int, float], int] | None = None) -> None:
+    """Add the run of every job ``schedule`` places to ``runs`` (pinned jobs have none);
+    ``family_of`` as :func:`family_of_run` makes it (made here if not given)."""
     position = {job.job_id: j for j, job in enumerate(prep.jobs)}
-    pool_of = {node: pool.index for pool in prep.pools for node in pool.node_ids}
-    family_of = {(int(families.job[f]), int(families.pool[f]),
-                  float(families.power_limit_w[f])): f for f in range(families.size)}
+    pool_of = pool_of_node(prep)
+    if family_of is None:
+        family_of = family_of_run(prep, families)
     scenario = prep.scenario
     for a in schedule.assignments:
         j = position.get(a.job_id)
@@ -133,8 +142,9 @@ def search(prep: Prepared, families: Families, lagrangian: LagrangianBound,
         return None
     scenario = prep.scenario
     runs = chosen_runs(lagrangian)
+    family_of = family_of_run(prep, families)
     for schedule in plans:
-        add_plan_runs(prep, families, runs, schedule)
+        add_plan_runs(prep, families, runs, schedule, family_of)
     small = restricted(prep, families, runs)
     count = len(small.columns)
     if _estimated_build_s(small) > BUILD_TIME_SHARE * seconds:
@@ -150,7 +160,7 @@ def search(prep: Prepared, families: Families, lagrangian: LagrangianBound,
         return Outcome(count, relaxation.bound, None, None, "its rounding gave no valid plan")
     # rounding may place a job off the chosen runs (where none fits): add the rounded plan's
     # runs so it is the neighbourhood's warm start, carrying the LP's weights over
-    add_plan_runs(prep, families, runs, rounded.schedule)
+    add_plan_runs(prep, families, runs, rounded.schedule, family_of)
     wider = restricted(prep, families, runs)
     if len(wider.columns) > count:
         wider_model, wider_index = build(wider)
@@ -204,3 +214,20 @@ def improved(run: Run, lagrangian: LagrangianBound, rounded: PlanCandidate | Non
                  f"plan {better.total:.6g}" if better is not None else "no better plan")
     run.record(STEP, True, since, "; ".join(parts))
     return better if better is not None else rounded
+
+
+def lagrangian_plan(run: Run, lagrangian: LagrangianBound,
+                    deadline: float | None) -> PlanCandidate | None:
+    """The Lagrangian's rounding (step "lagrangian rounding": the runs each job chose most,
+    largest job first), then :func:`improved` on it in at most :data:`TIME_SHARE` of the time
+    to ``deadline`` (perf_counter; None: no time for it). Both pipelines plan from the
+    Lagrangian this way where they have no LP solution."""
+    run.phase("lagrangian rounding")
+    since = time.perf_counter()
+    state, placed, _ = round_support(run.prep, lagrangian.preferred_columns(), deadline)
+    rounded = candidate_from_state(run.scenario, run.prep, "lagrangian-rounding", state,
+                                   placed)
+    run.record("lagrangian rounding", True, since, "no valid plan" if rounded is None
+               else f"plan {rounded.total:.6g}")
+    left = 0.0 if deadline is None else max(0.0, deadline - time.perf_counter())
+    return improved(run, lagrangian, rounded, time.perf_counter() + TIME_SHARE * left)

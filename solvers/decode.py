@@ -24,7 +24,8 @@ from greenslot.solvers.state import ClusterState
 logger = logging.getLogger(__name__)
 
 
-def _pool_of_node(prep: Prepared) -> dict[int, int]:
+def pool_of_node(prep: Prepared) -> dict[int, int]:
+    """Node position -> the index of its pool."""
     return {node: pool.index for pool in prep.pools for node in pool.node_ids}
 
 
@@ -32,7 +33,7 @@ def encode(model: LinearModel, prep: Prepared, index: Index,
            schedule: Schedule) -> np.ndarray | None:
     """A complete, feasible variable vector for ``schedule``, or None if it has no columns."""
     scenario = prep.scenario
-    pool_of = _pool_of_node(prep)
+    pool_of = pool_of_node(prep)
     lookup = {(c.job, c.pool, c.power_limit_w, c.start): k for k, c in enumerate(prep.columns)}
     job_index = {j.job_id: k for k, j in enumerate(prep.jobs)}
     values = np.zeros(model.n_vars)

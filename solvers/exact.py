@@ -52,7 +52,7 @@ from greenslot.solvers.milp import solve_linear_model_highs
 from greenslot.solvers.pinned import place_pinned
 from greenslot.solvers.prepare import Prepared, prepare
 from greenslot.solvers.relaxation import Relaxation, solve_relaxation
-from greenslot.solvers.rounding import round_relaxation, round_support
+from greenslot.solvers.rounding import round_relaxation
 from greenslot.solvers.state import ClusterState
 from greenslot.solvers.types import ProgressCallback, SolveOptions, SolveResult
 
@@ -170,13 +170,7 @@ class ExactMethod:
                 rounded = self._lp_neighbourhood(run, model, index, relaxation.values, rounded)
         elif lagrangian is not None:
             # no LP solution to guide rounding: the runs the multipliers chose instead
-            run.phase("lagrangian rounding")
-            rounded_state, placed, _ = round_support(prep, lagrangian.preferred_columns(),
-                                                     deadline)
-            rounded = candidate_from_state(run.scenario, prep, "lagrangian-rounding",
-                                           rounded_state, placed)
-            run.record("lagrangian rounding", True, since, _found(rounded))
-            rounded = self._lagrangian_columns(run, lagrangian, rounded)
+            rounded = column_neighbourhood.lagrangian_plan(run, lagrangian, deadline)
         left = _remaining(options, run.began)
         run_backend = left is None or left >= BACKEND_ROOT_FACTOR * relaxation.seconds / (
             1 - IMPROVE_TIME_SHARE)
@@ -216,16 +210,6 @@ class ExactMethod:
                       else "no better plan"))
         return better if better is not None else rounded
 
-    def _lagrangian_columns(self, run: Run, lagrangian: LagrangianBound,
-                            rounded: PlanCandidate | None) -> PlanCandidate | None:
-        """``rounded``, or a better plan from the Lagrangian's chosen runs written out as a
-        small model (:mod:`.column_neighbourhood`), in at most its share of the time left.
-        Only reached with a time limit: without one the full model is always built."""
-        left = left_s(run.deadline()) or 0.0
-        return column_neighbourhood.improved(
-            run, lagrangian, rounded,
-            time.perf_counter() + column_neighbourhood.TIME_SHARE * left)
-
     def _without_model(self, run: Run, lagrangian: LagrangianBound | None,
                        stand_in: float | None) -> LinearBound:
         """The bound step when the model cannot be built in time: the Lagrangian's bound
@@ -233,14 +217,7 @@ class ExactMethod:
         rounded = None
         deadline = run.deadline()
         if lagrangian is not None:
-            run.phase("lagrangian rounding")
-            since = time.perf_counter()
-            rounded_state, placed, _ = round_support(run.prep, lagrangian.preferred_columns(),
-                                                     deadline)
-            rounded = candidate_from_state(run.scenario, run.prep, "lagrangian-rounding",
-                                           rounded_state, placed)
-            run.record("lagrangian rounding", True, since, _found(rounded))
-            rounded = self._lagrangian_columns(run, lagrangian, rounded)
+            rounded = column_neighbourhood.lagrangian_plan(run, lagrangian, deadline)
         left = left_s(deadline) or 0.0
         return LinearBound(bound=stand_in, rounded=rounded,
                            search_until=time.perf_counter() + SEARCH_TO_END_SHARE * left,

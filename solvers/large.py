@@ -32,13 +32,11 @@ from greenslot.solvers.driver import (
     PlanCandidate,
     Run,
     ascent_target,
-    candidate_from_state,
     drive,
 )
 from greenslot.solvers.lagrange import Families, LagrangianBound, build_families
 from greenslot.solvers.pinned import place_pinned
 from greenslot.solvers.prepare import Column, Prepared, prepare
-from greenslot.solvers.rounding import round_support
 from greenslot.solvers.state import ClusterState
 from greenslot.solvers.types import SolveOptions, SolveResult
 
@@ -120,16 +118,7 @@ class LagrangianMethod:
                    f"bound {raw_bound - run.unavoidable:.6g} after {rounds} rounds")
         if greedy is not None:
             run.report(greedy.total, raw_bound - run.unavoidable)
-        run.phase("lagrangian rounding")
-        since = time.perf_counter()
-        state, placed, _ = round_support(prep, lagrangian.preferred_columns(), stop_at)
-        rounded = candidate_from_state(run.scenario, prep, "lagrangian-rounding", state,
-                                       placed)
-        run.record("lagrangian rounding", True, since, "no valid plan" if rounded is None
-                   else f"plan {rounded.total:.6g}")
-        rounded = column_neighbourhood.improved(
-            run, lagrangian, rounded, time.perf_counter() + column_neighbourhood.TIME_SHARE
-            * max(0.0, stop_at - time.perf_counter()))
+        rounded = column_neighbourhood.lagrangian_plan(run, lagrangian, stop_at)
         return LagrangianPhase(bound=raw_bound, rounded=rounded,
                                search_until=stop_at - SEARCH_END_SHARE * limit,
                                search_to_end=True, families=self.families, rounds=rounds)
